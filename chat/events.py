@@ -1,0 +1,163 @@
+"""Every event's payload is built here, once, and published after the transaction commits.
+
+The shapes are SPEC §3's objects; the snapshot, the sockets and the API all use
+these builders. Events go only to those who may see them:
+
+- `visitor-<id>`: every socket (tab) of one visitor: their room and messages;
+- `operator-<id>`: every panel of one operator: their rooms and messages;
+- `site-<id>-operators`: every operator serving the site: visitors, the pool,
+  operator presence.
+
+Each event is serialised to JSON once, here, and the consumers pass the text
+through: no query and no encoding per event per operator.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from operators.models import Operator
+from visitors.models import Visitor
+
+from .models import Message, Room
+
+logger = logging.getLogger(__name__)
+
+
+def visitor_group(visitor_id: int) -> str:
+    return f"visitor-{visitor_id}"
+
+
+def operator_group(operator_id: int) -> str:
+    return f"operator-{operator_id}"
+
+
+def site_group(site_id: int) -> str:
+    return f"site-{site_id}-operators"
+
+
+# Payloads ------------------------------------------------------------------
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def operator_payload(operator: Operator) -> dict:
+    return {"id": operator.pk, "name": operator.name, "online": operator.online}
+
+
+def room_payload(room: Room) -> dict:
+    operator = room.operator
+    return {
+        "id": room.pk,
+        "site": room.site_id,
+        "status": room.status,
+        "visitor": room.visitor_id,
+        "operator": {"id": operator.pk, "name": operator.name} if operator else None,
+        "visitor_in_room": room.visitor_in_room,
+        "expires_at": _time(room.expires_at),
+        "reason": room.reason or None,
+        "created_at": _time(room.created_at),
+    }
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.pk,
+        "room": message.room_id,
+        "sender": message.sender,
+        "name": message.name,
+        "body": message.body,
+        "at": _time(message.at),
+        "client_id": message.client_id or None,
+    }
+
+
+def visitor_payload(visitor: Visitor, room: Room | None) -> dict:
+    return {
+        "id": visitor.pk,
+        "site": visitor.site_id,
+        "url": visitor.url,
+        "title": visitor.title,
+        "referrer": visitor.referrer,
+        "online": visitor.online,
+        "since": _time(visitor.since),
+        "pages": visitor.pages,
+        "room": room_payload(room) if room else None,
+    }
+
+
+# Publishing ----------------------------------------------------------------
+
+
+def _encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
+
+def _publish(sends: Iterable[tuple[str, dict]]) -> None:
+    batch = [(group, {"type": "wp.event", "text": _encode(event)}) for group, event in sends]
+    transaction.on_commit(lambda: _deliver(batch))
+
+
+def _deliver(batch: list[tuple[str, dict]]) -> None:
+    # At most once: the database already holds the change, and clients resync
+    # from it (snapshot, history), so a failed publish is logged, not raised.
+    try:
+        async_to_sync(_group_send_all)(batch)
+    except Exception:
+        logger.exception("could not publish %d event(s)", len(batch))
+
+
+async def _group_send_all(batch: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, message in batch:
+        await layer.group_send(group, message)
+
+
+def visitor_changed(visitor: Visitor, room: Room | None) -> None:
+    _publish([(site_group(visitor.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, room)})])
+
+
+def visitor_gone(visitor: Visitor) -> None:
+    _publish([(site_group(visitor.site_id), {"type": "visitor_gone", "visitor": visitor.pk})])
+
+
+def room_changed(room: Room, *, visitor: Visitor, pooled: bool) -> None:
+    """A room changed: its visitor, its operator (or the whole site while pooled) hear of it,
+    and every operator of the site sees the visitor's new chat state."""
+    payload = room_payload(room)
+    event = {"type": "room", "room": payload}
+    sends = [(visitor_group(room.visitor_id), event)]
+    if pooled:
+        sends.append((site_group(room.site_id), event))
+    elif room.operator_id:
+        sends.append((operator_group(room.operator_id), event))
+    live_room = room if room.status != Room.Status.EXPIRED else None
+    sends.append((site_group(room.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, live_room)}))
+    _publish(sends)
+
+
+def message_sent(message: Message, room: Room) -> None:
+    event = {"type": "message", "message": message_payload(message)}
+    listeners = operator_group(room.operator_id) if room.operator_id else site_group(room.site_id)
+    _publish([(visitor_group(room.visitor_id), event), (listeners, event)])
+
+
+def operator_changed(operator: Operator, site_ids: Iterable[int]) -> None:
+    event = {"type": "operator", "operator": operator_payload(operator)}
+    _publish([(site_group(site_id), event) for site_id in site_ids])
+
+
+def operator_sockets_close(operator_id: int) -> None:
+    """Close every open panel of an operator (logout)."""
+    _publish_control(operator_group(operator_id), {"type": "wp.close"})
+
+
+def _publish_control(group: str, message: dict) -> None:
+    transaction.on_commit(lambda: _deliver([(group, message)]))

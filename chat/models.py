@@ -1,0 +1,76 @@
+from django.db import models
+from django.db.models import Q
+
+from operators.models import Operator
+from visitors.models import Site, Visitor
+
+
+class Room(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"  # in the general pool
+        ACTIVE = "active"
+        CLOSING = "closing"  # closed by the operator, expires at expires_at
+        EXPIRED = "expired"  # final
+
+    class Reason(models.TextChoices):
+        OPERATOR_CLOSED = "operator_closed"
+        OPERATOR_LOGOUT = "operator_logout"
+        OPERATOR_TIMEOUT = "operator_timeout"
+        VISITOR_LEFT = "visitor_left"
+
+    LIVE = (Status.PENDING, Status.ACTIVE, Status.CLOSING)
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rooms")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="rooms")
+    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    visitor_in_room = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # R7 rests on this: a visitor has at most one live room, whoever races.
+            models.UniqueConstraint(
+                fields=["visitor"], condition=~Q(status="expired"), name="one_live_room_per_visitor"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["site", "status"]),
+            models.Index(fields=["operator", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Room {self.pk} ({self.status})"
+
+
+class Message(models.Model):
+    class Sender(models.TextChoices):
+        VISITOR = "visitor"
+        OPERATOR = "operator"
+        SYSTEM = "system"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL)
+    # The sender's name when it was sent: the transcript keeps it.
+    name = models.CharField(max_length=150)
+    body = models.TextField()
+    # Chosen by the client; a resend after a lost ack is stored once.
+    client_id = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "sender", "client_id"], condition=~Q(client_id=""), name="one_message_per_client_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.body[:50]}"

@@ -1,0 +1,58 @@
+"""Reads shaped for the contract (SPEC §3)."""
+
+from operators.models import Operator
+from visitors.models import Visitor
+
+from . import events
+from .errors import NotAllowed, NotFound
+from .models import Message, Room
+
+HISTORY_LIMIT = 500
+
+
+def live_room(*, visitor_id: int) -> Room | None:
+    return Room.objects.filter(visitor_id=visitor_id, status__in=Room.LIVE).select_related("operator__user").first()
+
+
+def operator_snapshot(*, operator: Operator) -> dict:
+    """The first frame of a panel: everything it shows, in four queries."""
+    site_ids = operator.site_ids
+    operators = Operator.objects.filter(sites__in=site_ids, user__is_active=True).select_related("user").distinct()
+    rooms = list(Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user"))
+    room_of_visitor = {room.visitor_id: room for room in rooms}
+    visitors = Visitor.objects.filter(site_id__in=site_ids, online=True).order_by("since")
+    return {
+        "type": "snapshot",
+        "operator": events.operator_payload(operator),
+        "operators": [events.operator_payload(o) for o in operators],
+        "visitors": [events.visitor_payload(v, room_of_visitor.get(v.pk)) for v in visitors],
+        "rooms": [
+            events.room_payload(room)
+            for room in rooms
+            if room.status == Room.Status.PENDING or room.operator_id == operator.pk
+        ],
+    }
+
+
+def room_history(*, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
+    messages = Message.objects.filter(room_id=room_id, id__gt=after).order_by("id")[:limit]
+    return [events.message_payload(m) for m in messages]
+
+
+def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """Messages of the visitor's current room after a message id: the live room, which is always
+    their newest (a new room opens only once the last one expired), else the last one they had."""
+    room = Room.objects.filter(visitor_id=visitor_id).order_by("-id").first()
+    if room is None:
+        return []
+    return room_history(room_id=room.pk, after=after, limit=limit)
+
+
+def operator_room_history(*, room_id: int, operator: Operator, after: int) -> list[dict]:
+    """An operator reads their own rooms and the pool's requests, nothing else."""
+    room = Room.objects.filter(pk=room_id, site_id__in=operator.site_ids).first()
+    if room is None:
+        raise NotFound("no such room")
+    if room.operator_id != operator.pk and room.status != Room.Status.PENDING:
+        raise NotAllowed("this room is not yours")
+    return room_history(room_id=room_id, after=after)

@@ -1,0 +1,229 @@
+"""Room and message actions. Each runs in one transaction, publishes after commit,
+and raises a ChatError subclass for what the caller may not do."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from operators.models import Operator
+from visitors.models import Visitor
+
+from . import events
+from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
+from .models import Message, Room
+from .selectors import live_room
+
+
+def _lock_visitor(visitor_id: int) -> Visitor:
+    # The visitor's row serialises everything that creates or changes their room.
+    return Visitor.objects.select_for_update().get(pk=visitor_id)
+
+
+def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
+    try:
+        with transaction.atomic():
+            return Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
+    except IntegrityError:
+        # The database allows one live room a visitor: someone else made it first.
+        raise RoomTaken("this visitor already has a chat room") from None
+
+
+# Visitor actions -------------------------------------------------------------
+
+
+def room_open(*, visitor_id: int) -> Room:
+    """The visitor opens the chat window: back to their live room (R7), else a new pool request (R4)."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = _lock_visitor(visitor_id)
+        room = live_room(visitor_id=visitor_id)
+        if room is None:
+            room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
+            events.room_changed(room, visitor=visitor, pooled=True)
+        elif not room.visitor_in_room:
+            room.visitor_in_room = True
+            room.save(update_fields=["visitor_in_room"])
+            events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
+        return room
+
+
+def room_leave_window(*, visitor_id: int) -> Room | None:
+    """The visitor closes the chat window: the room stays, its operator sees them gone from it (R5)."""
+    with transaction.atomic():
+        visitor = _lock_visitor(visitor_id)
+        room = live_room(visitor_id=visitor_id)
+        if room is not None and room.visitor_in_room:
+            room.visitor_in_room = False
+            room.save(update_fields=["visitor_in_room"])
+            events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
+        return room
+
+
+def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
+    """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = _lock_visitor(visitor_id)
+        room = live_room(visitor_id=visitor_id)
+        new_room = room is None
+        if new_room:
+            room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
+        elif client_id:
+            resent = room.messages.filter(sender=Message.Sender.VISITOR, client_id=client_id).first()
+            if resent is not None:
+                return resent
+        message = Message.objects.create(
+            room=room, sender=Message.Sender.VISITOR, name=visitor.name, body=body, client_id=client_id, at=now
+        )
+        if new_room:
+            events.room_changed(room, visitor=visitor, pooled=True)
+        events.message_sent(message, room)
+        return message
+
+
+# Operator actions ------------------------------------------------------------
+
+
+def _visible_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
+    rooms = Room.objects.select_related("operator__user", "visitor")
+    if lock:
+        rooms = rooms.select_for_update(of=("self",))
+    room = rooms.filter(pk=room_id, site_id__in=operator.site_ids).first()
+    if room is None:
+        # Rooms of sites the operator does not serve do not exist for them.
+        raise NotFound("no such room")
+    return room
+
+
+def _own_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
+    room = _visible_room(room_id=room_id, operator=operator, lock=lock)
+    if room.operator_id != operator.pk:
+        raise NotAllowed("this room is not yours")
+    return room
+
+
+def room_accept(*, room_id: int, operator: Operator) -> Room:
+    """Take a request from the pool. Of operators accepting at once, the database lets one win (R4)."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = Room.objects.filter(pk=room_id, status=Room.Status.PENDING, site_id__in=operator.site_ids).update(
+            status=Room.Status.ACTIVE, operator=operator, accepted_at=now
+        )
+        room = _visible_room(room_id=room_id, operator=operator)
+        if not won:
+            if room.status == Room.Status.ACTIVE and room.operator_id == operator.pk:
+                return room
+            raise RoomTaken("another operator has taken this request")
+        events.room_changed(room, visitor=room.visitor, pooled=True)
+        return room
+
+
+def room_start(*, visitor_id: int, operator: Operator) -> Room:
+    """Start a conversation with an online visitor who has no operator (R12)."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().filter(pk=visitor_id, site_id__in=operator.site_ids).first()
+        if visitor is None:
+            raise NotFound("no such visitor")
+        if not visitor.online:
+            raise NotAllowed("this visitor has left the site")
+        room = live_room(visitor_id=visitor_id)
+        if room is not None and room.status == Room.Status.PENDING:
+            return room_accept(room_id=room.pk, operator=operator)
+        if room is not None:
+            if room.operator_id == operator.pk:
+                return room
+            raise RoomTaken(f"this visitor is chatting with {room.operator.name if room.operator else 'someone'}")
+        room = _new_room(
+            visitor=visitor,
+            now=now,
+            status=Room.Status.ACTIVE,
+            operator=operator,
+            accepted_at=now,
+            visitor_in_room=False,
+        )
+        events.room_changed(room, visitor=visitor, pooled=False)
+        return room
+
+
+def room_close(*, room_id: int, operator: Operator) -> Room:
+    """Close a room: it expires ROOM_EXPIRY later unless reopened (R9)."""
+    with transaction.atomic():
+        room = _own_room(room_id=room_id, operator=operator, lock=True)
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
+        if room.status == Room.Status.ACTIVE:
+            room.status = Room.Status.CLOSING
+            room.expires_at = timezone.now() + timedelta(seconds=settings.WP_ROOM_EXPIRY)
+            room.save(update_fields=["status", "expires_at"])
+            events.room_changed(room, visitor=room.visitor, pooled=False)
+        return room
+
+
+def room_reopen(*, room_id: int, operator: Operator) -> Room:
+    with transaction.atomic():
+        room = _own_room(room_id=room_id, operator=operator, lock=True)
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
+        if room.status == Room.Status.CLOSING:
+            room.status = Room.Status.ACTIVE
+            room.expires_at = None
+            room.save(update_fields=["status", "expires_at"])
+            events.room_changed(room, visitor=room.visitor, pooled=False)
+        return room
+
+
+def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
+    with transaction.atomic():
+        room = _own_room(room_id=room_id, operator=operator)
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
+        if client_id:
+            resent = room.messages.filter(sender=Message.Sender.OPERATOR, client_id=client_id).first()
+            if resent is not None:
+                return resent
+        message = Message.objects.create(
+            room=room,
+            sender=Message.Sender.OPERATOR,
+            operator=operator,
+            name=operator.name,
+            body=body,
+            client_id=client_id,
+            at=timezone.now(),
+        )
+        events.message_sent(message, room)
+        return message
+
+
+# Expiry ----------------------------------------------------------------------
+
+
+def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime) -> list[Room]:
+    """Expire the live rooms of a queryset, each exactly once however many sweeps race.
+
+    Rows another transaction holds are skipped, not waited for: that one expires them."""
+    with transaction.atomic():
+        due = list(
+            rooms.filter(status__in=Room.LIVE)
+            .select_for_update(of=("self",), skip_locked=True)
+            .select_related("operator__user", "visitor")
+        )
+        if not due:
+            return []
+        Room.objects.filter(pk__in=[room.pk for room in due]).update(
+            status=Room.Status.EXPIRED, reason=reason, ended_at=now
+        )
+        for room in due:
+            was_pending = room.status == Room.Status.PENDING
+            room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
+            events.room_changed(room, visitor=room.visitor, pooled=was_pending)
+        return due
+
+
+def rooms_expire_due(*, now: datetime) -> list[Room]:
+    """Rooms closed by their operator whose ROOM_EXPIRY has run out (R9)."""
+    due = Room.objects.filter(status=Room.Status.CLOSING, expires_at__lte=now)
+    return rooms_expire(due, reason=Room.Reason.OPERATOR_CLOSED, now=now)

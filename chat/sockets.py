@@ -1,0 +1,130 @@
+"""What both sockets share: JSON frames in and out, field checks, errors, and events.
+
+A frame that cannot be acted on gets `{"type":"error","code","detail"}` and the
+socket stays open; only a frame above WP_MAX_FRAME_BYTES closes it (1009).
+"""
+
+import json
+import logging
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+from redis import RedisError
+
+from .errors import ChatError
+
+logger = logging.getLogger(__name__)
+
+CLOSE_TOO_BIG = 1009
+CLOSE_NO_HELLO = 4008
+CLOSE_LOGGED_OUT = 4001
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def text_field(frame: dict, name: str, *, max_length: int, required: bool = True) -> str:
+    value = frame.get(name)
+    if value is None:
+        if required:
+            raise FrameError("invalid", f"'{name}' is required")
+        return ""
+    if not isinstance(value, str):
+        raise FrameError("invalid", f"'{name}' must be a string")
+    if len(value) > max_length:
+        raise FrameError("too_long", f"'{name}' is longer than {max_length} characters")
+    return value
+
+
+def id_field(frame: dict, name: str, *, required: bool = True) -> int:
+    value = frame.get(name)
+    if value is None and not required:
+        return 0
+    # bool is an int in Python, never an id.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise FrameError("invalid", f"'{name}' must be a non-negative integer id")
+    return value
+
+
+def message_fields(frame: dict) -> tuple[str, str]:
+    body = text_field(frame, "body", max_length=settings.WP_MAX_MESSAGE_LENGTH)
+    if not body.strip():
+        raise FrameError("invalid", "'body' is empty")
+    client_id = text_field(frame, "client_id", max_length=settings.WP_MAX_CLIENT_ID_LENGTH, required=False)
+    return body, client_id
+
+
+def now_ts() -> float:
+    return timezone.now().timestamp()
+
+
+def header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class JsonSocket(AsyncWebsocketConsumer):
+    """Dispatches `{"type": T, ...}` to `on_T(frame)`; an answer it returns is sent back."""
+
+    frame_types: frozenset[str] = frozenset()
+
+    async def send_json(self, payload: dict) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WP_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            frame = self._parse(text_data)
+            answer = await getattr(self, f"on_{frame['type']}")(frame)
+        except FrameError as error:
+            await self.send_error(error.code, error.detail)
+        except ChatError as error:
+            await self.send_error(error.code, error.detail)
+        except (DatabaseError, RedisError):
+            logger.exception("storage error handling a %s frame", type(self).__name__)
+            await self.send_error("unavailable", "the server could not store this; try again")
+        except Exception:
+            logger.exception("error handling a %s frame", type(self).__name__)
+            await self.send_error("server_error", "something went wrong on the server")
+        else:
+            if answer is not None:
+                await self.send_json(answer)
+
+    def _parse(self, text_data: str | None) -> dict:
+        if text_data is None:
+            raise FrameError("bad_json", "frames must be JSON text, not binary")
+        try:
+            frame = json.loads(text_data)
+        except (ValueError, RecursionError):
+            raise FrameError("bad_json", "the frame is not valid JSON") from None
+        if not isinstance(frame, dict):
+            raise FrameError("bad_json", "a frame must be a JSON object")
+        kind = frame.get("type")
+        if not isinstance(kind, str) or kind not in self.frame_types:
+            raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
+        return frame
+
+    async def on_ping(self, frame: dict) -> dict:
+        return {"type": "pong"}
+
+    # Channel layer handlers: events are JSON already (chat/events.py).
+
+    async def wp_event(self, message: dict) -> None:
+        await self.send(text_data=message["text"])
+
+    async def wp_close(self, message: dict) -> None:
+        await self.close(code=CLOSE_LOGGED_OUT)

@@ -1,0 +1,15 @@
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from .expiry import sweep as run_sweep
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="chat.tasks.sweep", ignore_result=True)
+def sweep() -> None:
+    result = run_sweep(now=timezone.now())
+    if result.rooms_expired or result.visitors_left or result.operators_timed_out:
+        logger.info("sweep: %s", result)

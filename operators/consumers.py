@@ -1,0 +1,99 @@
+"""The operator socket, `/ws/operator/` (SPEC §3): one per open panel."""
+
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+
+from chat import events, selectors, services
+from chat.sockets import JsonSocket, header, id_field, message_fields, now_ts
+from visitors.presence import operator_presence
+
+from . import services as operator_services
+from .models import Operator
+
+
+@database_sync_to_async
+def _operator(user) -> Operator | None:
+    if not user or not user.is_authenticated or not user.is_active:
+        return None
+    operator = Operator.objects.select_related("user").filter(user=user).first()
+    if operator is not None:
+        operator.site_ids  # noqa: B018 - read here, in a thread, not later in the event loop
+    return operator
+
+
+def same_origin(scope: dict) -> bool:
+    """The panel is served by this server: its Origin must name the Host it connected to."""
+    origin, host = header(scope, b"origin"), header(scope, b"host")
+    if not origin or not host:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == host and not parts.path
+
+
+class OperatorConsumer(JsonSocket):
+    frame_types = frozenset({"accept", "start", "message", "close", "reopen", "history", "ping"})
+
+    operator: Operator | None = None
+
+    async def connect(self) -> None:
+        if not same_origin(self.scope):
+            await self.close()
+            return
+        operator = await _operator(self.scope.get("user"))
+        if operator is None:
+            await self.close()
+            return
+        await self.accept()
+        self.operator = operator
+        for group in self._groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+        await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
+        await database_sync_to_async(operator_services.operator_connect)(operator=operator)
+        await self.send_json(await database_sync_to_async(selectors.operator_snapshot)(operator=operator))
+
+    def _groups(self) -> list[str]:
+        return [events.operator_group(self.operator.pk), *map(events.site_group, self.operator.site_ids)]
+
+    async def disconnect(self, code: int) -> None:
+        if self.operator is None:
+            return
+        for group in self._groups():
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await operator_presence.disconnected(self.operator.pk, self.channel_name, now=now_ts())
+
+    async def on_accept(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        room = await database_sync_to_async(services.room_accept)(room_id=room_id, operator=self.operator)
+        return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_start(self, frame: dict) -> dict:
+        visitor_id = id_field(frame, "visitor")
+        room = await database_sync_to_async(services.room_start)(visitor_id=visitor_id, operator=self.operator)
+        return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_message(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        body, client_id = message_fields(frame)
+        message = await database_sync_to_async(services.message_send_by_operator)(
+            room_id=room_id, operator=self.operator, body=body, client_id=client_id
+        )
+        return {"type": "ack", "client_id": client_id or None, "id": message.pk}
+
+    async def on_close(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        room = await database_sync_to_async(services.room_close)(room_id=room_id, operator=self.operator)
+        return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_reopen(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        room = await database_sync_to_async(services.room_reopen)(room_id=room_id, operator=self.operator)
+        return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_history(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        after = id_field(frame, "after", required=False)
+        messages = await database_sync_to_async(selectors.operator_room_history)(
+            room_id=room_id, operator=self.operator, after=after
+        )
+        return {"type": "history", "room": room_id, "messages": messages}

@@ -1,0 +1,50 @@
+"""Operator presence and the end of their shift: logout (R10) and timeout (R11)."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat import events
+from chat.models import Room
+from chat.services import rooms_expire
+from visitors.presence import operator_presence
+
+from .models import Operator
+
+
+def operator_connect(*, operator: Operator) -> None:
+    """A panel socket opened (presence already records it): online, if they were not."""
+    with transaction.atomic():
+        locked = Operator.objects.select_for_update().get(pk=operator.pk)
+        operator.online = True
+        if not locked.online:
+            Operator.objects.filter(pk=operator.pk).update(online=True)
+            events.operator_changed(operator, operator.site_ids)
+
+
+def _operator_release(operator: Operator, *, reason: str, now: datetime) -> None:
+    # Their visitors are open to the public at once: next request to the pool, any operator may start.
+    rooms_expire(Room.objects.filter(operator=operator), reason=reason, now=now)
+    if operator.online:
+        operator.online = False
+        Operator.objects.filter(pk=operator.pk).update(online=False)
+        events.operator_changed(operator, operator.site_ids)
+
+
+def operator_logout(*, operator: Operator) -> None:
+    """Logout ends all of the operator's rooms at once and closes their panels (R10)."""
+    with transaction.atomic():
+        operator = Operator.objects.select_for_update().select_related("user").get(pk=operator.pk)
+        _operator_release(operator, reason=Room.Reason.OPERATOR_LOGOUT, now=timezone.now())
+        events.operator_sockets_close(operator.pk)
+
+
+def operator_timeout(*, operator_id: int, now: datetime) -> bool:
+    """No panel connected for OPERATOR_TIMEOUT: treated as logged out (R11). False if back already."""
+    with transaction.atomic():
+        operator = Operator.objects.select_for_update().select_related("user").filter(pk=operator_id).first()
+        if operator is None or not operator.online or operator_presence.is_connected(operator_id):
+            return False
+        _operator_release(operator, reason=Room.Reason.OPERATOR_TIMEOUT, now=now)
+        return True

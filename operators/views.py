@@ -1,0 +1,26 @@
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from .models import Operator
+from .services import operator_logout
+
+
+@require_POST
+def logout(request):
+    """Ends every room of the operator at once (R10), closes their panels, then the session."""
+    operator = Operator.objects.filter(user_id=request.user.pk).first() if request.user.is_authenticated else None
+    if operator is not None:
+        operator_logout(operator=operator)
+    auth_logout(request)
+    return redirect("login")
+
+
+@login_required
+def panel(request):
+    operator = Operator.objects.select_related("user").filter(user=request.user).first()
+    if operator is None:
+        raise PermissionDenied("Only operators have a panel.")
+    return render(request, "operators/panel.html", {"operator": operator})

@@ -1,0 +1,69 @@
+import hashlib
+
+from django.db import models
+
+
+class Site(models.Model):
+    """A website that embeds the snippet."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    # One origin a line, e.g. "https://shop.example.com".
+    allowed_origins = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origins(self) -> set[str]:
+        return {line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()}
+
+    def allows_origin(self, origin: str | None) -> bool:
+        return bool(origin) and origin in self.origins
+
+
+def hash_token(token: str) -> str:
+    # Only a digest is stored: a leaked database does not hand out live tokens.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Visitor(models.Model):
+    """An anonymous person on a site, the same on every page and tab (one token)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    token_hash = models.CharField(max_length=64, unique=True)
+    first_seen = models.DateTimeField()
+    # Start of the current visit; a visitor who left and came back starts a new one.
+    since = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    online = models.BooleanField(default=False)
+    url = models.CharField(max_length=2048, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    referrer = models.CharField(max_length=2048, blank=True)
+    # Pages seen in the current visit.
+    pages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "online"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"Visitor {self.pk}"
+
+
+class PageView(models.Model):
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views")
+    url = models.CharField(max_length=2048)
+    title = models.CharField(max_length=500, blank=True)
+    referrer = models.CharField(max_length=2048, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["visitor", "at"])]
+
+    def __str__(self) -> str:
+        return self.url

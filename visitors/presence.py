@@ -1,0 +1,240 @@
+"""Who is connected right now: kept in Redis, never written to the database per ping.
+
+A visitor (or an operator's panel) is present while at least one of its sockets
+is open. Every socket is recorded when it opens and removed when it closes; the
+member becomes *absent* when its last socket closes, with a deadline
+(`now + timeout`) after which the sweep treats it as gone (R3, R11). A socket
+opening again before the deadline simply cancels it, so moving from page to page
+never makes a visitor leave (R2).
+
+Keys, for kind K ("visitor" or "operator") under the install's prefix P:
+
+- `P:K:conns:<id>`  set of channel names of the member's open sockets
+- `P:K:leases`      sorted set of "<id>|<channel>" scored by lease deadline
+- `P:K:absent`      sorted set of member ids scored by their leave deadline
+
+A daphne process that dies cannot report its sockets closing, so each process
+renews the leases of its own sockets every `WP_PRESENCE_LEASE / 3` seconds
+(one pipelined round trip for all of them); the sweep reaps leases that ran out
+and treats those sockets as closed at the lease deadline. Renewal re-records
+the sockets too, so presence rebuilds itself if Redis loses its data.
+
+All times are passed in by the caller (`timezone.now()`), so tests move the clock.
+"""
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# KEYS: conns, leases, absent. ARGV: id, channel, lease deadline.
+_CONNECT = """
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1] .. '|' .. ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return redis.call('SCARD', KEYS[1])
+"""
+
+# KEYS: conns, leases, absent. ARGV: id, channel, leave deadline.
+_DISCONNECT = """
+redis.call('SREM', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1] .. '|' .. ARGV[2])
+local left = redis.call('SCARD', KEYS[1])
+if left == 0 then
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[1])
+end
+return left
+"""
+
+# KEYS: leases, absent. ARGV: now, timeout, conns key prefix, limit.
+# A socket whose lease ran out closed at some time before its deadline: counting
+# from the deadline can make the member leave late, never early (R13).
+_REAP = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[4])
+for i = 1, #stale, 2 do
+  local member = stale[i]
+  local sep = string.find(member, '|', 1, true)
+  local id = string.sub(member, 1, sep - 1)
+  local conns = ARGV[3] .. id
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('SREM', conns, string.sub(member, sep + 1))
+  if redis.call('SCARD', conns) == 0 then
+    redis.call('ZADD', KEYS[2], 'NX', tonumber(stale[i + 1]) + tonumber(ARGV[2]), id)
+  end
+end
+return #stale / 2
+"""
+
+# KEYS: absent. ARGV: id, now. Forget a member the sweep has dealt with, unless
+# it came back and left again since (then its new deadline still stands).
+_FORGET = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+@dataclass
+class _Renewer:
+    """The sockets of one process (one event loop) whose leases it keeps alive."""
+
+    sockets: set[tuple[str, str]] = field(default_factory=set)
+    task: asyncio.Task | None = None
+
+
+class Presence:
+    def __init__(self, kind: str, timeout_setting: str):
+        self.kind = kind
+        self.timeout_setting = timeout_setting
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._renewers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._sync_client: redis.Redis | None = None
+
+    # Keys ------------------------------------------------------------------
+
+    @property
+    def _prefix(self) -> str:
+        return f"{settings.WP_REDIS_PREFIX}:{self.kind}"
+
+    def _conns_key(self, member_id) -> str:
+        return f"{self._prefix}:conns:{member_id}"
+
+    @property
+    def _leases_key(self) -> str:
+        return f"{self._prefix}:leases"
+
+    @property
+    def _absent_key(self) -> str:
+        return f"{self._prefix}:absent"
+
+    @property
+    def timeout(self) -> float:
+        return getattr(settings, self.timeout_setting)
+
+    # Clients ---------------------------------------------------------------
+
+    def _aredis(self) -> redis.asyncio.Redis:
+        # One client per event loop: daphne has one, each async test has its own.
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+            self._async_clients[loop] = client
+        return client
+
+    def _redis(self) -> redis.Redis:
+        if self._sync_client is None:
+            self._sync_client = redis.Redis.from_url(settings.REDIS_URL)
+        return self._sync_client
+
+    # Sockets (called by consumers, async) -----------------------------------
+
+    async def connected(self, member_id: int, channel: str, *, now: float) -> None:
+        await self._aredis().eval(
+            _CONNECT,
+            3,
+            self._conns_key(member_id),
+            self._leases_key,
+            self._absent_key,
+            member_id,
+            channel,
+            now + settings.WP_PRESENCE_LEASE,
+        )
+        self._start_renewing(member_id, channel)
+
+    async def disconnected(self, member_id: int, channel: str, *, now: float) -> None:
+        self._stop_renewing(member_id, channel)
+        await self._aredis().eval(
+            _DISCONNECT,
+            3,
+            self._conns_key(member_id),
+            self._leases_key,
+            self._absent_key,
+            member_id,
+            channel,
+            now + self.timeout,
+        )
+
+    def _start_renewing(self, member_id: int, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        renewer = self._renewers.get(loop)
+        if renewer is None:
+            renewer = self._renewers[loop] = _Renewer()
+        renewer.sockets.add((str(member_id), channel))
+        if renewer.task is None or renewer.task.done():
+            renewer.task = loop.create_task(self._renew_forever(renewer))
+
+    def _stop_renewing(self, member_id: int, channel: str) -> None:
+        renewer = self._renewers.get(asyncio.get_running_loop())
+        if renewer is not None:
+            renewer.sockets.discard((str(member_id), channel))
+
+    async def _renew_forever(self, renewer: _Renewer) -> None:
+        from django.utils import timezone
+
+        while renewer.sockets:
+            await asyncio.sleep(settings.WP_PRESENCE_LEASE / 3)
+            try:
+                await self.renew(list(renewer.sockets), now=timezone.now().timestamp())
+            except redis.RedisError:
+                logger.warning("could not renew %s presence leases", self.kind, exc_info=True)
+
+    async def renew(self, sockets: list[tuple[str, str]], *, now: float) -> None:
+        pipe = self._aredis().pipeline(transaction=False)
+        for member_id, channel in sockets:
+            pipe.eval(
+                _CONNECT,
+                3,
+                self._conns_key(member_id),
+                self._leases_key,
+                self._absent_key,
+                member_id,
+                channel,
+                now + settings.WP_PRESENCE_LEASE,
+            )
+        await pipe.execute()
+
+    # Sweep (called by Celery, sync) ------------------------------------------
+
+    def is_connected(self, member_id: int) -> bool:
+        return self._redis().scard(self._conns_key(member_id)) > 0
+
+    def reap_stale(self, *, now: float, limit: int = 10_000) -> int:
+        return self._redis().eval(
+            _REAP, 2, self._leases_key, self._absent_key, now, self.timeout, f"{self._prefix}:conns:", limit
+        )
+
+    def due(self, *, now: float, limit: int = 1_000) -> list[int]:
+        """Members whose leave deadline has passed (not removed: see forget())."""
+        ids = self._redis().zrangebyscore(self._absent_key, "-inf", now, start=0, num=limit)
+        return [int(member_id) for member_id in ids]
+
+    def forget(self, member_id: int, *, now: float) -> None:
+        self._redis().eval(_FORGET, 1, self._absent_key, member_id, now)
+
+    def mark_absent(self, member_ids: list[int], *, now: float) -> None:
+        """Give members the database thinks online, but Redis has no socket of, a deadline."""
+        if member_ids:
+            pipe = self._redis().pipeline(transaction=False)
+            for member_id in member_ids:
+                pipe.exists(self._conns_key(member_id))
+            connected = pipe.execute()
+            absent = {str(m): now + self.timeout for m, c in zip(member_ids, connected, strict=True) if not c}
+            if absent:
+                self._redis().zadd(self._absent_key, absent, nx=True)
+
+    def lost_state(self) -> bool:
+        """True once after Redis started without our data (first run, or a restart)."""
+        return bool(self._redis().set(f"{self._prefix}:epoch", "1", nx=True))
+
+
+visitor_presence = Presence("visitor", "WP_VISITOR_TIMEOUT")
+operator_presence = Presence("operator", "WP_OPERATOR_TIMEOUT")

@@ -1,0 +1,72 @@
+"""Visitor arrival, page views and leaving the site."""
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat import events
+from chat.models import Room
+from chat.selectors import live_room
+from chat.services import rooms_expire
+
+from .models import PageView, Site, Visitor, hash_token
+from .presence import visitor_presence
+
+
+def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
+    """The visitor a token names on this site; an unknown or foreign token starts a new one."""
+    if token:
+        visitor = Visitor.objects.filter(token_hash=hash_token(token), site=site).first()
+        if visitor is not None:
+            return visitor, token
+    token = secrets.token_urlsafe(32)  # 256 bits
+    now = timezone.now()
+    visitor = Visitor.objects.create(site=site, token_hash=hash_token(token), first_seen=now, since=now, last_seen=now)
+    return visitor, token
+
+
+def visitor_arrive(*, visitor_id: int) -> tuple[Visitor, Room | None]:
+    """A socket of the visitor opened (presence already records it): online, if they were not."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+        room = live_room(visitor_id=visitor_id)
+        if not visitor.online:
+            visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
+            visitor.save(update_fields=["online", "since", "last_seen", "pages"])
+            events.visitor_changed(visitor, room)
+        return visitor, room
+
+
+def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -> Visitor:
+    """The visitor is now on this page (R1)."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+        if not visitor.online:
+            visitor.online, visitor.since, visitor.pages = True, now, 0
+        visitor.url, visitor.title, visitor.referrer = url, title, referrer
+        visitor.pages += 1
+        visitor.last_seen = now
+        visitor.save(update_fields=["online", "since", "pages", "url", "title", "referrer", "last_seen"])
+        PageView.objects.create(visitor=visitor, url=url, title=title, referrer=referrer, at=now)
+        events.visitor_changed(visitor, live_room(visitor_id=visitor_id))
+        return visitor
+
+
+def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
+    """The visitor has had no socket for VISITOR_TIMEOUT: gone from every panel, and
+    their room expires whatever its state (R3). False if they were back already."""
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().filter(pk=visitor_id, online=True).first()
+        # Checked under the row lock that visitor_arrive takes too: a visitor who
+        # reconnects now is either seen here or marked online after this commits.
+        if visitor is None or visitor_presence.is_connected(visitor_id):
+            return False
+        visitor.online, visitor.last_seen = False, now
+        visitor.save(update_fields=["online", "last_seen"])
+        rooms_expire(Room.objects.filter(visitor_id=visitor_id), reason=Room.Reason.VISITOR_LEFT, now=now)
+        events.visitor_gone(visitor)
+        return True

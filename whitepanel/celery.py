@@ -1,0 +1,19 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whitepanel.settings")
+
+app = Celery("whitepanel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def schedule_sweep(sender, **kwargs):
+    from django.conf import settings
+
+    interval = settings.WP_SWEEP_INTERVAL
+    # A sweep left in the queue past the next one is useless: drop it rather
+    # than let a backlog pile up while the worker is down.
+    sender.add_periodic_task(interval, sender.signature("chat.tasks.sweep"), name="sweep", expires=interval * 2)
