@@ -75,6 +75,8 @@ class JsonSocket(AsyncWebsocketConsumer):
     """Dispatches `{"type": T, ...}` to `on_T(frame)`; an answer it returns is sent back."""
 
     frame_types: frozenset[str] = frozenset()
+    # The other side's actions: known, but not for this socket.
+    forbidden_types: frozenset[str] = frozenset()
 
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
@@ -114,8 +116,12 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not isinstance(frame, dict):
             raise FrameError("bad_json", "a frame must be a JSON object")
         kind = frame.get("type")
-        if not isinstance(kind, str) or kind not in self.frame_types:
-            raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
+        if not isinstance(kind, str):
+            raise FrameError("unknown_type", "'type' must be a string")
+        if kind in self.forbidden_types:
+            raise FrameError("not_allowed", f"'{kind}' is not allowed on this socket")
+        if kind not in self.frame_types:
+            raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
         return frame
 
     async def on_ping(self, frame: dict) -> dict:

@@ -33,6 +33,7 @@ def same_origin(scope: dict) -> bool:
 
 class OperatorConsumer(JsonSocket):
     frame_types = frozenset({"accept", "start", "message", "close", "reopen", "history", "ping"})
+    forbidden_types = frozenset({"hello", "page", "open", "welcome"})
 
     operator: Operator | None = None
 

@@ -21,6 +21,7 @@ def _site(key: str) -> Site | None:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping"})
+    forbidden_types = frozenset({"accept", "start", "reopen", "snapshot"})
 
     visitor_id: int | None = None
     _hello_timer: asyncio.Task | None = None

@@ -1,0 +1,294 @@
+"""Test fixtures on the real components: the Redis channel layer, a real database
+(PostgreSQL or SQLite file), real Celery worker and beat, real daphne processes.
+
+`make test` (whitepanel/launch.py) starts an embedded Redis when REDIS_URL is
+unset and gives the run its own WP_REDIS_PREFIX, so keys, pub/sub channels and
+Celery queues never meet another run's.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from tests.sockets import CommunicatorClient, LiveClient
+
+ROOT = Path(__file__).resolve().parent
+
+# Timings shrunk so expiry tests take seconds (SPEC §4 settings, same names).
+TEST_TIMINGS = {
+    "WP_VISITOR_TIMEOUT": "2",
+    "WP_ROOM_EXPIRY": "2",
+    "WP_OPERATOR_TIMEOUT": "2",
+    "WP_SWEEP_INTERVAL": "0.5",
+    "WP_PRESENCE_LEASE": "3",
+    "WP_HELLO_TIMEOUT": "1",
+}
+
+SITE_ORIGIN = "http://shop.test"
+PASSWORD = "operator-password-1"
+
+
+def pytest_configure(config):
+    # Settings are loaded already; child processes read the same values from the environment.
+    for name, value in TEST_TIMINGS.items():
+        os.environ[name] = value
+        setattr(settings, name, float(value))
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.exit(f"Redis at {settings.REDIS_URL} does not answer ({error}); `make test` starts one", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_state() -> None:
+    """Presence of one test must not leak into the next (keys under this run's prefix)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.WP_REDIS_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+# Data ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_site(db):
+    from visitors.models import Site
+
+    def make(key: str = "shop", origins: str = SITE_ORIGIN) -> Site:
+        return Site.objects.create(key=key, name=key.title(), allowed_origins=origins)
+
+    return make
+
+
+@pytest.fixture
+def site(make_site):
+    return make_site()
+
+
+@pytest.fixture
+def make_operator(db):
+    from django.contrib.auth import get_user_model
+
+    from operators.models import Operator
+
+    # In an async test, call it through channels.db.database_sync_to_async.
+    def make(username: str, *sites, first_name: str = "") -> Operator:
+        user = get_user_model().objects.create_user(
+            username=username, password=PASSWORD, first_name=first_name or username.title()
+        )
+        operator = Operator.objects.create(user=user)
+        operator.sites.set(sites)
+        return operator
+
+    return make
+
+
+@pytest.fixture
+def peter(site, make_operator):
+    return make_operator("peter", site, first_name="Peter")
+
+
+@pytest.fixture
+def jane(site, make_operator):
+    return make_operator("jane", site, first_name="Jane")
+
+
+def session_cookie_for(user) -> str:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+# In-process sockets (WebsocketCommunicator on the real Redis channel layer) --
+
+
+@pytest.fixture
+async def sockets():
+    """Factories for visitor and operator sockets; all are closed when the test ends."""
+    opened: list = []
+
+    class Factory:
+        async def visitor(self, site_key="shop", *, origin=SITE_ORIGIN, hello=True, token=None) -> CommunicatorClient:
+            headers = [(b"origin", origin.encode())] if origin else []
+            client = CommunicatorClient(f"/ws/visitor/?site={site_key}", headers)
+            opened.append(client)
+            assert await client.connect(), f"visitor socket refused ({client.closed_code})"
+            if hello:
+                client.welcome = await client.ask("welcome", type="hello", token=token)
+            return client
+
+        async def operator(self, operator, *, origin="http://testserver", host="testserver") -> CommunicatorClient:
+            cookie = await database_sync_to_async(session_cookie_for)(operator.user)
+            headers = [(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()), (b"host", host.encode())]
+            if origin:
+                headers.append((b"origin", origin.encode()))
+            client = CommunicatorClient("/ws/operator/", headers)
+            opened.append(client)
+            assert await client.connect(), f"operator socket refused ({client.closed_code})"
+            client.snapshot = await client.expect("snapshot")
+            return client
+
+        async def refused(self, path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+            client = CommunicatorClient(path, headers)
+            opened.append(client)
+            return not await client.connect()
+
+    yield Factory()
+    for client in opened:
+        try:
+            await client.close()
+        except Exception:  # noqa: S110 - already closed by the test or the server
+            pass
+
+
+# Real processes ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the test database pytest-django created, for child processes."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
+
+
+class Child:
+    """A child process with its output in a log file, stopped at the end."""
+
+    def __init__(self, name: str, args: list[str], log_dir: Path):
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=child_env(), stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+
+    def stop(self, sig: str = "terminate") -> None:
+        if self.process.poll() is None:
+            getattr(self.process, sig)()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
+    port = free_port()
+    child = Child(
+        name,
+        ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "65536",
+         "--websocket-max-frame-size", "65536", "whitepanel.asgi:application"],
+        log_dir,
+    )  # fmt: skip
+    base = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        child.check_alive()
+        try:
+            with urllib.request.urlopen(f"http://{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return child, base
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"{name} did not answer /healthz:\n{child.output()[-3000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def sweeper(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker with its beat, sweeping every WP_SWEEP_INTERVAL (tests using
+    it must be transactional: the worker sees only committed data)."""
+    log_dir = tmp_path_factory.mktemp("celery")
+    with django_db_blocker.unblock():
+        child = Child(
+            "celery",
+            ["-m", "celery", "-A", "whitepanel", "worker", "-B", "-P", "solo", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "-s", str(log_dir / "beat-schedule")],
+            log_dir,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "Sending due task sweep" not in child.output():
+        child.check_alive()
+        if time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"celery beat did not start:\n{child.output()[-3000:]}")
+        time.sleep(0.2)
+    yield child
+    child.stop()
+
+
+@pytest.fixture(scope="session")
+def daphne_pair(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Two daphne processes on the same Redis and database: [(child, "host:port"), ...]."""
+    log_dir = tmp_path_factory.mktemp("daphne")
+    with django_db_blocker.unblock():
+        servers = [start_daphne(f"daphne-{n}", log_dir) for n in (1, 2)]
+    yield servers
+    for child, _ in servers:
+        child.stop()
+
+
+@pytest.fixture
+async def live_sockets():
+    """Real websocket clients against daphne processes; closed when the test ends."""
+    opened: list[LiveClient] = []
+
+    class Factory:
+        async def visitor(self, base: str, site_key="shop", *, origin=SITE_ORIGIN, token=None) -> LiveClient:
+            client = LiveClient(f"ws://{base}/ws/visitor/?site={site_key}", origin=origin)
+            opened.append(client)
+            assert await client.connect(), f"visitor socket refused ({client.closed_code})"
+            client.welcome = await client.ask("welcome", type="hello", token=token)
+            return client
+
+        async def operator(self, base: str, operator) -> LiveClient:
+            cookie = await database_sync_to_async(session_cookie_for)(operator.user)
+            client = LiveClient(
+                f"ws://{base}/ws/operator/", origin=f"http://{base}", cookies={settings.SESSION_COOKIE_NAME: cookie}
+            )
+            opened.append(client)
+            assert await client.connect(), f"operator socket refused ({client.closed_code})"
+            client.snapshot = await client.expect("snapshot")
+            return client
+
+    yield Factory()
+    for client in opened:
+        await client.close()
