@@ -87,6 +87,9 @@ DATABASES = {
         conn_max_age=0,
     )
 }
+# Each test run (its own WP_REDIS_PREFIX, set below) gets its own test database.
+_test_db = "test_whitepanel_" + "".join(c if c.isalnum() else "_" for c in os.environ.get("WP_REDIS_PREFIX", "wp"))
+DATABASES["default"]["TEST"] = {"NAME": _test_db}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -94,7 +97,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests share the database with daphne and Celery processes: a file, not memory.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_whitepanel.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{_test_db}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
