@@ -1,0 +1,41 @@
+# White Panel: the two commands (SPEC §5) and a few helpers.
+# `make run` starts everything on a fresh machine; `make test` runs lint and the suite.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-k room -x"
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format clean venv
+
+run: $(VENV)/.installed
+	$(BIN)/python -m whitepanel.launch run
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Fixes first, then formatting: a fix can leave code that needs reformatting.
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+venv: $(VENV)/.installed
+
+# The stamp is touched only after a successful install, and is older than
+# requirements.txt whenever that changes, so `make` reinstalls only then.
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+# Test leftovers only: the development database and secret key in var/ stay.
+clean:
+	rm -rf var/test_* var/celerybeat-wptest-* .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

