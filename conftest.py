@@ -237,6 +237,10 @@ def sweeper(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker with its beat, sweeping every WP_SWEEP_INTERVAL (tests using
     it must be transactional: the worker sees only committed data)."""
     log_dir = tmp_path_factory.mktemp("celery")
+    # The first sweep marks presence as started: proof that beat and the worker both run.
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    epoch = f"{settings.WP_REDIS_PREFIX}:visitor:epoch"
+    client.delete(epoch)
     with django_db_blocker.unblock():
         child = Child(
             "celery",
@@ -245,11 +249,11 @@ def sweeper(django_db_setup, django_db_blocker, tmp_path_factory):
             log_dir,
         )  # fmt: skip
     deadline = time.monotonic() + 60
-    while "Sending due task sweep" not in child.output():
+    while not client.exists(epoch):
         child.check_alive()
         if time.monotonic() > deadline:
             child.stop()
-            raise RuntimeError(f"celery beat did not start:\n{child.output()[-3000:]}")
+            raise RuntimeError(f"celery beat and worker did not sweep:\n{child.output()[-3000:]}")
         time.sleep(0.2)
     yield child
     child.stop()
