@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.sockets import CommunicatorClient, LiveClient
+from whitepanel.launch import daphne_args
 
 ROOT = Path(__file__).resolve().parent
 
@@ -210,12 +211,7 @@ class Child:
 
 def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
     port = free_port()
-    child = Child(
-        name,
-        ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket-max-message-size", "65536",
-         "--websocket-max-frame-size", "65536", "whitepanel.asgi:application"],
-        log_dir,
-    )  # fmt: skip
+    child = Child(name, daphne_args(port), log_dir)
     base = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

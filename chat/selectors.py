@@ -1,5 +1,7 @@
 """Reads shaped for the contract (SPEC §3)."""
 
+from django.utils import timezone
+
 from operators.models import Operator
 from visitors.models import Visitor
 
@@ -31,6 +33,8 @@ def operator_snapshot(*, operator: Operator) -> dict:
             for room in rooms
             if room.status == Room.Status.PENDING or room.operator_id == operator.pk
         ],
+        # Countdowns and waiting times are relative to the server's clock, not the browser's.
+        "server_time": timezone.now().isoformat(),
     }
 
 

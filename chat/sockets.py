@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_BIG = 1009
 CLOSE_NO_HELLO = 4008
 CLOSE_LOGGED_OUT = 4001
+CLOSE_SERVER_ERROR = 1011
 
 
 class FrameError(Exception):
@@ -77,31 +78,40 @@ class JsonSocket(AsyncWebsocketConsumer):
     frame_types: frozenset[str] = frozenset()
     # The other side's actions: known, but not for this socket.
     forbidden_types: frozenset[str] = frozenset()
+    # Copied from a refused frame into its error.
+    echoed_fields = ("client_id", "room", "visitor")
 
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
-    async def send_error(self, code: str, detail: str) -> None:
-        await self.send_json({"type": "error", "code": code, "detail": detail})
+    async def send_error(self, code: str, detail: str, frame: dict | None = None) -> None:
+        error = {"type": "error", "code": code, "detail": detail}
+        if frame is not None:
+            # Say which request this answers, so a client can match it to what it sent.
+            error["for"] = frame["type"]
+            for name in self.echoed_fields:
+                value = frame.get(name)
+                if isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) <= 64:
+                    error[name] = value
+        await self.send_json(error)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WP_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
             return
+        frame = None
         try:
             frame = self._parse(text_data)
             answer = await getattr(self, f"on_{frame['type']}")(frame)
-        except FrameError as error:
-            await self.send_error(error.code, error.detail)
-        except ChatError as error:
-            await self.send_error(error.code, error.detail)
+        except (FrameError, ChatError) as error:
+            await self.send_error(error.code, error.detail, frame)
         except (DatabaseError, RedisError):
             logger.exception("storage error handling a %s frame", type(self).__name__)
-            await self.send_error("unavailable", "the server could not store this; try again")
+            await self.send_error("unavailable", "the server could not store this; try again", frame)
         except Exception:
             logger.exception("error handling a %s frame", type(self).__name__)
-            await self.send_error("server_error", "something went wrong on the server")
+            await self.send_error("server_error", "something went wrong on the server", frame)
         else:
             if answer is not None:
                 await self.send_json(answer)

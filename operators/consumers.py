@@ -1,15 +1,18 @@
 """The operator socket, `/ws/operator/` (SPEC §3): one per open panel."""
 
+import logging
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 
 from chat import events, selectors, services
-from chat.sockets import JsonSocket, header, id_field, message_fields, now_ts
+from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, header, id_field, message_fields, now_ts
 from visitors.presence import operator_presence
 
 from . import services as operator_services
 from .models import Operator
+
+logger = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -47,21 +50,31 @@ class OperatorConsumer(JsonSocket):
             return
         await self.accept()
         self.operator = operator
-        for group in self._groups():
-            await self.channel_layer.group_add(group, self.channel_name)
-        await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
-        await database_sync_to_async(operator_services.operator_connect)(operator=operator)
-        await self.send_json(await database_sync_to_async(selectors.operator_snapshot)(operator=operator))
+        try:
+            for group in self._groups():
+                await self.channel_layer.group_add(group, self.channel_name)
+            await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
+            await database_sync_to_async(operator_services.operator_connect)(operator=operator)
+            await self.send_json(await database_sync_to_async(selectors.operator_snapshot)(operator=operator))
+        except Exception:
+            # A panel that never got its snapshot must not stay counted as present.
+            logger.exception("could not open the panel of operator %s", operator.pk)
+            await self._leave()
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     def _groups(self) -> list[str]:
         return [events.operator_group(self.operator.pk), *map(events.site_group, self.operator.site_ids)]
 
     async def disconnect(self, code: int) -> None:
-        if self.operator is None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        operator, self.operator = self.operator, None
+        if operator is None:
             return
-        for group in self._groups():
+        for group in [events.operator_group(operator.pk), *map(events.site_group, operator.site_ids)]:
             await self.channel_layer.group_discard(group, self.channel_name)
-        await operator_presence.disconnected(self.operator.pk, self.channel_name, now=now_ts())
+        await operator_presence.disconnected(operator.pk, self.channel_name, now=now_ts())
 
     async def on_accept(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")

@@ -5,6 +5,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from chat import events, selectors, services
 from chat.sockets import CLOSE_NO_HELLO, FrameError, JsonSocket, header, id_field, message_fields, now_ts, text_field
@@ -69,6 +70,7 @@ class VisitorConsumer(JsonSocket):
             "token": token,
             "visitor": visitor.pk,
             "room": events.room_payload(room) if room else None,
+            "server_time": timezone.now().isoformat(),
         }
 
     async def on_page(self, frame: dict) -> None:

@@ -267,7 +267,8 @@ def _manage(*args: str) -> str:
 LOGIN_LINE = re.compile(r"^\s*(peter|jane)\s*/\s*\S+\s*$", re.MULTILINE)
 
 
-def _daphne_args(port: int) -> list[str]:
+def daphne_args(port: int) -> list[str]:
+    """daphne's command line, the same for `make run` and the tests."""
     return [
         "-m", "daphne",
         "-b", "127.0.0.1",
@@ -277,8 +278,11 @@ def _daphne_args(port: int) -> list[str]:
         "--websocket_timeout", "-1",
         "--ping-interval", "20",
         "--ping-timeout", "30",
-        "--websocket-max-message-size", "65536",
+        # A frame over 64 KiB is refused (1009) from its header, before it is read.
         "--websocket-max-frame-size", "65536",
+        # The message limit applies to what the server sends too: a panel's
+        # snapshot of thousands of visitors is larger than any frame a client sends.
+        "--websocket-max-message-size", str(8 * 1024 * 1024),
         "whitepanel.asgi:application",
     ]  # fmt: skip
 
@@ -366,7 +370,7 @@ def serve() -> int:
                 ports = [port + offset for offset in range(daphne_processes)]
                 for index, daphne_port in enumerate(ports, start=1):
                     name = "daphne" if len(ports) == 1 else f"daphne-{index}"
-                    children.start(name, _daphne_args(daphne_port))
+                    children.start(name, daphne_args(daphne_port))
                 children.start(
                     "celery worker",
                     [
