@@ -6,13 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k room -x"
 PYTEST_ARGS ?=
+# Browser tests drive Debian's Chromium through Playwright (its own browser download fails here).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format clean venv
 
 run: $(VENV)/.installed
 	$(BIN)/python -m whitepanel.launch run
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
@@ -34,6 +36,13 @@ $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -r requirements.txt
 	touch $@
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
 
 # Test leftovers only: the development database and secret key in var/ stay.
 clean:

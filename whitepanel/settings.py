@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "visitors",
     "operators",
     "chat",
+    "demo",
 ]
 
 MIDDLEWARE = [

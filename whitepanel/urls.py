@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from visitors.views import widget_js
+
 from . import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("widget.js", widget_js, name="widget-js"),
+    path("demo/", include("demo.urls")),
     path("", include("operators.urls")),
 ]

@@ -1,0 +1,25 @@
+"""The demo shop: a few pages embedding the snippet for site `demo`, so `make run` shows the whole product."""
+
+from django.http import Http404
+from django.shortcuts import render
+
+PRODUCTS = {
+    "trail-shoes": {"name": "Trail running shoes", "price": "89.00", "text": "Grippy soles for muddy hills."},
+    "rain-jacket": {"name": "Rain jacket", "price": "120.00", "text": "Light, packable and properly waterproof."},
+    "wool-socks": {"name": "Merino wool socks", "price": "14.50", "text": "Warm when wet, never itchy."},
+    "day-pack": {"name": "20 L day pack", "price": "65.00", "text": "Room for lunch, a layer and a map."},
+}
+
+
+def home(request):
+    return render(request, "demo/home.html", {"products": PRODUCTS})
+
+
+def product(request, slug: str):
+    if slug not in PRODUCTS:
+        raise Http404("No such product")
+    return render(request, "demo/product.html", {"slug": slug, "product": PRODUCTS[slug], "products": PRODUCTS})
+
+
+def cart(request):
+    return render(request, "demo/cart.html", {"products": PRODUCTS})

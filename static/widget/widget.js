@@ -1,0 +1,322 @@
+/* White Panel site snippet:
+ *   <script src="https://HOST/widget.js" data-site="KEY" async></script>
+ * Keeps one socket per page (the visitor's presence), reports the page, and shows
+ * a chat button and window inside a shadow root, so neither page nor widget CSS
+ * leaks into the other. Every text from the network goes in with textContent. */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || !script.dataset.site || window.__whitePanelWidget) return;
+  window.__whitePanelWidget = true;
+
+  const site = script.dataset.site;
+  const server = new URL(script.src, location.href);
+  const socketUrl = (server.protocol === "https:" ? "wss://" : "ws://") + server.host +
+    "/ws/visitor/?site=" + encodeURIComponent(site);
+  const key = (name) => "whitepanel:" + site + ":" + name;
+  const storage = (area) => ({
+    get: (name) => { try { return area.getItem(key(name)); } catch { return null; } },
+    set: (name, value) => { try { area.setItem(key(name), value); } catch { /* private mode */ } },
+  });
+  const visit = storage(window.localStorage);   // the same visitor on every page and tab
+  const tab = storage(window.sessionStorage);   // window open or not, per tab, across pages
+
+  const state = {
+    socket: null, retries: 0, welcomed: false, room: null, lastId: 0, lastUrl: null,
+    seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
+    messages: new Map(), outbox: new Map(), lastHeard: Date.now(),
+  };
+
+  // ---- UI ---------------------------------------------------------------------
+  const host = document.createElement("div");
+  host.setAttribute("data-whitepanel", "");
+  host.style.cssText = "all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483647;";
+  const root = host.attachShadow({ mode: "open" });
+  const style = document.createElement("style");
+  style.textContent = `
+    :host { all: initial; }
+    * { box-sizing: border-box; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
+    button { cursor: pointer; border: 0; }
+    .launcher { position: relative; display: grid; place-items: center; width: 56px; height: 56px; border-radius: 50%;
+      background: #2457d6; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.25); }
+    .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px;
+      border-radius: 10px; background: #e0245e; color: #fff; font-size: 12px; line-height: 20px; text-align: center; }
+    .window { position: absolute; right: 0; bottom: 72px; width: 340px; height: 460px; max-height: calc(100vh - 110px);
+      display: flex; flex-direction: column; background: #fff; color: #1b1b1b; border-radius: 12px;
+      box-shadow: 0 8px 30px rgba(0,0,0,.25); overflow: hidden; }
+    .head { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #2457d6; color: #fff; }
+    .head .status { flex: 1; font-weight: 600; }
+    .head button { background: transparent; color: #fff; font-size: 20px; line-height: 1; }
+    .transcript { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f7f9; }
+    .msg { max-width: 80%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .msg .who { display: block; font-size: 11px; opacity: .7; }
+    .msg.visitor { align-self: flex-end; background: #2457d6; color: #fff; }
+    .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
+    .msg.sending { opacity: .6; }
+    .msg.flash { outline: 2px solid #f5a623; }
+    form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e2e4e8; }
+    textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
+    form button { padding: 0 14px; border-radius: 8px; background: #2457d6; color: #fff; }
+    .toast { position: absolute; right: 0; bottom: 72px; width: 280px; padding: 10px 12px; background: #fff;
+      color: #1b1b1b; border-radius: 10px; box-shadow: 0 6px 20px rgba(0,0,0,.2); cursor: pointer; }
+    .toast .who { display: block; font-weight: 600; font-size: 12px; }
+    .toast .text { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    [hidden] { display: none !important; }`;
+  const make = (tag, className, attrs = {}) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+    return node;
+  };
+  const launcher = make("button", "launcher", { "data-testid": "wp-launcher", "aria-label": "Chat with us", type: "button" });
+  // A speech bubble, drawn: emoji fonts are not everywhere.
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "26");
+  svg.setAttribute("height", "26");
+  svg.setAttribute("aria-hidden", "true");
+  const bubble = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  bubble.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+  bubble.setAttribute("fill", "currentColor");
+  svg.append(bubble);
+  launcher.append(svg);
+  const badge = make("span", "badge", { "data-testid": "wp-badge" });
+  badge.hidden = true;
+  launcher.append(badge);
+  const win = make("div", "window", { "data-testid": "wp-window", role: "dialog", "aria-label": "Chat" });
+  const head = make("div", "head");
+  const status = make("span", "status", { "data-testid": "wp-status" });
+  const closeButton = make("button", "", { "data-testid": "wp-close", "aria-label": "Close chat", type: "button" });
+  closeButton.textContent = "\u00D7";
+  head.append(status, closeButton);
+  const transcript = make("div", "transcript", { "data-testid": "wp-transcript", "aria-live": "polite" });
+  const form = make("form");
+  const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
+  const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
+  sendButton.textContent = "Send";
+  form.append(input, sendButton);
+  win.append(head, transcript, form);
+  const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
+  toast.hidden = true;
+  root.append(style, win, toast, launcher);
+
+  const operatorName = () => (state.room && state.room.operator ? state.room.operator.name : null);
+  function renderStatus() {
+    const room = state.room;
+    const name = operatorName();
+    let text = "Questions? Write to us.";
+    if (room && room.status === "pending") text = "Waiting for an operator…";
+    else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
+    else if (room && room.status === "expired") text = name ? name + " has left" : "This chat has ended";
+    status.textContent = text;
+  }
+
+  function unread() {
+    let count = 0;
+    for (const m of state.messages.values()) if (m.sender !== "visitor" && m.id > state.seen) count += 1;
+    return count;
+  }
+  function renderBadge() {
+    const count = state.open ? 0 : unread();
+    badge.hidden = count === 0;
+    badge.textContent = String(count);
+  }
+  function markSeen() {
+    if (!state.open) return;
+    state.seen = Math.max(state.seen, state.lastId);
+    visit.set("seen", String(state.seen));
+    renderBadge();
+  }
+
+  function messageNode(message) {
+    const node = make("div", "msg " + message.sender, { "data-testid": "wp-message", "data-sender": message.sender });
+    const who = make("span", "who");
+    who.textContent = message.sender === "visitor" ? "You" : message.name;
+    const body = make("span");
+    body.textContent = message.body;
+    node.append(who, body);
+    return node;
+  }
+  function addMessage(message) {
+    if (state.messages.has(message.id)) return;
+    const pending = message.client_id && state.outbox.get(message.client_id);
+    if (pending) {
+      state.outbox.delete(message.client_id);
+      pending.node.remove();
+    }
+    state.messages.set(message.id, message);
+    state.lastId = Math.max(state.lastId, message.id);
+    const node = messageNode(message);
+    node.dataset.id = String(message.id);
+    // Keep id order even when history fills a gap after live messages.
+    const later = [...transcript.children].find((child) => Number(child.dataset.id) > message.id);
+    transcript.insertBefore(node, later || null);
+    transcript.scrollTop = transcript.scrollHeight;
+    return node;
+  }
+  function showToast(message) {
+    toast.replaceChildren();
+    const who = make("span", "who");
+    who.textContent = message.name;
+    const text = make("span", "text");
+    text.textContent = message.body;
+    toast.append(who, text);
+    toast.dataset.id = String(message.id);
+    toast.hidden = false;
+  }
+
+  function setOpen(open) {
+    state.open = open;
+    tab.set("open", open ? "1" : "0");
+    win.hidden = !open;
+    if (open) {
+      toast.hidden = true;
+      markSeen();
+      input.focus({ preventScroll: true });
+    }
+    renderBadge();
+  }
+
+  launcher.addEventListener("click", () => {
+    if (state.open) { setOpen(false); send({ type: "close" }); } else { setOpen(true); send({ type: "open" }); }
+  });
+  closeButton.addEventListener("click", () => { setOpen(false); send({ type: "close" }); });
+  toast.addEventListener("click", () => {
+    const id = toast.dataset.id;
+    setOpen(true);
+    send({ type: "open" });
+    const node = transcript.querySelector('[data-id="' + id + '"]');
+    if (node) { node.scrollIntoView({ block: "center" }); node.classList.add("flash"); }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = input.value.trim();
+    if (!body) return;
+    input.value = "";
+    const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    const node = messageNode({ sender: "visitor", name: "You", body });
+    node.classList.add("sending");
+    transcript.append(node);
+    transcript.scrollTop = transcript.scrollHeight;
+    state.outbox.set(clientId, { body, node });
+    send({ type: "message", body, client_id: clientId });
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+
+  // ---- Socket -------------------------------------------------------------------
+  function send(frame) {
+    const socket = state.socket;
+    if (socket && socket.readyState === WebSocket.OPEN && state.welcomed) socket.send(JSON.stringify(frame));
+  }
+  function reportPage() {
+    if (location.href === state.lastUrl) return;
+    state.lastUrl = location.href;
+    send({ type: "page", url: location.href.slice(0, 2048), title: document.title.slice(0, 500),
+      referrer: document.referrer.slice(0, 2048) });
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "welcome":
+        state.welcomed = true;
+        state.retries = 0;
+        visit.set("token", frame.token);
+        state.room = frame.room;
+        renderStatus();
+        state.lastUrl = null;
+        reportPage();
+        if (state.open) send({ type: "open" });
+        // Whatever arrived while this page had no socket (R8).
+        send({ type: "history", after: state.lastId });
+        for (const [clientId, { body }] of state.outbox) send({ type: "message", body, client_id: clientId });
+        break;
+      case "room":
+        state.room = frame.room;
+        renderStatus();
+        break;
+      case "message": {
+        const fresh = !state.messages.has(frame.message.id);
+        addMessage(frame.message);
+        if (fresh && frame.message.sender !== "visitor") {
+          if (state.open) markSeen(); else { showToast(frame.message); renderBadge(); }
+        }
+        break;
+      }
+      case "history": {
+        frame.messages.forEach(addMessage);
+        if (state.open) markSeen();
+        else {
+          // A message that came while the visitor was between pages pops up once, then waits in the badge.
+          const latest = frame.messages.filter((m) => m.sender !== "visitor" && m.id > state.seen).pop();
+          if (latest && latest.id > Number(visit.get("toasted") || 0)) {
+            showToast(latest);
+            visit.set("toasted", String(latest.id));
+          }
+          renderBadge();
+        }
+        break;
+      }
+      case "ack": {
+        const pending = state.outbox.get(frame.client_id);
+        if (pending) pending.node.classList.remove("sending");
+        break;
+      }
+      case "error":
+        if (window.console) console.warn("White Panel:", frame.code, frame.detail);
+        break;
+    }
+  }
+
+  function connect() {
+    state.welcomed = false;
+    const socket = new WebSocket(socketUrl);
+    state.socket = socket;
+    socket.addEventListener("open", () => {
+      socket.send(JSON.stringify({ type: "hello", token: visit.get("token") }));
+    });
+    socket.addEventListener("message", (event) => {
+      state.lastHeard = Date.now();
+      try { handle(JSON.parse(event.data)); } catch (error) { if (window.console) console.warn(error); }
+    });
+    socket.addEventListener("close", () => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      state.welcomed = false;
+      // Exponential backoff with jitter, so a restarted server is not stormed.
+      const delay = Math.min(30000, 500 * 2 ** state.retries) * (0.5 + Math.random());
+      state.retries = Math.min(state.retries + 1, 6);
+      setTimeout(connect, delay);
+    });
+  }
+
+  // Keep-alive: presence comes from the socket itself (the server pings it at the
+  // protocol level); this ping only lets a visible page notice a dead connection.
+  setInterval(() => {
+    if (!state.socket || document.visibilityState !== "visible") return;
+    if (Date.now() - state.lastHeard > 60000) { state.socket.close(); return; }
+    send({ type: "ping" });
+  }, 25000);
+  window.addEventListener("online", () => { if (!state.socket) connect(); });
+
+  // Single-page apps: history API and hash changes are page views too (R1).
+  for (const method of ["pushState", "replaceState"]) {
+    const original = history[method];
+    history[method] = function (...args) {
+      const result = original.apply(this, args);
+      setTimeout(reportPage, 0);
+      return result;
+    };
+  }
+  window.addEventListener("popstate", reportPage);
+  window.addEventListener("hashchange", reportPage);
+
+  const mount = () => {
+    document.body.append(host);
+    setOpen(state.open);
+    renderStatus();
+    connect();
+  };
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();
