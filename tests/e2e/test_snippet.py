@@ -1,0 +1,72 @@
+"""The site snippet on a host page: one visitor across pages and tabs, single-page apps,
+styles that stay apart, and the chat that follows the visitor around."""
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_visitor_is_one_line_across_pages_and_tabs(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/")
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
+    second_tab = linda.context.new_page()
+    second_tab.goto(f"http://{web_server}/demo/product/wool-socks/")
+    expect(panel.locator("[data-testid=visitor-page]")).to_contain_text("Merino wool socks")
+    linda.goto(f"http://{web_server}/demo/cart/")
+    expect(panel.locator("[data-testid=visitor-page]")).to_contain_text("Cart")
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
+    expect(panel.locator("[data-testid=visitor-pages]")).to_have_text("3")
+
+
+def test_single_page_app_navigation_is_reported(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/product/day-pack/")
+    page_cell = panel.locator("[data-testid=visitor-page]")
+    expect(page_cell).to_contain_text("day-pack")
+    linda.evaluate("history.pushState({}, '', '/demo/product/day-pack/reviews')")
+    expect(page_cell).to_contain_text("/demo/product/day-pack/reviews")
+    linda.get_by_role("link", name="Sizes").click()
+    expect(page_cell).to_contain_text("#sizes")
+
+
+def test_host_page_css_does_not_reach_the_chat_window(web_server, peter, panel_for, open_page):
+    # The demo shop styles every button hot pink with !important.
+    shop = open_page(f"http://{web_server}/demo/")
+    launcher = shop.locator("[data-testid=wp-launcher]")
+    expect(launcher).to_have_css("background-color", "rgb(36, 87, 214)")
+    launcher.click()
+    expect(shop.locator("[data-testid=wp-send]")).to_have_css("background-color", "rgb(36, 87, 214)")
+
+
+def test_operator_message_waits_in_a_toast_and_opens_the_chat_at_it(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/")
+    panel.locator("[data-testid=start-chat]").click()
+    panel.locator("[data-testid=message-input]").fill("Our summer sale starts today!")
+    panel.locator("[data-testid=send]").click()
+    toast = linda.locator("[data-testid=wp-toast]")
+    expect(toast).to_contain_text("Our summer sale starts today!")
+    expect(linda.locator("[data-testid=wp-badge]")).to_have_text("1")
+    expect(linda.locator("[data-testid=wp-window]")).to_be_hidden()
+    toast.click()
+    expect(linda.locator("[data-testid=wp-window]")).to_be_visible()
+    expect(linda.locator("[data-testid=wp-message][data-sender=operator]")).to_contain_text("summer sale")
+    expect(linda.locator("[data-testid=wp-badge]")).to_be_hidden()
+    expect(toast).to_be_hidden()
+
+
+def test_message_sent_while_the_visitor_changes_page_is_not_lost(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/")
+    panel.locator("[data-testid=start-chat]").click()
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("Peter is here")
+    # Linda leaves for a page that is slow to arrive; Peter writes meanwhile.
+    linda.route("**/demo/cart/", lambda route: (panel.wait_for_timeout(1500), route.continue_()))
+    linda.evaluate("location.href = '/demo/cart/'")
+    panel.locator("[data-testid=message-input]").fill("Your order has shipped.")
+    panel.locator("[data-testid=send]").click()
+    linda.wait_for_url("**/cart/")
+    # The new page fetches what it missed (history) and shows it.
+    expect(linda.locator("[data-testid=wp-toast]")).to_contain_text("Your order has shipped.")
