@@ -6,6 +6,7 @@ unset and gives the run its own WP_REDIS_PREFIX, so keys, pub/sub channels and
 Celery queues never meet another run's.
 """
 
+import functools
 import os
 import socket
 import subprocess
@@ -36,6 +37,7 @@ TEST_TIMINGS = {
 }
 
 SITE_ORIGIN = "http://shop.test"
+OTHER_ORIGIN = "http://other.test"
 PASSWORD = "operator-password-1"
 
 
@@ -77,6 +79,14 @@ def site(make_site):
     return make_site()
 
 
+@functools.cache
+def password_hash() -> str:
+    # Hashed once: the real hasher is slow on purpose, and daphne children must accept it.
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
 @pytest.fixture
 def make_operator(db):
     from django.contrib.auth import get_user_model
@@ -85,8 +95,8 @@ def make_operator(db):
 
     # In an async test, call it through channels.db.database_sync_to_async.
     def make(username: str, *sites, first_name: str = "") -> Operator:
-        user = get_user_model().objects.create_user(
-            username=username, password=PASSWORD, first_name=first_name or username.title()
+        user = get_user_model().objects.create(
+            username=username, password=password_hash(), first_name=first_name or username.title()
         )
         operator = Operator.objects.create(user=user)
         operator.sites.set(sites)
@@ -103,6 +113,17 @@ def peter(site, make_operator):
 @pytest.fixture
 def jane(site, make_operator):
     return make_operator("jane", site, first_name="Jane")
+
+
+@pytest.fixture
+def other_site(make_site):
+    return make_site("other", OTHER_ORIGIN)
+
+
+@pytest.fixture
+def olga(other_site, make_operator):
+    """An operator of the other site only."""
+    return make_operator("olga", other_site, first_name="Olga")
 
 
 def session_cookie_for(user) -> str:

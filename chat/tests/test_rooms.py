@@ -13,11 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat.models import Message, Room
+from conftest import OTHER_ORIGIN
 from tests.sockets import of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OTHER_ORIGIN = "http://other.test"
 
 
 # Helpers ---------------------------------------------------------------------
@@ -103,20 +102,13 @@ def stored_room(room_id: int) -> Room:
     return Room.objects.get(pk=room_id)
 
 
-@pytest.fixture
-def other_site_operator(make_site, make_operator):
-    """Otto serves another site only."""
-    other = make_site("other", OTHER_ORIGIN)
-    return make_operator("otto", other, first_name="Otto")
-
-
 # R4: the general pool ----------------------------------------------------------
 
 
-async def test_chat_request_appears_in_pool_of_every_operator_of_the_site(sockets, peter, jane, other_site_operator):
+async def test_chat_request_appears_in_pool_of_every_operator_of_the_site(sockets, peter, jane, olga):
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
-    otto_panel = await sockets.operator(other_site_operator)
+    olga_panel = await sockets.operator(olga)
     linda = await sockets.visitor()
 
     room = await open_chat(linda)
@@ -127,13 +119,13 @@ async def test_chat_request_appears_in_pool_of_every_operator_of_the_site(socket
     for panel in (peter_panel, jane_panel):
         event = await panel.expect(room_frame(room["id"], room__status="pending"))
         assert event["room"]["visitor"] == linda.welcome["visitor"]
-    await otto_panel.expect_none(lambda f: f["type"] in ("room", "message", "visitor"))
+    await olga_panel.expect_none(lambda f: f["type"] in ("room", "message", "visitor"))
 
 
-async def test_first_message_without_room_goes_to_pool_with_the_message(sockets, peter, jane, other_site_operator):
+async def test_first_message_without_room_goes_to_pool_with_the_message(sockets, peter, jane, olga):
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
-    otto_panel = await sockets.operator(other_site_operator)
+    olga_panel = await sockets.operator(olga)
     linda = await sockets.visitor()
 
     await visitor_says(linda, "Do you ship to Norway?", "c-1")
@@ -143,7 +135,7 @@ async def test_first_message_without_room_goes_to_pool_with_the_message(sockets,
         message = await panel.expect(message_frame("Do you ship to Norway?"))
         assert message["message"]["room"] == pooled["room"]["id"]
         assert message["message"]["sender"] == "visitor"
-    await otto_panel.expect_none(lambda f: f["type"] in ("room", "message", "visitor"))
+    await olga_panel.expect_none(lambda f: f["type"] in ("room", "message", "visitor"))
 
 
 async def test_one_operator_accepts_and_the_other_sees_the_request_taken(sockets, peter, jane):
@@ -468,7 +460,7 @@ async def test_operator_cannot_start_with_visitor_chatting_with_another_operator
     assert stored.status == Room.Status.ACTIVE
 
 
-async def test_operator_cannot_start_with_visitor_of_another_site(sockets, peter, other_site_operator):
+async def test_operator_cannot_start_with_visitor_of_another_site(sockets, peter, olga):
     panel = await sockets.operator(peter)
     stranger = await sockets.visitor(site_key="other", origin=OTHER_ORIGIN)
 

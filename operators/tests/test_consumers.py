@@ -15,25 +15,6 @@ from tests.sockets import of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OTHER_ORIGIN = "http://other.test"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Operators are made with a password; these tests never check it, so skip the slow hash.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def other_site(make_site):
-    return make_site("other", OTHER_ORIGIN)
-
-
-@pytest.fixture
-def olga(other_site, make_operator):
-    """An operator of the other site only."""
-    return make_operator("olga", other_site, first_name="Olga")
-
 
 async def request_chat(sockets, site_key: str = "shop", origin: str = conftest.SITE_ORIGIN):
     """A visitor who opened the chat window: (their socket, their pooled room's id)."""
@@ -83,7 +64,7 @@ async def test_snapshot_shows_own_sites_visitors_the_pool_and_own_rooms_only(
     noah, peters_room = await request_chat(sockets)
     await accept(peter_first_panel, peters_room)
     browsing = await sockets.visitor()
-    oscar, other_pool_room = await request_chat(sockets, "other", OTHER_ORIGIN)
+    oscar, other_pool_room = await request_chat(sockets, "other", conftest.OTHER_ORIGIN)
     await database_sync_to_async(_offline_visitor)(site)
 
     panel = await sockets.operator(peter)
@@ -281,7 +262,7 @@ async def test_acting_on_a_room_outside_the_operators_sites_is_not_found(
 ):
     peter_panel = await sockets.operator(peter)
     olga_panel = await sockets.operator(olga)
-    oscar, other_room = await request_chat(sockets, "other", OTHER_ORIGIN)
+    oscar, other_room = await request_chat(sockets, "other", conftest.OTHER_ORIGIN)
     room_id = other_room if target == "other-site" else other_room + 1_000_000
 
     for action in ("message", "close", "reopen", "history", "accept"):
@@ -301,7 +282,7 @@ async def test_starting_a_chat_with_a_visitor_outside_the_operators_sites_is_not
 ):
     peter_panel = await sockets.operator(peter)
     olga_panel = await sockets.operator(olga)
-    oscar = await sockets.visitor("other", origin=OTHER_ORIGIN)
+    oscar = await sockets.visitor("other", origin=conftest.OTHER_ORIGIN)
     for visitor_id in (oscar.welcome["visitor"], oscar.welcome["visitor"] + 1_000_000):
         error = await peter_panel.ask("error", type="start", visitor=visitor_id)
         assert error["code"] == "not_found"

@@ -7,29 +7,10 @@ import time
 import pytest
 from django.conf import settings
 
-from conftest import SITE_ORIGIN
+from conftest import OTHER_ORIGIN, SITE_ORIGIN
 from tests.sockets import of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OTHER_ORIGIN = "http://other.test"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Operators are made with a password; these tests never check it, so skip the slow hash.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def other_site(make_site):
-    return make_site("other", OTHER_ORIGIN)
-
-
-@pytest.fixture
-def olga(other_site, make_operator):
-    """An operator of the other site only."""
-    return make_operator("olga", other_site, first_name="Olga")
 
 
 def visitor_event(visitor_id: int, **fields):
