@@ -1,5 +1,7 @@
 import hashlib
 
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -10,6 +12,15 @@ class Site(models.Model):
     name = models.CharField(max_length=200)
     # One origin a line, e.g. "https://shop.example.com".
     allowed_origins = models.TextField(blank=True)
+    # What the chat window says before anyone has written, and its colour.
+    greeting = models.CharField(max_length=200, default="Questions? Write to us.")
+    color = models.CharField(
+        max_length=7,
+        default="#2457d6",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #2457d6.")],
+    )
+    # Site owners: staff users who manage this site in admin and the API.
+    owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
