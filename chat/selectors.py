@@ -1,9 +1,12 @@
 """Reads shaped for the contract (SPEC §3)."""
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from operators.models import Operator
 from visitors.models import Visitor
+from visitors.selectors import sites_visible_to
 
 from . import events
 from .errors import NotAllowed, NotFound
@@ -60,3 +63,21 @@ def operator_room_history(*, room_id: int, operator: Operator, after: int) -> li
     if room.operator_id != operator.pk and room.status != Room.Status.PENDING:
         raise NotAllowed("this room is not yours")
     return room_history(room_id=room_id, after=after)
+
+
+# The REST API's reads ---------------------------------------------------------
+
+
+def rooms_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Room]:
+    """Rooms of the sites the user may see (visitors.selectors.sites_visible_to)."""
+    return Room.objects.filter(site__in=sites_visible_to(user=user)).select_related("operator__user")
+
+
+def live_rooms_by_visitor(*, visitor_ids: list[int]) -> dict[int, Room]:
+    rooms = Room.objects.filter(visitor_id__in=visitor_ids, status__in=Room.LIVE).select_related("operator__user")
+    return {room.visitor_id: room for room in rooms}
+
+
+def room_messages(*, room_id: int, after: int = 0) -> QuerySet[Message]:
+    """A room's messages after a message id, oldest first (the API pages through them)."""
+    return Message.objects.filter(room_id=room_id, id__gt=after).order_by("id")

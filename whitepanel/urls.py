@@ -8,6 +8,7 @@ from . import views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("whitepanel.api_urls")),
     path("widget.js", widget_js, name="widget-js"),
     path("demo/", include("demo.urls")),
     path("", include("operators.urls")),

@@ -1,0 +1,233 @@
+"""Rooms and their messages over HTTP: the same objects as the sockets (chat/events.py)
+and, for sending and closing, the same services with the same rules."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from operators.selectors import operator_of
+from whitepanel.api import MAX_ID, StringField, error_responses
+
+from . import events, selectors, services
+from .errors import NotAllowed, NotFound
+from .models import Message, Room
+
+# Objects: declared for the schema, written by chat/events.py ------------------------
+
+
+class RoomOperatorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class RoomSerializer(serializers.Serializer):
+    """SPEC §3's room, as the sockets send it."""
+
+    id = serializers.IntegerField()
+    site = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Room.Status.choices)
+    visitor = serializers.IntegerField()
+    operator = RoomOperatorSerializer(allow_null=True)
+    visitor_in_room = serializers.BooleanField()
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="When a `closing` room expires.")
+    reason = serializers.ChoiceField(
+        choices=Room.Reason.choices, allow_null=True, help_text="Why an `expired` room ended."
+    )
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, room: Room) -> dict:
+        return events.room_payload(room)
+
+
+class MessageSerializer(serializers.Serializer):
+    """SPEC §3's message, as the sockets send it."""
+
+    id = serializers.IntegerField()
+    room = serializers.IntegerField()
+    sender = serializers.ChoiceField(choices=Message.Sender.choices)
+    name = serializers.CharField()
+    body = serializers.CharField()
+    at = serializers.DateTimeField()
+    client_id = serializers.CharField(allow_null=True)
+
+    def to_representation(self, message: Message) -> dict:
+        return events.message_payload(message)
+
+
+# Input ------------------------------------------------------------------------------
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    """The socket's `message` frame without its type and room: the same limits."""
+
+    body = StringField(max_length=settings.WP_MAX_MESSAGE_LENGTH, trim_whitespace=False)
+    client_id = StringField(
+        max_length=settings.WP_MAX_CLIENT_ID_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Chosen by the client: sending again with the same one stores the message once.",
+    )
+
+    def validate_body(self, body: str) -> str:
+        if not body.strip():
+            raise serializers.ValidationError("the message is empty")
+        return body
+
+
+ORDERINGS = ["created_at", "-created_at", "id", "-id"]
+
+
+class RoomFilterSerializer(serializers.Serializer):
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=Room.Status.choices),
+        required=False,
+        help_text="Repeat for several: `?status=active&status=closing`.",
+    )
+    site = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    operator = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    visitor = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
+    created_before = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
+    ordering = serializers.ChoiceField(choices=ORDERINGS, default="-created_at")
+
+
+class MessageFilterSerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, default=0, help_text="Only messages with a greater id."
+    )
+
+
+def query(serializer_class: type[serializers.Serializer], request) -> dict:
+    """Validated query parameters (a bad one is a 400 `invalid`)."""
+    params = serializer_class(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+ROOM_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Room id.")
+
+
+# Views ------------------------------------------------------------------------------
+
+
+class VisibleRoomMixin:
+    def get_queryset(self):
+        return selectors.rooms_visible_to(user=self.request.user)
+
+    def get_room(self) -> Room:
+        # Rooms of other sites do not exist for this user: 404, as on the socket.
+        room_id = self.kwargs["id"]
+        room = self.get_queryset().filter(pk=room_id).first() if room_id <= MAX_ID else None
+        if room is None:
+            raise NotFound("no such room")
+        return room
+
+
+def acting_operator(request, room: Room):
+    """Only operators act on rooms; the services decide whether this room is theirs."""
+    operator = operator_of(user=request.user)
+    if operator is None or room.site_id not in operator.site_ids:
+        raise NotAllowed("only the room's operator may do this")
+    return operator
+
+
+@extend_schema(tags=["rooms"])
+class RoomListView(VisibleRoomMixin, generics.ListAPIView):
+    serializer_class = RoomSerializer
+
+    def get_queryset(self):
+        params = query(RoomFilterSerializer, self.request)
+        rooms = super().get_queryset()
+        if params.get("status"):
+            rooms = rooms.filter(status__in=params["status"])
+        for name in ("site", "operator", "visitor"):
+            if name in params:
+                rooms = rooms.filter(**{f"{name}_id": params[name]})
+        if "created_after" in params:
+            rooms = rooms.filter(created_at__gte=params["created_after"])
+        if "created_before" in params:
+            rooms = rooms.filter(created_at__lt=params["created_before"])
+        ordering = params["ordering"]
+        # Ties on created_at are broken by id, so pages never overlap.
+        return rooms.order_by(ordering, ordering.replace("created_at", "id"))
+
+    @extend_schema(
+        operation_id="rooms_list",
+        summary="Rooms of the sites you see, newest first",
+        parameters=[RoomFilterSerializer],
+        responses={200: RoomSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["rooms"])
+class RoomDetailView(VisibleRoomMixin, generics.GenericAPIView):
+    serializer_class = RoomSerializer
+
+    @extend_schema(
+        operation_id="rooms_retrieve",
+        summary="One room",
+        parameters=[ROOM_ID],
+        responses={200: RoomSerializer, **error_responses(404)},
+    )
+    def get(self, request, id):
+        return Response(events.room_payload(self.get_room()))
+
+
+@extend_schema(tags=["rooms"])
+class RoomMessagesView(VisibleRoomMixin, generics.GenericAPIView):
+    serializer_class = MessageSerializer
+
+    @extend_schema(
+        operation_id="rooms_messages_list",
+        summary="A room's messages, oldest first",
+        parameters=[ROOM_ID, MessageFilterSerializer],
+        responses={200: MessageSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, id):
+        room = self.get_room()
+        after = query(MessageFilterSerializer, request)["after"]
+        page = self.paginate_queryset(selectors.room_messages(room_id=room.pk, after=after))
+        return self.get_paginated_response([events.message_payload(message) for message in page])
+
+    @extend_schema(
+        operation_id="rooms_messages_create",
+        summary="Send a message to the visitor, as the room's operator",
+        description="The same action as the operator socket's `message` frame: the visitor's tabs get it at once.",
+        parameters=[ROOM_ID],
+        request=MessageCreateSerializer,
+        responses={201: MessageSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def post(self, request, id):
+        room = self.get_room()
+        operator = acting_operator(request, room)
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_send_by_operator(
+            room_id=room.pk,
+            operator=operator,
+            body=data.validated_data["body"],
+            client_id=data.validated_data.get("client_id", ""),
+        )
+        return Response(events.message_payload(message), status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["rooms"])
+class RoomCloseView(VisibleRoomMixin, generics.GenericAPIView):
+    serializer_class = RoomSerializer
+
+    @extend_schema(
+        operation_id="rooms_close",
+        summary="Close a room, as its operator: it expires WP_ROOM_EXPIRY later",
+        description="The same action as the operator socket's `close` frame (R9).",
+        parameters=[ROOM_ID],
+        request=None,
+        responses={200: RoomSerializer, **error_responses(403, 404, 409)},
+    )
+    def post(self, request, id):
+        room = self.get_room()
+        operator = acting_operator(request, room)
+        return Response(events.room_payload(services.room_close(room_id=room.pk, operator=operator)))

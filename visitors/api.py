@@ -1,0 +1,171 @@
+"""Sites and the visitors online on them, over HTTP."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+
+from chat import events
+from chat.api import RoomSerializer, query
+from chat.errors import NotAllowed, NotFound
+from chat.selectors import live_rooms_by_visitor
+from whitepanel.api import MAX_ID, StringField, error_responses
+
+from . import services
+from .models import Site, Visitor
+from .origins import parse_origin
+from .selectors import site_is_owned_by, sites_visible_to, visitors_online
+
+MAX_ORIGINS = 100
+MAX_ORIGIN_LENGTH = 200
+
+
+def origin_lines(site: Site) -> list[str]:
+    # As the owner wrote them, in order (Site.origins is the set the handshake checks).
+    return [line.strip().rstrip("/") for line in site.allowed_origins.splitlines() if line.strip()]
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    allowed_origins = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Site
+        fields = ["id", "key", "name", "allowed_origins", "greeting", "color", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_origins(self, site: Site) -> list[str]:
+        return origin_lines(site)
+
+
+class OriginField(StringField):
+    """An origin as browsers send it, scheme://host[:port]; stored the way admin stores it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_ORIGIN_LENGTH, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if len(value) > MAX_ORIGIN_LENGTH:
+            self.fail("max_length", max_length=MAX_ORIGIN_LENGTH)
+        try:
+            return parse_origin(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+class SiteUpdateSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.CharField: StringField}
+    allowed_origins = serializers.ListField(
+        child=OriginField(),
+        max_length=MAX_ORIGINS,
+        required=False,
+        help_text="The origins whose pages may embed the snippet; replaces the whole list.",
+    )
+
+    class Meta:
+        model = Site
+        fields = ["greeting", "color", "allowed_origins"]
+        extra_kwargs = {"greeting": {"required": False}, "color": {"required": False}}
+
+    def validate_allowed_origins(self, origins: list[str]) -> list[str]:
+        return list(dict.fromkeys(origins))  # the same origin twice is listed once
+
+
+class VisitorSerializer(serializers.Serializer):
+    """SPEC §3's visitor, as the panel gets it."""
+
+    id = serializers.IntegerField()
+    site = serializers.IntegerField()
+    url = serializers.CharField()
+    title = serializers.CharField()
+    referrer = serializers.CharField()
+    online = serializers.BooleanField()
+    since = serializers.DateTimeField(help_text="Start of the current visit.")
+    pages = serializers.IntegerField(help_text="Pages seen in this visit.")
+    room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
+
+
+class SiteFilterSerializer(serializers.Serializer):
+    site = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+SITE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Site id.")
+
+
+@extend_schema(tags=["sites"])
+class SiteListView(generics.ListAPIView):
+    serializer_class = SiteSerializer
+
+    def get_queryset(self):
+        return sites_visible_to(user=self.request.user).order_by("id")
+
+    @extend_schema(
+        operation_id="sites_list",
+        summary="The sites you serve or own",
+        responses={200: SiteSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["sites"])
+class SiteDetailView(generics.GenericAPIView):
+    serializer_class = SiteSerializer
+
+    def get_site(self) -> Site:
+        site_id = self.kwargs["id"]
+        site = sites_visible_to(user=self.request.user).filter(pk=site_id).first() if site_id <= MAX_ID else None
+        if site is None:
+            raise NotFound("no such site")
+        return site
+
+    @extend_schema(
+        operation_id="sites_retrieve",
+        summary="One site",
+        parameters=[SITE_ID],
+        responses={200: SiteSerializer, **error_responses(404)},
+    )
+    def get(self, request, id):
+        return Response(SiteSerializer(self.get_site()).data)
+
+    @extend_schema(
+        operation_id="sites_partial_update",
+        summary="Change a site's greeting, colour or allowed origins (its owners only)",
+        parameters=[SITE_ID],
+        request=SiteUpdateSerializer,
+        responses={200: SiteSerializer, **error_responses(400, 403, 404)},
+    )
+    def patch(self, request, id):
+        site = self.get_site()
+        # Not allowed comes before invalid; the service checks ownership again under its lock.
+        if not site_is_owned_by(site=site, user=request.user):
+            raise NotAllowed("only the site's owners may change it")
+        data = SiteUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        site = services.site_update(site_id=site.pk, user=request.user, **data.validated_data)
+        return Response(SiteSerializer(site).data)
+
+
+@extend_schema(tags=["visitors"])
+class VisitorListView(generics.ListAPIView):
+    serializer_class = VisitorSerializer
+
+    def get_queryset(self):
+        sites = sites_visible_to(user=self.request.user)
+        params = query(SiteFilterSerializer, self.request)
+        if "site" in params:
+            sites = sites.filter(pk=params["site"])
+        return visitors_online(sites=sites)
+
+    @extend_schema(
+        operation_id="visitors_list",
+        summary="Visitors online on the sites you see, longest on the site first",
+        parameters=[SiteFilterSerializer],
+        responses={200: VisitorSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        page: list[Visitor] = self.paginate_queryset(self.get_queryset())
+        rooms = live_rooms_by_visitor(visitor_ids=[visitor.pk for visitor in page])
+        return self.get_paginated_response([events.visitor_payload(v, rooms.get(v.pk)) for v in page])

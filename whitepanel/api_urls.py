@@ -1,0 +1,27 @@
+"""The REST API under /api/ (docs/api.md), its OpenAPI schema and Swagger UI."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from chat import api as chat_api
+from operators import api as operators_api
+from visitors import api as visitors_api
+
+from . import api
+
+urlpatterns = [
+    path("token/", operators_api.TokenView.as_view(), name="api-token"),
+    path("sites/", visitors_api.SiteListView.as_view(), name="api-sites"),
+    path("sites/<int:id>/", visitors_api.SiteDetailView.as_view(), name="api-site"),
+    path("operators/", operators_api.OperatorListView.as_view(), name="api-operators"),
+    path("operators/<int:id>/", operators_api.OperatorDetailView.as_view(), name="api-operator"),
+    path("visitors/", visitors_api.VisitorListView.as_view(), name="api-visitors"),
+    path("rooms/", chat_api.RoomListView.as_view(), name="api-rooms"),
+    path("rooms/<int:id>/", chat_api.RoomDetailView.as_view(), name="api-room"),
+    path("rooms/<int:id>/messages/", chat_api.RoomMessagesView.as_view(), name="api-room-messages"),
+    path("rooms/<int:id>/close/", chat_api.RoomCloseView.as_view(), name="api-room-close"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ answers in the API's error shape, not an HTML page.
+    re_path(r"^.*$", api.not_found),
+]
