@@ -1,26 +1,121 @@
-from django.contrib import admin
+"""Admin for rooms (with their transcript) and messages: read-only records, plus two
+actions on rooms: export transcripts as CSV, and end rooms now."""
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from visitors.admin import OwnedSiteFilter, ReadOnlyInline, SiteScopedAdmin
 
 from .models import Message, Room
+from .services import rooms_end
+from .transcripts import transcripts_csv
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyInline):
+    """The room's full transcript, oldest first."""
+
     model = Message
-    extra = 0
-    can_delete = False
-    readonly_fields = ["sender", "name", "body", "at"]
-    fields = readonly_fields
+    ordering = ["id"]
+    fields = readonly_fields = ["at", "sender", "name", "body"]
+    verbose_name_plural = "transcript"
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
-    list_display = ["id", "site", "visitor", "operator", "status", "reason", "created_at"]
-    list_filter = ["status", "site", "operator"]
-    readonly_fields = ["site", "visitor", "operator", "created_at", "accepted_at", "ended_at"]
+class RoomAdmin(SiteScopedAdmin):
+    # Owners act on their rooms (the actions below); every field stays read-only.
+    owner_may_change = True
+    list_display = ["id", "site", "visitor", "operator", "status", "reason", "message_count", "created_at", "ended_at"]
+    list_filter = [
+        "status",
+        ("site", OwnedSiteFilter),
+        # Operators of the rooms this user may see: the admin's queryset is scoped already.
+        ("operator", admin.RelatedOnlyFieldListFilter),
+        "reason",
+        "created_at",
+    ]
+    list_select_related = ["site", "visitor", "operator__user"]
+    date_hierarchy = "created_at"
+    search_fields = ["messages__body"]
+    search_help_text = "Search the rooms' messages."
+    ordering = ["-created_at"]
+    fields = readonly_fields = [
+        "site",
+        "visitor",
+        "operator",
+        "status",
+        "reason",
+        "visitor_in_room",
+        "created_at",
+        "accepted_at",
+        "expires_at",
+        "ended_at",
+    ]
     inlines = [MessageInline]
+    actions = ["export_transcripts", "end_rooms"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(message_count=Count("messages"))
+
+    @admin.display(description="messages", ordering="message_count")
+    def message_count(self, room: Room) -> int:
+        return room.message_count
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing here is edited by hand: no save buttons.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Export transcripts as CSV", permissions=["view"])
+    def export_transcripts(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(transcripts_csv(queryset), content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.csv"'
+        return response
+
+    @admin.action(description="End selected rooms now", permissions=["change"])
+    def end_rooms(self, request: HttpRequest, queryset) -> None:
+        ended = rooms_end(room_ids=queryset.values_list("pk", flat=True), now=timezone.now())
+        skipped = queryset.count() - len(ended)
+        self.message_user(
+            request,
+            f"Ended {len(ended)} room(s): their visitors are free to ask again."
+            + (f" {skipped} had ended already." if skipped else ""),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "room", "sender", "name", "at"]
-    list_filter = ["sender"]
+class MessageAdmin(SiteScopedAdmin):
+    site_lookup = "room__site"
+    list_display = ["id", "room", "site", "sender", "name", "text", "at"]
+    list_filter = ["sender", ("room__site", OwnedSiteFilter), "at"]
+    list_select_related = ["room__site"]
+    date_hierarchy = "at"
     search_fields = ["body"]
+    ordering = ["-id"]
+    fields = readonly_fields = ["room", "sender", "name", "operator", "body", "client_id", "at"]
+
+    def site_ids_of(self, obj: Message) -> set[int]:
+        return {obj.room.site_id}
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="site", ordering="room__site")
+    def site(self, message: Message):
+        return message.room.site
+
+    @admin.display(description="message")
+    def text(self, message: Message) -> str:
+        return Truncator(message.body).chars(80)

@@ -17,6 +17,8 @@ class Room(models.Model):
         OPERATOR_LOGOUT = "operator_logout"
         OPERATOR_TIMEOUT = "operator_timeout"
         VISITOR_LEFT = "visitor_left"
+        # Extension: a site owner ended it in Django admin.
+        ENDED_BY_ADMIN = "ended_by_admin", "Ended in admin"
 
     LIVE = (Status.PENDING, Status.ACTIVE, Status.CLOSING)
 

@@ -1,10 +1,224 @@
-from django.contrib import admin
+"""Admin for operators: one form creates the login and the operator; unticking "active"
+(or the action) deactivates them through `operator_deactivate`, which closes their
+open panels and releases their rooms at once."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models import Prefetch
+from django.http import HttpRequest
+
+from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, owned_site_ids
+from visitors.models import Site
 
 from .models import Operator
+from .services import operator_deactivate
+
+User = get_user_model()
+
+DEACTIVATE_HELP = (
+    "Untick to deactivate: they can no longer log in, their open panels close at once "
+    "and their chats are released (visitors go back to the pool)."
+)
+
+
+class OperatorForm(forms.ModelForm):
+    """The operator's login (a Django user) and profile, in one form."""
+
+    username = forms.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="What they log in with: letters, digits and @/./+/-/_ only.",
+    )
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    is_active = forms.BooleanField(required=False, initial=True, label="Active", help_text=DEACTIVATE_HELP)
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = Operator
+        fields = ["sites"]
+        help_texts = {"sites": "The sites whose visitors and chats this operator sees."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = self.instance.user if self.instance.pk else None
+        if user is not None:
+            for name in ("username", "first_name", "last_name", "email", "is_active"):
+                self.initial[name] = getattr(user, name)
+            self.fields["password1"].help_text = "Leave empty to keep the current password."
+        else:
+            self.fields["password1"].required = self.fields["password2"].required = True
+
+    @property
+    def user(self):
+        return self.instance.user if self.instance.pk else None
+
+    def clean_username(self) -> str:
+        username = User.normalize_username(self.cleaned_data["username"])
+        taken = User.objects.filter(username=username)
+        if self.user is not None:
+            taken = taken.exclude(pk=self.user.pk)
+        if taken.exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 or password2:
+            if password1 != password2:
+                self.add_error("password2", "The two passwords differ.")
+            else:
+                try:
+                    password_validation.validate_password(password1, self.user)
+                except forms.ValidationError as error:
+                    self.add_error("password1", error)
+        return cleaned
+
+    @property
+    def deactivates(self) -> bool:
+        """An active operator's "active" box was unticked."""
+        return self.user is not None and self.user.is_active and not self.cleaned_data["is_active"]
+
+    def save_user(self):
+        user = self.user or User()
+        for name in ("username", "first_name", "last_name", "email"):
+            setattr(user, name, self.cleaned_data[name])
+        # Deactivation goes through operator_deactivate, which has more to do than this flag.
+        if self.cleaned_data["is_active"] or user.pk is None:
+            user.is_active = self.cleaned_data["is_active"]
+        if self.cleaned_data.get("password1"):
+            user.set_password(self.cleaned_data["password1"])
+        user.save()
+        return user
 
 
 @admin.register(Operator)
-class OperatorAdmin(admin.ModelAdmin):
-    list_display = ["user", "online"]
-    list_filter = ["online", "sites"]
+class OperatorAdmin(SiteScopedAdmin):
+    form = OperatorForm
+    site_lookup = "sites"
+    owner_may_add = owner_may_change = True
+    fieldsets = [
+        (None, {"fields": ["username", "first_name", "last_name", "email", "is_active"]}),
+        ("Password", {"fields": ["password1", "password2"]}),
+        ("Sites", {"fields": ["sites"]}),
+    ]
+    list_display = ["name", "username", "active", "online", "site_list", "last_login"]
+    list_filter = ["online", "user__is_active", ("sites", OwnedSiteFilter)]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    list_select_related = ["user"]
+    ordering = ["user__username"]
     filter_horizontal = ["sites"]
+    actions = ["deactivate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(Prefetch("sites", queryset=Site.objects.order_by("name")))
+
+    def site_ids_of(self, obj: Operator) -> set[int]:
+        return set(obj.sites.values_list("id", flat=True))
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            # Changing an operator (deactivating them above all) touches every site they serve:
+            # an owner may do it only when all of those are theirs.
+            sites = self.site_ids_of(obj)
+            if not sites or not sites <= owned_site_ids(request):
+                return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "sites":
+            kwargs["queryset"] = self.owned_choices(request, Site.objects.order_by("name"))
+            # An owner's operator must serve one of their sites, or the owner loses sight of them.
+            kwargs["required"] = not request.user.is_superuser
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Operator, form: OperatorForm, change: bool) -> None:
+        # The sites are saved later (save_related): the offline event of a deactivation
+        # goes to the sites whose operators saw this one online.
+        obj.user = form.save_user()
+        obj.save()
+        if change and form.deactivates:
+            operator_deactivate(operator=obj)
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, operator: Operator) -> str:
+        return operator.user.username
+
+    @admin.display(description="active", boolean=True, ordering="user__is_active")
+    def active(self, operator: Operator) -> bool:
+        return operator.user.is_active
+
+    @admin.display(description="sites")
+    def site_list(self, operator: Operator) -> str:
+        return ", ".join(site.name for site in operator.sites.all()) or "—"
+
+    @admin.display(description="last login", ordering="user__last_login")
+    def last_login(self, operator: Operator):
+        return operator.user.last_login
+
+    @admin.action(description="Deactivate selected operators", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset) -> None:
+        allowed = [operator for operator in queryset if self.has_change_permission(request, operator)]
+        for operator in allowed:
+            operator_deactivate(operator=operator)
+        self.message_user(
+            request,
+            f"Deactivated {len(allowed)} operator(s): their panels were closed and their chats released.",
+            messages.SUCCESS,
+        )
+        if len(allowed) < len(queryset):
+            self.message_user(
+                request,
+                f"{len(queryset) - len(allowed)} operator(s) also serve sites you do not own: left as they were.",
+                messages.WARNING,
+            )
+
+    # Deleting an operator (superusers) first ends their shift: no room may keep a vanished operator.
+    def delete_model(self, request, obj):
+        operator_deactivate(operator=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for operator in queryset:
+            operator_deactivate(operator=operator)
+        super().delete_queryset(request, queryset)
+
+
+# Django's user admin (superusers only) deactivates and deletes operators the same way.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    def delete_model(self, request, obj):
+        for operator in Operator.objects.filter(user=obj):
+            operator_deactivate(operator=operator)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for operator in Operator.objects.filter(user__in=queryset):
+            operator_deactivate(operator=operator)
+        super().delete_queryset(request, queryset)
+
+    def save_model(self, request, obj, form, change):
+        deactivates = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        operator = Operator.objects.filter(user=obj).first() if deactivates else None
+        if operator is not None:
+            operator_deactivate(operator=operator)

@@ -1,24 +1,224 @@
+"""Admin for sites and visitors, and the site-owner scoping every White Panel admin shares.
+
+Superusers see and change everything. A staff user who owns sites (`Site.owners`)
+sees only those sites and what belongs to them, whatever Django model permissions
+they hold: ownership is the permission.
+"""
+
+from django import forms
 from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils.html import format_html
 
 from .models import PageView, Site, Visitor
+from .origins import parse_origins
+from .owners import site_ids_owned_by
+
+
+def owned_site_ids(request: HttpRequest) -> frozenset[int]:
+    # Asked many times while one admin page renders: read once per request.
+    if not hasattr(request, "_wp_owned_site_ids"):
+        request._wp_owned_site_ids = site_ids_owned_by(user=request.user)
+    return request._wp_owned_site_ids
+
+
+def is_site_owner(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_active and user.is_staff and not user.is_superuser and bool(owned_site_ids(request))
+
+
+class SiteScopedAdmin(admin.ModelAdmin):
+    """A model admin whose rows belong to sites: owners get only their sites' rows.
+
+    `site_lookup` is the path from the model to its site ("site", "room__site").
+    Owners may view; subclasses say what else they may do (`owner_may_add`,
+    `owner_may_change`); only superusers delete.
+    """
+
+    site_lookup = "site"
+    owner_may_add = False
+    owner_may_change = False
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        # A subquery, not a join: rows reached through several owned sites appear once.
+        owned = self.model._default_manager.filter(**{f"{self.site_lookup}__in": owned_site_ids(request)})
+        return rows.filter(pk__in=owned.values("pk"))
+
+    def site_ids_of(self, obj) -> set[int]:
+        return {getattr(obj, f"{self.site_lookup}_id")}
+
+    def owns(self, request: HttpRequest, obj) -> bool:
+        return bool(self.site_ids_of(obj) & owned_site_ids(request))
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or is_site_owner(request)
+
+    def has_view_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_view_permission(request, obj)
+        return is_site_owner(request) and (obj is None or self.owns(request, obj))
+
+    def has_add_permission(self, request):
+        if request.user.is_superuser:
+            return super().has_add_permission(request)
+        return self.owner_may_add and is_site_owner(request)
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_change_permission(request, obj)
+        return self.owner_may_change and is_site_owner(request) and (obj is None or self.owns(request, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def owned_choices(self, request: HttpRequest, queryset: QuerySet[Site]) -> QuerySet[Site]:
+        return queryset if request.user.is_superuser else queryset.filter(pk__in=owned_site_ids(request))
+
+
+class OwnedSiteFilter(admin.RelatedOnlyFieldListFilter):
+    """A site filter listing only the sites the user manages."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        if request.user.is_superuser:
+            return choices
+        return [(pk, label) for pk, label in choices if pk in owned_site_ids(request)]
+
+
+# Sites ---------------------------------------------------------------------------
+
+
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = ["key", "name", "allowed_origins", "greeting", "color", "owners"]
+        widgets = {
+            "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+            "color": forms.TextInput(attrs={"type": "color"}),
+        }
+        help_texts = {
+            "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
+            "greeting": "The chat window's title while the visitor has no chat.",
+            "color": "The chat button's and window's colour.",
+            "owners": "Staff users who manage this site, its operators and transcripts.",
+        }
+
+    def clean_allowed_origins(self) -> str:
+        # Stored as browsers send Origin, so every line can match (visitors/origins.py).
+        return "\n".join(parse_origins(self.cleaned_data["allowed_origins"]))
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
-    list_display = ["key", "name", "created_at"]
-    search_fields = ["key", "name"]
+class SiteAdmin(SiteScopedAdmin):
+    form = SiteForm
+    site_lookup = "pk"
+    owner_may_change = True
+    list_display = ["key", "name", "origins_list", "swatch", "operator_count", "created_at"]
+    search_fields = ["key", "name", "allowed_origins"]
+    filter_horizontal = ["owners"]
+
+    def site_ids_of(self, obj) -> set[int]:
+        return {obj.pk}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(operator_count=Count("operators", distinct=True))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "owners":
+            # Owners work in admin: only staff users can be one.
+            kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(is_staff=True)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Owners edit how their site looks and where it runs, not who owns it or its key.
+        return [] if request.user.is_superuser else ["key", "owners"]
+
+    @admin.display(description="allowed origins")
+    def origins_list(self, site: Site) -> str:
+        return ", ".join(sorted(site.origins)) or "—"
+
+    @admin.display(description="colour")
+    def swatch(self, site: Site) -> str:
+        return format_html(
+            '<span style="display:inline-block;width:1em;height:1em;border-radius:3px;'
+            'vertical-align:middle;background:{}"></span> {}',
+            site.color,
+            site.color,
+        )
+
+    @admin.display(description="operators", ordering="operator_count")
+    def operator_count(self, site: Site) -> int:
+        return site.operator_count
 
 
-class PageViewInline(admin.TabularInline):
-    model = PageView
+# Visitors ------------------------------------------------------------------------
+
+PAGE_TRAIL_LIMIT = 100
+
+
+class LatestPageViews(BaseInlineFormSet):
+    def get_queryset(self):
+        # Newest first (the inline's ordering), the latest ones only: a long visit has thousands.
+        return super().get_queryset()[:PAGE_TRAIL_LIMIT]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown inside an object's page, never edited there."""
+
     extra = 0
-    can_delete = False
-    readonly_fields = ["url", "title", "referrer", "at"]
+
+    def has_view_permission(self, request, obj=None):
+        # Shown only inside its parent's page, which has checked the user may see it.
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PageViewInline(ReadOnlyInline):
+    model = PageView
+    formset = LatestPageViews
+    ordering = ["-at", "-id"]
+    fields = readonly_fields = ["at", "url", "title", "referrer"]
+    verbose_name_plural = f"page trail (latest {PAGE_TRAIL_LIMIT}, newest first)"
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
-    list_display = ["id", "site", "online", "url", "pages", "since", "last_seen"]
-    list_filter = ["site", "online"]
-    readonly_fields = [f.name for f in Visitor._meta.fields]
+class VisitorAdmin(SiteScopedAdmin):
+    """Visitors are recorded by the snippet: read-only here."""
+
+    list_display = ["id", "site", "online", "url", "title", "pages", "since", "last_seen"]
+    list_filter = [("site", OwnedSiteFilter), "online"]
+    list_select_related = ["site"]
+    search_fields = ["url", "title", "page_views__url", "page_views__title"]
+    date_hierarchy = "last_seen"
+    ordering = ["-last_seen"]
+    fields = readonly_fields = [
+        "site",
+        "online",
+        "url",
+        "title",
+        "referrer",
+        "pages",
+        "since",
+        "first_seen",
+        "last_seen",
+    ]
     inlines = [PageViewInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

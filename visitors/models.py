@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from .origins import validate_origins
+
 
 class Site(models.Model):
     """A website that embeds the snippet."""
@@ -11,7 +13,12 @@ class Site(models.Model):
     key = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     # One origin a line, e.g. "https://shop.example.com".
-    allowed_origins = models.TextField(blank=True)
+    allowed_origins = models.TextField(
+        blank=True,
+        validators=[validate_origins],
+        help_text="One origin a line, scheme://host[:port], e.g. https://shop.example.com: "
+        "the pages allowed to embed the snippet.",
+    )
     # What the chat window says before anyone has written, and its colour.
     greeting = models.CharField(max_length=200, default="Questions? Write to us.")
     color = models.CharField(

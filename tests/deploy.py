@@ -1,0 +1,70 @@
+"""The deployment files of deploy/, read and rendered for tests: the systemd units'
+command lines and nginx's site configuration with test ports and a test certificate."""
+
+import configparser
+import shlex
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+UNITS = DEPLOY / "systemd"
+NGINX_CONF = DEPLOY / "nginx.conf"
+# Where the units expect the checkout and the settings file (docs/deployment.md).
+INSTALL_DIR = "/srv/whitepanel"
+ENV_FILE = "/etc/whitepanel/env"
+CERTIFICATE = "/etc/letsencrypt/live/chat.example.com/fullchain.pem"
+CERTIFICATE_KEY = "/etc/letsencrypt/live/chat.example.com/privkey.pem"
+
+
+def read_unit(name: str) -> configparser.ConfigParser:
+    # systemd's continuation lines end with a backslash; configparser knows indentation instead.
+    text = (UNITS / name).read_text().replace("\\\n", " ")
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # keys are case-sensitive
+    unit.read_string(text)
+    return unit
+
+
+def exec_start(name: str, instance: str = "") -> list[str]:
+    return [arg.replace("%i", instance) for arg in shlex.split(read_unit(name)["Service"]["ExecStart"])]
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and chat.example.com), as a CA of its own."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=chat.example.com",
+         "-addext", "subjectAltName=DNS:chat.example.com,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def replace_all(text: str, replacements: dict[str, str]) -> str:
+    for old, new in replacements.items():
+        assert old in text, f"deploy/nginx.conf no longer contains {old!r}: update the tests"
+        text = text.replace(old, new)
+    return text
+
+
+def nginx_main_config(directory: Path, site_config: str, *, foreground: bool) -> Path:
+    """A main nginx.conf around the site's configuration, everything kept in `directory`."""
+    site = directory / "whitepanel.conf"
+    site.write_text(site_config)
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    main = directory / "nginx.conf"
+    main.write_text(
+        ("daemon off;\nmaster_process off;\n" if foreground else "")
+        + f"pid {directory / 'nginx.pid'};\n"
+        + f"error_log {directory / 'error.log'} warn;\n"
+        + "events { worker_connections 512; }\n"
+        + "http {\n    access_log off;\n"
+        + temp
+        + f"\n    include {site};\n}}\n"
+    )
+    return main

@@ -1,0 +1,262 @@
+"""deploy/nginx.conf in front of two daphne processes started with deploy/systemd/daphne@.service's
+command line, as docs/deployment.md sets them up: HTTPS, both websockets through the proxy, a login
+that passes Django's CSRF checks (so daphne sees the scheme and host the browser used), secure
+cookies, static files, and the redirect from HTTP."""
+
+import asyncio
+import csv
+import http.cookiejar
+import io
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+import websockets
+from django.conf import settings
+
+from conftest import PASSWORD, SITE_ORIGIN, Child, free_port
+from tests.deploy import (
+    CERTIFICATE,
+    CERTIFICATE_KEY,
+    NGINX_CONF,
+    exec_start,
+    make_certificate,
+    nginx_main_config,
+    replace_all,
+)
+from tests.owners import make_chat, make_staff
+from tests.sockets import LiveClient, of_type
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NGINX = "/usr/sbin/nginx"
+
+
+def wait_for(url: str, *, context: ssl.SSLContext | None = None, process: Child | None = None) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process is not None:
+            process.check_alive()
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - ours
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer 200"
+        time.sleep(0.2)
+
+
+def start_daphne_from_unit(name: str, log_dir) -> tuple[Child, str]:
+    port = free_port()
+    command = exec_start("daphne@.service", str(port))
+    assert command[0].endswith("/.venv/bin/python")
+    child = Child(name, command[1:], log_dir)  # the unit's arguments, on this checkout's Python
+    wait_for(f"http://127.0.0.1:{port}/healthz", process=child)
+    return child, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def proxied(django_db_setup, django_db_blocker, tmp_path_factory):
+    """nginx with deploy/nginx.conf on free ports before two daphne processes: (https base, http base, TLS context)."""
+    assert sys.platform.startswith("linux")
+    directory = tmp_path_factory.mktemp("nginx")
+    directory.chmod(0o755)
+    static = directory / "static"
+    static.mkdir()
+    (static / "probe.txt").write_text("served by nginx")
+    cert, key = make_certificate(directory)
+    with django_db_blocker.unblock():
+        daphnes = [start_daphne_from_unit(f"daphne-unit-{n}", directory) for n in (1, 2)]
+    http_port, https_port = free_port(), free_port()
+    site_config = replace_all(
+        NGINX_CONF.read_text(),
+        {
+            "listen 80;": f"listen 127.0.0.1:{http_port};",
+            "listen [::]:80;": "",
+            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+            "listen [::]:443 ssl;": "",
+            "server 127.0.0.1:8001;": f"server {daphnes[0][1]};",
+            "server 127.0.0.1:8002;": f"server {daphnes[1][1]};",
+            CERTIFICATE: str(cert),
+            CERTIFICATE_KEY: str(key),
+            "alias /var/lib/whitepanel/static/;": f"alias {static}/;",
+        },
+    )
+    main = nginx_main_config(directory, site_config, foreground=True)
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "nginx.out").open("w"),
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert nginx.poll() is None, (directory / "nginx.out").read_text() + (directory / "error.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not listen"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{https_port}", f"127.0.0.1:{http_port}", context
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        for child, _ in daphnes:
+            child.stop()
+
+
+class TlsClient(LiveClient):
+    """The socket test client over wss://, trusting the test certificate."""
+
+    def __init__(self, url: str, *, origin: str, context: ssl.SSLContext, cookies: dict[str, str] | None = None):
+        super().__init__(url, origin=origin, cookies=cookies)
+        self.context = context
+
+    async def connect(self) -> bool:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        try:
+            self.ws = await websockets.connect(
+                self.url, origin=self.origin, additional_headers=headers, ssl=self.context
+            )
+        except websockets.InvalidStatus as error:
+            self.closed_code = error.response.status_code
+            return False
+        return True
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """Cookies, CSRF tokens and HTTPS as a browser handles them, through the proxy."""
+
+    def __init__(self, base: str, context: ssl.SSLContext):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor(self.jar)
+        )
+        self.set_cookies: list[str] = []
+
+    def get(self, path: str) -> str:
+        with self.opener.open(f"https://{self.base}{path}", timeout=10) as response:
+            self.set_cookies += response.headers.get_all("Set-Cookie") or []
+            return response.read().decode()
+
+    def post(self, path: str, form_page: str, data: dict) -> tuple[str, dict, bytes]:
+        """Submit a form of `form_page` (its CSRF token) to `path`: the final URL, headers and body."""
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form_page).group(1)
+        request = urllib.request.Request(
+            f"https://{self.base}{path}",
+            data=urllib.parse.urlencode({**data, "csrfmiddlewaretoken": token}, doseq=True).encode(),
+            headers={"Origin": f"https://{self.base}", "Referer": f"https://{self.base}{path}"},
+        )
+        with self.opener.open(request, timeout=30) as response:
+            return response.url, dict(response.headers), response.read()
+
+    def cookie(self, name: str) -> str:
+        return {c.name: c.value for c in self.jar}[name]
+
+
+def browser_login(base: str, context: ssl.SSLContext) -> tuple[str, Browser]:
+    """Peter logs in through the proxy as a browser does: the page it lands on, and the browser."""
+    browser = Browser(base, context)
+    form = browser.get("/operators/login/")
+    landed, _, _ = browser.post("/operators/login/", form, {"username": "peter", "password": PASSWORD})
+    return landed, browser
+
+
+def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, dict, bytes]:
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), NoRedirect())
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+async def test_nginx_serves_https_static_files_and_redirects_plain_http(proxied):
+    https_base, http_base, context = proxied
+
+    health = await asyncio.to_thread(fetch, f"https://{https_base}/healthz", context)
+    probe = await asyncio.to_thread(fetch, f"https://{https_base}/static/probe.txt", context)
+    plain = await asyncio.to_thread(fetch, f"http://{http_base}/panel/")
+
+    assert health[0] == 200, health
+    assert health[1]["Strict-Transport-Security"] == "max-age=31536000"
+    assert probe[0] == 200
+    assert probe[2] == b"served by nginx"
+    assert plain[0] == 301
+    assert plain[1]["Location"] == "https://127.0.0.1/panel/"
+
+
+async def test_operator_and_visitor_chat_through_nginx(proxied, site, peter):
+    https_base, _, context = proxied
+    landed, browser = await asyncio.to_thread(browser_login, https_base, context)
+
+    # The CSRF check passed: daphne saw https and the browser's host and port.
+    assert landed == f"https://{https_base}/panel/"
+    assert any(c.startswith("csrftoken=") and "; Secure" in c for c in browser.set_cookies), browser.set_cookies
+    session = browser.cookie(settings.SESSION_COOKIE_NAME)
+    panel = TlsClient(
+        f"wss://{https_base}/ws/operator/",
+        origin=f"https://{https_base}",
+        context=context,
+        cookies={settings.SESSION_COOKIE_NAME: session},
+    )
+    linda = TlsClient(f"wss://{https_base}/ws/visitor/?site=shop", origin=SITE_ORIGIN, context=context)
+    stranger = TlsClient(f"wss://{https_base}/ws/visitor/?site=shop", origin="https://evil.test", context=context)
+    try:
+        assert await panel.connect()
+        await panel.expect("snapshot")
+        assert await linda.connect()
+        await linda.ask("welcome", type="hello", token=None)
+        assert not await stranger.connect()  # the Origin check works behind the proxy too
+
+        room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+        await panel.expect(of_type("room", room__id=room["id"], room__status="pending"))
+        await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
+        await linda.ask("ack", type="message", body="Does it come in blue?", client_id="v-1")
+        await panel.expect(of_type("message", message__body="Does it come in blue?"))
+        await panel.ask("ack", type="message", room=room["id"], body="It does!", client_id="o-1")
+        await linda.expect(of_type("message", message__body="It does!"))
+    finally:
+        for client in (panel, linda):
+            await client.close()
+
+
+def export_through_proxy(base: str, context: ssl.SSLContext, room_ids: list[int]) -> tuple[dict, bytes]:
+    browser = Browser(base, context)
+    login = browser.get("/admin/login/?next=/admin/")
+    landed, _, _ = browser.post("/admin/login/?next=/admin/", login, {"username": "root", "password": PASSWORD})
+    assert landed == f"https://{base}/admin/"
+    rooms = browser.get("/admin/chat/room/")
+    _, headers, body = browser.post(
+        "/admin/chat/room/", rooms, {"action": "export_transcripts", "_selected_action": [str(i) for i in room_ids]}
+    )
+    return headers, body
+
+
+def test_transcript_export_streams_through_daphne_and_nginx(proxied, site, peter):
+    https_base, _, context = proxied
+    make_staff("root", superuser=True)
+    room = make_chat(site, peter, tuple(f"line {n}" for n in range(2500)))
+
+    headers, body = export_through_proxy(https_base, context, [room.pk])
+
+    assert headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "Content-Length" not in headers  # streamed, not collected first
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert [row["body"] for row in rows] == [f"line {n}" for n in range(2500)]
