@@ -8,13 +8,15 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # Browser tests drive Debian's Chromium through Playwright (its own browser download fails here).
 CHROMIUM := /usr/bin/chromium
+# The deployment tests run nginx with deploy/nginx.conf in front of daphne.
+NGINX := /usr/sbin/nginx
 
 .PHONY: run test lint format clean venv
 
 run: $(VENV)/.installed
 	$(BIN)/python -m whitepanel.launch run
 
-test: $(VENV)/.installed $(CHROMIUM)
+test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
@@ -42,6 +44,14 @@ $(CHROMIUM):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else \
 		echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+# RUNLEVEL=1: install only, do not start the distribution's nginx service.
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+	else \
+		echo "The deployment tests need Debian's nginx: sudo apt-get install nginx" >&2; exit 1; \
 	fi
 
 # Test leftovers only: the development database and secret key in var/ stay.

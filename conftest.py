@@ -46,6 +46,10 @@ def pytest_configure(config):
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
+    # Async tests run their ORM calls in worker threads whose connections nobody closes at
+    # the end: kept open (CONN_MAX_AGE), they would keep the test database from being
+    # dropped. Only this process: daphne and Celery children keep their connections.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as error:

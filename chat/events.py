@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from operators.models import Operator
-from visitors.models import Visitor
+from visitors.models import Site, Visitor
 
 from .models import Message, Room
 
@@ -77,6 +77,11 @@ def message_payload(message: Message) -> dict:
         "at": _time(message.at),
         "client_id": message.client_id or None,
     }
+
+
+def site_branding_payload(site: Site) -> dict:
+    """What the snippet shows of its site (extension of `welcome`)."""
+    return {"key": site.key, "name": site.name, "greeting": site.greeting, "color": site.color}
 
 
 def visitor_payload(visitor: Visitor, room: Room | None) -> dict:

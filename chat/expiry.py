@@ -6,6 +6,8 @@ that happens once, and nothing is done before its deadline."""
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 
 from django.db.models import QuerySet
 
@@ -15,6 +17,7 @@ from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
 from visitors.services import visitor_leave
 
+from .models import Room
 from .services import rooms_expire_due
 
 logger = logging.getLogger(__name__)
@@ -38,21 +41,39 @@ def _recover_presence(presence: Presence, online: QuerySet, *, now: float) -> No
             logger.warning("%s presence was lost; %d must reconnect", presence.kind, len(ids))
 
 
+# Kinds of deadline; at the same instant, in this order.
+_ROOM, _VISITOR, _OPERATOR = 0, 1, 2
+
+
 def sweep(*, now: datetime) -> SweepResult:
+    """Everything due at `now`, in the order of the deadlines.
+
+    After the worker was down, one room may be overdue several ways (its visitor left,
+    then its closing time ran out): in deadline order, the first one decides, with its
+    reason, as an on-time sweep would have."""
     result = SweepResult()
     ts = now.timestamp()
-    result.rooms_expired = len(rooms_expire_due(now=now))
-
     _recover_presence(visitor_presence, Visitor.objects.filter(online=True), now=ts)
     visitor_presence.reap_stale(now=ts)
-    for visitor_id in visitor_presence.due(now=ts):
-        result.visitors_left += visitor_leave(visitor_id=visitor_id, now=now)
-        # Forgotten only once handled: a sweep that dies midway leaves it for the next.
-        visitor_presence.forget(visitor_id, now=ts)
-
     _recover_presence(operator_presence, Operator.objects.filter(online=True), now=ts)
     operator_presence.reap_stale(now=ts)
-    for operator_id in operator_presence.due(now=ts):
-        result.operators_timed_out += operator_timeout(operator_id=operator_id, now=now)
-        operator_presence.forget(operator_id, now=ts)
+
+    closing = Room.objects.filter(status=Room.Status.CLOSING, expires_at__lte=now).values_list("pk", "expires_at")
+    due = [(expires_at.timestamp(), _ROOM, room_id) for room_id, expires_at in closing]
+    due += [(deadline, _VISITOR, member) for member, deadline in visitor_presence.due_deadlines(now=ts)]
+    due += [(deadline, _OPERATOR, member) for member, deadline in operator_presence.due_deadlines(now=ts)]
+    due.sort()
+    for kind, items in groupby(due, key=itemgetter(1)):
+        ids = [member for _, _, member in items]
+        if kind == _ROOM:
+            result.rooms_expired += len(rooms_expire_due(now=now, room_ids=ids))
+        elif kind == _VISITOR:
+            for visitor_id in ids:
+                result.visitors_left += visitor_leave(visitor_id=visitor_id, now=now)
+                # Forgotten only once handled: a sweep that dies midway leaves it for the next.
+                visitor_presence.forget(visitor_id, now=ts)
+        else:
+            for operator_id in ids:
+                result.operators_timed_out += operator_timeout(operator_id=operator_id, now=now)
+                operator_presence.forget(operator_id, now=ts)
     return result

@@ -1,6 +1,7 @@
 """Room and message actions. Each runs in one transaction, publishes after commit,
 and raises a ChatError subclass for what the caller may not do."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -67,14 +68,18 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
     now = timezone.now()
     with transaction.atomic():
         visitor = _lock_visitor(visitor_id)
+        if client_id:
+            # A resend after a lost ack is stored once, even if its room has expired since:
+            # it must not open a new request.
+            resent = Message.objects.filter(
+                room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=client_id
+            ).first()
+            if resent is not None:
+                return resent
         room = live_room(visitor_id=visitor_id)
         new_room = room is None
         if new_room:
             room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
-        elif client_id:
-            resent = room.messages.filter(sender=Message.Sender.VISITOR, client_id=client_id).first()
-            if resent is not None:
-                return resent
         message = Message.objects.create(
             room=room, sender=Message.Sender.VISITOR, name=visitor.name, body=body, client_id=client_id, at=now
         )
@@ -179,12 +184,14 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
     with transaction.atomic():
         room = _own_room(room_id=room_id, operator=operator)
-        if room.status == Room.Status.EXPIRED:
-            raise RoomExpired("this room has expired")
         if client_id:
+            # Before the expiry check: a resend after a lost ack is acknowledged even
+            # when the room has expired since.
             resent = room.messages.filter(sender=Message.Sender.OPERATOR, client_id=client_id).first()
             if resent is not None:
                 return resent
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
         message = Message.objects.create(
             room=room,
             sender=Message.Sender.OPERATOR,
@@ -223,7 +230,15 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime) -> list[R
         return due
 
 
-def rooms_expire_due(*, now: datetime) -> list[Room]:
-    """Rooms closed by their operator whose ROOM_EXPIRY has run out (R9)."""
+def rooms_end(*, room_ids: Iterable[int], now: datetime) -> list[Room]:
+    """A site owner ends rooms now (admin): they expire at once, whatever their state, and their
+    visitors are released as after any expiry. Rooms already expired are left as they are."""
+    return rooms_expire(Room.objects.filter(pk__in=list(room_ids)), reason=Room.Reason.ENDED_BY_ADMIN, now=now)
+
+
+def rooms_expire_due(*, now: datetime, room_ids: Iterable[int] | None = None) -> list[Room]:
+    """Rooms closed by their operator whose ROOM_EXPIRY has run out (R9); only these, if given."""
     due = Room.objects.filter(status=Room.Status.CLOSING, expires_at__lte=now)
+    if room_ids is not None:
+        due = due.filter(pk__in=list(room_ids))
     return rooms_expire(due, reason=Room.Reason.OPERATOR_CLOSED, now=now)

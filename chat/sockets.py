@@ -6,6 +6,7 @@ socket stays open; only a frame above WP_MAX_FRAME_BYTES closes it (1009).
 
 import json
 import logging
+from collections.abc import Awaitable
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -21,6 +22,9 @@ CLOSE_TOO_BIG = 1009
 CLOSE_NO_HELLO = 4008
 CLOSE_LOGGED_OUT = 4001
 CLOSE_SERVER_ERROR = 1011
+# Reconnect and resync (snapshot, history): events may have been lost; see chat/layers.py.
+# (1012, "service restart", would say it too, but daphne sends only 1000 and 3000-4999.)
+CLOSE_RESYNC = 4012
 
 
 class FrameError(Exception):
@@ -63,6 +67,15 @@ def message_fields(frame: dict) -> tuple[str, str]:
 
 def now_ts() -> float:
     return timezone.now().timestamp()
+
+
+async def best_effort(what: str, step: Awaitable) -> None:
+    """A cleanup step that must not stop the ones after it when Redis is down: a socket's
+    presence lease runs out on its own, but only once nothing renews it any more."""
+    try:
+        await step
+    except RedisError as error:
+        logger.warning("could not %s: %s", what, error)
 
 
 def header(scope: dict, name: bytes) -> str | None:
@@ -144,3 +157,8 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def wp_close(self, message: dict) -> None:
         await self.close(code=CLOSE_LOGGED_OUT)
+
+    async def wp_resync(self, message: dict) -> None:
+        # This process's events may have been lost while Redis was away: the client
+        # reconnects and reads what it missed from the database (the panel: a snapshot).
+        await self.close(code=CLOSE_RESYNC)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from channels.db import database_sync_to_async
 
 from chat import events, selectors, services
-from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, header, id_field, message_fields, now_ts
+from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
 from visitors.presence import operator_presence
 
 from . import services as operator_services
@@ -72,9 +72,13 @@ class OperatorConsumer(JsonSocket):
         operator, self.operator = self.operator, None
         if operator is None:
             return
+        # Presence first, whatever happens to the groups: a closed panel still renewed
+        # would keep its operator online, holding their rooms, for ever.
+        await best_effort(
+            "record a panel closing", operator_presence.disconnected(operator.pk, self.channel_name, now=now_ts())
+        )
         for group in [events.operator_group(operator.pk), *map(events.site_group, operator.site_ids)]:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        await operator_presence.disconnected(operator.pk, self.channel_name, now=now_ts())
+            await best_effort("leave a panel group", self.channel_layer.group_discard(group, self.channel_name))
 
     async def on_accept(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")

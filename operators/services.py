@@ -40,6 +40,19 @@ def operator_logout(*, operator: Operator) -> None:
         events.operator_sockets_close(operator.pk)
 
 
+def operator_deactivate(*, operator: Operator) -> None:
+    """A site owner deactivates an operator: they can no longer log in, their open panels close
+    at once (4001) and their rooms are released exactly as on logout (R10, reason operator_logout)."""
+    with transaction.atomic():
+        operator = Operator.objects.select_for_update().select_related("user").get(pk=operator.pk)
+        if operator.user.is_active:
+            # Inactive users' sessions stop authenticating, so a panel cannot reconnect.
+            type(operator.user).objects.filter(pk=operator.user_id).update(is_active=False)
+            operator.user.is_active = False
+        _operator_release(operator, reason=Room.Reason.OPERATOR_LOGOUT, now=timezone.now())
+        events.operator_sockets_close(operator.pk)
+
+
 def operator_timeout(*, operator_id: int, now: datetime) -> bool:
     """No panel connected for OPERATOR_TIMEOUT: treated as logged out (R11). False if back already."""
     with transaction.atomic():

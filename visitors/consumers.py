@@ -8,7 +8,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat import events, selectors, services
-from chat.sockets import CLOSE_NO_HELLO, FrameError, JsonSocket, header, id_field, message_fields, now_ts, text_field
+from chat.sockets import (
+    CLOSE_NO_HELLO,
+    FrameError,
+    JsonSocket,
+    best_effort,
+    header,
+    id_field,
+    message_fields,
+    now_ts,
+    text_field,
+)
 
 from . import services as visitor_services
 from .models import Site
@@ -18,6 +28,11 @@ from .presence import visitor_presence
 @database_sync_to_async
 def _site(key: str) -> Site | None:
     return Site.objects.filter(key=key).first() if key else None
+
+
+@database_sync_to_async
+def _history(*, visitor_id: int, after: int):
+    return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
 
 
 class VisitorConsumer(JsonSocket):
@@ -44,8 +59,19 @@ class VisitorConsumer(JsonSocket):
         if self._hello_timer is not None:
             self._hello_timer.cancel()
         if self.visitor_id is not None:
-            await self.channel_layer.group_discard(events.visitor_group(self.visitor_id), self.channel_name)
-            await visitor_presence.disconnected(self.visitor_id, self.channel_name, now=now_ts())
+            await self._leave(self.visitor_id)
+
+    async def _leave(self, visitor_id: int) -> None:
+        # Presence first, whatever happens to the group: a closed socket still renewed
+        # would keep its visitor online for ever.
+        await best_effort(
+            "record a visitor socket closing",
+            visitor_presence.disconnected(visitor_id, self.channel_name, now=now_ts()),
+        )
+        await best_effort(
+            "leave the visitor's group",
+            self.channel_layer.group_discard(events.visitor_group(visitor_id), self.channel_name),
+        )
 
     def _parse(self, text_data: str | None) -> dict:
         frame = super()._parse(text_data)
@@ -57,20 +83,37 @@ class VisitorConsumer(JsonSocket):
         if self.visitor_id is not None:
             raise FrameError("not_allowed", "hello was already said on this connection")
         token = text_field(frame, "token", max_length=100, required=False)
+        # The client said hello: however long a busy database takes to answer it, this is
+        # no silent socket (closing it would only make the client come back and queue again).
+        self._hello_timer.cancel()
+        try:
+            return await self._welcome(token)
+        except Exception:
+            # Not welcomed (the answer is an error): it may say hello again, in time.
+            self._hello_timer = asyncio.create_task(self._close_without_hello())
+            raise
+
+    async def _welcome(self, token: str) -> dict:
         visitor, token = await database_sync_to_async(visitor_services.visitor_identify)(site=self.site, token=token)
         # Presence first, then online in the database: the sweep checks presence
         # under the same row lock, so a visitor coming back is never marked gone.
         await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
+        try:
+            await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
+            visitor, room = await database_sync_to_async(visitor_services.visitor_arrive)(visitor_id=visitor.pk)
+        except BaseException:
+            # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
+            # the visitor online for ever).
+            await self._leave(visitor.pk)
+            raise
         self.visitor_id = visitor.pk
-        self._hello_timer.cancel()
-        await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-        visitor, room = await database_sync_to_async(visitor_services.visitor_arrive)(visitor_id=visitor.pk)
         return {
             "type": "welcome",
             "token": token,
             "visitor": visitor.pk,
             "room": events.room_payload(room) if room else None,
             "server_time": timezone.now().isoformat(),
+            "site": events.site_branding_payload(self.site),
         }
 
     async def on_page(self, frame: dict) -> None:
@@ -98,5 +141,12 @@ class VisitorConsumer(JsonSocket):
 
     async def on_history(self, frame: dict) -> dict:
         after = id_field(frame, "after", required=False)
-        messages = await database_sync_to_async(selectors.visitor_history)(visitor_id=self.visitor_id, after=after)
-        return {"type": "history", "messages": messages}
+        messages, room = await _history(visitor_id=self.visitor_id, after=after)
+        # The room too (extension): after a `resync` it is all the snippet needs to catch up.
+        return {"type": "history", "messages": messages, "room": events.room_payload(room) if room else None}
+
+    async def wp_resync(self, message: dict) -> None:
+        # Events for this socket may have been lost while Redis was away (chat/layers.py):
+        # the snippet asks for history, which brings the room too. Cheaper than a reconnect.
+        if self.visitor_id is not None:
+            await self.send_json({"type": "resync"})

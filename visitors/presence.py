@@ -29,9 +29,21 @@ from dataclasses import dataclass, field
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
 
 logger = logging.getLogger(__name__)
+
+
+def reconnecting(retry_class: type = redis.asyncio.retry.Retry):
+    """A retry policy for Redis clients. Clients made by `from_url` retry nothing by default,
+    so after a Redis restart every pooled connection fails its next command once; retried,
+    the command goes through on a fresh connection. Presence commands and PUBLISH may run
+    twice harmlessly (sets, sorted sets, events applied by id)."""
+    return retry_class(ExponentialBackoff(cap=0.5, base=0.05), 3)
+
 
 # KEYS: conns, leases, absent. ARGV: id, channel, lease deadline.
 _CONNECT = """
@@ -126,13 +138,13 @@ class Presence:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, retry=reconnecting())
             self._async_clients[loop] = client
         return client
 
     def _redis(self) -> redis.Redis:
         if self._sync_client is None:
-            self._sync_client = redis.Redis.from_url(settings.REDIS_URL)
+            self._sync_client = redis.Redis.from_url(settings.REDIS_URL, retry=reconnecting(redis.retry.Retry))
         return self._sync_client
 
     # Sockets (called by consumers, async) -----------------------------------
@@ -214,8 +226,12 @@ class Presence:
 
     def due(self, *, now: float, limit: int = 1_000) -> list[int]:
         """Members whose leave deadline has passed (not removed: see forget())."""
-        ids = self._redis().zrangebyscore(self._absent_key, "-inf", now, start=0, num=limit)
-        return [int(member_id) for member_id in ids]
+        return [member_id for member_id, _ in self.due_deadlines(now=now, limit=limit)]
+
+    def due_deadlines(self, *, now: float, limit: int = 1_000) -> list[tuple[int, float]]:
+        """Members whose leave deadline has passed, with that deadline, earliest first."""
+        due = self._redis().zrangebyscore(self._absent_key, "-inf", now, start=0, num=limit, withscores=True)
+        return [(int(member_id), deadline) for member_id, deadline in due]
 
     def forget(self, member_id: int, *, now: float) -> None:
         self._redis().eval(_FORGET, 1, self._absent_key, member_id, now)

@@ -3,16 +3,19 @@
 import secrets
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from chat import events
+from chat.errors import NotAllowed, NotFound
 from chat.models import Room
 from chat.selectors import live_room
 from chat.services import rooms_expire
 
 from .models import PageView, Site, Visitor, hash_token
 from .presence import visitor_presence
+from .selectors import site_is_owned_by, sites_visible_to
 
 
 def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
@@ -70,3 +73,38 @@ def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
         rooms_expire(Room.objects.filter(visitor_id=visitor_id), reason=Room.Reason.VISITOR_LEFT, now=now)
         events.visitor_gone(visitor)
         return True
+
+
+# Site settings (site owners, through the API) -------------------------------
+
+
+def site_update(
+    *,
+    site_id: int,
+    user: AbstractBaseUser,
+    greeting: str | None = None,
+    color: str | None = None,
+    allowed_origins: list[str] | None = None,
+) -> Site:
+    """A site owner changes what the snippet shows and which origins may embed it.
+
+    Live sockets keep their connection; a new origin list applies from the next handshake."""
+    with transaction.atomic():
+        site = sites_visible_to(user=user).select_for_update().filter(pk=site_id).first()
+        if site is None:
+            raise NotFound("no such site")
+        if not site_is_owned_by(site=site, user=user):
+            raise NotAllowed("only the site's owners may change it")
+        changed = []
+        if greeting is not None:
+            site.greeting = greeting
+            changed.append("greeting")
+        if color is not None:
+            site.color = color
+            changed.append("color")
+        if allowed_origins is not None:
+            site.allowed_origins = "\n".join(allowed_origins)
+            changed.append("allowed_origins")
+        if changed:
+            site.save(update_fields=changed)
+        return site

@@ -12,6 +12,7 @@
     operator_logout: "you logged out",
     operator_timeout: "timed out",
     visitor_left: "visitor left",
+    ended_by_admin: "ended in admin",
   };
   const HISTORY_PAGE = 500; // the server sends at most this many per history answer
   const MAX_BODY = 4000;
@@ -1336,12 +1337,22 @@
   function onError(frame, request) {
     const code = str(frame.code);
     const type = request ? request.type : null;
+    const transient = code === "unavailable" || code === "server_error";
     if (type === "message") {
       markFailed(request.client_id, code === "expired" ? "not sent: the chat has ended" : "not sent (" + (ERROR_TEXT[code] || code) + ")");
+      // The database or Redis was away for a moment: try again by itself (same client_id, stored once).
+      if (transient) retryLater(() => {
+        const pending = pendingSends.get(request.client_id);
+        if (pending && send({ type: "message", room: pending.room, body: pending.message.body, client_id: request.client_id })) {
+          setPendingNote(pending, "sending…", "sending");
+        }
+      });
       return;
     }
     if (type === "history" || type === "ping") {
       console.warn("White Panel:", type, code, frame.detail);
+      // A gap in a transcript must not stay: ask again.
+      if (type === "history" && transient) retryLater(() => state.rooms.has(request.room) && requestHistory(request.room));
       return;
     }
     if (type === "accept") {
@@ -1367,6 +1378,10 @@
       for (const visitorId of [...startPending.keys()]) clearStartPending(visitorId);
     }
     notice(ERROR_TEXT[code] || (frame.detail ? str(frame.detail) : "Error: " + code), code === "taken" ? "info" : "warn");
+  }
+
+  function retryLater(action) {
+    setTimeout(action, 1000 + Math.random() * 2000);
   }
 
   function notice(text, kind = "info") {

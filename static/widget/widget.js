@@ -24,7 +24,7 @@
   const state = {
     socket: null, retries: 0, welcomed: false, room: null, lastId: 0, lastUrl: null,
     seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
-    messages: new Map(), outbox: new Map(), lastHeard: Date.now(),
+    messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null,
   };
 
   // ---- UI ---------------------------------------------------------------------
@@ -32,36 +32,48 @@
   host.setAttribute("data-whitepanel", "");
   host.style.cssText = "all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483647;";
   const root = host.attachShadow({ mode: "open" });
-  const style = document.createElement("style");
-  style.textContent = `
+  const css = `
     :host { all: initial; }
     * { box-sizing: border-box; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
     button { cursor: pointer; border: 0; }
     .launcher { position: relative; display: grid; place-items: center; width: 56px; height: 56px; border-radius: 50%;
-      background: #2457d6; color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.25); }
+      background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); box-shadow: 0 4px 14px rgba(0,0,0,.25); }
     .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px;
       border-radius: 10px; background: #e0245e; color: #fff; font-size: 12px; line-height: 20px; text-align: center; }
     .window { position: absolute; right: 0; bottom: 72px; width: 340px; height: 460px; max-height: calc(100vh - 110px);
       display: flex; flex-direction: column; background: #fff; color: #1b1b1b; border-radius: 12px;
       box-shadow: 0 8px 30px rgba(0,0,0,.25); overflow: hidden; }
-    .head { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #2457d6; color: #fff; }
+    .head { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: var(--wp-color, #2457d6);
+      color: var(--wp-on-color, #fff); }
     .head .status { flex: 1; font-weight: 600; }
-    .head button { background: transparent; color: #fff; font-size: 20px; line-height: 1; }
+    .head button { background: transparent; color: inherit; font-size: 20px; line-height: 1; }
     .transcript { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f7f9; }
     .msg { max-width: 80%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
     .msg .who { display: block; font-size: 11px; opacity: .7; }
-    .msg.visitor { align-self: flex-end; background: #2457d6; color: #fff; }
+    .msg.visitor { align-self: flex-end; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
     .msg.sending { opacity: .6; }
+    .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
     form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e2e4e8; }
     textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
-    form button { padding: 0 14px; border-radius: 8px; background: #2457d6; color: #fff; }
+    form button { padding: 0 14px; border-radius: 8px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .toast { position: absolute; right: 0; bottom: 72px; width: 280px; padding: 10px 12px; background: #fff;
       color: #1b1b1b; border-radius: 10px; box-shadow: 0 6px 20px rgba(0,0,0,.2); cursor: pointer; }
     .toast .who { display: block; font-weight: 600; font-size: 12px; }
     .toast .text { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     [hidden] { display: none !important; }`;
+  // A constructed stylesheet is not inline style to a host page's Content-Security-Policy,
+  // so the widget keeps its looks under a strict style-src; older browsers get a <style>.
+  let style = null;
+  if ("adoptedStyleSheets" in root && typeof CSSStyleSheet.prototype.replaceSync === "function") {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    style = document.createElement("style");
+    style.textContent = css;
+  }
   const make = (tag, className, attrs = {}) => {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -90,6 +102,9 @@
   closeButton.textContent = "\u00D7";
   head.append(status, closeButton);
   const transcript = make("div", "transcript", { "data-testid": "wp-transcript", "aria-live": "polite" });
+  // The site's greeting heads every conversation: opening the window already asks for an operator.
+  const greeting = make("div", "greeting", { "data-testid": "wp-greeting" });
+  transcript.append(greeting);
   const form = make("form");
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
   const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
@@ -98,13 +113,32 @@
   win.append(head, transcript, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
-  root.append(style, win, toast, launcher);
+  root.append(...(style ? [style] : []), win, toast, launcher);
+
+  // The site's greeting and colour (Django admin) arrive in welcome; the last ones are kept
+  // so the next page starts with them. Checked here too: they end up in the page.
+  function applyBranding(brand) {
+    if (!brand || typeof brand !== "object") return;
+    if (typeof brand.greeting === "string" && brand.greeting.trim()) state.greeting = brand.greeting.slice(0, 200);
+    if (typeof brand.color === "string" && /^#[0-9a-fA-F]{6}$/.test(brand.color)) {
+      // Dark text on a light colour, white on a dark one (WCAG relative luminance).
+      const [r, g, b] = [1, 3, 5].map((i) => {
+        const c = parseInt(brand.color.slice(i, i + 2), 16) / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      const light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179;
+      host.style.setProperty("--wp-color", brand.color, "important");
+      host.style.setProperty("--wp-on-color", light ? "#1b1b1b" : "#fff", "important");
+    }
+  }
+  try { applyBranding(JSON.parse(visit.get("brand"))); } catch { /* none kept yet */ }
 
   const operatorName = () => (state.room && state.room.operator ? state.room.operator.name : null);
   function renderStatus() {
     const room = state.room;
     const name = operatorName();
-    let text = "Questions? Write to us.";
+    greeting.textContent = state.greeting || "Questions? Write to us.";
+    let text = greeting.textContent;
     if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = name ? name + " has left" : "This chat has ended";
@@ -223,6 +257,10 @@
         state.welcomed = true;
         state.retries = 0;
         visit.set("token", frame.token);
+        if (frame.site) {
+          applyBranding(frame.site);
+          visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
+        }
         state.room = frame.room;
         renderStatus();
         state.lastUrl = null;
@@ -246,6 +284,10 @@
       }
       case "history": {
         frame.messages.forEach(addMessage);
+        // The room as it is now comes along: after a `resync` the status catches up too.
+        if ("room" in frame) { state.room = frame.room; renderStatus(); }
+        // A full answer (500) means there may be more.
+        if (frame.messages.length >= 500) send({ type: "history", after: state.lastId });
         if (state.open) markSeen();
         else {
           // A message that came while the visitor was between pages pops up once, then waits in the badge.
@@ -263,10 +305,28 @@
         if (pending) pending.node.classList.remove("sending");
         break;
       }
+      case "resync":
+        // This page may have missed events (the server lost Redis for a moment): catch up by id.
+        send({ type: "history", after: state.lastId });
+        break;
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
+        if (frame.code === "unavailable" || frame.code === "server_error") retry(frame);
         break;
     }
+  }
+
+  // The server could not do it just now (database or Redis away): try again shortly.
+  function retry(error) {
+    if (error.for === "hello") {
+      if (state.socket) state.socket.close(); // reconnects with backoff and says hello again
+      return;
+    }
+    setTimeout(() => {
+      if (error.for === "history") send({ type: "history", after: state.lastId });
+      const pending = error.for === "message" && state.outbox.get(error.client_id);
+      if (pending) send({ type: "message", body: pending.body, client_id: error.client_id });
+    }, 1000 + Math.random() * 2000);
   }
 
   function connect() {
