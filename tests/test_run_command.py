@@ -130,4 +130,5 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
     # The launcher stops its children in order and exits; make, which got the SIGTERM too, then dies of it.
     assert "SIGTERM received; stopped" in output()
     assert make.returncode in (0, -signal.SIGTERM), output()[-4000:]
-    assert still_running(children, within=5) == []
+    left = still_running(children, within=15)
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in left]

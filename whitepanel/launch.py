@@ -166,8 +166,10 @@ def embedded_redis() -> Iterator[None]:
 def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process still running, then SIGKILL what is left after STOP_TIMEOUT."""
     for process in processes:
-        if process.poll() is None:
-            process.terminate()
+        # Signalled whatever poll() says: a stop signal landing inside poll() can leave
+        # it believing a live child has exited, and Popen.terminate() trusts that.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     for process in processes:
         try:
@@ -209,9 +211,8 @@ class Children:
             time.sleep(WATCH_INTERVAL)
 
     def stop(self) -> None:
-        running = [name for name, process in self.processes.items() if process.poll() is None]
-        if running:
-            say(f"stopping {', '.join(running)}")
+        if self.processes:
+            say(f"stopping {', '.join(self.processes)}")
         _stop_processes(list(self.processes.values()))
 
 
