@@ -23,6 +23,15 @@ def _lock_visitor(visitor_id: int) -> Visitor:
     return Visitor.objects.select_for_update().get(pk=visitor_id)
 
 
+def _lock_live_room(room: Room) -> bool:
+    """Lock a room to write a message in it; False if it expired meanwhile.
+
+    Messages are written under their room's row lock, so within a room their ids (one
+    sequence for all rooms) follow commit order: `history` after the last id a client
+    saw never skips a message that committed after a later one."""
+    return Room.objects.select_for_update().filter(pk=room.pk, status__in=Room.LIVE).exists()
+
+
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
     try:
         with transaction.atomic():
@@ -71,12 +80,17 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if client_id:
             # A resend after a lost ack is stored once, even if its room has expired since:
             # it must not open a new request.
-            resent = Message.objects.filter(
-                room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=client_id
-            ).first()
+            resent = (
+                Message.objects.filter(room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=client_id)
+                .select_related("room")
+                .first()
+            )
             if resent is not None:
+                _relay_again(resent, resent.room)
                 return resent
         room = live_room(visitor_id=visitor_id)
+        if room is not None and not _lock_live_room(room):
+            room = None
         new_room = room is None
         if new_room:
             room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
@@ -87,6 +101,12 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             events.room_changed(room, visitor=visitor, pooled=True)
         events.message_sent(message, room)
         return message
+
+
+def _relay_again(message: Message, room: Room) -> None:
+    # A resend means the first ack was lost, maybe with the process that stored the
+    # message before it published it: publish it again (clients keep messages by id).
+    events.message_sent(message, room)
 
 
 # Operator actions ------------------------------------------------------------
@@ -183,12 +203,13 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
     with transaction.atomic():
-        room = _own_room(room_id=room_id, operator=operator)
+        room = _own_room(room_id=room_id, operator=operator, lock=True)  # see _lock_live_room
         if client_id:
             # Before the expiry check: a resend after a lost ack is acknowledged even
             # when the room has expired since.
             resent = room.messages.filter(sender=Message.Sender.OPERATOR, client_id=client_id).first()
             if resent is not None:
+                _relay_again(resent, room)
                 return resent
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
@@ -208,15 +229,19 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
 # Expiry ----------------------------------------------------------------------
 
 
-def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime) -> list[Room]:
+def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_locked: bool = False) -> list[Room]:
     """Expire the live rooms of a queryset, each exactly once however many sweeps race.
 
-    Rows another transaction holds are skipped, not waited for: that one expires them."""
+    A row another transaction holds is waited for (a message being written, a close),
+    then taken only if still live. With skip_locked it is skipped instead, for callers
+    that come back to it (the sweep's closing rooms); a visitor or operator who is
+    released once must not leave a room behind."""
     with transaction.atomic():
         due = list(
             rooms.filter(status__in=Room.LIVE)
-            .select_for_update(of=("self",), skip_locked=True)
+            .select_for_update(of=("self",), skip_locked=skip_locked)
             .select_related("operator__user", "visitor")
+            .order_by("pk")  # one locking order for every caller: no deadlock between them
         )
         if not due:
             return []
@@ -241,4 +266,5 @@ def rooms_expire_due(*, now: datetime, room_ids: Iterable[int] | None = None) ->
     due = Room.objects.filter(status=Room.Status.CLOSING, expires_at__lte=now)
     if room_ids is not None:
         due = due.filter(pk__in=list(room_ids))
-    return rooms_expire(due, reason=Room.Reason.OPERATOR_CLOSED, now=now)
+    # Skipped while another transaction holds them: still due, the next sweep takes them.
+    return rooms_expire(due, reason=Room.Reason.OPERATOR_CLOSED, now=now, skip_locked=True)
