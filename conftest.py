@@ -36,6 +36,11 @@ TEST_TIMINGS = {
     "WP_HELLO_TIMEOUT": "1",
 }
 
+# Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
+# address would make tests with many visitors refuse each other. tests/security sets them back.
+TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
+                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS")}  # fmt: skip
+
 SITE_ORIGIN = "http://shop.test"
 OTHER_ORIGIN = "http://other.test"
 PASSWORD = "operator-password-1"
@@ -46,6 +51,9 @@ def pytest_configure(config):
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
+    for name, value in TEST_IP_LIMITS.items():
+        os.environ[name] = value
+        setattr(settings, name, value)
     # Async tests run their ORM calls in worker threads whose connections nobody closes at
     # the end: kept open (CONN_MAX_AGE), they would keep the test database from being
     # dropped. Only this process: daphne and Celery children keep their connections.

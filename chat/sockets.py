@@ -14,6 +14,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis import RedisError
 
+from whitepanel.ratelimit import rate_limiter, scope_ip
+
 from .errors import ChatError
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,14 @@ class JsonSocket(AsyncWebsocketConsumer):
     forbidden_types: frozenset[str] = frozenset()
     # Copied from a refused frame into its error.
     echoed_fields = ("client_id", "room", "visitor")
+
+    async def rate_limit(self, action: str, **subjects: object) -> None:
+        """Counts this action against its limits (per subject, and per client IP address);
+        over one, the frame is refused with `rate_limited` and nothing is stored."""
+        checks = [(kind, action, str(subject)) for kind, subject in subjects.items()]
+        checks.append(("ip", action, scope_ip(self.scope)))
+        if await rate_limiter.ahit(checks):
+            raise FrameError("rate_limited", f"too many '{action}' frames; slow down and try again later")
 
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))

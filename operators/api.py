@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -81,12 +82,20 @@ class TokenView(APIView):
     @extend_schema(
         operation_id="token_create",
         request=AuthTokenSerializer,
-        responses={200: TokenOutSerializer, 400: OpenApiResponse(ErrorSerializer, description="Bad credentials.")},
+        responses={
+            200: TokenOutSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Bad credentials."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many failed logins for this user or address."),
+        },
         auth=[],
         tags=["auth"],
     )
     def post(self, request):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            # Set by whitepanel.ratelimit.LoginRateLimitBackend: no password was even checked.
+            if getattr(request, "login_rate_limited", False):
+                raise Throttled(detail="too many failed logins; try again later")
+            raise ValidationError(serializer.errors)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})

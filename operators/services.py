@@ -61,3 +61,11 @@ def operator_timeout(*, operator_id: int, now: datetime) -> bool:
             return False
         _operator_release(operator, reason=Room.Reason.OPERATOR_TIMEOUT, now=now)
         return True
+
+
+def operator_password_changed(*, user) -> None:
+    """A user's password changed: Django stops authenticating their other sessions (the session
+    holds a hash of the password), and the panels those sessions opened close at once (4001)."""
+    operator = Operator.objects.filter(user_id=user.pk).first()
+    if operator is not None:
+        events.operator_sockets_close(operator.pk)

@@ -1,4 +1,5 @@
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -6,6 +7,20 @@ from django.views.decorators.http import require_POST
 
 from .models import Operator
 from .services import operator_logout
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login form; an account or address with too many failed logins
+    (whitepanel/ratelimit.py) is told so, with 429, and no password is checked."""
+
+    template_name = "operators/login.html"
+
+    def form_invalid(self, form):
+        if getattr(self.request, "login_rate_limited", False):
+            form.errors.clear()
+            form.add_error(None, "Too many failed logins. Wait a few minutes and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_invalid(form)
 
 
 @require_POST

@@ -94,6 +94,28 @@ return 0
 """
 
 
+class RedisClients:
+    """Clients of the install's Redis, made on first use: one per event loop for async code
+    (daphne has one loop, each async test its own) and one for sync code (Celery, views)."""
+
+    def __init__(self):
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._sync_client: redis.Redis | None = None
+
+    def aredis(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, retry=reconnecting())
+            self._async_clients[loop] = client
+        return client
+
+    def redis(self) -> redis.Redis:
+        if self._sync_client is None:
+            self._sync_client = redis.Redis.from_url(settings.REDIS_URL, retry=reconnecting(redis.retry.Retry))
+        return self._sync_client
+
+
 @dataclass
 class _Renewer:
     """The sockets of one process (one event loop) whose leases it keeps alive."""
@@ -106,9 +128,8 @@ class Presence:
     def __init__(self, kind: str, timeout_setting: str):
         self.kind = kind
         self.timeout_setting = timeout_setting
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._clients = RedisClients()
         self._renewers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._sync_client: redis.Redis | None = None
 
     # Keys ------------------------------------------------------------------
 
@@ -134,18 +155,10 @@ class Presence:
     # Clients ---------------------------------------------------------------
 
     def _aredis(self) -> redis.asyncio.Redis:
-        # One client per event loop: daphne has one, each async test has its own.
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, retry=reconnecting())
-            self._async_clients[loop] = client
-        return client
+        return self._clients.aredis()
 
     def _redis(self) -> redis.Redis:
-        if self._sync_client is None:
-            self._sync_client = redis.Redis.from_url(settings.REDIS_URL, retry=reconnecting(redis.retry.Retry))
-        return self._sync_client
+        return self._clients.redis()
 
     # Sockets (called by consumers, async) -----------------------------------
 

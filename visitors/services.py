@@ -30,6 +30,14 @@ def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
     return visitor, token
 
 
+def visitor_rotate_token(*, visitor_id: int) -> str:
+    """A new token for the visitor; the old one names nobody from now on (a hello with it
+    starts a new visitor). Sockets already open stay the visitor's."""
+    token = secrets.token_urlsafe(32)
+    Visitor.objects.filter(pk=visitor_id).update(token_hash=hash_token(token))
+    return token
+
+
 def visitor_arrive(*, visitor_id: int) -> tuple[Visitor, Room | None]:
     """A socket of the visitor opened (presence already records it): online, if they were not."""
     now = timezone.now()

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "whitepanel.security.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -63,6 +64,19 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Security headers (whitepanel/security.py, docs/security.md). No inline script anywhere:
+# the panel, login, admin and the API docs load their scripts from files.
+WP_CONTENT_SECURITY_POLICY = os.environ.get(
+    "WP_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
+X_FRAME_OPTIONS = "DENY"
+# Strict-Transport-Security on HTTPS answers: 0 (off) until the owner knows every host name
+# of the install is served over HTTPS (browsers then refuse plain HTTP for that long).
+SECURE_HSTS_SECONDS = _env_int("WP_HSTS_SECONDS", 0)
+SESSION_COOKIE_HTTPONLY = True
 
 ROOT_URLCONF = "whitepanel.urls"
 ASGI_APPLICATION = "whitepanel.asgi.application"
@@ -111,6 +125,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses accounts and addresses with too many failed logins (whitepanel/ratelimit.py).
+    "whitepanel.ratelimit.LoginRateLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -172,8 +191,25 @@ WP_MAX_TITLE_LENGTH = _env_int("WP_MAX_TITLE_LENGTH", 500)
 WP_MAX_CLIENT_ID_LENGTH = 64
 # Websocket frames above this are refused by daphne (and by the consumers) with 1009.
 WP_MAX_FRAME_BYTES = _env_int("WP_MAX_FRAME_BYTES", 64 * 1024)
+# Threads per daphne process running the sockets' database calls (whitepanel/db.py): so
+# many round trips at once, and so many database connections per process at most.
+WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
 
 WP_DEMO_PASSWORD = os.environ.get("WP_DEMO_PASSWORD", "")
+
+# Rate limits, "count/seconds" (whitepanel/ratelimit.py, docs/security.md). Per visitor
+# they stop one visitor's flood; per IP address, many visitors made up by one client.
+# A visitor socket over a limit gets error code rate_limited for that frame.
+WP_RATE_VISITOR_MESSAGES = os.environ.get("WP_RATE_VISITOR_MESSAGES", "30/60")
+WP_RATE_IP_MESSAGES = os.environ.get("WP_RATE_IP_MESSAGES", "300/60")
+WP_RATE_VISITOR_OPENS = os.environ.get("WP_RATE_VISITOR_OPENS", "10/60")
+WP_RATE_IP_OPENS = os.environ.get("WP_RATE_IP_OPENS", "100/60")
+WP_RATE_VISITOR_PAGES = os.environ.get("WP_RATE_VISITOR_PAGES", "60/60")
+WP_RATE_IP_PAGES = os.environ.get("WP_RATE_IP_PAGES", "600/60")
+WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
+# Failed logins (login form, admin, API token) per user name and per IP address.
+WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
+WP_RATE_IP_LOGINS = os.environ.get("WP_RATE_IP_LOGINS", "50/300")
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a missing login a 401, not a 403.

@@ -311,13 +311,16 @@
         break;
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
-        if (frame.code === "unavailable" || frame.code === "server_error") retry(frame);
+        if (frame.code === "unavailable" || frame.code === "server_error") retry(frame, 1000);
+        // Too many frames from this visitor or address: the same, after a longer pause.
+        if (frame.code === "rate_limited") retry(frame, 10000);
         break;
     }
   }
 
-  // The server could not do it just now (database or Redis away): try again shortly.
-  function retry(error) {
+  // The server could not do it just now (database or Redis away, or a rate limit): try again
+  // after `pause` ms and a random part as long again, so refused clients do not come back together.
+  function retry(error, pause) {
     if (error.for === "hello") {
       if (state.socket) state.socket.close(); // reconnects with backoff and says hello again
       return;
@@ -326,7 +329,7 @@
       if (error.for === "history") send({ type: "history", after: state.lastId });
       const pending = error.for === "message" && state.outbox.get(error.client_id);
       if (pending) send({ type: "message", body: pending.body, client_id: error.client_id });
-    }, 1000 + Math.random() * 2000);
+    }, pause + Math.random() * pause);
   }
 
   function connect() {

@@ -1,7 +1,16 @@
 """Visitor-supplied text is shown as text in the panel: never markup, never a live script."""
 
+import contextlib
+import json
+
 import pytest
 from playwright.sync_api import expect
+from websockets.sync.client import connect
+
+from chat.models import Room
+from conftest import PASSWORD
+from tests.owners import make_staff
+from visitors.models import Visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,3 +51,98 @@ def test_html_in_title_url_and_message_shows_as_text(web_server, peter, panel_fo
     panel.wait_for_timeout(300)  # give a stray onerror handler its chance to fire
     assert panel.dialogs == []
     assert mary.dialogs == []
+
+
+# Cases 1 and 2 of docs/security.md: a forged client sends what no browser page would, and the
+# panel, the transcript and admin show it as inert text.
+
+ATTACKS = {
+    "url": "javascript:alert('url')//http://shop.test/",
+    "title": '<img src=x onerror=alert("title")><script>alert("title")</script>',
+    "referrer": "data:text/html,<script>alert('referrer')</script>",
+    "body": 'see javascript:alert("msg") or <a href="javascript:alert(5)">this</a> <svg onload=alert(6)>',
+}
+LIVE_MARKUP = "img[src=x], svg[onload], a[href^='javascript:' i], a[href^='data:' i], iframe, object, embed"
+
+
+@contextlib.contextmanager
+def forged_visitor(web_server: str):
+    """A hand-made websocket client on the demo site: it may send any page, title and referrer."""
+    with connect(f"ws://{web_server}/ws/visitor/?site=demo", origin=f"http://{web_server}") as socket:
+        socket.send(json.dumps({"type": "hello", "token": None}))
+        assert json.loads(socket.recv(timeout=5))["type"] == "welcome"
+        socket.send(json.dumps({"type": "page", **{k: ATTACKS[k] for k in ("url", "title", "referrer")}}))
+        socket.send(json.dumps({"type": "message", "body": ATTACKS["body"], "client_id": "x"}))
+        yield socket
+
+
+def assert_inert(page) -> None:
+    expect(page.locator(LIVE_MARKUP)).to_have_count(0)
+    assert page.locator("script:not([src])").count() == page.locator("script[type='application/json']").count()
+    page.wait_for_timeout(300)  # a stray handler's chance to fire
+    assert page.dialogs == []
+
+
+def test_forged_urls_and_markup_stay_text_in_panel_transcript_and_admin(web_server, site, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    with forged_visitor(web_server):
+        row = panel.locator("[data-testid=visitor-row]")
+        expect(row.locator("[data-testid=visitor-page]")).to_contain_text(ATTACKS["title"])
+        expect(row.locator("[data-testid=visitor-referrer]")).to_contain_text(ATTACKS["referrer"])
+        pool_item = panel.locator("[data-testid=pool-item]")
+        expect(pool_item.locator("[data-testid=pool-message]")).to_have_text(ATTACKS["body"])
+        pool_item.locator("[data-testid=accept]").click()
+        transcript = panel.locator("[data-testid=room-panel] [data-testid=transcript]")
+        expect(transcript.locator("[data-testid=message][data-sender=visitor]")).to_contain_text(ATTACKS["body"])
+        # The javascript: page is shown, never linked (only http and https URLs become links).
+        assert "javascript:" in panel.locator("[data-testid=room-visitor-page]").first.inner_text() + row.inner_text()
+        assert_inert(panel)
+
+        # The site's owner reads the same in admin: the visitor's pages and the transcript.
+        owner = make_staff("owner", site)
+        admin = open_page(f"http://{web_server}/admin/login/?next=/admin/")
+        admin.fill("input[name=username]", owner.username)
+        admin.fill("input[name=password]", PASSWORD)
+        admin.click("input[type=submit]")
+        admin.wait_for_url("**/admin/")
+        visitor = Visitor.objects.get(site=site)
+        room = Room.objects.get(visitor=visitor)
+        shown = {
+            "/admin/visitors/visitor/": ATTACKS["title"],
+            f"/admin/visitors/visitor/{visitor.pk}/change/": ATTACKS["referrer"],
+            "/admin/chat/room/": None,
+            f"/admin/chat/room/{room.pk}/change/": ATTACKS["body"],  # the transcript
+            "/admin/chat/message/": None,
+        }
+        for path, text in shown.items():
+            admin.goto(f"http://{web_server}{path}")
+            if text:
+                expect(admin.locator("#content")).to_contain_text(text)
+            assert_inert(admin)
+
+
+def test_panel_runs_under_its_policy_and_the_policy_stops_injected_script(web_server, peter, open_page):
+    """Case 11: the Content-Security-Policy the panel is served with breaks nothing of the panel
+    and would stop a script that got into the page despite all of the above."""
+    panel = open_page(f"http://{web_server}/operators/login/")
+    panel.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation', e => window.violations.push(e.violatedDirective));"
+    )
+    panel.fill("input[name=username]", peter.user.username)
+    panel.fill("input[name=password]", PASSWORD)
+    panel.click("button[type=submit]")
+    panel.wait_for_url("**/panel/")
+    expect(panel.locator("[data-testid=connection-status]")).to_have_attribute("data-state", "online")
+    assert panel.evaluate("window.violations") == []
+
+    outcome = panel.evaluate(
+        """() => new Promise(resolve => {
+            document.addEventListener("securitypolicyviolation", e => resolve("blocked " + e.violatedDirective));
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            setTimeout(() => resolve(window.injected ? "ran" : "neither"), 2000);
+        })"""
+    )
+    assert outcome.startswith("blocked script-src")

@@ -1,0 +1,199 @@
+"""Rate limits: how often a visitor, an address or an account may do a thing.
+
+Each limit is "count per seconds" (a setting, e.g. `WP_RATE_VISITOR_MESSAGES=30/60`),
+counted in Redis under the install's prefix, per subject (a visitor id, an IP address,
+a user name). A sliding window, approximated the usual way from two fixed windows:
+
+    used = this window's count + last window's count * (part of last window still in view)
+
+One pipelined round trip per action checks every limit that applies (INCR this window's
+key, GET last window's): no database, no script, nothing kept in the process, so every
+daphne process and Celery worker shares the same counts.
+
+A refused action counts too: a client that keeps flooding stays refused until it
+slows down below the limit.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.dispatch import receiver
+from django.utils import timezone
+from redis import RedisError
+
+from visitors.presence import RedisClients
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate":
+        """`"30/60"`: 30 per 60 seconds."""
+        count, _, seconds = str(text).partition("/")
+        try:
+            rate = cls(int(count), float(seconds or 60))
+        except ValueError:
+            raise ImproperlyConfigured(f"a rate is 'count/seconds', like '30/60', not {text!r}") from None
+        if rate.count < 1 or rate.seconds <= 0:
+            raise ImproperlyConfigured(f"a rate needs a count >= 1 and seconds > 0, not {text!r}")
+        return rate
+
+
+# What is limited, and the setting of each (subject kind, action) pair.
+SETTINGS = {
+    ("visitor", "message"): "WP_RATE_VISITOR_MESSAGES",
+    ("ip", "message"): "WP_RATE_IP_MESSAGES",
+    ("visitor", "open"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "open"): "WP_RATE_IP_OPENS",
+    ("visitor", "page"): "WP_RATE_VISITOR_PAGES",
+    ("ip", "page"): "WP_RATE_IP_PAGES",
+    ("ip", "hello"): "WP_RATE_IP_HELLOS",
+    # Token rotation writes to the database: as often as a chat request at most.
+    ("visitor", "rotate"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "rotate"): "WP_RATE_IP_OPENS",
+    ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
+    ("ip", "login"): "WP_RATE_IP_LOGINS",
+}
+
+
+def rate(kind: str, action: str) -> Rate:
+    # Read at each call: settings may change under tests.
+    return Rate.parse(getattr(settings, SETTINGS[kind, action]))
+
+
+def _keys(kind: str, action: str, subject: str, now: float) -> tuple[str, str, Rate, float]:
+    limit = rate(kind, action)
+    window = math.floor(now / limit.seconds)
+    # Part of the last window still inside the sliding window that ends now.
+    weight = 1 - (now / limit.seconds - window)
+    base = f"{settings.WP_REDIS_PREFIX}:rate:{action}:{kind}:{subject}:{limit.seconds:g}"
+    return f"{base}:{window}", f"{base}:{window - 1}", limit, weight
+
+
+def _queue(pipe, checks: list[tuple[str, str, str]], now: float, *, count: bool) -> list[tuple[Rate, float]]:
+    limits = []
+    for kind, action, subject in checks:
+        current, previous, limit, weight = _keys(kind, action, subject, now)
+        if count:
+            pipe.incr(current)
+            # Kept while it still weighs in the next window.
+            pipe.expire(current, math.ceil(2 * limit.seconds) + 1)
+        else:
+            pipe.get(current)
+        pipe.get(previous)
+        limits.append((limit, weight))
+    return limits
+
+
+def _over(results: list, limits: list[tuple[Rate, float]], *, count: bool) -> bool:
+    step = 3 if count else 2
+    for (limit, weight), index in zip(limits, range(0, len(results), step), strict=True):
+        current, previous = int(results[index] or 0), int(results[index + step - 1] or 0)
+        used = current + previous * weight
+        # Counted: this action is over the limit. Not counted: the next one would be.
+        if used > limit.count or (not count and used >= limit.count):
+            return True
+    return False
+
+
+class RateLimiter:
+    """`hit` counts an action against its limits; True means it is over one of them."""
+
+    def __init__(self):
+        self._clients = RedisClients()
+
+    # Fail open: without Redis nothing is counted and everything is let through, so an outage
+    # costs the limits for a moment, never the chat (what needs only the database still works,
+    # docs/reliability.md).
+
+    async def ahit(self, checks: list[tuple[str, str, str]]) -> bool:
+        """Sockets: `checks` are (subject kind, action, subject), e.g. ("visitor", "message", "42")."""
+        pipe = self._clients.aredis().pipeline(transaction=False)
+        limits = _queue(pipe, checks, timezone.now().timestamp(), count=True)
+        try:
+            results = await pipe.execute()
+        except RedisError as error:
+            return _let_through(error)
+        return _over(results, limits, count=True)
+
+    def hit(self, checks: list[tuple[str, str, str]]) -> bool:
+        return self._sync(checks, count=True)
+
+    def over(self, checks: list[tuple[str, str, str]]) -> bool:
+        """Already over a limit, without counting this one (login: only failures count)."""
+        return self._sync(checks, count=False)
+
+    def _sync(self, checks: list[tuple[str, str, str]], *, count: bool) -> bool:
+        pipe = self._clients.redis().pipeline(transaction=False)
+        limits = _queue(pipe, checks, timezone.now().timestamp(), count=count)
+        try:
+            results = pipe.execute()
+        except RedisError as error:
+            return _let_through(error)
+        return _over(results, limits, count=count)
+
+
+def _let_through(error: RedisError) -> bool:
+    # Fail open: without Redis nothing is counted and everything is let through, so an outage
+    # costs the limits for a moment, never the chat (what needs only the database still works,
+    # docs/reliability.md).
+    logger.warning("rate limits not checked, Redis failed: %s", error)
+    return False
+
+
+rate_limiter = RateLimiter()
+
+
+def scope_ip(scope: dict) -> str:
+    """The client's address: daphne runs with --proxy-headers, so behind nginx it is the
+    visitor's, not the proxy's."""
+    client = scope.get("client") or ("unknown", 0)
+    return str(client[0])
+
+
+# Login attempts -------------------------------------------------------------------
+#
+# Every way in (the login form, admin's login, the API's token endpoint) goes through
+# django.contrib.auth.authenticate(): this backend, first in AUTHENTICATION_BACKENDS,
+# refuses an account or an address with too many recent failures before any password
+# is checked, and every failure counts against both.
+
+
+def _login_checks(request, credentials: dict) -> list[tuple[str, str, str]]:
+    checks = []
+    username = credentials.get("username")
+    if isinstance(username, str) and username:
+        checks.append(("account", "login", username.strip().lower()[:150]))
+    if request is not None:
+        checks.append(("ip", "login", request.META.get("REMOTE_ADDR") or "unknown"))
+    return checks
+
+
+class LoginRateLimitBackend:
+    """Authenticates nobody; stops authentication while an account or address is over its limit.
+
+    No get_user(): it never owns a session (and force_login() skips it)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        checks = _login_checks(request, {"username": username})
+        if checks and rate_limiter.over(checks):
+            if request is not None:
+                request.login_rate_limited = True
+            raise PermissionDenied("too many failed logins; try again later")
+        return None
+
+
+@receiver(user_login_failed, dispatch_uid="whitepanel.ratelimit.count_failed_login")
+def count_failed_login(sender, credentials: dict, request=None, **kwargs) -> None:
+    checks = _login_checks(request, credentials)
+    if checks:
+        rate_limiter.hit(checks)
