@@ -3,11 +3,10 @@
 import logging
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
-
 from chat import events, selectors, services
 from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
 from visitors.presence import operator_presence
+from whitepanel.db import database
 
 from . import services as operator_services
 from .models import Operator
@@ -15,7 +14,7 @@ from .models import Operator
 logger = logging.getLogger(__name__)
 
 
-@database_sync_to_async
+@database
 def _operator(user) -> Operator | None:
     if not user or not user.is_authenticated or not user.is_active:
         return None
@@ -54,8 +53,8 @@ class OperatorConsumer(JsonSocket):
             for group in self._groups():
                 await self.channel_layer.group_add(group, self.channel_name)
             await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
-            await database_sync_to_async(operator_services.operator_connect)(operator=operator)
-            await self.send_json(await database_sync_to_async(selectors.operator_snapshot)(operator=operator))
+            await database(operator_services.operator_connect)(operator=operator)
+            await self.send_json(await database(selectors.operator_snapshot)(operator=operator))
         except Exception:
             # A panel that never got its snapshot must not stay counted as present.
             logger.exception("could not open the panel of operator %s", operator.pk)
@@ -82,36 +81,34 @@ class OperatorConsumer(JsonSocket):
 
     async def on_accept(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
-        room = await database_sync_to_async(services.room_accept)(room_id=room_id, operator=self.operator)
+        room = await database(services.room_accept)(room_id=room_id, operator=self.operator)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_start(self, frame: dict) -> dict:
         visitor_id = id_field(frame, "visitor")
-        room = await database_sync_to_async(services.room_start)(visitor_id=visitor_id, operator=self.operator)
+        room = await database(services.room_start)(visitor_id=visitor_id, operator=self.operator)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_message(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
         body, client_id = message_fields(frame)
-        message = await database_sync_to_async(services.message_send_by_operator)(
+        message = await database(services.message_send_by_operator)(
             room_id=room_id, operator=self.operator, body=body, client_id=client_id
         )
         return {"type": "ack", "client_id": client_id or None, "id": message.pk}
 
     async def on_close(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
-        room = await database_sync_to_async(services.room_close)(room_id=room_id, operator=self.operator)
+        room = await database(services.room_close)(room_id=room_id, operator=self.operator)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_reopen(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
-        room = await database_sync_to_async(services.room_reopen)(room_id=room_id, operator=self.operator)
+        room = await database(services.room_reopen)(room_id=room_id, operator=self.operator)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_history(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
         after = id_field(frame, "after", required=False)
-        messages = await database_sync_to_async(selectors.operator_room_history)(
-            room_id=room_id, operator=self.operator, after=after
-        )
+        messages = await database(selectors.operator_room_history)(room_id=room_id, operator=self.operator, after=after)
         return {"type": "history", "room": room_id, "messages": messages}

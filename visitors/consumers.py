@@ -3,7 +3,6 @@
 import asyncio
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -19,24 +18,25 @@ from chat.sockets import (
     now_ts,
     text_field,
 )
+from whitepanel.db import database
 
 from . import services as visitor_services
 from .models import Site
 from .presence import visitor_presence
 
 
-@database_sync_to_async
+@database
 def _site(key: str) -> Site | None:
     return Site.objects.filter(key=key).first() if key else None
 
 
-@database_sync_to_async
+@database
 def _history(*, visitor_id: int, after: int):
     return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
 
 
 class VisitorConsumer(JsonSocket):
-    frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping"})
+    frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping", "rotate"})
     forbidden_types = frozenset({"accept", "start", "reopen", "snapshot"})
 
     visitor_id: int | None = None
@@ -83,6 +83,8 @@ class VisitorConsumer(JsonSocket):
         if self.visitor_id is not None:
             raise FrameError("not_allowed", "hello was already said on this connection")
         token = text_field(frame, "token", max_length=100, required=False)
+        # Each hello may create a visitor: one address may not make them up by the thousand.
+        await self.rate_limit("hello")
         # The client said hello: however long a busy database takes to answer it, this is
         # no silent socket (closing it would only make the client come back and queue again).
         self._hello_timer.cancel()
@@ -94,13 +96,13 @@ class VisitorConsumer(JsonSocket):
             raise
 
     async def _welcome(self, token: str) -> dict:
-        visitor, token = await database_sync_to_async(visitor_services.visitor_identify)(site=self.site, token=token)
+        visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
         # Presence first, then online in the database: the sweep checks presence
         # under the same row lock, so a visitor coming back is never marked gone.
         await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
         try:
             await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-            visitor, room = await database_sync_to_async(visitor_services.visitor_arrive)(visitor_id=visitor.pk)
+            visitor, room = await database(visitor_services.visitor_arrive)(visitor_id=visitor.pk)
         except BaseException:
             # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
             # the visitor online for ever).
@@ -120,24 +122,34 @@ class VisitorConsumer(JsonSocket):
         url = text_field(frame, "url", max_length=settings.WP_MAX_URL_LENGTH)
         title = text_field(frame, "title", max_length=settings.WP_MAX_TITLE_LENGTH, required=False)
         referrer = text_field(frame, "referrer", max_length=settings.WP_MAX_URL_LENGTH, required=False)
-        await database_sync_to_async(visitor_services.visitor_page_view)(
+        await self.rate_limit("page", visitor=self.visitor_id)
+        await database(visitor_services.visitor_page_view)(
             visitor_id=self.visitor_id, url=url, title=title, referrer=referrer
         )
 
     async def on_open(self, frame: dict) -> dict:
-        room = await database_sync_to_async(services.room_open)(visitor_id=self.visitor_id)
+        await self.rate_limit("open", visitor=self.visitor_id)
+        room = await database(services.room_open)(visitor_id=self.visitor_id)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_close(self, frame: dict) -> dict:
-        room = await database_sync_to_async(services.room_leave_window)(visitor_id=self.visitor_id)
+        room = await database(services.room_leave_window)(visitor_id=self.visitor_id)
         return {"type": "room", "room": events.room_payload(room) if room else None}
 
     async def on_message(self, frame: dict) -> dict:
         body, client_id = message_fields(frame)
-        message = await database_sync_to_async(services.message_send_by_visitor)(
+        await self.rate_limit("message", visitor=self.visitor_id)
+        message = await database(services.message_send_by_visitor)(
             visitor_id=self.visitor_id, body=body, client_id=client_id
         )
         return {"type": "ack", "client_id": client_id or None, "id": message.pk}
+
+    async def on_rotate(self, frame: dict) -> dict:
+        """A new token for this visitor (the snippet stores it in place of the old one):
+        a token that leaked, from a shared computer or a copied localStorage, stops working."""
+        await self.rate_limit("rotate", visitor=self.visitor_id)
+        token = await database(visitor_services.visitor_rotate_token)(visitor_id=self.visitor_id)
+        return {"type": "token", "token": token}
 
     async def on_history(self, frame: dict) -> dict:
         after = id_field(frame, "after", required=False)

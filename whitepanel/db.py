@@ -1,0 +1,31 @@
+"""Database calls from the sockets: a pool of threads per process, each with its own connection.
+
+Channels' `database_sync_to_async` runs every call of a process in one thread by
+default (thread-sensitive mode), so a daphne process could wait on one database
+round trip at a time: one slow commit held up every visitor's page event behind it.
+Here calls run in WP_DB_THREADS threads. A socket still handles its frames one after
+another; calls of different sockets overlap, and their consistency is the database's
+business (row locks, conditional updates: docs/architecture.md). Each thread opens its
+own connection, kept like any other (CONN_MAX_AGE), so a process holds at most
+WP_DB_THREADS connections.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=settings.WP_DB_THREADS, thread_name_prefix="database")
+    return _executor
+
+
+def database(func):
+    """`await database(f)(...)` runs `f(...)` in one of the process's database threads
+    (old connections closed before and after, as channels does). Also a decorator."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_threads())
