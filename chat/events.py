@@ -12,6 +12,7 @@ Each event is serialised to JSON once, here, and the consumers pass the text
 through: no query and no encoding per event per operator.
 """
 
+import contextvars
 import json
 import logging
 from collections.abc import Iterable
@@ -110,11 +111,30 @@ def _publish(sends: Iterable[tuple[str, dict]]) -> None:
     transaction.on_commit(lambda: _deliver(batch))
 
 
+# Set by whitepanel.db while a socket's call runs in a database thread: the events its
+# commits publish are kept here and sent by the socket's own event loop once the call
+# returns (publish_deferred), instead of each commit blocking its thread on a hop to the
+# loop and back (async_to_sync).
+deferred: contextvars.ContextVar[list[tuple[str, dict]] | None] = contextvars.ContextVar("deferred", default=None)
+
+
 def _deliver(batch: list[tuple[str, dict]]) -> None:
+    kept = deferred.get()
+    if kept is not None:
+        kept.extend(batch)
+        return
     # At most once: the database already holds the change, and clients resync
     # from it (snapshot, history), so a failed publish is logged, not raised.
     try:
         async_to_sync(_group_send_all)(batch)
+    except Exception:
+        logger.exception("could not publish %d event(s)", len(batch))
+
+
+async def publish_deferred(batch: list[tuple[str, dict]]) -> None:
+    """Send what a call kept in `deferred`, from the event loop; failures logged, as above."""
+    try:
+        await _group_send_all(batch)
     except Exception:
         logger.exception("could not publish %d event(s)", len(batch))
 

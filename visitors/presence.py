@@ -106,8 +106,12 @@ class RedisClients:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, retry=reconnecting())
-            self._async_clients[loop] = client
+            # A burst (a thousand sockets saying hello at once after a restart) waits for a
+            # connection instead of failing: redis-py's default pool raises past 100.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                settings.REDIS_URL, max_connections=settings.WP_REDIS_CONNECTIONS, timeout=10, retry=reconnecting()
+            )
+            client = self._async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
         return client
 
     def redis(self) -> redis.Redis:

@@ -10,10 +10,13 @@ own connection, kept like any other (CONN_MAX_AGE), so a process holds at most
 WP_DB_THREADS connections.
 """
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+
+from chat import events
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -27,5 +30,26 @@ def _threads() -> ThreadPoolExecutor:
 
 def database(func):
     """`await database(f)(...)` runs `f(...)` in one of the process's database threads
-    (old connections closed before and after, as channels does). Also a decorator."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_threads())
+    (old connections closed before and after, as channels does). Also a decorator.
+
+    The events its commits publish (chat/events.py) are sent from the event loop when it
+    returns, in the order they committed, before the caller answers its client."""
+
+    @functools.wraps(func)
+    async def call(*args, **kwargs):
+        batch: list = []
+
+        def keeping_events():
+            token = events.deferred.set(batch)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                events.deferred.reset(token)
+
+        try:
+            return await DatabaseSyncToAsync(keeping_events, thread_sensitive=False, executor=_threads())()
+        finally:
+            if batch:
+                await events.publish_deferred(batch)
+
+    return call

@@ -4,6 +4,7 @@ without one has left (R2, R3, R11), driven with explicit `now=` timestamps.
 The timestamps are far ahead of the real clock, so the session's Celery sweeper (which
 sweeps with the real time) never acts on the entries these tests make."""
 
+import asyncio
 import re
 import time
 
@@ -62,6 +63,15 @@ async def test_moving_to_next_page_before_deadline_cancels_leaving(t0):
 
     assert visitor_presence.is_connected(LINDA)
     assert visitor_presence.due(now=t0 + 1000) == []
+
+
+async def test_a_burst_of_sockets_larger_than_the_connection_pool_waits_instead_of_failing(t0):
+    # A restarted daphne process: every page reconnects at the same moment.
+    members = range(LINDA, LINDA + 3 * settings.WP_REDIS_CONNECTIONS)
+    await asyncio.gather(*(visitor_presence.connected(m, f"tab-{m}", now=t0) for m in members))
+
+    assert all(visitor_presence.is_connected(m) for m in members)
+    await asyncio.gather(*(visitor_presence.disconnected(m, f"tab-{m}", now=t0) for m in members))
 
 
 async def test_one_visitor_leaving_does_not_touch_another(t0):
