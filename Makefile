@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 # The deployment tests run nginx with deploy/nginx.conf in front of daphne.
 NGINX := /usr/sbin/nginx
 
-.PHONY: run test lint format clean venv
+.PHONY: run test lint format clean venv bench
 
 run: $(VENV)/.installed
 	$(BIN)/python -m whitepanel.launch run
@@ -20,6 +20,14 @@ test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
+
+# The benchmark (docs/benchmarks.md): starts its own Redis, PostgreSQL database, daphne and
+# Celery. The full run rewrites docs/benchmarks.md and docs/img/bench-*.png; BENCH_SCALE=smoke
+# (about a minute, tiny sizes) writes to var/bench/ instead.
+BENCH_SCALE ?= full
+BENCH_OUT ?= $(if $(filter full,$(BENCH_SCALE)),docs,var/bench)
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench --scale $(BENCH_SCALE) --out $(BENCH_OUT)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -65,6 +65,9 @@ COMMANDS: dict[str, Ran] = {
         "ci", ".ci/run", "DATABASE_URL=postgres://postgres@127.0.0.1:5432/whitepanel REDIS_URL=redis://127.0.0.1:6379/0"
     ),
     "bash .ci/run": Ran("ci", ".ci/run", "CI entry point: `bash .ci/run`"),
+    # The benchmark (docs/benchmarks.md): the full run is a developer's, the smoke run a test's.
+    "make bench": Ran("ci", "Makefile", "$(BIN)/python -m bench --scale $(BENCH_SCALE) --out $(BENCH_OUT)"),
+    "make bench BENCH_SCALE=smoke": Ran("test", "tests/test_bench.py", "test_smoke_run_writes_the_report_and_plots"),
     # Management commands (docs/install.md, docs/deployment.md): run by this file, as written.
     "DJANGO_SUPERUSER_PASSWORD=change-me-please .venv/bin/python manage.py createsuperuser --noinput "
     "--username admin --email admin@example.com": HERE,

@@ -1,0 +1,57 @@
+"""The baseline (scenario e): the same relay through a bare Channels consumer, with no White Panel
+logic (no database, no checks, no presence), on the same daphne flags and the same channel layer
+(settings.CHANNEL_LAYERS) on the same Redis.
+
+    daphne ... bench.bare:application
+
+`/ws/bare/?role=visitor&rooms=<id>` or `?role=operator&rooms=<id>,<id>,...` joins one group per
+room and side; a `message` frame is acknowledged and sent to both sides of its room, as White
+Panel sends a message to the visitor's and the operator's groups. `?role=idle` only holds a socket.
+"""
+
+import json
+import os
+from urllib.parse import parse_qs
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whitepanel.settings")
+
+import django
+
+django.setup()
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+SIDES = ("visitor", "operator")
+
+
+class BareRelay(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        query = parse_qs(self.scope["query_string"].decode())
+        self.role = query.get("role", ["idle"])[0]
+        self.rooms = [int(room) for room in query.get("rooms", [""])[0].split(",") if room]
+        await self.accept()
+        for room in self.rooms:
+            await self.channel_layer.group_add(f"bare-{self.role}-{room}", self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        for room in self.rooms:
+            await self.channel_layer.group_discard(f"bare-{self.role}-{room}", self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        frame = json.loads(text_data or "{}")
+        if frame.get("type") == "ping":
+            await self.send('{"type":"pong"}')
+            return
+        room = frame.get("room") or self.rooms[0]
+        await self.send(json.dumps({"type": "ack", "client_id": frame.get("client_id")}))
+        event = json.dumps({"type": "message", "message": {"room": room, "sender": self.role, "body": frame["body"]}})
+        for side in SIDES:
+            await self.channel_layer.group_send(f"bare-{side}-{room}", {"type": "bare.relay", "text": event})
+
+    async def bare_relay(self, message: dict) -> None:
+        await self.send(text_data=message["text"])
+
+
+application = ProtocolTypeRouter({"websocket": URLRouter([path("ws/bare/", BareRelay.as_asgi())])})

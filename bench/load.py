@@ -1,0 +1,347 @@
+"""The load generator: one process of asyncio websocket clients, driven by the benchmark
+(bench/run.py) through JSON lines on stdin, each answered by one JSON line on stdout.
+
+    python -m bench.load
+
+Commands (`cmd`): `operators` (open panels), `visitors` (add presence visitors: connect, hello,
+page, a navigation every `nav` seconds = reconnect + hello + page, a ping every 25 s), `chatters`
+(visitors who open a chat), `accept`, `relay` (send messages at a rate), `close_rooms`, `drain`
+(latencies and errors since the last drain), `quit`.
+
+Every latency is measured across processes with the wall clock (one machine, one clock): the
+sender writes time.time() into the page URL or the message body, the receiver subtracts it.
+Protocol `wp` is White Panel's (docs/protocol.md); `bare` is bench/bare.py's minimal relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import sys
+import time
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.client import connect
+
+ORIGIN = "http://bench.test"
+PING_EVERY = 25.0  # the snippet's keep-alive ping (static/widget/widget.js)
+CONNECTS_AT_ONCE = 32  # handshakes (connect, hello, welcome) in flight per generator process
+
+
+class Generator:
+    def __init__(self):
+        self.latencies: dict[str, list[float]] = {}
+        self.errors: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        self.running = True
+        self.tasks: set[asyncio.Task] = set()
+        self.operators: list = []  # websockets
+        self.operator_rooms: dict[int, object] = {}  # room id -> operator websocket
+        self.chatters: dict[int, object] = {}  # room id -> visitor websocket
+        self.seen_urls: list[set[str]] = []
+        self.closing: dict[int, float] = {}  # room id -> expires_at (epoch seconds)
+        self.answers: dict[tuple[int, int], asyncio.Future] = {}
+        self.connect_slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self.serial = itertools.count(1)
+        self.pages_sent: list[float] = []
+
+    # bookkeeping ---------------------------------------------------------------
+
+    def sample(self, kind: str, seconds: float) -> None:
+        now = time.time()
+        # With its send time: a drain can keep only what was sent inside a measuring window.
+        self.latencies.setdefault(kind, []).append((now - seconds, seconds * 1000))
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + n
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # receiving ---------------------------------------------------------------------
+
+    def on_frame(self, text: str, *, side: str, index: int) -> None:
+        now = time.time()
+        # Cheap first: presence visitors get pongs and nothing else.
+        if text.startswith('{"type":"pong"'):
+            return
+        frame = json.loads(text)
+        kind = frame.get("type")
+        if kind == "error":
+            self.error(f"{side}:{frame.get('code')}")
+        elif kind == "message":
+            message = frame["message"]
+            if message["sender"] != side and message["sender"] != "system":
+                sent = float(message["body"].split(" ", 1)[0])
+                self.sample(f"relay:{side}", now - sent)
+        elif kind == "visitor" and side == "operator":
+            url = frame["visitor"]["url"]
+            seen = self.seen_urls[index]
+            if "t=" in url and url not in seen:
+                seen.add(url)
+                self.sample("page", now - float(parse_qs(urlsplit(url).query)["t"][0]))
+        elif kind == "room":
+            room = frame["room"]
+            if room and room["status"] == "expired" and side == "operator" and room["id"] in self.closing:
+                self.sample("expiry_late", now - self.closing.pop(room["id"]))
+        if kind == "room" and frame.get("room"):
+            future = self.answers.pop((index, frame["room"]["id"], frame["room"]["status"]), None)
+            if future is not None and not future.done():
+                future.set_result(frame)
+
+    async def reader(self, ws, *, side: str, index: int) -> None:
+        try:
+            async for text in ws:
+                self.on_frame(text, side=side, index=index)
+        except Exception:  # noqa: S110 - a closed socket ends its reader; the writer counts it
+            pass
+
+    # operators ----------------------------------------------------------------------
+
+    async def cmd_operators(self, bases: list[str], cookies: list[str], protocol: str, rooms: list[list[int]]):
+        took = []
+        for i, cookie in enumerate(cookies):
+            base = bases[i % len(bases)]
+            started = time.time()
+            if protocol == "wp":
+                ws = await connect(
+                    f"ws://{base}/ws/operator/",
+                    origin=f"http://{base}",
+                    additional_headers={"Cookie": f"sessionid={cookie}"},
+                    compression=None,
+                    max_size=64 * 1024 * 1024,
+                    ping_interval=None,
+                )
+                snapshot = json.loads(await ws.recv())
+                assert snapshot["type"] == "snapshot", snapshot
+            else:
+                ids = ",".join(map(str, rooms[i]))
+                ws = await connect(f"ws://{base}/ws/bare/?role=operator&rooms={ids}", compression=None)
+                for room in rooms[i]:
+                    self.operator_rooms[room] = ws
+            took.append((time.time() - started) * 1000)
+            self.operators.append(ws)
+            self.seen_urls.append(set())
+            self.spawn(self.reader(ws, side="operator", index=i))
+        return {"operators": len(self.operators), "connect_ms": took}
+
+    async def cmd_accept(self, rooms: list[int]):
+        async def take(room_id: int, index: int) -> None:
+            ws = self.operators[index]
+            future = asyncio.get_running_loop().create_future()
+            self.answers[(index, room_id, "active")] = future
+            await ws.send(json.dumps({"type": "accept", "room": room_id}))
+            try:
+                await asyncio.wait_for(future, 30)
+            except TimeoutError:
+                self.error("accept")
+                return
+            self.operator_rooms[room_id] = ws
+
+        await asyncio.gather(*(take(room, i % len(self.operators)) for i, room in enumerate(rooms)))
+        return {"accepted": len(self.operator_rooms)}
+
+    async def cmd_close_rooms(self, n: int):
+        """The operator closes rooms: each expires ROOM_EXPIRY later (R9); lateness measured on arrival."""
+        picked = list(self.operator_rooms.items())[:n]
+        for room_id, ws in picked:
+            index = self.operators.index(ws)
+            future = asyncio.get_running_loop().create_future()
+            self.answers[(index, room_id, "closing")] = future
+            await ws.send(json.dumps({"type": "close", "room": room_id}))
+            answer = await asyncio.wait_for(future, 30)
+            expires_at = answer["room"]["expires_at"]
+            self.closing[room_id] = datetime.fromisoformat(expires_at).timestamp()
+            del self.operator_rooms[room_id]
+        return {"closing": [room_id for room_id, _ in picked]}
+
+    async def cmd_forget(self, rooms: list[int]):
+        """Stop writing in these rooms (their operator closed them)."""
+        for room in rooms:
+            self.chatters.pop(room, None)
+        return {"chatters": len(self.chatters)}
+
+    # visitors -----------------------------------------------------------------------
+
+    async def visit(self, base: str, site: str, protocol: str, token: str | None, *, room: int | None = None):
+        """One page load: connect, hello, (welcome), page. Returns (ws, token, welcome)."""
+        async with self.connect_slots:
+            started = time.time()
+            if protocol == "wp":
+                ws = await connect(
+                    f"ws://{base}/ws/visitor/?site={site}", origin=ORIGIN, compression=None, ping_interval=None
+                )
+                await ws.send(json.dumps({"type": "hello", "token": token}))
+                welcome = json.loads(await ws.recv())
+                if welcome.get("type") != "welcome":
+                    raise RuntimeError(f"no welcome: {welcome}")
+                self.sample("hello", time.time() - started)
+            else:
+                query = f"role=visitor&rooms={room}" if room else "role=idle"
+                ws = await connect(f"ws://{base}/ws/bare/?{query}", compression=None, ping_interval=None)
+                welcome = {}
+        n = next(self.serial)
+        if protocol == "wp":
+            sent = time.time()
+            self.pages_sent.append(sent)
+            url = f"{ORIGIN}/p/{n}?t={sent:.6f}"
+            await ws.send(json.dumps({"type": "page", "url": url, "title": f"Page {n}", "referrer": ""}))
+        return ws, welcome.get("token"), welcome
+
+    async def presence_visitor(self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future):
+        token = None
+        # The first navigation comes anywhere in the interval, so navigations spread evenly.
+        stay = random.uniform(0, nav)
+        while self.running:
+            try:
+                ws, token, _ = await self.visit(base, site, protocol, token)
+            except Exception:
+                self.error("connect")
+                if not ready.done():
+                    ready.set_result(False)
+                await asyncio.sleep(1 + random.random())
+                continue
+            if not ready.done():
+                ready.set_result(True)
+            reader = self.spawn(self.reader(ws, side="visitor", index=-1))
+            try:
+                waited, next_ping = 0.0, random.uniform(0, PING_EVERY)
+                while self.running and (not nav or waited < stay) and not reader.done():
+                    step = min(next_ping, stay - waited if nav else next_ping, 1.0)
+                    await asyncio.sleep(step)
+                    waited += step
+                    next_ping -= step
+                    if next_ping <= 0:
+                        await ws.send('{"type":"ping"}')
+                        next_ping = PING_EVERY
+                if reader.done() and self.running:
+                    self.error("dropped")
+                elif self.running:
+                    self.count("navigations")
+            except Exception:
+                self.error("dropped")
+            with contextlib.suppress(Exception):
+                await ws.close()
+            reader.cancel()
+            stay = nav * random.uniform(0.9, 1.1)
+
+    async def cmd_visitors(self, bases: list[str], n: int, site: str, protocol: str, nav: float):
+        started = time.time()
+        readies = []
+        for i in range(n):
+            ready = asyncio.get_running_loop().create_future()
+            readies.append(ready)
+            self.spawn(self.presence_visitor(bases[i % len(bases)], site, protocol, nav, ready))
+        results = await asyncio.gather(*readies)
+        return {"connected": sum(results), "refused": len(results) - sum(results), "seconds": time.time() - started}
+
+    async def cmd_chatters(self, bases: list[str], rooms: list[int], site: str, protocol: str):
+        """Visitors who open a chat: wp returns their pending rooms; bare uses the given room ids."""
+        opened = []
+        for i, room in enumerate(rooms):
+            ws, _, _ = await self.visit(bases[i % len(bases)], site, protocol, None, room=room)
+            if protocol == "wp":
+                await ws.send('{"type":"open"}')
+                # Read here, before the reader starts: the answer to `open` names the room.
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if frame.get("type") == "room":
+                        room = frame["room"]["id"]
+                        break
+            self.spawn(self.reader(ws, side="visitor", index=-2))
+            self.chatters[room] = ws
+            opened.append(room)
+        return {"rooms": opened}
+
+    # relay --------------------------------------------------------------------------
+
+    async def cmd_relay(self, side: str, rate: float, seconds: float):
+        """Messages at `rate` per second for `seconds`, round-robin over this side's rooms."""
+        targets = list(self.chatters.items() if side == "visitor" else self.operator_rooms.items())
+        if not targets or rate <= 0:
+            return {"sent": 0}
+        interval = 1 / rate
+        started = time.monotonic()
+        sent = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed / interval) + 1
+            while sent < due:
+                room, ws = targets[sent % len(targets)]
+                frame = {
+                    "type": "message",
+                    "body": f"{time.time():.6f} hello there",
+                    "client_id": f"b{next(self.serial)}",
+                }
+                if side == "operator":
+                    frame["room"] = room
+                try:
+                    await ws.send(json.dumps(frame))
+                except Exception:
+                    self.error("send")
+                sent += 1
+            await asyncio.sleep(max(0.0, started + sent * interval - time.monotonic()))
+        return {"sent": sent, "seconds": time.monotonic() - started}
+
+    # control ------------------------------------------------------------------------
+
+    async def cmd_received(self):
+        """How many latencies are waiting for the next drain (to tell when a queue has emptied)."""
+        return {"n": sum(len(values) for values in self.latencies.values())}
+
+    async def cmd_drain(self, since: float = 0, until: float = float("inf")):
+        """What happened since the last drain; latencies only of what was sent in [since, until]."""
+        latencies = {
+            kind: [ms for sent, ms in values if since <= sent <= until] for kind, values in self.latencies.items()
+        }
+        pages = [sent for sent in self.pages_sent if since <= sent <= until]
+        self.pages_sent = []
+        out = {"latencies": latencies, "errors": self.errors, "counts": {**self.counts, "pages_sent": len(pages)}}
+        if os.environ.get("BENCH_RAW"):  # every (sent, ms) pair, to look for stalls over time
+            out["raw"] = {kind: values for kind, values in self.latencies.items()}
+        self.latencies, self.errors, self.counts = {}, {}, {}
+        return out
+
+    async def cmd_quit(self):
+        self.running = False
+        for ws in [*self.operators, *self.chatters.values()]:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        return {"bye": True}
+
+
+async def main() -> None:
+    generator = Generator()
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        command = json.loads(line)
+        name = command.pop("cmd")
+        try:
+            answer = await getattr(generator, f"cmd_{name}")(**command)
+        except Exception as error:
+            answer = {"failed": f"{type(error).__name__}: {error}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        if name == "quit":
+            break
+
+
+if __name__ == "__main__":
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    asyncio.run(main())

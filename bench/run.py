@@ -1,0 +1,775 @@
+"""The benchmark: starts the production configuration and the load generators, runs the scenarios
+and writes the report (docs/benchmarks.md and its plots).
+
+    python -m bench --scale full --out docs        # what `make bench` runs (several minutes)
+    python -m bench --scale smoke --out /tmp/b     # seconds; tests/test_bench.py runs this
+
+Order: c (panel, sweep, queries: in this process, on the bench database, before anything else
+runs on it), then e (bare relay), b (White Panel relay, expiry), a (presence ramp). Everything
+runs on a Redis server and a database of the run's own, all stopped (and dropped) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from bench.stack import (
+    NGINX,
+    PYTHON,
+    Stack,
+    bench_database,
+    cpu_seconds,
+    load_average,
+    machine_cpu,
+    pids_with_cmdline,
+    rss_bytes,
+    work_dir,
+)
+
+ORIGIN = "http://bench.test"
+SITE = "bench"
+PASSWORD = "bench-password-1"  # noqa: S105 - operators of a throwaway database
+
+SCALES = {
+    "smoke": {
+        "ramp_steps": [6, 12],
+        "ramp_window": 2.0,
+        "nav": 1.0,
+        "visitor_gens": 1,
+        "operators": 2,
+        "relay_visitors": 8,
+        "relay_rooms": 3,
+        "relay_operators": 2,
+        "relay_rates": [10, 30],
+        "relay_seconds": 1.0,
+        "stored": 400,
+        "online": 200,
+        "snapshot_sizes": [20, 100],
+        "sweep_due": [0, 10, 50],
+        "leaves_due": [0, 10],
+        "expiry_rooms": 2,
+        "timings": {
+            "WP_VISITOR_TIMEOUT": "2",
+            "WP_ROOM_EXPIRY": "1",
+            "WP_OPERATOR_TIMEOUT": "5",
+            "WP_SWEEP_INTERVAL": "0.5",
+        },
+    },
+    "full": {
+        "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000],
+        "ramp_window": 30.0,
+        "nav": 30.0,
+        "visitor_gens": 2,
+        "operators": 3,
+        "relay_visitors": 1000,
+        "relay_rooms": 100,
+        "relay_operators": 4,
+        "relay_rates": [25, 50, 75, 100, 150, 200, 400, 800, 1600],
+        "relay_seconds": 15.0,
+        "stored": 100_000,
+        "online": 10_000,
+        "snapshot_sizes": [1000, 5000, 10_000],
+        "sweep_due": [0, 100, 10_000],
+        "leaves_due": [0, 100, 1000],
+        "expiry_rooms": 50,
+        # SPEC §4 defaults, except the room expiry: 10 s instead of 60 keeps the probe short.
+        "timings": {
+            "WP_VISITOR_TIMEOUT": "60",
+            "WP_ROOM_EXPIRY": "10",
+            "WP_OPERATOR_TIMEOUT": "60",
+            "WP_SWEEP_INTERVAL": "5",
+        },
+    },
+}
+
+# Rate limits (whitepanel/ratelimit.py) the benchmark lifts, as WP_RATE_<name>.
+LIFTED_LIMITS = (
+    "VISITOR_MESSAGES",
+    "IP_MESSAGES",
+    "VISITOR_OPENS",
+    "IP_OPENS",
+    "VISITOR_PAGES",
+    "IP_PAGES",
+    "IP_HELLOS",
+)
+
+# Where a ramp stops (scenario a): the issue's limit.
+P95_LIMIT_MS = 500.0
+ERROR_LIMIT = 0.01
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+    }
+
+
+# Load generator processes -----------------------------------------------------------
+
+
+class Gen:
+    """A bench/load.py process; `ask` sends one command and waits for its one-line answer."""
+
+    def __init__(self, stack: Stack, name: str):
+        self.name = name
+        self.proc = stack.spawn(
+            name, "generator", [PYTHON, "-m", "bench.load"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def send(self, cmd: str, **args) -> None:
+        self.proc.process.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.process.stdin.flush()
+
+    def answer(self) -> dict:
+        line = self.proc.process.stdout.readline()
+        if not line:
+            self.proc.check()
+            raise RuntimeError(f"{self.name} said nothing")
+        answer = json.loads(line)
+        if "failed" in answer:
+            raise RuntimeError(f"{self.name}: {answer['failed']}\n{self.proc.log.read_text()[-2000:]}")
+        return answer
+
+    def ask(self, cmd: str, **args) -> dict:
+        self.send(cmd, **args)
+        return self.answer()
+
+
+def ask_all(gens: list[Gen], cmd: str, args: list[dict] | None = None) -> list[dict]:
+    """The same command to several generators at once (they work in parallel)."""
+    for i, gen in enumerate(gens):
+        gen.send(cmd, **(args[i] if args else {}))
+    return [gen.answer() for gen in gens]
+
+
+def merged(drains: list[dict]) -> dict:
+    out: dict = {"latencies": {}, "errors": {}, "counts": {}, "raw": {}}
+    for drain in drains:
+        for kind, values in drain.get("raw", {}).items():
+            out["raw"].setdefault(kind, []).extend(values)
+        for kind, values in drain["latencies"].items():
+            out["latencies"].setdefault(kind, []).extend(values)
+        for key in ("errors", "counts"):
+            for kind, n in drain[key].items():
+                out[key][kind] = out[key].get(kind, 0) + n
+    return out
+
+
+def wait_quiet(gens: list[Gen], *, quiet: float = 2.0, longest: float = 60.0) -> None:
+    """Until nothing new arrives for `quiet` seconds: a queue left behind by a rate the server could not
+    keep up with is measured in its own level (late, not lost) and does not spill into the next."""
+    deadline = time.monotonic() + longest
+    last, still = -1, 0.0
+    while time.monotonic() < deadline and still < quiet:
+        n = sum(answer["n"] for answer in ask_all(gens, "received"))
+        still = still + 0.5 if n == last else 0.0
+        last = n
+        time.sleep(0.5)
+
+
+def quit_all(stack: Stack, gens: list[Gen]) -> None:
+    for gen in gens:
+        if gen.proc.alive():
+            try:
+                gen.ask("quit")
+            except (RuntimeError, OSError):
+                pass
+    stack.stop([gen.proc for gen in gens])
+
+
+# Process measurements -------------------------------------------------------------------
+
+
+class Meter:
+    """CPU use of each group of processes (and of the machine) over a window, in % of one core."""
+
+    def __init__(self, stack: Stack, db_name: str):
+        self.stack = stack
+        self.db_name = db_name
+
+    def pids(self) -> dict[str, list[int]]:
+        groups = {g: self.stack.group_pids(g) for g in ("daphne", "nginx", "celery", "redis", "generator")}
+        groups["postgres"] = pids_with_cmdline(self.db_name) if self.db_name else []
+        return groups
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.cpu0 = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
+        self.machine0 = machine_cpu()
+
+    def stop(self) -> dict:
+        wall = time.monotonic() - self.started
+        cpu = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
+        busy, total = machine_cpu()
+        out = {f"cpu_{g}": round(100 * (cpu[g] - self.cpu0.get(g, 0)) / wall, 1) for g in cpu}
+        out["cpu_machine"] = round(100 * os.cpu_count() * (busy - self.machine0[0]) / max(1, total - self.machine0[1]))
+        out["load"] = load_average()
+        return out
+
+    def daphne_rss(self) -> int:
+        return sum(rss_bytes(p) for p in self.stack.group_pids("daphne"))
+
+
+# Scenario c: panel, sweep, queries (in this process) ------------------------------------
+
+
+def scenario_c(cfg: dict) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from chat import selectors, services
+    from chat.expiry import sweep
+    from chat.models import Room
+    from operators.models import Operator
+    from visitors import services as visitor_services
+    from visitors.models import Site, Visitor
+    from visitors.presence import visitor_presence
+
+    out: dict = {"stored": cfg["stored"], "online": cfg["online"]}
+    site = Site.objects.create(key="panel", name="Panel", allowed_origins=ORIGIN)
+    user = get_user_model().objects.create(username="panel-op", first_name="Paula")
+    operator = Operator.objects.create(user=user)
+    operator.sites.set([site])
+    operator = Operator.objects.select_related("user").get(pk=operator.pk)
+
+    say(f"c: storing {cfg['stored']} visitors and rooms")
+    now = timezone.now()
+    started = time.monotonic()
+    Visitor.objects.bulk_create(
+        (
+            Visitor(
+                site=site,
+                token_hash=f"c{i:063d}",
+                first_seen=now,
+                since=now - timedelta(seconds=i),
+                last_seen=now,
+                url=f"{ORIGIN}/products/{i}",
+                title=f"Product {i}",
+                pages=3,
+            )
+            for i in range(cfg["stored"])
+        ),
+        batch_size=5000,
+    )
+    ids = list(Visitor.objects.filter(site=site).order_by("id").values_list("id", flat=True))
+    Room.objects.bulk_create(
+        (
+            Room(site=site, visitor_id=v, status="expired", reason="visitor_left", created_at=now, ended_at=now)
+            for v in ids
+        ),
+        batch_size=5000,
+    )
+    # A pool of 100 requests, as a busy site has.
+    Room.objects.bulk_create(Room(site=site, visitor_id=v, status="pending", created_at=now) for v in ids[:100])
+    out["fill_seconds"] = round(time.monotonic() - started, 1)
+
+    out["snapshot"] = []
+    for size in cfg["snapshot_sizes"]:
+        Visitor.objects.filter(site=site).update(online=False)
+        Visitor.objects.filter(pk__in=ids[:size]).update(online=True)
+        times = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as queries:
+                t0 = time.perf_counter()
+                frame = json.dumps(selectors.operator_snapshot(operator=operator), separators=(",", ":"))
+                times.append((time.perf_counter() - t0) * 1000)
+        out["snapshot"].append(
+            {"visitors": size, "ms": round(statistics.median(times), 1), "queries": len(queries), "bytes": len(frame)}
+        )
+        say(f"c: snapshot of {size} visitors: {out['snapshot'][-1]}")
+
+    # Sweeps, with cfg["online"] visitors online and none of them due. The first sweep finds
+    # Redis without presence state and gives every online visitor a deadline: done once, untimed.
+    Visitor.objects.filter(site=site).update(online=False)
+    Visitor.objects.filter(pk__in=ids[: cfg["online"]]).update(online=True)
+    sweep(now=timezone.now())
+    redis = visitor_presence._redis()
+    redis.delete(visitor_presence._absent_key)
+    out["sweep_rooms"] = []
+    # Rooms due from the offline visitors' rooms; visitors leaving from the online ones.
+    pool = iter(ids[cfg["online"] :])
+    leaving = iter(reversed(ids[100 : cfg["online"]]))
+
+    def timed_sweep(what: str, due: int) -> dict:
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            result = sweep(now=timezone.now())
+            ms = (time.perf_counter() - t0) * 1000
+        done = result.rooms_expired if what == "rooms due" else result.visitors_left
+        assert done == due, (result, due)
+        say(f"c: sweep with {due} {what}: {ms:.1f} ms")
+        return {"due": due, "ms": round(ms, 1), "queries": len(queries)}
+
+    for due in cfg["sweep_due"]:
+        picked = [next(pool) for _ in range(due)]
+        Room.objects.filter(visitor_id__in=picked).update(status="closing", expires_at=timezone.now() - timedelta(1))
+        out["sweep_rooms"].append(timed_sweep("rooms due", due))
+    out["sweep_visitors"] = []
+    for due in cfg["leaves_due"]:
+        picked = [next(leaving) for _ in range(due)]
+        if picked:
+            redis.zadd(visitor_presence._absent_key, {str(v): time.time() - 1 for v in picked})
+        out["sweep_visitors"].append(timed_sweep("visitors leaving", due))
+    # The live scenarios must not inherit these: offline, and no deadlines left in Redis.
+    Visitor.objects.filter(site=site).update(online=False)
+    redis.delete(visitor_presence._absent_key)
+
+    # Database queries per socket event (the service each socket frame calls).
+    qsite = Site.objects.create(key="queries", name="Queries", allowed_origins=ORIGIN)
+    operator.sites.add(qsite)
+    operator = Operator.objects.select_related("user").get(pk=operator.pk)
+    counts = []
+
+    def count(event: str, call):
+        with CaptureQueriesContext(connection) as queries:
+            value = call()
+        counts.append({"event": event, "queries": len(queries)})
+        return value
+
+    visitor, token = count(
+        "hello (new visitor)",
+        lambda: (
+            v := visitor_services.visitor_identify(site=qsite, token=None),
+            visitor_services.visitor_arrive(visitor_id=v[0].pk),
+        )[0],
+    )
+    count(
+        "hello (same visitor, new tab)",
+        lambda: visitor_services.visitor_arrive(
+            visitor_id=visitor_services.visitor_identify(site=qsite, token=token)[0].pk
+        ),
+    )
+    count("page", lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""))
+    room = count("open (chat request)", lambda: services.room_open(visitor_id=visitor.pk))
+    count("accept", lambda: services.room_accept(room_id=room.pk, operator=operator))
+    count("message (visitor)", lambda: services.message_send_by_visitor(visitor_id=visitor.pk, body="hi"))
+    count(
+        "message (operator)", lambda: services.message_send_by_operator(room_id=room.pk, operator=operator, body="yo")
+    )
+    count("close (operator)", lambda: services.room_close(room_id=room.pk, operator=operator))
+    count("history (visitor)", lambda: selectors.visitor_history(visitor_id=visitor.pk, after=0))
+    for size in (10, 1000):
+        Visitor.objects.filter(site=site).update(online=False)
+        Visitor.objects.filter(pk__in=ids[:size]).update(online=True)
+        count(f"snapshot, {size} visitors online", lambda: selectors.operator_snapshot(operator=operator))
+    Visitor.objects.filter(site=site).update(online=False)
+    out["queries"] = counts
+    return out
+
+
+# The live scenarios ------------------------------------------------------------------------
+
+
+def seed_operators(n: int, prefix: str) -> list[str]:
+    """Operators of the bench site, logged in: their session cookies."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from operators.models import Operator
+    from visitors.models import Site
+
+    site, _ = Site.objects.get_or_create(key=SITE, defaults={"name": "Bench", "allowed_origins": ORIGIN})
+    cookies = []
+    for i in range(n):
+        user = get_user_model().objects.create_user(f"{prefix}-{i}", password=PASSWORD, first_name=f"Op{i}")
+        Operator.objects.create(user=user).sites.set([site])
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    return cookies
+
+
+def relay(stack: Stack, meter: Meter, cfg: dict, *, protocol: str, bases: list[str], cookies: list[str]) -> dict:
+    """Scenarios b and e: idle visitors online, rooms of chatting visitors, messages both ways."""
+    rooms = cfg["relay_rooms"]
+    ops = Gen(stack, f"gen-{protocol}-operators")
+    chat = Gen(stack, f"gen-{protocol}-chatters")
+    idle = Gen(stack, f"gen-{protocol}-idle")
+    gens = [ops, chat, idle]
+    out: dict = {"protocol": protocol, "levels": []}
+    try:
+        idle.ask("visitors", bases=bases, n=cfg["relay_visitors"] - rooms, site=SITE, protocol=protocol, nav=0)
+        room_ids = list(range(1, rooms + 1))
+        opened = chat.ask("chatters", bases=bases, rooms=room_ids, site=SITE, protocol=protocol)["rooms"]
+        per_op = [opened[i :: len(cookies)] for i in range(len(cookies))]
+        ops.ask("operators", bases=bases, cookies=cookies, protocol=protocol, rooms=per_op)
+        if protocol == "wp":
+            accepted = ops.ask("accept", rooms=opened)["accepted"]
+            if accepted != len(opened):
+                raise RuntimeError(f"only {accepted} of {len(opened)} rooms accepted")
+        time.sleep(1)
+        ask_all(gens, "drain")
+        for rate in cfg["relay_rates"]:
+            meter.start()
+            ask_all(
+                [chat, ops],
+                "relay",
+                [{"side": side, "rate": rate / 2, "seconds": cfg["relay_seconds"]} for side in ("visitor", "operator")],
+            )
+            wait_quiet(gens)
+            cpu = meter.stop()
+            drain = merged(ask_all(gens, "drain"))
+            if os.environ.get("BENCH_RAW"):
+                Path(stack.work / f"raw-{protocol}-{rate}.json").write_text(json.dumps(drain.get("raw")))
+            latencies = drain["latencies"].get("relay:visitor", []) + drain["latencies"].get("relay:operator", [])
+            sent = rate * cfg["relay_seconds"]
+            level = {
+                "rate": rate,
+                **summary(latencies),
+                "delivered": round(len(latencies) / sent, 3),
+                "delivered_per_s": round(len(latencies) / cfg["relay_seconds"], 1),
+                "errors": sum(drain["errors"].values()),
+                "error_kinds": drain["errors"],
+                **cpu,
+            }
+            out["levels"].append(level)
+            say(
+                f"{protocol} relay {rate}/s: p50 {level['p50']} p95 {level['p95']} p99 {level['p99']} ms, "
+                f"delivered {level['delivered']:.0%}, errors {level['errors']}, cpu {cpu}"
+            )
+            # Far past saturation: the next, higher rates would only take longer to say the same.
+            if level["delivered"] < 0.5 or (level["p50"] or 0) > 1000:
+                break
+        if protocol == "wp" and cfg["expiry_rooms"]:
+            expiry = float(stack.env["WP_ROOM_EXPIRY"])
+            chat.ask("forget", rooms=ops.ask("close_rooms", n=cfg["expiry_rooms"])["closing"])
+            wait = expiry + float(stack.env["WP_SWEEP_INTERVAL"]) + 3
+            # Under load: the other rooms go on talking (both ways, at the lowest rate) while these expire.
+            ask_all(
+                [chat, ops],
+                "relay",
+                [
+                    {"side": side, "rate": cfg["relay_rates"][0] / 2, "seconds": wait}
+                    for side in ("visitor", "operator")
+                ],
+            )
+            wait_quiet(gens, quiet=3.0)
+            drain = merged(ask_all(gens, "drain"))
+            late = [ms / 1000 for ms in drain["latencies"].get("expiry_late", [])]
+            out["expiry"] = {
+                "rooms": cfg["expiry_rooms"],
+                **summary(late),
+                "sweep_interval": stack.env["WP_SWEEP_INTERVAL"],
+            }
+            say(f"expiry lateness (s): {out['expiry']}")
+    finally:
+        quit_all(stack, gens)
+    return out
+
+
+def step_verdict(step: dict) -> str:
+    """Why a ramp step is past the limit ("" if it is not)."""
+    if step["page"]["n"] == 0 or (step["page"]["p95"] or 0) > P95_LIMIT_MS:
+        return "p95"
+    if (step["page_events_delivered"] or 0) < 1 - ERROR_LIMIT:
+        return "late or lost page events"
+    if step["errors"] > ERROR_LIMIT * step["visitors"]:
+        return "errors"
+    return ""
+
+
+def presence_ramp(
+    stack: Stack, meter: Meter, cfg: dict, *, bases: list[str], cookies: list[str], daphne: int = 1
+) -> dict:
+    """Scenario a: more and more visitors, each navigating every `nav` seconds, until p95 from a
+    page event to the operators' `visitor` event passes P95_LIMIT_MS or errors appear."""
+    ops = Gen(stack, f"gen-ramp{daphne}-operators")
+    visitors = [Gen(stack, f"gen-ramp{daphne}-visitors-{i + 1}") for i in range(cfg["visitor_gens"])]
+    out: dict = {"daphne": daphne, "steps": []}
+    try:
+        ops.ask("operators", bases=bases, cookies=cookies, protocol="wp", rooms=[])
+        time.sleep(1)
+        base_rss = meter.daphne_rss()
+        out["daphne_rss_base"] = base_rss
+        held = 0
+        for target in cfg["ramp_steps"]:
+            add = target - held
+            shares = [add // len(visitors) + (1 if i < add % len(visitors) else 0) for i in range(len(visitors))]
+            started = time.monotonic()
+            ask_all(
+                visitors,
+                "visitors",
+                [{"bases": bases, "n": n, "site": SITE, "protocol": "wp", "nav": cfg["nav"]} for n in shares],
+            )
+            ramp_seconds = time.monotonic() - started
+            held = target
+            # The burst of connections leaves a queue behind; the window measures the steady state after it.
+            time.sleep(min(10.0, cfg["ramp_window"] / 3))
+            ask_all([ops, *visitors], "drain")
+            meter.start()
+            window = (time.time(), time.time() + cfg["ramp_window"])
+            time.sleep(cfg["ramp_window"])
+            cpu = meter.stop()
+            rss = meter.daphne_rss()
+            # Only pages sent inside the window count, late ones too: they get a grace period to arrive.
+            time.sleep(min(10.0, cfg["ramp_window"] / 3))
+            since, until = window
+            drain = merged(ask_all([ops, *visitors], "drain", [{"since": since, "until": until}] * (1 + len(visitors))))
+            errors = sum(drain["errors"].values())
+            if os.environ.get("BENCH_RAW"):
+                Path(stack.work / f"raw-{target}.json").write_text(json.dumps(drain.get("raw")))
+            expected = drain["counts"].get("pages_sent", 0) * len(cookies)
+            received = len(drain["latencies"].get("page", []))
+            step = {
+                "visitors": target,
+                "connect_seconds": round(ramp_seconds, 1),
+                "page": summary(drain["latencies"].get("page", [])),
+                "hello": summary(drain["latencies"].get("hello", [])),
+                "navigations": drain["counts"].get("navigations", 0),
+                "page_events_delivered": round(received / expected, 3) if expected else None,
+                "errors": errors,
+                "error_kinds": drain["errors"],
+                "daphne_rss_mb": round(rss / 2**20, 1),
+                "rss_per_socket_kb": round((rss - base_rss) / target / 1024, 1),
+                **cpu,
+            }
+            out["steps"].append(step)
+            say(
+                f"ramp x{daphne} {target} visitors: page p95 {step['page']['p95']} ms, hello p95 "
+                f"{step['hello']['p95']} ms, errors {errors}, rss/socket {step['rss_per_socket_kb']} KB, {cpu}"
+            )
+            verdict = step_verdict(step)
+            if verdict:
+                out["stopped_by"] = verdict
+                break
+        good = [s for s in out["steps"] if not step_verdict(s)]
+        out["held"] = max((s["visitors"] for s in good), default=0)
+    finally:
+        quit_all(stack, [ops, *visitors])
+    return out
+
+
+# Machine and versions --------------------------------------------------------------------------
+
+
+def environment(database_url: str, redis_url: str) -> dict:
+    from importlib.metadata import version
+
+    import redis
+    from django.db import connection
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            db = f"PostgreSQL {cursor.fetchone()[0]}"
+        else:
+            cursor.execute("select sqlite_version()")
+            db = f"SQLite {cursor.fetchone()[0]}"
+    packages = ["django", "channels", "channels-redis", "daphne", "celery", "redis", "psycopg", "websockets"]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(mem) / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "database": db,
+        "redis": "Redis " + redis.Redis.from_url(redis_url).info("server")["redis_version"],
+        "packages": {name: version(name) for name in packages},
+    }
+
+
+# Main ----------------------------------------------------------------------------------------------
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """One report from several runs: each scenario from the last run that measured it."""
+    merged: dict = {**runs[-1], "runs": []}
+    for i, run in enumerate(runs):
+        scenarios = [key for key in "abcde" if key in run and not any(key in later for later in runs[i + 1 :])]
+        merged.update({key: run[key] for key in scenarios})
+        merged["runs"].append(
+            {k: run.get(k) for k in ("started", "load_before", "load_after")} | {"scenarios": scenarios}
+        )
+    return merged
+
+
+def checkpoint(work: Path, results: dict) -> None:
+    """What is measured so far, so a run that fails late still leaves its numbers (--report-from)."""
+    (work / "results.json").write_text(json.dumps(results, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "smoke"))
+    parser.add_argument("--out", type=Path, required=True, help="directory for benchmarks.md and img/bench-*.png")
+    parser.add_argument("--database", choices=["pg", "sqlite"], default=os.environ.get("BENCH_DATABASE", "pg"))
+    parser.add_argument("--scenarios", default="cebad", help="which to run, in this order (default: cebad)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=JSON", help='change one size, e.g. ramp_steps="[500,1000]"'
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        nargs="+",
+        help="only write the report, from runs' results.json (scenarios of later files replace earlier ones)",
+    )
+    args = parser.parse_args(argv)
+    if args.report_from:
+        from bench.report import write_report
+
+        write_report(merge_runs([json.loads(path.read_text()) for path in args.report_from]), args.out)
+        return 0
+    cfg = dict(SCALES[args.scale])
+    for change in args.set:
+        key, value = change.split("=", 1)
+        if key not in cfg:
+            parser.error(f"unknown size {key!r}: one of {', '.join(cfg)}")
+        cfg[key] = json.loads(value)
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets; children inherit it
+    tag = secrets.token_hex(3)
+    work = work_dir()
+    stack = Stack(work)
+    results: dict = {"scale": args.scale, "config": cfg, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results["load_before"] = load_average()
+    say(f"{args.scale} run, logs in {work} (kept if the run fails, or with BENCH_KEEP=1)")
+    try:
+        redis_url = stack.start_redis()
+        with bench_database(args.database, work, tag) as database_url:
+            # Production settings: none of the caller's (a test run's shrunk timings, its database).
+            inherited = {k: v for k, v in os.environ.items() if not k.startswith("WP_") and k != "DATABASE_URL"}
+            stack.env = {
+                **inherited,
+                **cfg["timings"],
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "WP_REDIS_PREFIX": f"wpbench-{tag}",
+                "WP_VAR_DIR": str(work / "var"),
+                "SECRET_KEY": secrets.token_urlsafe(40),
+                "DJANGO_SETTINGS_MODULE": "whitepanel.settings",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "WARNING",
+                # All the load comes from one address (127.0.0.1) and the relay's visitors write faster
+                # than people do: the limits are lifted, the check itself still runs on every frame.
+                **{f"WP_RATE_{name}": "100000000/60" for name in LIFTED_LIMITS},
+            }
+            os.environ.update(stack.env)
+            import django
+
+            django.setup()
+            from django.core.management import call_command
+
+            call_command("migrate", "--noinput", verbosity=0)
+            results["environment"] = environment(database_url, redis_url)
+            db_name = database_url.rsplit("/", 1)[1] if args.database == "pg" else ""
+            meter = Meter(stack, db_name)
+            if "c" in args.scenarios:
+                results["c"] = scenario_c(cfg)
+                checkpoint(work, results)
+            cookies = seed_operators(max(cfg["operators"], cfg["relay_operators"]), "op")
+            # Connections opened by this process are not needed by the live scenarios.
+            from django.db import connections
+
+            connections.close_all()
+            if "e" in args.scenarios:
+                bare = stack.start_daphne(app="bench.bare:application", name="daphne-bare")
+                results["e"] = relay(
+                    stack, meter, cfg, protocol="bare", bases=[bare], cookies=cookies[:1] * cfg["relay_operators"]
+                )
+                checkpoint(work, results)
+                stack.stop([p for p in stack.procs if p.name == "daphne-bare"])
+                stack.daphne_bases.clear()
+            stack.start_celery()
+            base = stack.start_daphne()
+            if "b" in args.scenarios:
+                results["b"] = relay(
+                    stack, meter, cfg, protocol="wp", bases=[base], cookies=cookies[: cfg["relay_operators"]]
+                )
+                checkpoint(work, results)
+                # The relay's visitors leave after VISITOR_TIMEOUT; the ramp starts once the sweep is done with them.
+                settle = float(cfg["timings"]["WP_VISITOR_TIMEOUT"]) + 2 * float(cfg["timings"]["WP_SWEEP_INTERVAL"])
+                say(f"settling {settle:.0f} s")
+                time.sleep(settle)
+            # a and d go through nginx as deployed (deploy/nginx.conf), when it is installed.
+            proxied = os.access(NGINX, os.X_OK)
+            if "a" in args.scenarios:
+                # A fresh process: the relay's sockets left memory behind that would hide the ramp's growth.
+                stack.stop([p for p in stack.procs if p.group == "daphne"])
+                base = stack.start_daphne()
+                front = stack.start_nginx([base]) if proxied else base
+                results["a"] = presence_ramp(stack, meter, cfg, bases=[front], cookies=cookies[: cfg["operators"]])
+                results["a"].update(via="nginx" if proxied else "direct", layer_shards=1)
+                checkpoint(work, results)
+            if "d" in args.scenarios:
+                # Scale-out: 2 daphne processes behind nginx, the channel layer sharded over 2 Redis servers.
+                stack.stop([p for p in stack.procs if p.group in ("daphne", "celery", "nginx")])
+                settle = float(cfg["timings"]["WP_VISITOR_TIMEOUT"]) + 2 * float(cfg["timings"]["WP_SWEEP_INTERVAL"])
+                second_redis = stack.start_redis()
+                stack.env = {
+                    **stack.env,
+                    "DJANGO_SETTINGS_MODULE": "bench.sharded_settings",
+                    "BENCH_LAYER_HOSTS": f"{redis_url},{second_redis}",
+                }
+                stack.start_celery()
+                say(f"settling {settle:.0f} s")
+                time.sleep(settle)
+                bases = [stack.start_daphne(), stack.start_daphne()]
+                front = stack.start_nginx(bases) if proxied else bases
+                results["d"] = presence_ramp(
+                    stack,
+                    meter,
+                    cfg,
+                    bases=[front] if proxied else bases,
+                    cookies=cookies[: cfg["operators"]],
+                    daphne=2,
+                )
+                results["d"].update(via="nginx" if proxied else "direct", layer_shards=2)
+            results["load_after"] = load_average()
+            for proc in stack.procs:
+                proc.check()
+            stack.stop()
+            connections.close_all()
+    finally:
+        stack.stop()
+    from bench.report import write_report
+
+    write_report(results, args.out)
+    say(f"wrote {args.out / 'benchmarks.md'}")
+    # The logs stay only when something failed (above) or when asked for.
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

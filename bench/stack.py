@@ -1,0 +1,287 @@
+"""The production configuration, started by the benchmark itself: its own Redis server(s), its own
+database (PostgreSQL or an SQLite file), N daphne processes and a Celery worker and beat, as
+whitepanel/launch.py starts them. Plus what the report needs to know about processes: CPU time
+and resident memory, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whitepanel.launch import _free_port, _redis_server_executable, _wait_for_redis, daphne_args
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+# /proc readings ----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+    except OSError:
+        return 0
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children (Celery's pool processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def pids_with_cmdline(fragment: str) -> list[int]:
+    """Processes whose command line holds this text (the PostgreSQL backends of our database)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if fragment in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# Processes -----------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    group: str  # daphne, celery, redis, generator
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def check(self) -> None:
+        if not self.alive():
+            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
+
+
+@dataclass
+class Stack:
+    """Everything the benchmark started; `stop()` ends all of it (by pid, nothing else)."""
+
+    work: Path
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+    redis_urls: list[str] = field(default_factory=list)
+    daphne_bases: list[str] = field(default_factory=list)
+
+    def spawn(self, name: str, group: str, args: list[str], *, env: dict | None = None, **popen) -> Proc:
+        log = self.work / f"{name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=env or self.env,
+                stdout=popen.pop("stdout", out),
+                stderr=out,
+                start_new_session=True,
+                **popen,
+            )
+        proc = Proc(name, group, process, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_redis(self) -> str:
+        port = _free_port()
+        name = f"redis-{len(self.redis_urls) + 1}"
+        data = self.work / name
+        data.mkdir()
+        proc = self.spawn(
+            name,
+            "redis",
+            [_redis_server_executable(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", str(data), "--maxclients", "20000"],
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for_redis(proc.process, port, proc.log)
+        url = f"redis://127.0.0.1:{port}/0"
+        self.redis_urls.append(url)
+        return url
+
+    def start_daphne(self, *, app: str = "whitepanel.asgi:application", name: str = "") -> str:
+        port = _free_port()
+        args = daphne_args(port)
+        args[-1] = app
+        proc = self.spawn(name or f"daphne-{len(self.daphne_bases) + 1}", "daphne", [PYTHON, *args])
+        base = f"127.0.0.1:{port}"
+        wait_http(proc, f"http://{base}/healthz" if app.startswith("whitepanel") else None, port)
+        self.daphne_bases.append(base)
+        return base
+
+    def start_nginx(self, upstreams: list[str]) -> str:
+        """deploy/nginx.conf in front of these daphne processes, on a free port. Only TLS is left out
+        (no certificate here, and the generators would pay for it on the same cores): the server block
+        listens for plain HTTP with everything else (websocket proxying, headers, timeouts) as shipped."""
+        directory = self.work / f"nginx-{len(upstreams)}"
+        directory.mkdir()
+        port = _free_port()
+        site = NGINX_CONF.read_text()
+        replacements = {
+            "listen 80;": f"listen 127.0.0.1:{_free_port()};",
+            "listen [::]:80;": "",
+            "listen 443 ssl;": f"listen 127.0.0.1:{port};",
+            "listen [::]:443 ssl;": "",
+            "    server 127.0.0.1:8001;\n    server 127.0.0.1:8002;\n": "".join(
+                f"    server {u};\n" for u in upstreams
+            ),
+            "alias /var/lib/whitepanel/static/;": f"alias {directory}/;",
+        }
+        for old, new in replacements.items():
+            if old not in site:
+                raise RuntimeError(f"deploy/nginx.conf no longer contains {old!r}: update bench/stack.py")
+            site = site.replace(old, new)
+        site = "\n".join(line for line in site.splitlines() if not line.strip().startswith("ssl_"))
+        (directory / "whitepanel.conf").write_text(site)
+        temp = "".join(
+            f"    {k}_temp_path {directory / k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        main = directory / "nginx.conf"
+        # One nginx process (no master): it shares the 2 cores with everything else.
+        main.write_text(
+            f"daemon off;\nmaster_process off;\npid {directory / 'nginx.pid'};\nworker_rlimit_nofile 60000;\n"
+            f"error_log {directory / 'error.log'} warn;\nevents {{ worker_connections 30000; }}\n"
+            f"http {{\n    access_log off;\n{temp}    include {directory / 'whitepanel.conf'};\n}}\n"
+        )
+        proc = self.spawn(
+            f"nginx-{len(upstreams)}",
+            "nginx",
+            [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
+            stdin=subprocess.DEVNULL,
+        )
+        wait_http(proc, None, port, timeout=20)
+        return f"127.0.0.1:{port}"
+
+    def start_celery(self) -> None:
+        # As whitepanel/launch.py runs them: a worker with two pool processes, and one beat.
+        self.spawn(
+            "celery-worker",
+            "celery",
+            [PYTHON, "-m", "celery", "-A", "whitepanel", "worker", "--loglevel", "WARNING", "--concurrency", "2",
+             "--without-gossip", "--without-mingle"],
+        )  # fmt: skip
+        self.spawn(
+            "celery-beat",
+            "celery",
+            [PYTHON, "-m", "celery", "-A", "whitepanel", "beat", "--loglevel", "WARNING",
+             "-s", str(self.work / "beat-schedule")],
+        )  # fmt: skip
+
+    def group_pids(self, group: str) -> list[int]:
+        pids = []
+        for proc in self.procs:
+            if proc.group == group and proc.alive():
+                pids.append(proc.pid)
+                pids.extend(children_of(proc.pid))
+        return pids
+
+    def stop(self, procs: list[Proc] | None = None) -> None:
+        targets = [p for p in (procs if procs is not None else self.procs) if p.alive()]
+        for proc in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in targets:
+            try:
+                proc.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.process.wait()
+        if procs is not None:
+            self.procs = [p for p in self.procs if p not in procs]
+
+
+def wait_http(proc: Proc, url: str | None, port: int, timeout: float = 60) -> None:
+    """Until the URL answers 200 (or, without one, until the port accepts connections)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc.check()
+        try:
+            if url:
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http:// URL
+                    if response.status == 200:
+                        return
+            else:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.name} did not come up:\n{proc.log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+# Database --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def bench_database(kind: str, work: Path, tag: str):
+    """A database of its own for the run: `pg` creates (and at the end drops) a PostgreSQL database
+    on BENCH_PG (default postgres://postgres@127.0.0.1:5432); `sqlite` is a file in the work dir."""
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+    name = f"whitepanel_bench_{tag}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def work_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="whitepanel-bench-"))

@@ -1,0 +1,59 @@
+"""The benchmark still runs (issue 9, docs/benchmarks.md): `python -m bench --scale smoke` starts its
+own Redis, database, daphne, Celery and load generators, runs every scenario at tiny sizes and writes
+its report and plots. No timing is asserted: this machine is shared, and the numbers are the full
+run's business (`make bench`)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("## Targets", "## a. Presence ramp", "## b. Relay", "## c. Panel and sweep", "## d. Scale-out",
+            "## e. Baseline")  # fmt: skip
+
+
+def bench_database() -> dict[str, str]:
+    """The kind of database this test run uses (BENCH_DATABASE); on PostgreSQL, the same server."""
+    db = settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("postgresql"):
+        return {"BENCH_DATABASE": "sqlite"}
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return {"BENCH_DATABASE": "pg", "BENCH_PG": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"}
+
+
+def make_bench_command(out: Path) -> list[str]:
+    """`make bench BENCH_SCALE=smoke`'s command, read from the Makefile, writing to `out`."""
+    recipe = re.search(r"^bench:.*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    words = {"$(BIN)/python": sys.executable, "$(BENCH_SCALE)": "smoke", "$(BENCH_OUT)": str(out)}
+    return [words.get(word, word) for word in recipe.split()]
+
+
+@pytest.mark.timeout(600)
+def test_smoke_run_writes_the_report_and_plots(tmp_path):
+    command = make_bench_command(tmp_path)
+    assert command[1:3] == ["-m", "bench"]
+    done = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, **bench_database()}, capture_output=True, text=True, timeout=540
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    page = (tmp_path / "benchmarks.md").read_text()
+    for section in SECTIONS:
+        assert section in page, section
+    for plot in ("bench-presence.png", "bench-relay.png", "bench-panel.png"):
+        assert (tmp_path / "img" / plot).read_bytes().startswith(b"\x89PNG"), plot
+        assert f"(img/{plot})" in page, plot
+    results = json.loads((tmp_path / "img" / "bench-results.json").read_text())
+    # Every scenario measured something: latencies came back through the real sockets.
+    assert all(step["page"]["n"] for step in results["a"]["steps"]), results["a"]
+    assert all(step["page"]["n"] for step in results["d"]["steps"]), results["d"]
+    for key in ("b", "e"):
+        assert all(level["n"] for level in results[key]["levels"]), results[key]
+    assert results["b"]["expiry"]["n"] == results["config"]["expiry_rooms"]
+    assert {q["event"] for q in results["c"]["queries"]} >= {"page", "message (visitor)", "message (operator)"}
