@@ -12,6 +12,7 @@ Each event is serialised to JSON once, here, and the consumers pass the text
 through: no query and no encoding per event per operator.
 """
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -129,6 +130,20 @@ def _deliver(batch: list[tuple[str, dict]]) -> None:
         async_to_sync(_group_send_all)(batch)
     except Exception:
         logger.exception("could not publish %d event(s)", len(batch))
+
+
+@contextlib.contextmanager
+def published_together():
+    """The events of the commits made inside are sent in one go at the end: the sweep's
+    thousands of expiries cost one trip to the channel layer, not one each."""
+    batch: list[tuple[str, dict]] = []
+    token = deferred.set(batch)
+    try:
+        yield
+    finally:
+        deferred.reset(token)
+        if batch:
+            _deliver(batch)
 
 
 async def publish_deferred(batch: list[tuple[str, dict]]) -> None:

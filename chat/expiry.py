@@ -17,6 +17,7 @@ from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
 from visitors.services import visitor_leave
 
+from . import events
 from .models import Room
 from .services import rooms_expire_due
 
@@ -51,6 +52,11 @@ def sweep(*, now: datetime) -> SweepResult:
     After the worker was down, one room may be overdue several ways (its visitor left,
     then its closing time ran out): in deadline order, the first one decides, with its
     reason, as an on-time sweep would have."""
+    with events.published_together():
+        return _sweep(now=now)
+
+
+def _sweep(*, now: datetime) -> SweepResult:
     result = SweepResult()
     ts = now.timestamp()
     _recover_presence(visitor_presence, Visitor.objects.filter(online=True), now=ts)

@@ -23,13 +23,15 @@ def _lock_visitor(visitor_id: int) -> Visitor:
     return Visitor.objects.select_for_update().get(pk=visitor_id)
 
 
-def _lock_live_room(room: Room) -> bool:
-    """Lock a room to write a message in it; False if it expired meanwhile.
+def _lock_live_room(visitor_id: int) -> Room | None:
+    """The visitor's live room, locked to write a message in it; None if there is none (or
+    it expired while this waited for the lock: the condition is checked again then).
 
     Messages are written under their room's row lock, so within a room their ids (one
     sequence for all rooms) follow commit order: `history` after the last id a client
     saw never skips a message that committed after a later one."""
-    return Room.objects.select_for_update().filter(pk=room.pk, status__in=Room.LIVE).exists()
+    rooms = Room.objects.select_for_update(of=("self",)).filter(visitor_id=visitor_id, status__in=Room.LIVE)
+    return rooms.select_related("operator__user").first()
 
 
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
@@ -88,9 +90,7 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             if resent is not None:
                 _relay_again(resent, resent.room)
                 return resent
-        room = live_room(visitor_id=visitor_id)
-        if room is not None and not _lock_live_room(room):
-            room = None
+        room = _lock_live_room(visitor_id)
         new_room = room is None
         if new_room:
             room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
