@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.sockets import CommunicatorClient, LiveClient
+from whitepanel.db import close_connections
 from whitepanel.launch import daphne_args
 
 ROOT = Path(__file__).resolve().parent
@@ -259,6 +260,14 @@ def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
             child.stop()
             raise RuntimeError(f"{name} did not answer /healthz:\n{child.output()[-3000:]}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_threads_closed(django_db_setup):
+    """The sockets of this process run their database calls in threads of their own
+    (whitepanel/db.py): their connections close before the test database is dropped."""
+    yield
+    close_connections()
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ WP_DB_THREADS connections.
 """
 
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+from django.db import connections
 
 from chat import events
 
@@ -53,3 +55,21 @@ def database(func):
                 await events.publish_deferred(batch)
 
     return call
+
+
+def close_connections() -> None:
+    """Close the connection of every database thread (the test run, before it drops its
+    database). Each thread takes one of the tasks, since each task waits for all the others."""
+    if _executor is None:
+        return
+    threads = len(_executor._threads)
+    if not threads:
+        return
+    barrier = threading.Barrier(threads, timeout=10)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait()
+
+    for future in [_executor.submit(close) for _ in range(threads)]:
+        future.result()
