@@ -263,11 +263,19 @@ def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _database_threads_closed(django_db_setup):
+def _database_threads_closed(django_db_setup, django_db_blocker):
     """The sockets of this process run their database calls in threads of their own
-    (whitepanel/db.py): their connections close before the test database is dropped."""
+    (whitepanel/db.py): their connections close before the test database is dropped.
+    On PostgreSQL, any other session still on it (a thread this run lost track of) is
+    ended too, or the drop fails and the database is left behind."""
     yield
     close_connections()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(scope="session")
