@@ -327,6 +327,10 @@
     }
     setTimeout(() => {
       if (error.for === "history") send({ type: "history", after: state.lastId });
+      if (error.for === "page") {
+        state.lastUrl = null; // the page the visitor is on now, however many were refused meanwhile
+        reportPage();
+      }
       const pending = error.for === "message" && state.outbox.get(error.client_id);
       if (pending) send({ type: "message", body: pending.body, client_id: error.client_id });
     }, pause + Math.random() * pause);
