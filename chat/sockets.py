@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -95,6 +96,18 @@ class JsonSocket(AsyncWebsocketConsumer):
     forbidden_types: frozenset[str] = frozenset()
     # Copied from a refused frame into its error.
     echoed_fields = ("client_id", "room", "visitor")
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch first closes old database connections, by a hop to the
+        # process's one thread-sensitive thread and back, for every frame and every event
+        # of every socket: one line all the process's messages waited in (page events
+        # took seconds to reach panels at 1,500 visitors, docs/benchmarks.md). No handler
+        # here uses the database from the event loop; whitepanel.db manages its threads'
+        # connections around each call, as channels' database_sync_to_async does (auth).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def rate_limit(self, action: str, **subjects: object) -> None:
         """Counts this action against its limits (per subject, and per client IP address);
