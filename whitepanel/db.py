@@ -8,19 +8,43 @@ another; calls of different sockets overlap, and their consistency is the databa
 business (row locks, conditional updates: docs/architecture.md). Each thread opens its
 own connection, kept like any other (CONN_MAX_AGE), so a process holds at most
 WP_DB_THREADS connections.
+
+Django checks a kept connection before each use (CONN_HEALTH_CHECKS: a `SELECT 1`, one
+more round trip per call). A thread's connection that answered less than FRESH seconds
+ago skips it: under load that is every call. A database that went away inside that
+second fails the call (the client gets `unavailable` and tries again), and Django then
+closes the connection, as after any error; the next call opens a new one.
 """
 
 import functools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import DatabaseSyncToAsync
+from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 from chat import events
 
 _executor: ThreadPoolExecutor | None = None
+FRESH = 1.0
+_last_call = threading.local()
+
+
+class _DatabaseCall(SyncToAsync):
+    """Channels' DatabaseSyncToAsync, without the health check of a connection that just answered."""
+
+    def thread_handler(self, loop, *args, **kwargs):
+        close_old_connections()
+        if time.monotonic() - getattr(_last_call, "ended", float("-inf")) < FRESH:
+            for connection in connections.all(initialized_only=True):
+                connection.health_check_done = True
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+            _last_call.ended = time.monotonic()
 
 
 def _threads() -> ThreadPoolExecutor:
@@ -49,7 +73,7 @@ def database(func):
                 events.deferred.reset(token)
 
         try:
-            return await DatabaseSyncToAsync(keeping_events, thread_sensitive=False, executor=_threads())()
+            return await _DatabaseCall(keeping_events, thread_sensitive=False, executor=_threads())()
         finally:
             if batch:
                 await events.publish_deferred(batch)
