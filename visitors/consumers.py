@@ -21,13 +21,8 @@ from chat.sockets import (
 from whitepanel.db import database
 
 from . import services as visitor_services
-from .models import Site
 from .presence import visitor_presence
-
-
-@database
-def _site(key: str) -> Site | None:
-    return Site.objects.filter(key=key).first() if key else None
+from .sites import site_by_key
 
 
 @database
@@ -44,7 +39,7 @@ class VisitorConsumer(JsonSocket):
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        self.site = await _site(query.get("site", [""])[0][:64])
+        self.site = await site_by_key(query.get("site", [""])[0][:64])
         if self.site is None or not self.site.allows_origin(header(self.scope, b"origin")):
             await self.close()  # before accept: the handshake is refused (403)
             return
@@ -102,7 +97,7 @@ class VisitorConsumer(JsonSocket):
         await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
         try:
             await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-            visitor, room = await database(visitor_services.visitor_arrive)(visitor_id=visitor.pk)
+            visitor, room = await database(visitor_services.visitor_arrive)(visitor=visitor)
         except BaseException:
             # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
             # the visitor online for ever).

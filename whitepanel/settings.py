@@ -197,6 +197,10 @@ WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
 # Connections per Redis client of a daphne process (presence of visitors, of operators, rate
 # limits): more commands at once wait for one to be free.
 WP_REDIS_CONNECTIONS = _env_int("WP_REDIS_CONNECTIONS", 50)
+# A daphne process keeps the sites it has read (visitors/sites.py): a change to a site
+# applies from the next handshake, and at the latest this long after it even if Redis
+# missed the change.
+WP_SITE_CACHE_SECONDS = _env_float("WP_SITE_CACHE_SECONDS", 60)
 
 WP_DEMO_PASSWORD = os.environ.get("WP_DEMO_PASSWORD", "")
 
