@@ -359,14 +359,12 @@ def scenario_c(cfg: dict) -> dict:
         "hello (new visitor)",
         lambda: (
             v := visitor_services.visitor_identify(site=qsite, token=None),
-            visitor_services.visitor_arrive(visitor_id=v[0].pk),
+            visitor_services.visitor_arrive(visitor=v[0]),
         )[0],
     )
     count(
         "hello (same visitor, new tab)",
-        lambda: visitor_services.visitor_arrive(
-            visitor_id=visitor_services.visitor_identify(site=qsite, token=token)[0].pk
-        ),
+        lambda: visitor_services.visitor_arrive(visitor=visitor_services.visitor_identify(site=qsite, token=token)[0]),
     )
     count("page", lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""))
     room = count("open (chat request)", lambda: services.room_open(visitor_id=visitor.pk))

@@ -52,7 +52,7 @@ def race(*calls: Callable[[], object]) -> list[tuple[str, object]]:
 
 def online_visitor(site):
     visitor, _ = visitor_identify(site=site, token=None)
-    visitor, _ = visitor_arrive(visitor_id=visitor.pk)
+    visitor, _ = visitor_arrive(visitor=visitor)
     return visitor
 
 
