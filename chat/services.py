@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from operators.models import Operator
@@ -23,15 +23,26 @@ def _lock_visitor(visitor_id: int) -> Visitor:
     return Visitor.objects.select_for_update().get(pk=visitor_id)
 
 
-def _lock_live_room(visitor_id: int) -> Room | None:
+def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
     """The visitor's live room, locked to write a message in it; None if there is none (or
     it expired while this waited for the lock: the condition is checked again then).
 
     Messages are written under their room's row lock, so within a room their ids (one
     sequence for all rooms) follow commit order: `history` after the last id a client
-    saw never skips a message that committed after a later one."""
+    saw never skips a message that committed after a later one.
+
+    With `resent_of` (a client_id), the room's `resent` is the id of the visitor's message
+    already stored with it, in any of their rooms, or None: a resend costs no query of its own."""
     rooms = Room.objects.select_for_update(of=("self",)).filter(visitor_id=visitor_id, status__in=Room.LIVE)
+    if resent_of:
+        rooms = rooms.annotate(
+            resent=_resent(room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=resent_of)
+        )
     return rooms.select_related("operator__user").first()
+
+
+def _resent(**lookups) -> Subquery:
+    return Subquery(Message.objects.filter(**lookups).values("pk")[:1])
 
 
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
@@ -78,6 +89,14 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
     """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
     now = timezone.now()
     with transaction.atomic():
+        # The usual case, in one locking read and one insert: a live room, a new message.
+        room = _lock_live_room(visitor_id, resent_of=client_id)
+        if room is not None and getattr(room, "resent", None) is not None:
+            resent = Message.objects.select_related("room").get(pk=room.resent)  # maybe of an older room
+            return _relay_again(resent, resent.room)
+        if room is not None:
+            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+        # No live room: this message may start one. The visitor's row serialises that.
         visitor = _lock_visitor(visitor_id)
         if client_id:
             # A resend after a lost ack is stored once, even if its room has expired since:
@@ -88,34 +107,46 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
                 .first()
             )
             if resent is not None:
-                _relay_again(resent, resent.room)
-                return resent
-        room = _lock_live_room(visitor_id)
-        new_room = room is None
-        if new_room:
-            room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
-        message = Message.objects.create(
-            room=room, sender=Message.Sender.VISITOR, name=visitor.name, body=body, client_id=client_id, at=now
-        )
-        if new_room:
-            events.room_changed(room, visitor=visitor, pooled=True)
-        events.message_sent(message, room)
-        return message
+                return _relay_again(resent, resent.room)
+        room = _lock_live_room(visitor_id)  # made while this waited for the visitor?
+        if room is not None:
+            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+        room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
+        events.room_changed(room, visitor=visitor, pooled=True)
+        return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 
-def _relay_again(message: Message, room: Room) -> None:
+def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
+    if sender == Message.Sender.VISITOR:
+        name = Visitor(pk=room.visitor_id).name
+    else:
+        name = operator.name
+    message = Message.objects.create(
+        room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at
+    )
+    events.message_sent(message, room)
+    return message
+
+
+def _relay_again(message: Message, room: Room) -> Message:
     # A resend means the first ack was lost, maybe with the process that stored the
     # message before it published it: publish it again (clients keep messages by id).
     events.message_sent(message, room)
+    return message
 
 
 # Operator actions ------------------------------------------------------------
 
 
-def _visible_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
+def _visible_room(*, room_id: int, operator: Operator, lock: bool = False, resent_of: str = "") -> Room:
     rooms = Room.objects.select_related("operator__user", "visitor")
     if lock:
         rooms = rooms.select_for_update(of=("self",))
+    if resent_of:
+        # The id of the operator's message already stored with this client_id (see _lock_live_room).
+        rooms = rooms.annotate(
+            resent=_resent(room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=resent_of)
+        )
     room = rooms.filter(pk=room_id, site_id__in=operator.site_ids).first()
     if room is None:
         # Rooms of sites the operator does not serve do not exist for them.
@@ -123,8 +154,8 @@ def _visible_room(*, room_id: int, operator: Operator, lock: bool = False) -> Ro
     return room
 
 
-def _own_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
-    room = _visible_room(room_id=room_id, operator=operator, lock=lock)
+def _own_room(*, room_id: int, operator: Operator, lock: bool = False, resent_of: str = "") -> Room:
+    room = _visible_room(room_id=room_id, operator=operator, lock=lock, resent_of=resent_of)
     if room.operator_id != operator.pk:
         raise NotAllowed("this room is not yours")
     return room
@@ -203,27 +234,22 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
     with transaction.atomic():
-        room = _own_room(room_id=room_id, operator=operator, lock=True)  # see _lock_live_room
-        if client_id:
-            # Before the expiry check: a resend after a lost ack is acknowledged even
-            # when the room has expired since.
-            resent = room.messages.filter(sender=Message.Sender.OPERATOR, client_id=client_id).first()
-            if resent is not None:
-                _relay_again(resent, room)
-                return resent
+        # Locked: see _lock_live_room.
+        room = _own_room(room_id=room_id, operator=operator, lock=True, resent_of=client_id)
+        # Before the expiry check: a resend after a lost ack is acknowledged even
+        # when the room has expired since.
+        if getattr(room, "resent", None) is not None:
+            return _relay_again(Message.objects.get(pk=room.resent), room)
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
-        message = Message.objects.create(
+        return _message_create(
             room=room,
             sender=Message.Sender.OPERATOR,
             operator=operator,
-            name=operator.name,
             body=body,
             client_id=client_id,
             at=timezone.now(),
         )
-        events.message_sent(message, room)
-        return message
 
 
 # Expiry ----------------------------------------------------------------------
