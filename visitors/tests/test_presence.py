@@ -13,6 +13,7 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from visitors import presence
 from visitors.models import PageView, Visitor
 from visitors.presence import operator_presence, visitor_presence
 
@@ -166,6 +167,19 @@ async def test_renewal_keeps_socket_alive(t0):
     assert not visitor_presence.is_connected(LINDA)
     assert visitor_presence.due(now=renewed_at + lease() + timeout() - 0.01) == []
     assert visitor_presence.due(now=renewed_at + lease() + timeout() + 0.01) == [LINDA]
+
+
+async def test_renewal_of_more_sockets_than_one_command_takes_keeps_them_all(t0):
+    first = 9_100_000
+    sockets = [(str(first + n), f"tab-{n}") for n in range(2 * presence.RENEW_BATCH + 1)]
+    for visitor_id, channel in sockets:
+        await visitor_presence.connected(int(visitor_id), channel, now=t0)
+    renewed_at = t0 + lease() - 1
+
+    await visitor_presence.renew(sockets, now=renewed_at)
+
+    assert visitor_presence.reap_stale(now=t0 + lease() + 0.5) == 0
+    assert visitor_presence.reap_stale(now=renewed_at + lease()) == len(sockets)
 
 
 async def test_renewal_rebuilds_sockets_after_redis_lost_them(t0):
