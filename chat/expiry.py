@@ -46,6 +46,11 @@ def _recover_presence(presence: Presence, online: QuerySet, *, now: float) -> No
 _ROOM, _VISITOR, _OPERATOR = 0, 1, 2
 
 
+def rooms_due(*, now: datetime) -> bool:
+    """Whether a closed room's expiry is due: the frequent check between sweeps."""
+    return Room.objects.filter(status=Room.Status.CLOSING, expires_at__lte=now).exists()
+
+
 def sweep(*, now: datetime) -> SweepResult:
     """Everything due at `now`, in the order of the deadlines.
 

@@ -177,6 +177,10 @@ WP_VISITOR_TIMEOUT = _env_float("WP_VISITOR_TIMEOUT", 60)
 WP_ROOM_EXPIRY = _env_float("WP_ROOM_EXPIRY", 60)
 WP_OPERATOR_TIMEOUT = _env_float("WP_OPERATOR_TIMEOUT", 60)
 WP_SWEEP_INTERVAL = _env_float("WP_SWEEP_INTERVAL", 5)
+# Between sweeps, Celery beat checks this often whether a closed room's expiry is due
+# (one indexed query), and sweeps at once if so: rooms expire on time (R9). Not less
+# than WP_SWEEP_INTERVAL: no check.
+WP_EXPIRY_CHECK_INTERVAL = _env_float("WP_EXPIRY_CHECK_INTERVAL", 0.5)
 # A socket must say hello this soon after connecting, or it is closed.
 WP_HELLO_TIMEOUT = _env_float("WP_HELLO_TIMEOUT", 10)
 # Each daphne process renews the presence leases of its sockets every
