@@ -90,7 +90,12 @@ class Generator:
             seen = self.seen_urls[index]
             if "t=" in url and url not in seen:
                 seen.add(url)
-                self.sample("page", now - float(parse_qs(urlsplit(url).query)["t"][0]))
+                query = parse_qs(urlsplit(url).query)
+                self.sample("page", now - float(query["t"][0]))
+                # Kept by the `page` frame's send time too, so both count in the same windows.
+                self.latencies.setdefault("navigation", []).append(
+                    (float(query["t"][0]), (now - float(query["opened"][0])) * 1000)
+                )
         elif kind == "room":
             room = frame["room"]
             if room and room["status"] == "expired" and side == "operator" and room["id"] in self.closing:
@@ -176,6 +181,9 @@ class Generator:
 
     async def visit(self, base: str, site: str, protocol: str, token: str | None, *, room: int | None = None):
         """One page load: connect, hello, (welcome), page. Returns (ws, token, welcome)."""
+        # The page opens now: a wait for a connection slot (a server falling behind keeps them
+        # all busy) counts in the navigation's latency, as a browser's wait would.
+        opened = time.time()
         async with self.connect_slots:
             started = time.time()
             if protocol == "wp":
@@ -195,7 +203,7 @@ class Generator:
         if protocol == "wp":
             sent = time.time()
             self.pages_sent.append(sent)
-            url = f"{ORIGIN}/p/{n}?t={sent:.6f}"
+            url = f"{ORIGIN}/p/{n}?t={sent:.6f}&opened={opened:.6f}"
             await ws.send(json.dumps({"type": "page", "url": url, "title": f"Page {n}", "referrer": ""}))
         return ws, welcome.get("token"), welcome
 

@@ -57,6 +57,12 @@ def save(fig, axes: list, path: Path, **legend) -> None:
     plt.close(fig)
 
 
+def latency(step: dict) -> dict:
+    """A ramp step's verdict latency: from the page opening (runs before 2026-11-26 18:00 UTC
+    measured from the `page` frame, after the hello, and have no "navigation")."""
+    return step.get("navigation") or step["page"]
+
+
 def plot_presence(results: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label in (("a", "1 daphne"), ("d", "2 daphne")):
@@ -64,12 +70,12 @@ def plot_presence(results: dict, path: Path) -> None:
         if not steps:
             continue
         xs = [s["visitors"] for s in steps]
-        left.plot(xs, [s["page"]["p95"] for s in steps], "o-", label=f"page→panel p95, {label}")
-        left.plot(xs, [s["page"]["p50"] for s in steps], "o--", label=f"page→panel p50, {label}")
+        left.plot(xs, [latency(s)["p95"] for s in steps], "o-", label=f"navigation→panel p95, {label}")
+        left.plot(xs, [latency(s)["p50"] for s in steps], "o--", label=f"navigation→panel p50, {label}")
         right.plot(xs, [s["cpu_daphne"] for s in steps], "o-", label=f"daphne CPU %, {label}")
         right.plot(xs, [s["cpu_machine"] for s in steps], "s--", label=f"machine CPU % (of 200), {label}")
     left.axhline(500, color="red", linewidth=0.8, label="500 ms limit")
-    left.set(xlabel="visitors online", ylabel="ms", title="Presence: page event → operator's visitor event")
+    left.set(xlabel="visitors online", ylabel="ms", title="Presence: page opened → operator's visitor event")
     if results.get("a", {}).get("steps"):
         left.set_yscale("log")
     right.set(xlabel="visitors online", ylabel="% of one core", title="CPU")
@@ -123,11 +129,13 @@ def targets(results: dict) -> list[list]:
 
     a = results.get("a")
     if a:
+        # The machine's ceiling: one daphne process (a) or two (d), whichever held more.
+        best = max((r for r in (a, results.get("d")) if r), key=lambda r: r["held"])
         row(
             "≥ 5,000 visitor sockets at p95 < 500 ms",
-            f"{a['held']:,} held",
-            a["held"] >= 5000,
-            f"ramp stopped by {a.get('stopped_by', 'its last step')}",
+            f"{best['held']:,} held",
+            best["held"] >= 5000,
+            f"{best['daphne']} daphne process(es); ramp stopped by {best.get('stopped_by', 'its last step')}",
         )
         # At the most sockets the process kept up with: the largest sample that is still a steady state.
         held = next((s for s in a["steps"] if s["visitors"] == a["held"]), a["steps"][-1] if a["steps"] else None)
@@ -242,8 +250,11 @@ def render(results: dict) -> str:
             + (" behind nginx (`deploy/nginx.conf`, TLS left out). " if a.get("via") == "nginx" else ". ")
             + f"{cfg['operators']} operators connected; visitors added in steps, each connecting (hello, page), "
             f"navigating every ~{cfg['nav']:.0f} s (reconnect + hello + page) and pinging every 25 s; each step "
-            f"then measured for {cfg['ramp_window']:.0f} s. Latency: a visitor's `page` frame sent → the "
-            "`visitor` event at each operator. CPU in % of one core (the machine has 200 %).",
+            f"then measured for {cfg['ramp_window']:.0f} s. Latency (the verdict, < 500 ms at p95): from a page "
+            "opening (the generator starting the navigation: its wait for one of its 32 connection slots, "
+            "connect, hello, welcome, `page`) to the `visitor` event at each operator, what an operator "
+            "watching the visitor notices; page→panel counts from the `page` frame only. CPU in % of one "
+            "core (the machine has 200 %).",
             "",
             f"![presence ramp]({PLOTS['presence']})",
             "",
@@ -355,7 +366,8 @@ def ramp_table(run: dict) -> str:
     return table(
         [
             "visitors",
-            "page→panel p50 / p95 / p99 ms",
+            "navigation→panel p50 / p95 / p99 ms",
+            "page→panel p95 ms",
             "hello p95 ms",
             "navigations",
             "page events delivered",
@@ -367,7 +379,8 @@ def ramp_table(run: dict) -> str:
         [
             [
                 s["visitors"],
-                f"{fmt(s['page']['p50'])} / {fmt(s['page']['p95'])} / {fmt(s['page']['p99'])}",
+                f"{fmt(latency(s)['p50'])} / {fmt(latency(s)['p95'])} / {fmt(latency(s)['p99'])}",
+                fmt(s["page"]["p95"]),
                 fmt(s["hello"]["p95"]),
                 s["navigations"],
                 f"{s['page_events_delivered']:.0%}" if s.get("page_events_delivered") is not None else "-",
