@@ -15,7 +15,7 @@ from visitors.models import Visitor
 from . import events
 from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
 from .models import Message, Room
-from .selectors import live_room
+from .selectors import live_room, without_back_link
 
 
 def _lock_visitor(visitor_id: int) -> Visitor:
@@ -38,7 +38,7 @@ def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
         rooms = rooms.annotate(
             resent=_resent(room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=resent_of)
         )
-    return rooms.select_related("operator__user").first()
+    return without_back_link(rooms.select_related("operator__user").first())
 
 
 def _resent(**lookups) -> Subquery:
@@ -147,7 +147,7 @@ def _visible_room(*, room_id: int, operator: Operator, lock: bool = False, resen
         rooms = rooms.annotate(
             resent=_resent(room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=resent_of)
         )
-    room = rooms.filter(pk=room_id, site_id__in=operator.site_ids).first()
+    room = without_back_link(rooms.filter(pk=room_id, site_id__in=operator.site_ids).first())
     if room is None:
         # Rooms of sites the operator does not serve do not exist for them.
         raise NotFound("no such room")
