@@ -83,6 +83,8 @@ class VisitorConsumer(JsonSocket):
         # The client said hello: however long a busy database takes to answer it, this is
         # no silent socket (closing it would only make the client come back and queue again).
         self._hello_timer.cancel()
+        # Not kept: a cancelled task holds its exception, traceback and frame (a few KB a socket).
+        self._hello_timer = None
         try:
             return await self._welcome(token)
         except Exception:
