@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, the two sockets through Channels."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -23,3 +24,11 @@ websocket_urls = URLRouter(
 )
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_urls})
+
+# The collector's thresholds, raised: with the defaults (700, 10, 10) a daphne process
+# under load promoted so many short-lived objects (a message's queries, futures, frames)
+# that full collections ran every few seconds, each holding every socket of the process
+# 100-190 ms (the relay's p99 over 150 ms at 150 msg/s). Young collections 7 times and
+# middle ones 35 times rarer give the objects time to die first: no full collection in a
+# 40-second relay run, p99 49 ms (docs/benchmarks.md).
+gc.set_threshold(5000, 50, 10)
