@@ -15,10 +15,7 @@ loop's layer keeps its shards in `_shards` and their pub/sub client in `_pubsub`
 tests/faults/test_redis_restart.py proves the whole path on a real Redis restart.
 """
 
-import asyncio
 import logging
-from itertools import groupby
-from operator import itemgetter
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
 from channels_redis.utils import decode_hosts
@@ -44,68 +41,8 @@ class _ResyncingShard(RedisSingleShardConnection):
         self._ensure_redis()
         await self._redis.publish(channel, message)
 
-    # channels-redis also sends each subscribe and unsubscribe under that lock, and every
-    # socket makes two of each (its own channel, its visitor or operator group): with
-    # each waiter woken in turn, one loop turn apiece, a hello waited 300 ms for its
-    # group at 2,000 visitors on one process. Here the calls queue up, and whoever finds
-    # no send under way sends the whole queue, in order (one command per run of the same
-    # kind), then wakes every caller whose change it sent, in one go.
-
     async def subscribe(self, channel):
-        await self._change("subscribe", channel)
-
-    async def unsubscribe(self, channel):
-        await self._change("unsubscribe", channel)
-
-    async def _change(self, kind: str, channel: str) -> None:
-        if not hasattr(self, "_changes"):
-            self._changes: list[tuple[str, str, asyncio.Future]] = []
-            self._sender: asyncio.Task | None = None
-        done = asyncio.get_running_loop().create_future()
-        self._changes.append((kind, channel, done))
-        if self._sender is None or self._sender.done():
-            # A task of its own: a caller cancelled while waiting (a socket closing) must
-            # not take the other callers' changes down with it.
-            self._sender = asyncio.create_task(self._send_queued())
-        await done
-
-    async def _send_queued(self) -> None:
-        while self._changes:
-            batch, self._changes = self._changes, []
-            try:
-                await self._send(batch)
-            except Exception:  # noqa: S112 - each caller got the error; the next batch may go through
-                continue
-
-    async def _send(self, batch: list[tuple[str, str, asyncio.Future]]) -> None:
-        try:
-            async with self._lock:  # flush() must not run in the middle
-                self._ensure_redis()
-                self._ensure_receiver()
-                for kind, run in groupby(batch, key=itemgetter(0)):
-                    wanted = [channel for _, channel, _ in run]
-                    if kind == "subscribe":
-                        new = [c for c in dict.fromkeys(wanted) if c not in self._subscribed_to]
-                        if new:
-                            await self._pubsub.subscribe(*new)
-                            self._subscribed_to.update(new)
-                    else:
-                        gone = [c for c in dict.fromkeys(wanted) if c in self._subscribed_to]
-                        if gone:
-                            await self._pubsub.unsubscribe(*gone)
-                            self._subscribed_to.difference_update(gone)
-        except BaseException as error:
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-            raise
-        else:
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
-        self._watch()
-
-    def _watch(self) -> None:
+        await super().subscribe(channel)
         connection = self._pubsub.connection if self._pubsub is not None else None
         if connection is not None and connection is not self._watched:
             # redis-py calls connect callbacks on every reconnect (not the first connect),

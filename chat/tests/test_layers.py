@@ -1,5 +1,5 @@
-"""The channel layer (chat/layers.py) on the real Redis: subscriptions asked for at once are
-sent together, in the order they were asked for, and every socket gets its events."""
+"""The channel layer (chat/layers.py) on the real Redis: many sockets subscribing at once all
+get their events, and a group left and joined at once ends as asked."""
 
 import asyncio
 
