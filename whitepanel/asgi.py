@@ -28,7 +28,7 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # The collector's thresholds, raised: with the defaults (700, 10, 10) a daphne process
 # under load promoted so many short-lived objects (a message's queries, futures, frames)
 # that full collections ran every few seconds, each holding every socket of the process
-# 100-190 ms (the relay's p99 over 150 ms at 150 msg/s). Young collections 7 times and
-# middle ones 35 times rarer give the objects time to die first: no full collection in a
-# 40-second relay run, p99 49 ms (docs/benchmarks.md).
-gc.set_threshold(5000, 50, 10)
+# 100-190 ms (the relay's p99: 110-520 ms at 150 msg/s). Young collections about 3 times
+# and middle ones 6 times rarer give the objects time to die first: p99 22 ms at 150 msg/s
+# (docs/benchmarks.md). Higher thresholds (5000, 50) cost 20-40 KB more memory a socket.
+gc.set_threshold(2000, 20, 10)
