@@ -8,7 +8,8 @@ API and scripts are all covered). A handshake that starts after a change has com
 sees the change, as if it had read the database.
 
 Redis down: the site is read from the database, as before. A version lost with Redis
-data, or a change whose new version could not be written, is made up for by
+data, a change whose new version could not be written, or a change that bypasses the
+signal (`QuerySet.update()`, raw SQL: nothing in White Panel does) is made up for by
 WP_SITE_CACHE_SECONDS: no process keeps a site longer than that without reading it.
 """
 
