@@ -45,18 +45,10 @@ def reconnecting(retry_class: type = redis.asyncio.retry.Retry):
     return retry_class(ExponentialBackoff(cap=0.5, base=0.05), 3)
 
 
-# KEYS: conns, leases, absent. ARGV: id, channel, lease deadline.
-_CONNECT = """
-redis.call('SADD', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1] .. '|' .. ARGV[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return redis.call('SCARD', KEYS[1])
-"""
-
 # KEYS: leases, absent. ARGV: conns key prefix, lease deadline, then id, channel, id, channel...
-# _CONNECT for many sockets in one command: a process renews its thousands of sockets in a
-# few commands, not a pipeline of one each (whose building held its event loop for a
-# hundred milliseconds and more every renewal at 1,000 sockets: the relay's p99).
+# Records sockets as open until the lease deadline, and cancels their members' leave
+# deadlines: a socket opening, or a process renewing its thousands in a few commands
+# (not one command each, which the event loop spent time building every renewal).
 _RENEW = """
 for i = 3, #ARGV, 2 do
   redis.call('SADD', ARGV[1] .. ARGV[i], ARGV[i + 1])
@@ -183,16 +175,7 @@ class Presence:
     # Sockets (called by consumers, async) -----------------------------------
 
     async def connected(self, member_id: int, channel: str, *, now: float) -> None:
-        await self._aredis().eval(
-            _CONNECT,
-            3,
-            self._conns_key(member_id),
-            self._leases_key,
-            self._absent_key,
-            member_id,
-            channel,
-            now + settings.WP_PRESENCE_LEASE,
-        )
+        await self.renew([(str(member_id), channel)], now=now)
         self._start_renewing(member_id, channel)
 
     async def disconnected(self, member_id: int, channel: str, *, now: float) -> None:
