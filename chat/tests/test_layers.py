@@ -1,5 +1,6 @@
 """The channel layer (chat/layers.py) on the real Redis: many sockets subscribing at once all
-get their events, and a group left and joined at once ends as asked."""
+get their events, a group left and joined at once ends as asked, a group is kept subscribed a
+moment for the next page, and sockets of other processes are reached through Redis."""
 
 import asyncio
 
@@ -8,10 +9,15 @@ import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.layers import ResyncingPubSubChannelLayer
+
+LINGER = 0.3
+
 
 @pytest.fixture
 async def layer():
     layer = get_channel_layer()
+    layer._get_layer().group_linger = LINGER
     yield layer
     await layer.flush()
 
@@ -57,6 +63,42 @@ async def test_leaving_and_joining_a_group_at_once_ends_as_asked(layer):
     await asyncio.gather(layer.group_add("t-gone", first), layer.group_discard("t-gone", first))
 
     assert await settled(layer, "t-page", 1)
+    await asyncio.sleep(LINGER)
     assert await settled(layer, "t-gone", 0)
     await layer.group_send("t-page", {"type": "wp.event", "text": "still here"})
     assert (await asyncio.wait_for(layer.receive(second), 5))["text"] == "still here"
+
+
+async def test_the_next_page_finds_its_group_subscribed_and_a_group_left_is_unsubscribed_after_the_linger(layer):
+    old_page = await layer.new_channel()
+    await layer.group_add("t-visitor", old_page)
+    await layer.group_discard("t-visitor", old_page)
+    # Nobody in the process is in the group now, yet it stays subscribed for the next page.
+    assert await settled(layer, "t-visitor", 1)
+    new_page = await layer.new_channel()
+    await layer.group_add("t-visitor", new_page)
+    await asyncio.sleep(LINGER * 2)
+    assert await subscribers(layer, "t-visitor") == 1
+    await layer.group_send("t-visitor", {"type": "wp.event", "text": "for the new page"})
+    assert (await asyncio.wait_for(layer.receive(new_page), 5))["text"] == "for the new page"
+
+    # The socket ends (Channels cancels its receive) without leaving its group itself.
+    receiving = asyncio.ensure_future(layer.receive(new_page))
+    await asyncio.sleep(0.05)
+    receiving.cancel()
+    await asyncio.sleep(LINGER)
+    assert await settled(layer, "t-visitor", 0)
+
+
+async def test_a_socket_of_another_process_is_reached_through_redis(layer):
+    other_process = ResyncingPubSubChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    try:
+        theirs, ours = await other_process.new_channel(), await layer.new_channel()
+        await layer.send(theirs, {"type": "wp.event", "text": "from us"})
+        await other_process.send(ours, {"type": "wp.event", "text": "from them"})
+        await layer.send(ours, {"type": "wp.event", "text": "from ourselves"})
+        assert (await asyncio.wait_for(other_process.receive(theirs), 5))["text"] == "from us"
+        received = [await asyncio.wait_for(layer.receive(ours), 5) for _ in range(2)]
+        assert {message["text"] for message in received} == {"from ourselves", "from them"}
+    finally:
+        await other_process.flush()
