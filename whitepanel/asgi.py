@@ -14,6 +14,9 @@ from django.urls import path  # noqa: E402
 
 from operators.consumers import OperatorConsumer  # noqa: E402
 from visitors.consumers import VisitorConsumer  # noqa: E402
+from whitepanel import autobahn_logs  # noqa: E402
+
+autobahn_logs.quiet()
 
 websocket_urls = URLRouter(
     [
