@@ -1,5 +1,6 @@
 """Visitor arrival, page views and leaving the site."""
 
+import functools
 import secrets
 from datetime import datetime
 
@@ -10,18 +11,44 @@ from django.utils import timezone
 from chat import events
 from chat.errors import NotAllowed, NotFound
 from chat.models import Room
-from chat.selectors import live_room
+from chat.selectors import live_room, live_room_id, live_room_id_sql
 from chat.services import rooms_expire
 
 from .models import PageView, Site, Visitor, hash_token
 from .presence import visitor_presence
 from .selectors import site_is_owned_by, sites_visible_to
 
+# The statements of every navigation (hello, page) are written once per database, with the
+# names from the model: compiling them through the ORM each time was a third of a daphne
+# process's time (docs/benchmarks.md).
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _col(name: str, model=Visitor) -> str:
+    """A field's column, quoted."""
+    return _q(model._meta.get_field(name).column)
+
+
+@functools.cache
+def _visitor_columns(vendor: str) -> str:
+    return ", ".join(_q(field.column) for field in Visitor._meta.concrete_fields)
+
+
+@functools.cache
+def _identify_sql(vendor: str) -> str:
+    return (
+        f"SELECT {_visitor_columns(vendor)} FROM {_q(Visitor._meta.db_table)} "  # noqa: S608
+        f"WHERE {_col('token_hash')} = %s AND {_col('site')} = %s LIMIT 1"
+    )
+
 
 def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
     """The visitor a token names on this site; an unknown or foreign token starts a new one."""
     if token:
-        visitor = Visitor.objects.filter(token_hash=hash_token(token), site=site).first()
+        visitor = next(iter(Visitor.objects.raw(_identify_sql(connection.vendor), [hash_token(token), site.pk])), None)
         if visitor is not None:
             return visitor, token
     token = secrets.token_urlsafe(32)  # 256 bits
@@ -46,31 +73,61 @@ def visitor_arrive(*, visitor: Visitor) -> tuple[Visitor, Room | None]:
     visitor the sweep has just let go is marked online again, and a visitor already
     online (a new page, a new tab: nearly every hello) costs no write."""
     now = timezone.now()
-    came_back = Visitor.objects.filter(pk=visitor.pk, online=False).update(
-        online=True, since=now, last_seen=now, pages=0
-    )
-    room = live_room(visitor_id=visitor.pk)
+    when = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_arrive_sql(connection.vendor), [True, when, when, 0, visitor.pk, False])
+        came_back = cursor.rowcount
+    room_id = live_room_id(visitor_id=visitor.pk)
+    room = live_room(visitor_id=visitor.pk, room_id=room_id) if room_id else None
     if came_back:
         visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
         events.visitor_changed(visitor, room)
     return visitor, room
 
 
-def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: datetime) -> Visitor | None:
+@functools.cache
+def _arrive_sql(vendor: str) -> str:
+    return (
+        f"UPDATE {_q(Visitor._meta.db_table)} SET {_col('online')} = %s, {_col('since')} = %s, "  # noqa: S608
+        f"{_col('last_seen')} = %s, {_col('pages')} = %s WHERE {_col('id')} = %s AND {_col('online')} = %s"
+    )
+
+
+@functools.cache
+def _page_viewed_sql(vendor: str) -> str:
     # One statement that reads what it writes (PostgreSQL, SQLite >= 3.35): the right-hand
-    # sides see the row as it was, so a visitor not online starts a new visit here.
-    table = Visitor._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in Visitor._meta.concrete_fields)
-    when = connection.ops.adapt_datetimefield_value(now)
-    visitors = Visitor.objects.raw(
-        f"UPDATE {connection.ops.quote_name(table)} SET "  # noqa: S608 - names from the model, values as parameters
+    # sides see the row as it was, so a visitor not online starts a new visit here. It
+    # returns the visitor's live room id too (`live_room_id`): most have none.
+    table = _q(Visitor._meta.db_table)
+    room_id = live_room_id_sql(vendor, f"{table}.{_col('id')}")
+    return (
+        f"UPDATE {table} SET "  # noqa: S608 - names from the model, values as parameters
         "since = CASE WHEN online THEN since ELSE %s END, "
         "pages = CASE WHEN online THEN pages + 1 ELSE 1 END, "
         "online = %s, url = %s, title = %s, referrer = %s, last_seen = %s "
-        f"WHERE {connection.ops.quote_name(Visitor._meta.pk.column)} = %s RETURNING {columns}",
-        [when, True, url, title, referrer, when, visitor_id],
+        f"WHERE {_col('id')} = %s RETURNING {_visitor_columns(vendor)}, ({room_id}) AS live_room_id"
     )
-    return next(iter(visitors), None)
+
+
+@functools.cache
+def _page_view_insert_sql(vendor: str) -> str:
+    columns = ", ".join(_col(name, PageView) for name in ("visitor", "url", "title", "referrer", "at"))
+    return (
+        f"INSERT INTO {_q(PageView._meta.db_table)} ({columns}) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s)"
+    )
+
+
+def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: datetime) -> Visitor | None:
+    when = connection.ops.adapt_datetimefield_value(now)
+    visitors = Visitor.objects.raw(
+        _page_viewed_sql(connection.vendor), [when, True, url, title, referrer, when, visitor_id]
+    )
+    visitor = next(iter(visitors), None)
+    if visitor is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
+    return visitor
 
 
 def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -> Visitor:
@@ -80,8 +137,8 @@ def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -
     visitor = _page_viewed(visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=now)
     if visitor is None:
         raise NotFound("no such visitor")
-    PageView.objects.create(visitor_id=visitor_id, url=url, title=title, referrer=referrer, at=now)
-    events.visitor_changed(visitor, live_room(visitor_id=visitor_id))
+    room_id = visitor.live_room_id
+    events.visitor_changed(visitor, live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None)
     return visitor
 
 
