@@ -6,9 +6,11 @@ a user name). A sliding window, approximated the usual way from two fixed window
 
     used = this window's count + last window's count * (part of last window still in view)
 
-One pipelined round trip per action checks every limit that applies (INCR this window's
-key, GET last window's): no database, no script, nothing kept in the process, so every
-daphne process and Celery worker shares the same counts.
+One script call per action checks every limit that applies (INCR this window's key, GET
+last window's): no database, nothing kept in the process, so every daphne process and
+Celery worker shares the same counts. (It was a pipeline of three commands per limit: a
+page view's six cost a daphne process more to build and parse than the rest of its
+Redis work, docs/benchmarks.md.)
 
 A refused action counts too: a client that keeps flooding stays refused until it
 slows down below the limit.
@@ -79,30 +81,40 @@ def _keys(kind: str, action: str, subject: str, now: float) -> tuple[str, str, R
     return f"{base}:{window}", f"{base}:{window - 1}", limit, weight
 
 
-def _queue(pipe, checks: list[tuple[str, str, str]], now: float, *, count: bool) -> list[tuple[Rate, float]]:
-    limits = []
+# KEYS: per limit, this window's key then the last window's. ARGV[1]: 1 counts this action,
+# 0 only looks; then per limit: its count, the last window's weight, this window's key's life.
+# Every limit counts the action, even past one that is over.
+_HIT = """
+local counting = ARGV[1] == '1'
+local over = 0
+for i = 1, #KEYS, 2 do
+  local a = 2 + (i - 1) / 2 * 3
+  local current
+  if counting then
+    current = redis.call('INCR', KEYS[i])
+    redis.call('EXPIRE', KEYS[i], ARGV[a + 2])
+  else
+    current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  local used = current + tonumber(redis.call('GET', KEYS[i + 1]) or '0') * tonumber(ARGV[a + 1])
+  local limit = tonumber(ARGV[a])
+  if used > limit or (not counting and used >= limit) then
+    over = 1
+  end
+end
+return over
+"""
+
+
+def _script_args(checks: list[tuple[str, str, str]], now: float, *, count: bool) -> list:
+    """The arguments of an EVAL of _HIT: the number of keys, the keys, then ARGV."""
+    keys, argv = [], ["1" if count else "0"]
     for kind, action, subject in checks:
         current, previous, limit, weight = _keys(kind, action, subject, now)
-        if count:
-            pipe.incr(current)
-            # Kept while it still weighs in the next window.
-            pipe.expire(current, math.ceil(2 * limit.seconds) + 1)
-        else:
-            pipe.get(current)
-        pipe.get(previous)
-        limits.append((limit, weight))
-    return limits
-
-
-def _over(results: list, limits: list[tuple[Rate, float]], *, count: bool) -> bool:
-    step = 3 if count else 2
-    for (limit, weight), index in zip(limits, range(0, len(results), step), strict=True):
-        current, previous = int(results[index] or 0), int(results[index + step - 1] or 0)
-        used = current + previous * weight
-        # Counted: this action is over the limit. Not counted: the next one would be.
-        if used > limit.count or (not count and used >= limit.count):
-            return True
-    return False
+        keys += [current, previous]
+        # Kept while it still weighs in the next window.
+        argv += [limit.count, repr(weight), math.ceil(2 * limit.seconds) + 1]
+    return [len(keys), *keys, *argv]
 
 
 class RateLimiter:
@@ -117,13 +129,11 @@ class RateLimiter:
 
     async def ahit(self, checks: list[tuple[str, str, str]]) -> bool:
         """Sockets: `checks` are (subject kind, action, subject), e.g. ("visitor", "message", "42")."""
-        pipe = self._clients.aredis().pipeline(transaction=False)
-        limits = _queue(pipe, checks, timezone.now().timestamp(), count=True)
+        args = _script_args(checks, timezone.now().timestamp(), count=True)
         try:
-            results = await pipe.execute()
+            return bool(await self._clients.aredis().eval(_HIT, *args))
         except RedisError as error:
             return _let_through(error)
-        return _over(results, limits, count=True)
 
     def hit(self, checks: list[tuple[str, str, str]]) -> bool:
         return self._sync(checks, count=True)
@@ -133,13 +143,11 @@ class RateLimiter:
         return self._sync(checks, count=False)
 
     def _sync(self, checks: list[tuple[str, str, str]], *, count: bool) -> bool:
-        pipe = self._clients.redis().pipeline(transaction=False)
-        limits = _queue(pipe, checks, timezone.now().timestamp(), count=count)
+        args = _script_args(checks, timezone.now().timestamp(), count=count)
         try:
-            results = pipe.execute()
+            return bool(self._clients.redis().eval(_HIT, *args))
         except RedisError as error:
             return _let_through(error)
-        return _over(results, limits, count=count)
 
 
 def _let_through(error: RedisError) -> bool:
