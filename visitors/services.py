@@ -37,6 +37,33 @@ def _visitor_columns(vendor: str) -> str:
     return ", ".join(_q(field.column) for field in Visitor._meta.concrete_fields)
 
 
+_VISITOR_FIELDS = [field.attname for field in Visitor._meta.concrete_fields]
+
+
+def _visitor_from(row: tuple | None) -> Visitor | None:
+    """A visitor from a row of _visitor_columns (Django's own converters, no raw() queryset)."""
+    if row is None:
+        return None
+    values = list(row[: len(_VISITOR_FIELDS)])
+    for index, converters, expression in _visitor_converters(connection.ops):
+        for converter in converters:
+            values[index] = converter(values[index], expression, connection)
+    return Visitor.from_db(connection.alias, _VISITOR_FIELDS, values)
+
+
+@functools.lru_cache(maxsize=64)
+def _visitor_converters(ops) -> list:
+    """What turns a column's database value into the field's (SQLite's dates, say), for the
+    connection of one thread."""
+    columns = (field.get_col(Visitor._meta.db_table) for field in Visitor._meta.concrete_fields)
+    connection = ops.connection
+    converters = [
+        (i, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
+        for i, col in enumerate(columns)
+    ]
+    return [entry for entry in converters if entry[1]]
+
+
 @functools.cache
 def _identify_sql(vendor: str) -> str:
     return (
@@ -48,7 +75,9 @@ def _identify_sql(vendor: str) -> str:
 def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
     """The visitor a token names on this site; an unknown or foreign token starts a new one."""
     if token:
-        visitor = next(iter(Visitor.objects.raw(_identify_sql(connection.vendor), [hash_token(token), site.pk])), None)
+        with connection.cursor() as cursor:
+            cursor.execute(_identify_sql(connection.vendor), [hash_token(token), site.pk])
+            visitor = _visitor_from(cursor.fetchone())
         if visitor is not None:
             return visitor, token
     token = secrets.token_urlsafe(32)  # 256 bits
@@ -120,13 +149,14 @@ def _page_view_insert_sql(vendor: str) -> str:
 
 def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: datetime) -> Visitor | None:
     when = connection.ops.adapt_datetimefield_value(now)
-    visitors = Visitor.objects.raw(
-        _page_viewed_sql(connection.vendor), [when, True, url, title, referrer, when, visitor_id]
-    )
-    visitor = next(iter(visitors), None)
-    if visitor is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
+    with connection.cursor() as cursor:
+        cursor.execute(_page_viewed_sql(connection.vendor), [when, True, url, title, referrer, when, visitor_id])
+        row = cursor.fetchone()
+        visitor = _visitor_from(row)
+        if visitor is None:
+            return None
+        visitor.live_room_id = row[-1]
+        cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
     return visitor
 
 
