@@ -32,6 +32,7 @@ on a real Redis.
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterator
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 RESYNC = {"type": "wp.resync"}
 GROUP_LINGER = 30.0  # seconds a group stays subscribed after its last socket in the process left
+QUEUED_LIMIT = 500  # messages a socket takes at once (receive_queued): the others' turn comes then
 
 
 class _ResyncingShard(RedisSingleShardConnection):
@@ -149,6 +151,15 @@ class _ProcessLoopLayer(RedisPubSubLoopLayer):
             self._forget(channel)
             raise
         return self.channel_layer.deserialize(message)
+
+    def receive_queued(self, channel: str, limit: int = QUEUED_LIMIT) -> Iterator[dict]:
+        """The messages already waiting for a socket of this process, one by one, without waiting
+        for more: a consumer takes them in one turn of the event loop, not a few turns each."""
+        queue = self.channels.get(channel)
+        for _ in range(limit):
+            if queue is None or queue.empty():
+                return
+            yield self.channel_layer.deserialize(queue.get_nowait())
 
     def _forget(self, channel: str) -> None:
         self.channels.pop(channel, None)

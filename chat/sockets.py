@@ -104,10 +104,27 @@ class JsonSocket(AsyncWebsocketConsumer):
         # took seconds to reach panels at 1,500 visitors, docs/benchmarks.md). No handler
         # here uses the database from the event loop; whitepanel.db manages its threads'
         # connections around each call, as channels' database_sync_to_async does (auth).
+        await self._handle(message)
+        if message["type"] == "wp.event":
+            await self._handle_queued_events()
+
+    async def _handle(self, message: dict) -> None:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def _handle_queued_events(self) -> None:
+        # Channels hands a socket one event at a time, each in a new task and a wait on it:
+        # a few turns of the process's event loop per event. A panel sees every event of
+        # its sites, and under load (each turn of a loop serving 1,500 sockets taking
+        # milliseconds) its events queued faster than it took them, seconds behind
+        # (docs/benchmarks.md). The events already waiting are sent now, in order; a
+        # control message among them (close, resync) ends the run after it is handled.
+        for message in self.channel_layer.receive_queued(self.channel_name):
+            await self._handle(message)
+            if message["type"] != "wp.event":
+                break
 
     async def rate_limit(self, action: str, **subjects: object) -> None:
         """Counts this action against its limits (per subject, and per client IP address);

@@ -102,3 +102,15 @@ async def test_a_socket_of_another_process_is_reached_through_redis(layer):
         assert {message["text"] for message in received} == {"from ourselves", "from them"}
     finally:
         await other_process.flush()
+
+
+async def test_a_socket_takes_the_events_waiting_for_it_at_once_in_order(layer):
+    panel = await layer.new_channel()
+    await layer.group_add("t-site", panel)
+    for n in range(5):
+        await layer.group_send("t-site", {"type": "wp.event", "text": str(n)})
+    first = await asyncio.wait_for(layer.receive(panel), 5)
+    await asyncio.sleep(0.2)  # the other four arrive meanwhile
+    rest = list(layer.receive_queued(panel))
+    assert [first["text"], *(message["text"] for message in rest)] == ["0", "1", "2", "3", "4"]
+    assert list(layer.receive_queued(panel)) == []
