@@ -348,17 +348,25 @@ def render(results: dict) -> str:
 
 
 def runs_line(results: dict) -> str:
-    runs = results.get("runs") or [{k: results.get(k) for k in ("started", "load_before", "load_after")}]
+    fields = ("started", "load_before", "load_after", "speed_before", "speed_after")
+    runs = results.get("runs") or [{k: results.get(k) for k in fields}]
     said = [
         f"{run['started']}"
         + (f" (scenarios {', '.join(run['scenarios'])})" if run.get("scenarios") else "")
         + f", load average (1, 5, 15 min) before {run['load_before']}, after {run.get('load_after') or '-'}"
+        + (
+            f", speed probe before {run['speed_before']} ms, after {run.get('speed_after') or '-'} ms"
+            if run.get("speed_before")
+            else ""
+        )
         for run in runs
     ]
     return (
         f"Scale `{results['scale']}`. Run{'s' if len(runs) > 1 else ''}: "
         + "; ".join(said)
-        + (". The machine is shared with other developers' test runs: the load average says how busy it was.")
+        + ". The machine is shared with other developers' test runs: the load average says how busy it was."
+        + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
+        + " faster) took 60-110 ms on the same machine on 2026-11-26; figures are comparable only next to it."
     )
 
 

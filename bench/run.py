@@ -34,6 +34,7 @@ from bench.stack import (
     load_average,
     machine_cpu,
     pids_with_cmdline,
+    python_speed,
     rss_bytes,
     work_dir,
 )
@@ -611,15 +612,16 @@ def environment(database_url: str, redis_url: str) -> dict:
 # Main ----------------------------------------------------------------------------------------------
 
 
+RUN_FIELDS = ("started", "load_before", "load_after", "speed_before", "speed_after")
+
+
 def merge_runs(runs: list[dict]) -> dict:
     """One report from several runs: each scenario from the last run that measured it."""
     merged: dict = {**runs[-1], "runs": []}
     for i, run in enumerate(runs):
         scenarios = [key for key in "abcde" if key in run and not any(key in later for later in runs[i + 1 :])]
         merged.update({key: run[key] for key in scenarios})
-        merged["runs"].append(
-            {k: run.get(k) for k in ("started", "load_before", "load_after")} | {"scenarios": scenarios}
-        )
+        merged["runs"].append({k: run.get(k) for k in RUN_FIELDS} | {"scenarios": scenarios})
     return merged
 
 
@@ -662,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     work = work_dir()
     stack = Stack(work)
     results: dict = {"scale": args.scale, "config": cfg, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    results["load_before"] = load_average()
+    results["load_before"], results["speed_before"] = load_average(), python_speed()
     say(f"{args.scale} run, logs in {work} (kept if the run fails, or with BENCH_KEEP=1)")
     try:
         redis_url = stack.start_redis()
@@ -755,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                     daphne=2,
                 )
                 results["d"].update(via="nginx" if proxied else "direct", layer_shards=2)
-            results["load_after"] = load_average()
+            results["load_after"], results["speed_after"] = load_average(), python_speed()
             for proc in stack.procs:
                 proc.check()
             stack.stop()
