@@ -366,7 +366,7 @@ def runs_line(results: dict) -> str:
         + "; ".join(said)
         + ". The machine is shared with other developers' test runs: the load average says how busy it was."
         + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
-        + " faster) took 60-110 ms on the same machine on 2026-11-26; figures are comparable only next to it."
+        + " faster) took 62-121 ms on the same machine on 2026-11-26; figures are comparable only next to it."
     )
 
 
