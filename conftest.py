@@ -67,9 +67,18 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clean_redis_state() -> None:
-    """Presence of one test must not leak into the next (keys under this run's prefix)."""
+    """Presence of one test must not leak into the next (keys under this run's prefix).
+
+    The epoch keys stay: without them, a sweeper still running from an earlier test takes
+    Redis for restarted and gives every visitor this test makes online a leave deadline
+    (WP_VISITOR_TIMEOUT, two seconds), ending their rooms mid-test. Tests of that recovery
+    delete them themselves."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{settings.WP_REDIS_PREFIX}:*", count=1000))
+    keys = [
+        key
+        for key in client.scan_iter(match=f"{settings.WP_REDIS_PREFIX}:*", count=1000)
+        if not key.endswith(b":epoch")
+    ]
     if keys:
         client.delete(*keys)
 
