@@ -163,26 +163,50 @@ def embedded_redis() -> Iterator[None]:
 # --- Child processes ------------------------------------------------------------
 
 
+def _running(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the child still runs, asked of the system rather than of Popen alone: a stop
+    signal landing inside poll() can leave Popen believing a live child has exited."""
+    process.poll()
+    try:
+        with open(f"/proc/{process.pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False  # reaped
+    except OSError:  # no /proc: Popen's word for it
+        return process.returncode is None
+    if state == "Z":
+        # Exited; reaped here if Popen already thinks it was.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(process.pid, os.WNOHANG)
+        return False
+    return True
+
+
 def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process still running, then SIGKILL what is left after STOP_TIMEOUT."""
     for process in processes:
-        # Signalled whatever poll() says: a stop signal landing inside poll() can leave
-        # it believing a live child has exited, and Popen.terminate() trusts that.
+        # Signalled whatever poll() says (see _running): Popen.terminate() trusts it.
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        while _running(process):
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
             say(f"pid {process.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
             # A child started as a process-group leader takes its own children
             # (Celery's pool workers) down with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if os.getpgid(process.pid) == process.pid:
                     os.killpg(process.pid, signal.SIGKILL)
-            process.kill()
-            process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            # SIGKILL cannot be ignored: wait (bounded) for it to land.
+            landed_by = time.monotonic() + STOP_TIMEOUT
+            while _running(process) and time.monotonic() < landed_by:
+                time.sleep(0.05)
+            break
 
 
 @dataclass
