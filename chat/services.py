@@ -1,12 +1,13 @@
 """Room and message actions. Each runs in one transaction, publishes after commit,
 and raises a ChatError subclass for what the caller may not do."""
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from operators.models import Operator
@@ -23,6 +24,70 @@ def _lock_visitor(visitor_id: int) -> Visitor:
     return Visitor.objects.select_for_update().get(pk=visitor_id)
 
 
+# The message path's statements are written once per database, with the names from the
+# models (as hello's and page's, visitors/services.py): the ORM compiling the room's locking
+# read, its resend subquery and the insert on every message was half of a daphne process's
+# time in the relay benchmark (docs/benchmarks.md). A message needs only the room's ids and
+# status: its payload and its groups are made of them.
+_ROOM_FIELDS = ["id", "site_id", "visitor_id", "operator_id", "status"]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _col(model, name: str) -> str:
+    """A field's column, quoted (by field name or attname)."""
+    return _q(model._meta.get_field(name).column)
+
+
+@functools.cache
+def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
+    """The room a message goes to, locked, with the id of the message a resend repeats (or NULL).
+
+    By visitor: their live room; the resend is of their message in any of their rooms
+    (params: [visitor_id, client_id,] visitor_id). By room id: that room; the resend is of an
+    operator's message in it (params: [client_id,] room_id)."""
+    room, message = Room._meta.db_table, Message._meta.db_table
+    columns = ", ".join(f"{_q(room)}.{_col(Room, name)}" for name in _ROOM_FIELDS)
+    room_pk = f"{_q(room)}.{_col(Room, 'id')}"
+    if not resend:
+        resent = "NULL"
+    elif by_visitor:
+        resent = (
+            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m INNER JOIN {_q(room)} r"  # noqa: S608
+            f" ON m.{_col(Message, 'room')} = r.{_col(Room, 'id')} WHERE r.{_col(Room, 'visitor')} = %s"
+            f" AND m.{_col(Message, 'sender')} = '{Message.Sender.VISITOR}' AND m.{_col(Message, 'client_id')} = %s"
+            " LIMIT 1)"
+        )
+    else:
+        resent = (
+            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m WHERE m.{_col(Message, 'room')} = {room_pk}"  # noqa: S608
+            f" AND m.{_col(Message, 'sender')} = '{Message.Sender.OPERATOR}' AND m.{_col(Message, 'client_id')} = %s"
+            " LIMIT 1)"
+        )
+    if by_visitor:
+        statuses = ", ".join(f"'{status}'" for status in Room.LIVE)  # the model's constants, not input
+        where = f"{_q(room)}.{_col(Room, 'visitor')} = %s AND {_q(room)}.{_col(Room, 'status')} IN ({statuses})"
+    else:
+        where = f"{room_pk} = %s"
+    # SQLite has no row locks: its transactions take the database's write lock at BEGIN
+    # (IMMEDIATE, settings), which serialises them instead.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT {columns}, {resent} FROM {_q(room)} WHERE {where} LIMIT 1{lock}"  # noqa: S608
+
+
+def _message_room(sql: str, params: list) -> Room | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    room = Room.from_db(connection.alias, _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
+    room.resent = row[-1]
+    return room
+
+
 def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
     """The visitor's live room, locked to write a message in it; None if there is none (or
     it expired while this waited for the lock: the condition is checked again then).
@@ -32,17 +97,23 @@ def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
     saw never skips a message that committed after a later one.
 
     With `resent_of` (a client_id), the room's `resent` is the id of the visitor's message
-    already stored with it, in any of their rooms, or None: a resend costs no query of its own."""
-    rooms = Room.objects.select_for_update(of=("self",)).filter(visitor_id=visitor_id, status__in=Room.LIVE)
-    if resent_of:
-        rooms = rooms.annotate(
-            resent=_resent(room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=resent_of)
-        )
-    return without_back_link(rooms.select_related("operator__user").first())
+    already stored with it, in any of their rooms, or None: a resend costs no query of its own.
+    Only the fields a message needs are loaded (_ROOM_FIELDS)."""
+    sql = _message_room_sql(connection.vendor, by_visitor=True, resend=bool(resent_of))
+    return _message_room(sql, [visitor_id, resent_of, visitor_id] if resent_of else [visitor_id])
 
 
-def _resent(**lookups) -> Subquery:
-    return Subquery(Message.objects.filter(**lookups).values("pk")[:1])
+def _lock_own_room(*, room_id: int, operator: Operator, resent_of: str = "") -> Room:
+    """The operator's room, locked to write a message in it (see _lock_live_room), with the
+    fields a message needs; `resent` as there, of the operator's messages in this room."""
+    sql = _message_room_sql(connection.vendor, by_visitor=False, resend=bool(resent_of))
+    room = _message_room(sql, [resent_of, room_id] if resent_of else [room_id])
+    if room is None or room.site_id not in operator.site_ids:
+        # Rooms of sites the operator does not serve do not exist for them.
+        raise NotFound("no such room")
+    if room.operator_id != operator.pk:
+        raise NotAllowed("this room is not yours")
+    return room
 
 
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
@@ -91,7 +162,7 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
     with transaction.atomic():
         # The usual case, in one locking read and one insert: a live room, a new message.
         room = _lock_live_room(visitor_id, resent_of=client_id)
-        if room is not None and getattr(room, "resent", None) is not None:
+        if room is not None and room.resent is not None:
             resent = Message.objects.select_related("room").get(pk=room.resent)  # maybe of an older room
             return _relay_again(resent, resent.room)
         if room is not None:
@@ -121,11 +192,32 @@ def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: d
         name = Visitor(pk=room.visitor_id).name
     else:
         name = operator.name
-    message = Message.objects.create(
-        room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at
-    )
+    message = Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
+    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
+        message.save(force_insert=True)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _message_insert_sql(connection.vendor),
+                [room.pk, sender, operator.pk if operator else None, name, body, client_id,
+                 connection.ops.adapt_datetimefield_value(at)],
+            )  # fmt: skip
+            message.pk = cursor.fetchone()[0]
+        message._state.adding, message._state.db = False, connection.alias
     events.message_sent(message, room)
     return message
+
+
+@functools.cache
+def _message_insert_sql(vendor: str) -> str:
+    # RETURNING: PostgreSQL, and SQLite since 3.35 (Django 5.2 asks 3.31; Python's is newer).
+    columns = ", ".join(
+        _col(Message, name) for name in ("room", "sender", "operator", "name", "body", "client_id", "at")
+    )
+    return (
+        f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_col(Message, 'id')}"
+    )
 
 
 def _relay_again(message: Message, room: Room) -> Message:
@@ -138,15 +230,10 @@ def _relay_again(message: Message, room: Room) -> Message:
 # Operator actions ------------------------------------------------------------
 
 
-def _visible_room(*, room_id: int, operator: Operator, lock: bool = False, resent_of: str = "") -> Room:
+def _visible_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
     rooms = Room.objects.select_related("operator__user", "visitor")
     if lock:
         rooms = rooms.select_for_update(of=("self",))
-    if resent_of:
-        # The id of the operator's message already stored with this client_id (see _lock_live_room).
-        rooms = rooms.annotate(
-            resent=_resent(room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=resent_of)
-        )
     room = without_back_link(rooms.filter(pk=room_id, site_id__in=operator.site_ids).first())
     if room is None:
         # Rooms of sites the operator does not serve do not exist for them.
@@ -154,8 +241,8 @@ def _visible_room(*, room_id: int, operator: Operator, lock: bool = False, resen
     return room
 
 
-def _own_room(*, room_id: int, operator: Operator, lock: bool = False, resent_of: str = "") -> Room:
-    room = _visible_room(room_id=room_id, operator=operator, lock=lock, resent_of=resent_of)
+def _own_room(*, room_id: int, operator: Operator, lock: bool = False) -> Room:
+    room = _visible_room(room_id=room_id, operator=operator, lock=lock)
     if room.operator_id != operator.pk:
         raise NotAllowed("this room is not yours")
     return room
@@ -235,10 +322,10 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
     with transaction.atomic():
         # Locked: see _lock_live_room.
-        room = _own_room(room_id=room_id, operator=operator, lock=True, resent_of=client_id)
+        room = _lock_own_room(room_id=room_id, operator=operator, resent_of=client_id)
         # Before the expiry check: a resend after a lost ack is acknowledged even
         # when the room has expired since.
-        if getattr(room, "resent", None) is not None:
+        if room.resent is not None:
             return _relay_again(Message.objects.get(pk=room.resent), room)
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
