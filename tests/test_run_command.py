@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from whitepanel import launch
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 180  # a fresh SQLite database to migrate, on a loaded machine
 STOP_TIMEOUT = 30
@@ -132,3 +134,29 @@ def test_make_run_starts_everything_and_stops_cleanly(tmp_path):
     assert make.returncode in (0, -signal.SIGTERM), output()[-4000:]
     left = still_running(children, within=15)
     assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in left]
+
+
+def test_a_second_stop_signal_does_not_cut_stopping_short():
+    """`make run` passes on the SIGTERM its process group got, so the launcher gets two. The
+    second used to land at the top of the `finally` that stops the children, skip it, and
+    leave daphne and Celery running after the launcher said it had stopped."""
+    previous = {signum: signal.getsignal(signum) for signum in launch.STOP_SIGNALS}
+    stopped_children = []
+
+    def watch_then_stop() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the launcher watching its children: the first Shutdown lands here
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # make's copy of the signal
+            time.sleep(0.2)  # it would land here, as the children are being stopped
+            stopped_children.append(True)
+
+    try:
+        launch._set_stop_handler(launch._raise_shutdown)
+        with pytest.raises(launch.Shutdown):
+            watch_then_stop()
+        assert stopped_children == [True]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

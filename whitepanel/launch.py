@@ -163,50 +163,26 @@ def embedded_redis() -> Iterator[None]:
 # --- Child processes ------------------------------------------------------------
 
 
-def _running(process: subprocess.Popen[bytes]) -> bool:
-    """Whether the child still runs, asked of the system rather than of Popen alone: a stop
-    signal landing inside poll() can leave Popen believing a live child has exited."""
-    process.poll()
-    try:
-        with open(f"/proc/{process.pid}/stat") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False  # reaped
-    except OSError:  # no /proc: Popen's word for it
-        return process.returncode is None
-    if state == "Z":
-        # Exited; reaped here if Popen already thinks it was.
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(process.pid, os.WNOHANG)
-        return False
-    return True
-
-
 def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every process still running, then SIGKILL what is left after STOP_TIMEOUT."""
     for process in processes:
-        # Signalled whatever poll() says (see _running): Popen.terminate() trusts it.
+        # Signalled whatever poll() says: a stop signal landing inside poll() can leave
+        # it believing a live child has exited, and Popen.terminate() trusts that.
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     for process in processes:
-        while _running(process):
-            if time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             say(f"pid {process.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
             # A child started as a process-group leader takes its own children
             # (Celery's pool workers) down with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if os.getpgid(process.pid) == process.pid:
                     os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
-            # SIGKILL cannot be ignored: wait (bounded) for it to land.
-            landed_by = time.monotonic() + STOP_TIMEOUT
-            while _running(process) and time.monotonic() < landed_by:
-                time.sleep(0.05)
-            break
+            process.kill()
+            process.wait()
 
 
 @dataclass
@@ -241,6 +217,10 @@ class Children:
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    # Stop signals often come in pairs: `make run` passes on the SIGTERM its process group
+    # got. A second Shutdown raised at the top of the `finally` that stops the children
+    # would skip it and leave them running: from the first one on, they are ignored.
+    _set_stop_handler(_ignore)
     raise Shutdown(signal.Signals(signum).name)
 
 
