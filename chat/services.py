@@ -74,18 +74,24 @@ def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     # SQLite has no row locks: its transactions take the database's write lock at BEGIN
     # (IMMEDIATE, settings), which serialises them instead.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {columns}, {resent} FROM {_q(room)} WHERE {where} LIMIT 1{lock}"  # noqa: S608
+    return f"SELECT {columns}, {resent} AS resent FROM {_q(room)} WHERE {where} LIMIT 1{lock}"  # noqa: S608
 
 
-def _message_room(sql: str, params: list) -> Room | None:
+def _room_row(sql: str, params: list) -> tuple[Room, tuple] | None:
+    """The room of a statement's row (_ROOM_FIELDS, then `resent`) and the rest of the row."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
     room = Room.from_db(connection.alias, _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
-    room.resent = row[-1]
-    return room
+    room.resent = row[len(_ROOM_FIELDS)]
+    return room, row[len(_ROOM_FIELDS) + 1 :]
+
+
+def _message_room(sql: str, params: list) -> Room | None:
+    found = _room_row(sql, params)
+    return found[0] if found else None
 
 
 def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
@@ -108,12 +114,16 @@ def _lock_own_room(*, room_id: int, operator: Operator, resent_of: str = "") -> 
     fields a message needs; `resent` as there, of the operator's messages in this room."""
     sql = _message_room_sql(connection.vendor, by_visitor=False, resend=bool(resent_of))
     room = _message_room(sql, [resent_of, room_id] if resent_of else [room_id])
+    _check_own(room, operator)
+    return room
+
+
+def _check_own(room: Room | None, operator: Operator) -> None:
     if room is None or room.site_id not in operator.site_ids:
         # Rooms of sites the operator does not serve do not exist for them.
         raise NotFound("no such room")
     if room.operator_id != operator.pk:
         raise NotAllowed("this room is not yours")
-    return room
 
 
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
@@ -159,6 +169,22 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
 def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
     """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
     now = timezone.now()
+    if connection.vendor in _ONE_STATEMENT_VENDORS:
+        message = Message(
+            sender=Message.Sender.VISITOR, name=Visitor(pk=visitor_id).name, body=body, client_id=client_id, at=now
+        )
+        sql = _message_send_sql(connection.vendor, by_visitor=True, resend=bool(client_id))
+        room_params = [visitor_id, client_id, visitor_id] if client_id else [visitor_id]
+        sent = _message_send(sql, room_params + _message_params(message)[1:])
+        if sent is not None:
+            room, pk = sent
+            if room.resent is not None:
+                resent = Message.objects.select_related("room").get(pk=room.resent)  # maybe of an older room
+                return _relay_again(resent, resent.room)
+            message.room = room
+            events.message_sent(_message_stored(message, pk), room)
+            return message
+        # No live room: the steps below, which may start one.
     with transaction.atomic():
         # The usual case, in one locking read and one insert: a live room, a new message.
         room = _lock_live_room(visitor_id, resent_of=client_id)
@@ -187,37 +213,82 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 
+def _message_new(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
+    name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
+    return Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
+
+
+def _message_params(message: Message) -> list:
+    """The values of _MESSAGE_COLUMNS for a new message."""
+    return [message.room_id, message.sender, message.operator_id, message.name, message.body, message.client_id,
+            connection.ops.adapt_datetimefield_value(message.at)]  # fmt: skip
+
+
+def _message_stored(message: Message, pk: int) -> Message:
+    message.pk = pk
+    message._state.adding, message._state.db = False, connection.alias
+    return message
+
+
 def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
-    if sender == Message.Sender.VISITOR:
-        name = Visitor(pk=room.visitor_id).name
-    else:
-        name = operator.name
-    message = Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
+    message = _message_new(room=room, sender=sender, body=body, client_id=client_id, at=at, operator=operator)
     if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
         message.save(force_insert=True)
     else:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _message_insert_sql(connection.vendor),
-                [room.pk, sender, operator.pk if operator else None, name, body, client_id,
-                 connection.ops.adapt_datetimefield_value(at)],
-            )  # fmt: skip
-            message.pk = cursor.fetchone()[0]
-        message._state.adding, message._state.db = False, connection.alias
+            cursor.execute(_message_insert_sql(connection.vendor), _message_params(message))
+            _message_stored(message, cursor.fetchone()[0])
     events.message_sent(message, room)
     return message
 
 
+_MESSAGE_COLUMNS = ("room", "sender", "operator", "name", "body", "client_id", "at")
+
+
 @functools.cache
 def _message_insert_sql(vendor: str) -> str:
-    # RETURNING: PostgreSQL, and SQLite since 3.35 (Django 5.2 asks 3.31; Python's is newer).
-    columns = ", ".join(
-        _col(Message, name) for name in ("room", "sender", "operator", "name", "body", "client_id", "at")
-    )
+    # RETURNING: PostgreSQL, and SQLite since 3.35 (before it, the ORM's insert above).
+    columns = ", ".join(_col(Message, name) for name in _MESSAGE_COLUMNS)
     return (
         f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_col(Message, 'id')}"
     )
+
+
+# On PostgreSQL the usual message (a room to go to, not a resend) is one statement, run in
+# autocommit: the room's locking read and the insert joined by a data-modifying WITH, the
+# insert made only if the room may take it. One round trip instead of four (BEGIN, read,
+# insert, COMMIT); the lock is held, as in a transaction, until the statement ends. SQLite
+# has no data-modifying WITH: it runs the same steps in a transaction.
+_ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
+
+
+@functools.cache
+def _message_send_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
+    """Params: the room read's (_message_room_sql), then the message's (_message_params), then
+    for an operator their id and their sites' ids (a list). Returns the room's row, the resent
+    id and the new message's id (NULL if none was stored)."""
+    room_sql = _message_room_sql(vendor, by_visitor=by_visitor, resend=resend)
+    columns = ", ".join(_col(Message, name) for name in _MESSAGE_COLUMNS)
+    condition = "room.resent IS NULL"
+    if not by_visitor:
+        condition += (
+            f" AND room.{_col(Room, 'status')} <> '{Room.Status.EXPIRED}' AND room.{_col(Room, 'operator')} = %s"
+            f" AND room.{_col(Room, 'site')} = ANY(%s)"
+        )
+    returned = ", ".join(f"room.{_col(Room, name)}" for name in _ROOM_FIELDS)
+    return (
+        f"WITH room AS ({room_sql}), stored AS ("  # noqa: S608
+        f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) SELECT room.{_col(Room, 'id')}, %s, %s, %s, %s, %s, %s"
+        f" FROM room WHERE {condition} RETURNING {_col(Message, 'id')}) "
+        f"SELECT {returned}, room.resent, (SELECT {_col(Message, 'id')} FROM stored) FROM room"
+    )
+
+
+def _message_send(sql: str, params: list) -> tuple[Room, int | None] | None:
+    """Runs a _message_send_sql statement: the room (with `resent`) and the stored message's id."""
+    found = _room_row(sql, params)
+    return (found[0], found[1][0]) if found else None
 
 
 def _relay_again(message: Message, room: Room) -> Message:
@@ -320,6 +391,28 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
+    if connection.vendor in _ONE_STATEMENT_VENDORS:
+        message = Message(
+            sender=Message.Sender.OPERATOR,
+            operator=operator,
+            name=operator.name,
+            body=body,
+            client_id=client_id,
+            at=timezone.now(),
+        )
+        sql = _message_send_sql(connection.vendor, by_visitor=False, resend=bool(client_id))
+        room_params = [client_id, room_id] if client_id else [room_id]
+        sent = _message_send(sql, [*room_params, *_message_params(message)[1:], operator.pk, list(operator.site_ids)])
+        room, pk = sent or (None, None)
+        # The statement stored the message only if none of these hold, in this order.
+        _check_own(room, operator)
+        if room.resent is not None:
+            return _relay_again(Message.objects.get(pk=room.resent), room)
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
+        message.room = room
+        events.message_sent(_message_stored(message, pk), room)
+        return message
     with transaction.atomic():
         # Locked: see _lock_live_room.
         room = _lock_own_room(room_id=room_id, operator=operator, resent_of=client_id)

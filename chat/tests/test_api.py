@@ -325,6 +325,7 @@ def test_operator_of_another_site_gets_404_for_the_room(rooms, olga):
     response = post_message(olga.user, rooms["peter"].pk, body="hi")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+    assert not Message.objects.filter(body="hi").exists()
 
 
 def test_owner_and_superuser_who_are_not_operators_may_not_send(rooms, owner):
@@ -338,6 +339,7 @@ def test_message_to_an_expired_room_is_409_expired(rooms, peter):
     response = post_message(peter.user, rooms["old"].pk, body="Still there?")
     assert response.status_code == 409
     assert error_of(response)["code"] == "expired"
+    assert not Message.objects.filter(body="Still there?").exists()
 
 
 def test_anonymous_may_not_send(rooms):
