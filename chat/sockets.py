@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -107,6 +108,13 @@ class JsonSocket(AsyncWebsocketConsumer):
         await self._handle(message)
         if message["type"] == "wp.event":
             await self._handle_queued_events()
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        # Channels' own ends with the same hop to close old connections (see dispatch), on
+        # every closing socket: a navigation is one. These sockets join no `groups` of
+        # Channels' own to leave; each leaves its groups in disconnect().
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def _handle(self, message: dict) -> None:
         handler = getattr(self, get_handler_name(message), None)
