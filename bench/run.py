@@ -77,7 +77,7 @@ SCALES = {
         "relay_visitors": 1000,
         "relay_rooms": 100,
         "relay_operators": 4,
-        "relay_rates": [25, 50, 75, 100, 150, 200, 400, 800, 1600],
+        "relay_rates": [25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1600],
         "relay_seconds": 15.0,
         "stored": 100_000,
         "online": 10_000,
