@@ -1,5 +1,6 @@
-"""Room and message actions. Each runs in one transaction, publishes after commit,
-and raises a ChatError subclass for what the caller may not do."""
+"""Room and message actions. Each runs in one transaction (the usual message on PostgreSQL:
+one statement), publishes after commit, and raises a ChatError subclass for what the caller
+may not do."""
 
 import functools
 from collections.abc import Iterable
