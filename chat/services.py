@@ -55,9 +55,13 @@ def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     if not resend:
         resent = "NULL"
     elif by_visitor:
+        # The visitor's rooms first, then their messages by the (room, sender, client_id)
+        # index. As a join, PostgreSQL without fresh statistics (autovacuum off, or a table
+        # just filled) started from the messages instead: a scan of them all per message.
+        rooms = f"SELECT {_col(Room, 'id')} FROM {_q(room)} WHERE {_col(Room, 'visitor')} = %s"  # noqa: S608
+        in_rooms = f"= ANY(ARRAY({rooms}))" if vendor == "postgresql" else f"IN ({rooms})"
         resent = (
-            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m INNER JOIN {_q(room)} r"  # noqa: S608
-            f" ON m.{_col(Message, 'room')} = r.{_col(Room, 'id')} WHERE r.{_col(Room, 'visitor')} = %s"
+            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m WHERE m.{_col(Message, 'room')} {in_rooms}"  # noqa: S608
             f" AND m.{_col(Message, 'sender')} = '{Message.Sender.VISITOR}' AND m.{_col(Message, 'client_id')} = %s"
             " LIMIT 1)"
         )
