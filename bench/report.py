@@ -213,7 +213,7 @@ def render(results: dict) -> str:
         "size (`python -m bench --help`).",
         "",
         "```sh",
-        "make bench                    # BENCH_SCALE=full: the run below (about 20 minutes)",
+        "make bench                    # BENCH_SCALE=full: the run below (about 25 minutes)",
         "make bench BENCH_SCALE=smoke  # about a minute, tiny sizes: what tests/test_bench.py runs",
         "```",
         "",
@@ -366,7 +366,7 @@ def runs_line(results: dict) -> str:
         + "; ".join(said)
         + ". The machine is shared with other developers' test runs: the load average says how busy it was."
         + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
-        + " faster) took 62-121 ms on the same machine on 2026-11-26; figures are comparable only next to it."
+        + " faster) took 38-121 ms on the same machine on 2026-11-26 and 27; figures are comparable only next to it."
     )
 
 
