@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from operator import attrgetter
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -86,17 +87,14 @@ def site_branding_payload(site: Site) -> dict:
     return {"key": site.key, "name": site.name, "greeting": site.greeting, "color": site.color}
 
 
-def visitor_payload(visitor: Visitor, room: Room | None) -> dict:
-    return visitor_row_payload(
-        (visitor.pk, visitor.site_id, visitor.url, visitor.title, visitor.referrer, visitor.online, visitor.since,
-         visitor.pages),
-        room,
-    )  # fmt: skip
-
-
 # A visitor's columns for visitor_row_payload: a panel's snapshot reads thousands of them,
 # as tuples, not model instances (docs/benchmarks.md).
 VISITOR_ROW = ("id", "site_id", "url", "title", "referrer", "online", "since", "pages")
+_visitor_row = attrgetter(*VISITOR_ROW)
+
+
+def visitor_payload(visitor: Visitor, room: Room | None) -> dict:
+    return visitor_row_payload(_visitor_row(visitor), room)
 
 
 def visitor_row_payload(row: tuple, room: Room | None) -> dict:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from operators.models import Operator
 from visitors.models import Visitor
 from visitors.selectors import sites_visible_to
+from whitepanel.statements import column, constants, table
 
 from . import events
 from .errors import NotFound
@@ -38,12 +39,10 @@ def live_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
     """A statement (or, given a column of an outer statement, a subquery) for the id of a
     visitor's live room. Written once per database: every hello and page asks it, and the
     ORM compiling it each time was a fifth of a daphne process's time (docs/benchmarks.md)."""
-    q = connection.ops.quote_name
-    statuses = ", ".join(f"'{status}'" for status in Room.LIVE)  # the model's constants, not input
     return (
-        f"SELECT {q(Room._meta.pk.column)} FROM {q(Room._meta.db_table)} "  # noqa: S608
-        f"WHERE {q(Room._meta.get_field('visitor').column)} = {visitor_column} "
-        f"AND {q(Room._meta.get_field('status').column)} IN ({statuses}) LIMIT 1"
+        f"SELECT {column(Room, 'id')} FROM {table(Room)} "  # noqa: S608
+        f"WHERE {column(Room, 'visitor')} = {visitor_column} "
+        f"AND {column(Room, 'status')} IN ({constants(Room.LIVE)}) LIMIT 1"
     )
 
 

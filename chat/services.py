@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from operators.models import Operator
 from visitors.models import Visitor
+from whitepanel.statements import column, constants, table
 
 from . import events
 from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
@@ -33,15 +34,6 @@ def _lock_visitor(visitor_id: int) -> Visitor:
 _ROOM_FIELDS = ["id", "site_id", "visitor_id", "operator_id", "status"]
 
 
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _col(model, name: str) -> str:
-    """A field's column, quoted (by field name or attname)."""
-    return _q(model._meta.get_field(name).column)
-
-
 @functools.cache
 def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     """The room a message goes to, locked, with the id of the message a resend repeats (or NULL).
@@ -49,37 +41,39 @@ def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     By visitor: their live room; the resend is of their message in any of their rooms
     (params: [visitor_id, client_id,] visitor_id). By room id: that room; the resend is of an
     operator's message in it (params: [client_id,] room_id)."""
-    room, message = Room._meta.db_table, Message._meta.db_table
-    columns = ", ".join(f"{_q(room)}.{_col(Room, name)}" for name in _ROOM_FIELDS)
-    room_pk = f"{_q(room)}.{_col(Room, 'id')}"
+    rooms, messages = table(Room), table(Message)
+    m_id, m_room, m_sender, m_client_id = (
+        f"m.{column(Message, name)}" for name in ("id", "room", "sender", "client_id")
+    )
+    columns = ", ".join(f"{rooms}.{column(Room, name)}" for name in _ROOM_FIELDS)
+    room_pk = f"{rooms}.{column(Room, 'id')}"
     if not resend:
         resent = "NULL"
     elif by_visitor:
         # The visitor's rooms first, then their messages by the (room, sender, client_id)
         # index. As a join, PostgreSQL without fresh statistics (autovacuum off, or a table
         # just filled) started from the messages instead: a scan of them all per message.
-        rooms = f"SELECT {_col(Room, 'id')} FROM {_q(room)} WHERE {_col(Room, 'visitor')} = %s"  # noqa: S608
-        in_rooms = f"= ANY(ARRAY({rooms}))" if vendor == "postgresql" else f"IN ({rooms})"
+        theirs = f"SELECT {column(Room, 'id')} FROM {rooms} WHERE {column(Room, 'visitor')} = %s"  # noqa: S608
+        in_theirs = f"= ANY(ARRAY({theirs}))" if vendor == "postgresql" else f"IN ({theirs})"
         resent = (
-            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m WHERE m.{_col(Message, 'room')} {in_rooms}"  # noqa: S608
-            f" AND m.{_col(Message, 'sender')} = '{Message.Sender.VISITOR}' AND m.{_col(Message, 'client_id')} = %s"
-            " LIMIT 1)"
+            f"(SELECT {m_id} FROM {messages} m WHERE {m_room} {in_theirs}"  # noqa: S608
+            f" AND {m_sender} = '{Message.Sender.VISITOR}' AND {m_client_id} = %s LIMIT 1)"
         )
     else:
         resent = (
-            f"(SELECT m.{_col(Message, 'id')} FROM {_q(message)} m WHERE m.{_col(Message, 'room')} = {room_pk}"  # noqa: S608
-            f" AND m.{_col(Message, 'sender')} = '{Message.Sender.OPERATOR}' AND m.{_col(Message, 'client_id')} = %s"
-            " LIMIT 1)"
+            f"(SELECT {m_id} FROM {messages} m WHERE {m_room} = {room_pk}"  # noqa: S608
+            f" AND {m_sender} = '{Message.Sender.OPERATOR}' AND {m_client_id} = %s LIMIT 1)"
         )
     if by_visitor:
-        statuses = ", ".join(f"'{status}'" for status in Room.LIVE)  # the model's constants, not input
-        where = f"{_q(room)}.{_col(Room, 'visitor')} = %s AND {_q(room)}.{_col(Room, 'status')} IN ({statuses})"
+        where = (
+            f"{rooms}.{column(Room, 'visitor')} = %s AND {rooms}.{column(Room, 'status')} IN ({constants(Room.LIVE)})"
+        )
     else:
         where = f"{room_pk} = %s"
     # SQLite has no row locks: its transactions take the database's write lock at BEGIN
     # (IMMEDIATE, settings), which serialises them instead.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {columns}, {resent} AS resent FROM {_q(room)} WHERE {where} LIMIT 1{lock}"  # noqa: S608
+    return f"SELECT {columns}, {resent} AS resent FROM {rooms} WHERE {where} LIMIT 1{lock}"  # noqa: S608
 
 
 def _room_row(sql: str, params: list) -> tuple[Room, tuple] | None:
@@ -253,10 +247,10 @@ _MESSAGE_COLUMNS = ("room", "sender", "operator", "name", "body", "client_id", "
 @functools.cache
 def _message_insert_sql(vendor: str) -> str:
     # RETURNING: PostgreSQL, and SQLite since 3.35 (before it, the ORM's insert above).
-    columns = ", ".join(_col(Message, name) for name in _MESSAGE_COLUMNS)
+    columns = ", ".join(column(Message, name) for name in _MESSAGE_COLUMNS)
     return (
-        f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_col(Message, 'id')}"
+        f"INSERT INTO {table(Message)} ({columns}) "  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {column(Message, 'id')}"
     )
 
 
@@ -274,19 +268,19 @@ def _message_send_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     for an operator their id and their sites' ids (a list). Returns the room's row, the resent
     id and the new message's id (NULL if none was stored)."""
     room_sql = _message_room_sql(vendor, by_visitor=by_visitor, resend=resend)
-    columns = ", ".join(_col(Message, name) for name in _MESSAGE_COLUMNS)
+    columns = ", ".join(column(Message, name) for name in _MESSAGE_COLUMNS)
     condition = "room.resent IS NULL"
     if not by_visitor:
         condition += (
-            f" AND room.{_col(Room, 'status')} <> '{Room.Status.EXPIRED}' AND room.{_col(Room, 'operator')} = %s"
-            f" AND room.{_col(Room, 'site')} = ANY(%s)"
+            f" AND room.{column(Room, 'status')} <> '{Room.Status.EXPIRED}' AND room.{column(Room, 'operator')} = %s"
+            f" AND room.{column(Room, 'site')} = ANY(%s)"
         )
-    returned = ", ".join(f"room.{_col(Room, name)}" for name in _ROOM_FIELDS)
+    returned = ", ".join(f"room.{column(Room, name)}" for name in _ROOM_FIELDS)
     return (
         f"WITH room AS ({room_sql}), stored AS ("  # noqa: S608
-        f"INSERT INTO {_q(Message._meta.db_table)} ({columns}) SELECT room.{_col(Room, 'id')}, %s, %s, %s, %s, %s, %s"
-        f" FROM room WHERE {condition} RETURNING {_col(Message, 'id')}) "
-        f"SELECT {returned}, room.resent, (SELECT {_col(Message, 'id')} FROM stored) FROM room"
+        f"INSERT INTO {table(Message)} ({columns}) SELECT room.{column(Room, 'id')}, %s, %s, %s, %s, %s, %s"
+        f" FROM room WHERE {condition} RETURNING {column(Message, 'id')}) "
+        f"SELECT {returned}, room.resent, (SELECT {column(Message, 'id')} FROM stored) FROM room"
     )
 
 

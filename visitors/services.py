@@ -13,6 +13,7 @@ from chat.errors import NotAllowed, NotFound
 from chat.models import Room
 from chat.selectors import live_room, live_room_id_sql
 from chat.services import rooms_expire
+from whitepanel.statements import column, quoted, table
 
 from .models import PageView, Site, Visitor, hash_token
 from .presence import visitor_presence
@@ -23,18 +24,9 @@ from .selectors import site_is_owned_by, sites_visible_to
 # of a daphne process's time fell from 36 % to 20 % (profile at 800 visitors, docs/benchmarks.md).
 
 
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _col(name: str, model=Visitor) -> str:
-    """A field's column, quoted."""
-    return _q(model._meta.get_field(name).column)
-
-
 @functools.cache
 def _visitor_columns(vendor: str) -> str:
-    return ", ".join(_q(field.column) for field in Visitor._meta.concrete_fields)
+    return ", ".join(quoted(field.column) for field in Visitor._meta.concrete_fields)
 
 
 _VISITOR_FIELDS = [field.attname for field in Visitor._meta.concrete_fields]
@@ -67,8 +59,8 @@ def _visitor_converters(ops) -> list:
 @functools.cache
 def _identify_sql(vendor: str) -> str:
     return (
-        f"SELECT {_visitor_columns(vendor)} FROM {_q(Visitor._meta.db_table)} "  # noqa: S608
-        f"WHERE {_col('token_hash')} = %s AND {_col('site')} = %s LIMIT 1"
+        f"SELECT {_visitor_columns(vendor)} FROM {table(Visitor)} "  # noqa: S608
+        f"WHERE {column(Visitor, 'token_hash')} = %s AND {column(Visitor, 'site')} = %s LIMIT 1"
     )
 
 
@@ -115,9 +107,11 @@ def visitor_arrive(*, visitor: Visitor) -> tuple[Visitor, Room | None]:
 
 @functools.cache
 def _arrive_sql(vendor: str) -> str:
+    names = ("online", "since", "last_seen", "pages", "id")
+    online, since, last_seen, pages, pk = (column(Visitor, name) for name in names)
     return (
-        f"UPDATE {_q(Visitor._meta.db_table)} SET {_col('online')} = %s, {_col('since')} = %s, "  # noqa: S608
-        f"{_col('last_seen')} = %s, {_col('pages')} = %s WHERE {_col('id')} = %s AND {_col('online')} = %s"
+        f"UPDATE {table(Visitor)} SET {online} = %s, {since} = %s, {last_seen} = %s, {pages} = %s "  # noqa: S608
+        f"WHERE {pk} = %s AND {online} = %s"
     )
 
 
@@ -126,22 +120,22 @@ def _page_viewed_sql(vendor: str) -> str:
     # One statement that reads what it writes (PostgreSQL, SQLite >= 3.35): the right-hand
     # sides see the row as it was, so a visitor not online starts a new visit here. It
     # returns the visitor's live room id too (`live_room_id`): most have none.
-    table = _q(Visitor._meta.db_table)
-    room_id = live_room_id_sql(vendor, f"{table}.{_col('id')}")
+    visitors = table(Visitor)
+    room_id = live_room_id_sql(vendor, f"{visitors}.{column(Visitor, 'id')}")
     return (
-        f"UPDATE {table} SET "  # noqa: S608 - names from the model, values as parameters
+        f"UPDATE {visitors} SET "  # noqa: S608 - names from the model, values as parameters
         "since = CASE WHEN online THEN since ELSE %s END, "
         "pages = CASE WHEN online THEN pages + 1 ELSE 1 END, "
         "online = %s, url = %s, title = %s, referrer = %s, last_seen = %s "
-        f"WHERE {_col('id')} = %s RETURNING {_visitor_columns(vendor)}, ({room_id}) AS live_room_id"
+        f"WHERE {column(Visitor, 'id')} = %s RETURNING {_visitor_columns(vendor)}, ({room_id}) AS live_room_id"
     )
 
 
 @functools.cache
 def _page_view_insert_sql(vendor: str) -> str:
-    columns = ", ".join(_col(name, PageView) for name in ("visitor", "url", "title", "referrer", "at"))
+    columns = ", ".join(column(PageView, name) for name in ("visitor", "url", "title", "referrer", "at"))
     return (
-        f"INSERT INTO {_q(PageView._meta.db_table)} ({columns}) "  # noqa: S608
+        f"INSERT INTO {table(PageView)} ({columns}) "  # noqa: S608
         "VALUES (%s, %s, %s, %s, %s)"
     )
 
