@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from operators.models import Operator
 from visitors.models import Visitor
-from whitepanel.statements import column, constants, table
+from whitepanel.statements import ONE_STATEMENT_VENDORS, column, constants, table
 
 from . import events
 from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
@@ -168,7 +168,7 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
 def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
     """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
     now = timezone.now()
-    if connection.vendor in _ONE_STATEMENT_VENDORS:
+    if connection.vendor in ONE_STATEMENT_VENDORS:
         message = Message(
             sender=Message.Sender.VISITOR, name=Visitor(pk=visitor_id).name, body=body, client_id=client_id, at=now
         )
@@ -259,7 +259,6 @@ def _message_insert_sql(vendor: str) -> str:
 # insert made only if the room may take it. One round trip instead of four (BEGIN, read,
 # insert, COMMIT); the lock is held, as in a transaction, until the statement ends. SQLite
 # has no data-modifying WITH: it runs the same steps in a transaction.
-_ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
 
 
 @functools.cache
@@ -390,7 +389,7 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
-    if connection.vendor in _ONE_STATEMENT_VENDORS:
+    if connection.vendor in ONE_STATEMENT_VENDORS:
         message = Message(
             sender=Message.Sender.OPERATOR,
             operator=operator,

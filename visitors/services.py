@@ -13,7 +13,7 @@ from chat.errors import NotAllowed, NotFound
 from chat.models import Room
 from chat.selectors import live_room, live_room_id_sql
 from chat.services import rooms_expire
-from whitepanel.statements import column, quoted, table
+from whitepanel.statements import ONE_STATEMENT_VENDORS, column, quoted, table
 
 from .models import PageView, Site, Visitor, hash_token
 from .presence import visitor_presence
@@ -131,31 +131,55 @@ def _page_viewed_sql(vendor: str) -> str:
     )
 
 
+def _page_view_columns() -> str:
+    return ", ".join(column(PageView, name) for name in ("visitor", "url", "title", "referrer", "at"))
+
+
 @functools.cache
 def _page_view_insert_sql(vendor: str) -> str:
-    columns = ", ".join(column(PageView, name) for name in ("visitor", "url", "title", "referrer", "at"))
     return (
-        f"INSERT INTO {table(PageView)} ({columns}) "  # noqa: S608
+        f"INSERT INTO {table(PageView)} ({_page_view_columns()}) "  # noqa: S608
         "VALUES (%s, %s, %s, %s, %s)"
+    )
+
+
+@functools.cache
+def _page_viewed_logged_sql(vendor: str) -> str:
+    """The visitor's row and the page view in one statement (ONE_STATEMENT_VENDORS): the
+    view is made from the row the update returns, so it is stored only for a visitor that
+    exists, and both commit together."""
+    names = ("id", "url", "title", "referrer", "last_seen")
+    return (
+        f"WITH viewed AS ({_page_viewed_sql(vendor)}), "  # noqa: S608 - names from the models
+        f"logged AS (INSERT INTO {table(PageView)} ({_page_view_columns()}) "
+        f"SELECT {', '.join(column(Visitor, name) for name in names)} FROM viewed) "
+        "SELECT * FROM viewed"
     )
 
 
 def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: datetime) -> Visitor | None:
     when = connection.ops.adapt_datetimefield_value(now)
+    params = [when, True, url, title, referrer, when, visitor_id]
     with connection.cursor() as cursor:
-        cursor.execute(_page_viewed_sql(connection.vendor), [when, True, url, title, referrer, when, visitor_id])
-        row = cursor.fetchone()
+        if connection.vendor in ONE_STATEMENT_VENDORS:
+            cursor.execute(_page_viewed_logged_sql(connection.vendor), params)
+            row = cursor.fetchone()
+        else:
+            cursor.execute(_page_viewed_sql(connection.vendor), params)
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
         visitor = _visitor_from(row)
         if visitor is None:
             return None
         visitor.live_room_id = row[-1]
-        cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
     return visitor
 
 
 def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -> Visitor:
-    """The visitor is now on this page (R1). Three statements, no transaction: the visitor's
-    row, the page view, their room for the panel's event."""
+    """The visitor is now on this page (R1). No transaction: the visitor's row (with their
+    live room's id) and the page view, one statement on PostgreSQL and two on SQLite; the
+    room itself only for a visitor who has one, for the panel's event."""
     now = timezone.now()
     visitor = _page_viewed(visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=now)
     if visitor is None:

@@ -6,6 +6,11 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+# Databases that run a data-modifying WITH (PostgreSQL): there a page view and a message
+# are one statement in autocommit, one round trip and one commit; SQLite runs the same
+# steps as several statements.
+ONE_STATEMENT_VENDORS = frozenset({"postgresql"})
+
 
 def quoted(name: str) -> str:
     return connection.ops.quote_name(name)

@@ -1,12 +1,16 @@
-"""Arrivals and page views as the services write them (one conditional UPDATE, one
-UPDATE ... RETURNING): what the panel and the transcripts then show."""
+"""Arrivals and page views as the services write them (one conditional UPDATE; a page
+view is one statement on PostgreSQL, two on SQLite): what the panel and the transcripts
+then show."""
 
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import events
+from chat.errors import NotFound
 from tests.api import make_visitor
 from visitors.models import PageView, Visitor
 from visitors.services import visitor_arrive, visitor_page_view
@@ -51,6 +55,26 @@ def test_page_of_a_visitor_marked_gone_starts_a_new_visit(site, published):
     assert linda.pages == 1
     assert linda.since >= before
     assert published[0]["visitor"]["online"] is True
+
+
+def test_page_view_is_stored_with_the_time_the_panel_shows(site, published):
+    linda = make_visitor(site)
+    with CaptureQueriesContext(connection) as queries:
+        visitor_page_view(visitor_id=linda.pk, url="http://shop.test/cart", title="Cart", referrer="")
+
+    # One round trip and one commit on PostgreSQL (a data-modifying WITH); SQLite has none.
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    linda.refresh_from_db()
+    [view] = PageView.objects.filter(visitor=linda)
+    assert (view.url, view.title, view.at) == ("http://shop.test/cart", "Cart", linda.last_seen)
+
+
+def test_page_of_an_unknown_visitor_is_refused_and_stores_nothing(site, published):
+    linda = make_visitor(site)
+    with pytest.raises(NotFound):
+        visitor_page_view(visitor_id=linda.pk + 1000, url="http://shop.test/", title="", referrer="")
+    assert not PageView.objects.exists()
+    assert published == []
 
 
 def test_hostile_page_text_is_stored_as_sent(site, published):
