@@ -11,7 +11,7 @@ from django.utils import timezone
 from chat import events
 from chat.errors import NotAllowed, NotFound
 from chat.models import Room
-from chat.selectors import live_room, live_room_id_sql
+from chat.selectors import live_room, live_room_id, live_room_id_sql
 from chat.services import rooms_expire
 from whitepanel.statements import ONE_STATEMENT_VENDORS, column, quoted, table
 
@@ -89,19 +89,28 @@ def visitor_rotate_token(*, visitor_id: int) -> str:
 def visitor_arrive(*, visitor: Visitor) -> tuple[Visitor, Room | None]:
     """A socket of the visitor opened (presence already records it): online, if they were not.
 
-    One conditional UPDATE and no transaction: a sweep marking the visitor gone holds
-    their row (visitor_leave), and the UPDATE waits for it and sees its commit. So a
-    visitor the sweep has just let go is marked online again, and a visitor already
-    online (a new page, a new tab: nearly every hello) costs no write."""
+    One conditional UPDATE and no transaction: a visitor already online (a new page, a new
+    tab: nearly every hello) costs no write. A visitor the sweep has just let go is marked
+    online again, here or by the sweep (visitor_leave checks presence again after its commit).
+
+    On PostgreSQL the UPDATE and the read of the live room's id are one statement. Its
+    snapshot is taken before any wait for that row, so a visitor who came back (the one
+    case where the sweep may have just ended their rooms) has their room read again."""
     now = timezone.now()
     when = connection.ops.adapt_datetimefield_value(now)
+    params = [True, when, when, 0, visitor.pk, False]
     with connection.cursor() as cursor:
-        cursor.execute(_arrive_sql(connection.vendor), [True, when, when, 0, visitor.pk, False])
-        came_back = cursor.rowcount
-    room = live_room(visitor_id=visitor.pk)
-    if came_back:
-        visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
-        events.visitor_changed(visitor, room)
+        if connection.vendor in ONE_STATEMENT_VENDORS:
+            cursor.execute(_arrived_sql(connection.vendor), [*params, visitor.pk])
+            came_back, room_id = cursor.fetchone()
+        else:
+            cursor.execute(_arrive_sql(connection.vendor), params)
+            came_back, room_id = cursor.rowcount, live_room_id(visitor_id=visitor.pk)
+    if not came_back:
+        return visitor, live_room(visitor_id=visitor.pk, room_id=room_id) if room_id else None
+    room = live_room(visitor_id=visitor.pk)  # read again: room_id may be older than a wait for the row
+    visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
+    events.visitor_changed(visitor, room)
     return visitor, room
 
 
@@ -112,6 +121,16 @@ def _arrive_sql(vendor: str) -> str:
     return (
         f"UPDATE {table(Visitor)} SET {online} = %s, {since} = %s, {last_seen} = %s, {pages} = %s "  # noqa: S608
         f"WHERE {pk} = %s AND {online} = %s"
+    )
+
+
+@functools.cache
+def _arrived_sql(vendor: str) -> str:
+    """_arrive_sql and the live room's id in one statement (ONE_STATEMENT_VENDORS): the rows
+    it changed (0 or 1), then the room's id or NULL. Params: _arrive_sql's, the visitor's id."""
+    return (
+        f"WITH arrived AS ({_arrive_sql(vendor)} RETURNING {column(Visitor, 'id')}) "  # noqa: S608
+        f"SELECT (SELECT COUNT(*) FROM arrived), ({live_room_id_sql(vendor)})"
     )
 
 
@@ -194,15 +213,21 @@ def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
     their room expires whatever its state (R3). False if they were back already."""
     with transaction.atomic():
         visitor = Visitor.objects.select_for_update().filter(pk=visitor_id, online=True).first()
-        # Checked under the row lock that visitor_arrive takes too: a visitor who
-        # reconnects now is either seen here or marked online after this commits.
+        # Checked under the row lock: a visitor whose socket opened before this is seen here.
         if visitor is None or visitor_presence.is_connected(visitor_id):
             return False
         visitor.online, visitor.last_seen = False, now
         visitor.save(update_fields=["online", "last_seen"])
         rooms_expire(Room.objects.filter(visitor_id=visitor_id), reason=Room.Reason.VISITOR_LEFT, now=now)
         events.visitor_gone(visitor)
-        return True
+    # A socket that opened after that check and before the commit found the visitor still
+    # online: on PostgreSQL visitor_arrive's conditional UPDATE skips a row that does not
+    # match in its snapshot without waiting for the lock, so it wrote nothing. Its presence
+    # is in Redis by then: the visitor is marked online again here (once: whichever of the
+    # two UPDATEs comes second matches no row).
+    if visitor_presence.is_connected(visitor_id):
+        visitor_arrive(visitor=visitor)
+    return True
 
 
 # Site settings (site owners, through the API) -------------------------------

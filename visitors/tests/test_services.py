@@ -2,18 +2,24 @@
 view is one statement on PostgreSQL, two on SQLite): what the panel and the transcripts
 then show."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+import redis
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import events
 from chat.errors import NotFound
-from tests.api import make_visitor
+from chat.models import Room
+from tests.api import make_room, make_visitor
 from visitors.models import PageView, Visitor
-from visitors.services import visitor_arrive, visitor_page_view
+from visitors.presence import visitor_presence
+from visitors.services import visitor_arrive, visitor_leave, visitor_page_view
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +110,126 @@ def test_arrival_of_a_visitor_who_had_left_starts_a_visit_and_tells_the_panel(si
     assert (linda.online, linda.pages) == (True, 0)
     assert [event["type"] for event in published] == ["visitor"]
     assert published[0]["visitor"]["online"] is True
+
+
+def test_arrival_brings_the_visitors_live_room_with_its_operator(site, peter, published):
+    linda = make_visitor(site)
+    make_room(make_visitor(site), operator=peter)  # someone else's
+    make_room(linda, status=Room.Status.EXPIRED)
+    room = make_room(linda, operator=peter)
+
+    _, arrived_in = visitor_arrive(visitor=linda)
+
+    assert (arrived_in.pk, arrived_in.operator.name) == (room.pk, peter.name)
+
+
+def test_arrival_of_a_visitor_online_without_a_room_is_one_statement_on_postgresql(site, published):
+    linda = make_visitor(site)
+    make_room(linda, status=Room.Status.EXPIRED)
+    with CaptureQueriesContext(connection) as queries:
+        _, room = visitor_arrive(visitor=linda)
+
+    assert room is None
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_back_while_the_sweep_lets_them_go_ends_online(site, published, monkeypatch):
+    """The sweep checks for a socket under the visitor's row lock and finds none; the visitor's
+    new page opens right then, before the sweep commits. They end online, not gone from
+    every panel while on the site."""
+    linda = make_visitor(site)  # online in the database, no socket: due to leave
+    arrival = threading.Thread(target=_arrive, args=(linda.pk,))
+    checked = []
+
+    def is_connected(member_id: int) -> bool:
+        checked.append(member_id)
+        if len(checked) == 1:  # the sweep's check, under the lock: the page opens now
+            redis_client().sadd(visitor_presence._conns_key(member_id), "tab-1")
+            arrival.start()
+            # PostgreSQL: the arrival sees the visitor online in its snapshot and returns
+            # at once. SQLite: it waits for the sweep's write lock, and comes after it.
+            arrival.join(0.5)
+            return False
+        return real_is_connected(member_id)
+
+    real_is_connected = visitor_presence.is_connected
+    monkeypatch.setattr(visitor_presence, "is_connected", is_connected)
+
+    assert visitor_leave(visitor_id=linda.pk, now=timezone.now())
+    arrival.join(10)
+
+    linda.refresh_from_db()
+    assert linda.online
+    assert [event["type"] for event in published] == ["visitor_gone", "visitor"]
+    assert published[-1]["visitor"]["online"] is True
+
+
+def _arrive(visitor_id: int) -> None:
+    try:
+        visitor_arrive(visitor=Visitor.objects.get(pk=visitor_id))
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_back_after_the_sweep_is_told_of_no_room_it_ended(site, peter, published):
+    """An arrival that waited for the visitor's row (held while their room was ended) answers
+    with the room as it is after the wait: on PostgreSQL its statement's snapshot, taken
+    before the wait, still saw the room live."""
+    linda = make_visitor(site, online=False)
+    room = make_room(linda, operator=peter)
+    row_held, end_the_room = threading.Event(), threading.Event()
+
+    def room_ending():
+        try:
+            with transaction.atomic():
+                Visitor.objects.select_for_update().get(pk=linda.pk)
+                row_held.set()
+                end_the_room.wait(10)
+                Room.objects.filter(pk=room.pk).update(
+                    status=Room.Status.EXPIRED, reason=Room.Reason.VISITOR_LEFT, ended_at=timezone.now()
+                )
+        finally:
+            connections.close_all()
+
+    answer = {}
+
+    def arrive():
+        try:
+            answer["room"] = visitor_arrive(visitor=linda)[1]
+        finally:
+            connections.close_all()
+
+    ending = threading.Thread(target=room_ending)
+    ending.start()
+    assert row_held.wait(10)
+    arrival = threading.Thread(target=arrive)
+    arrival.start()
+    _until_someone_waits_for_a_lock()
+    end_the_room.set()
+    ending.join(10)
+    arrival.join(10)
+
+    assert answer["room"] is None
+    linda.refresh_from_db()
+    assert linda.online
+    assert published[-1]["visitor"]["room"] is None
+
+
+def _until_someone_waits_for_a_lock() -> None:
+    if connection.vendor != "postgresql":
+        time.sleep(0.5)  # SQLite: the arrival waits on the database's write lock (busy timeout)
+        return
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the arrival never waited for the row")
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
