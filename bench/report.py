@@ -65,8 +65,9 @@ def latency(step: dict) -> dict:
 
 def plot_presence(results: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("a", "1 daphne"), ("d", "2 daphne")):
+    for key in ("a", "d"):
         steps = results.get(key, {}).get("steps", [])
+        label = f"{results.get(key, {}).get('daphne', 1)} daphne"
         if not steps:
             continue
         xs = [s["visitors"] for s in steps]
@@ -328,7 +329,8 @@ def render(results: dict) -> str:
     out += ["## d. Scale-out", ""]
     if d:
         out += [
-            f"The presence ramp again with 2 daphne processes {'behind nginx' if d.get('via') == 'nginx' else ''} "
+            f"The presence ramp again with {d.get('daphne', 2)} daphne processes "
+            f"{'behind nginx' if d.get('via') == 'nginx' else ''} "
             f"(`deploy/nginx.conf`, `least_conn`, TLS left out) and the channel layer sharded over "
             f"{d.get('layer_shards', 1)} Redis servers (`bench/sharded_settings.py`); Celery, presence and rate "
             "limits on the first Redis. Held: "

@@ -55,6 +55,7 @@ SCALES = {
         "relay_operators": 2,
         "relay_rates": [10, 30],
         "relay_seconds": 1.0,
+        "scaleout_daphne": 2,
         "stored": 400,
         "online": 200,
         "snapshot_sizes": [20, 100],
@@ -79,6 +80,8 @@ SCALES = {
         "relay_operators": 4,
         "relay_rates": [25, 50, 75, 100, 150, 200, 300, 400, 600, 800, 1600],
         "relay_seconds": 15.0,
+        # Scenario d's daphne processes (the machine has 2 cores).
+        "scaleout_daphne": 2,
         "stored": 100_000,
         "online": 10_000,
         "snapshot_sizes": [1000, 5000, 10_000],
@@ -734,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["a"].update(via="nginx" if proxied else "direct", layer_shards=1)
                 checkpoint(work, results)
             if "d" in args.scenarios:
-                # Scale-out: 2 daphne processes behind nginx, the channel layer sharded over 2 Redis servers.
+                # Scale-out: `scaleout_daphne` daphne processes behind nginx, the layer sharded over 2 Redis servers.
                 stack.stop([p for p in stack.procs if p.group in ("daphne", "celery", "nginx")])
                 settle = float(cfg["timings"]["WP_VISITOR_TIMEOUT"]) + 2 * float(cfg["timings"]["WP_SWEEP_INTERVAL"])
                 second_redis = stack.start_redis()
@@ -746,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack.start_celery()
                 say(f"settling {settle:.0f} s")
                 time.sleep(settle)
-                bases = [stack.start_daphne(), stack.start_daphne()]
+                bases = [stack.start_daphne() for _ in range(cfg["scaleout_daphne"])]
                 front = stack.start_nginx(bases) if proxied else bases
                 results["d"] = presence_ramp(
                     stack,
@@ -754,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                     cfg,
                     bases=[front] if proxied else bases,
                     cookies=cookies[: cfg["operators"]],
-                    daphne=2,
+                    daphne=len(bases),
                 )
                 results["d"].update(via="nginx" if proxied else "direct", layer_shards=2)
             results["load_after"], results["speed_after"] = load_average(), python_speed()
