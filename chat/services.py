@@ -258,9 +258,7 @@ def _message_insert_sql(vendor: str) -> str:
 # autocommit: the room's locking read and the insert joined by a data-modifying WITH, the
 # insert made only if the room may take it. One round trip instead of four (BEGIN, read,
 # insert, COMMIT); the lock is held, as in a transaction, until the statement ends. SQLite
-# has no data-modifying WITH: it runs the same steps in a transaction.
-
-
+# has no data-modifying WITH: it runs the same steps in a transaction (ONE_STATEMENT_VENDORS).
 @functools.cache
 def _message_send_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
     """Params: the room read's (_message_room_sql), then the message's (_message_params), then
