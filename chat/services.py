@@ -169,8 +169,8 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
     """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
     now = timezone.now()
     if connection.vendor in ONE_STATEMENT_VENDORS:
-        message = Message(
-            sender=Message.Sender.VISITOR, name=Visitor(pk=visitor_id).name, body=body, client_id=client_id, at=now
+        message = _message_new(
+            sender=Message.Sender.VISITOR, visitor_id=visitor_id, body=body, client_id=client_id, at=now
         )
         sql = _message_send_sql(connection.vendor, by_visitor=True, resend=bool(client_id))
         room_params = [visitor_id, client_id, visitor_id] if client_id else [visitor_id]
@@ -212,8 +212,14 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 
-def _message_new(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
-    name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
+def _message_new(
+    *, sender: str, body: str, client_id: str, at: datetime, room: Room | None = None, visitor_id=None, operator=None
+) -> Message:
+    """An unsaved message; its room may come later (the one statement finds it)."""
+    if sender == Message.Sender.VISITOR:
+        name = Visitor(pk=visitor_id or room.visitor_id).name
+    else:
+        name = operator.name
     return Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
 
 
@@ -388,13 +394,8 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
     if connection.vendor in ONE_STATEMENT_VENDORS:
-        message = Message(
-            sender=Message.Sender.OPERATOR,
-            operator=operator,
-            name=operator.name,
-            body=body,
-            client_id=client_id,
-            at=timezone.now(),
+        message = _message_new(
+            sender=Message.Sender.OPERATOR, operator=operator, body=body, client_id=client_id, at=timezone.now()
         )
         sql = _message_send_sql(connection.vendor, by_visitor=False, resend=bool(client_id))
         room_params = [client_id, room_id] if client_id else [room_id]

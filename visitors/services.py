@@ -103,14 +103,15 @@ def visitor_arrive(*, visitor: Visitor) -> tuple[Visitor, Room | None]:
         if connection.vendor in ONE_STATEMENT_VENDORS:
             cursor.execute(_arrived_sql(connection.vendor), [*params, visitor.pk])
             came_back, room_id = cursor.fetchone()
+            if came_back:  # read again: the statement's room_id may predate a wait for the row
+                room_id = live_room_id(visitor_id=visitor.pk)
         else:
             cursor.execute(_arrive_sql(connection.vendor), params)
             came_back, room_id = cursor.rowcount, live_room_id(visitor_id=visitor.pk)
-    if not came_back:
-        return visitor, live_room(visitor_id=visitor.pk, room_id=room_id) if room_id else None
-    room = live_room(visitor_id=visitor.pk)  # read again: room_id may be older than a wait for the row
-    visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
-    events.visitor_changed(visitor, room)
+    room = live_room(visitor_id=visitor.pk, room_id=room_id) if room_id else None
+    if came_back:
+        visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
+        events.visitor_changed(visitor, room)
     return visitor, room
 
 
