@@ -33,6 +33,26 @@ PING_EVERY = 25.0  # the snippet's keep-alive ping (static/widget/widget.js)
 CONNECTS_AT_ONCE = 32  # handshakes (connect, hello, welcome) in flight per generator process
 
 
+def think_time(nav: float, think: str, *, first: bool = False) -> float:
+    """How long a visitor stays on a page, `nav` seconds on average.
+
+    `exponential`, the usual model of a user's think time (TPC-W's, for one): a page read for
+    2 s is as likely to be followed by another as one read for 50, and visitors slowed down
+    together by a busy moment go their own ways again after it. `even`, 0.9-1.1 times `nav`
+    (the model of the first four sessions' runs): visitors delayed together stay together and
+    navigate together `nav` seconds later, so one burst keeps coming back in waves
+    (docs/benchmarks.md).
+
+    `first`: the rest of the stay on the page a new visitor is found on, so that navigations
+    come at the steady rate from the start (uniform over the interval for `even`; for
+    `exponential` the rest of a stay is as long as a whole one)."""
+    if not nav:
+        return 0.0
+    if think == "even":
+        return random.uniform(0, nav) if first else nav * random.uniform(0.9, 1.1)
+    return random.expovariate(1 / nav)
+
+
 class Generator:
     def __init__(self):
         self.latencies: dict[str, list[float]] = {}
@@ -211,10 +231,11 @@ class Generator:
             await ws.send(json.dumps({"type": "page", "url": url, "title": f"Page {n}", "referrer": ""}))
         return ws, welcome.get("token"), welcome
 
-    async def presence_visitor(self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future):
+    async def presence_visitor(
+        self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future, think: str = "exponential"
+    ):
         token = None
-        # The first navigation comes anywhere in the interval, so navigations spread evenly.
-        stay = random.uniform(0, nav)
+        stay = think_time(nav, think, first=True)
         while self.running:
             try:
                 ws, token, _ = await self.visit(base, site, protocol, token)
@@ -250,15 +271,17 @@ class Generator:
             with contextlib.suppress(Exception):
                 await ws.close()
             reader.cancel()
-            stay = nav * random.uniform(0.9, 1.1)
+            stay = think_time(nav, think)
 
-    async def cmd_visitors(self, bases: list[str], n: int, site: str, protocol: str, nav: float):
+    async def cmd_visitors(
+        self, bases: list[str], n: int, site: str, protocol: str, nav: float, think: str = "exponential"
+    ):
         started = time.time()
         readies = []
         for i in range(n):
             ready = asyncio.get_running_loop().create_future()
             readies.append(ready)
-            self.spawn(self.presence_visitor(bases[i % len(bases)], site, protocol, nav, ready))
+            self.spawn(self.presence_visitor(bases[i % len(bases)], site, protocol, nav, ready, think))
         results = await asyncio.gather(*readies)
         return {"connected": sum(results), "refused": len(results) - sum(results), "seconds": time.time() - started}
 

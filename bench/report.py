@@ -57,6 +57,13 @@ def save(fig, axes: list, path: Path, **legend) -> None:
     plt.close(fig)
 
 
+def think_words(cfg: dict) -> str:
+    """How the report names the generator's think time (bench/load.py's think_time)."""
+    if cfg.get("think", "even") == "even":
+        return f"each stay on a page {0.9 * cfg['nav']:.0f}-{1.1 * cfg['nav']:.0f} s"
+    return f"each stay on a page drawn from an exponential distribution of mean {cfg['nav']:.0f} s"
+
+
 def latency(step: dict) -> dict:
     """A ramp step's verdict latency: from the page opening (runs before 2026-11-26 18:00 UTC
     measured from the `page` frame, after the hello, and have no "navigation")."""
@@ -250,7 +257,8 @@ def render(results: dict) -> str:
             "One daphne process"
             + (" behind nginx (`deploy/nginx.conf`, TLS left out). " if a.get("via") == "nginx" else ". ")
             + f"{cfg['operators']} operators connected; visitors added in steps, each connecting (hello, page), "
-            f"navigating every ~{cfg['nav']:.0f} s (reconnect + hello + page) and pinging every 25 s; each step "
+            f"navigating every ~{cfg['nav']:.0f} s (reconnect + hello + page; {think_words(cfg)}) and pinging "
+            "every 25 s; each step "
             f"then measured for {cfg['ramp_window']:.0f} s. Latency (the verdict, < 500 ms at p95): from a page "
             "opening (the generator starting the navigation: its wait for one of its 32 connection slots, "
             "connect, hello, welcome, `page`) to the `visitor` event at each operator, what an operator "

@@ -48,6 +48,7 @@ SCALES = {
         "ramp_steps": [6, 12],
         "ramp_window": 2.0,
         "nav": 1.0,
+        "think": "exponential",
         "visitor_gens": 1,
         "operators": 2,
         "relay_visitors": 8,
@@ -73,6 +74,8 @@ SCALES = {
         "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000],
         "ramp_window": 30.0,
         "nav": 30.0,
+        # How long a visitor stays on a page, `nav` on average: bench/load.py's think_time.
+        "think": "exponential",
         "visitor_gens": 2,
         "operators": 3,
         "relay_visitors": 1000,
@@ -522,7 +525,10 @@ def presence_ramp(
             ask_all(
                 visitors,
                 "visitors",
-                [{"bases": bases, "n": n, "site": SITE, "protocol": "wp", "nav": cfg["nav"]} for n in shares],
+                [
+                    {"bases": bases, "n": n, "site": SITE, "protocol": "wp", "nav": cfg["nav"], "think": cfg["think"]}
+                    for n in shares
+                ],
             )
             ramp_seconds = time.monotonic() - started
             held = target
