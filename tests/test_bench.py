@@ -57,3 +57,20 @@ def test_smoke_run_writes_the_report_and_plots(tmp_path):
         assert all(level["n"] for level in results[key]["levels"]), results[key]
     assert results["b"]["expiry"]["n"] == results["config"]["expiry_rooms"]
     assert {q["event"] for q in results["c"]["queries"]} >= {"page", "message (visitor)", "message (operator)"}
+
+
+@pytest.mark.timeout(300)
+def test_floor_run_measures_daphne_per_navigation(tmp_path):
+    """bench/floor.py: White Panel's visitor frames answered with no logic behind them, driven as the
+    presence ramp drives White Panel."""
+    command = [sys.executable, "-m", "bench.floor", "--visitors", "6", "12", "--nav", "1", "--window", "3"]
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path)], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    steps = json.loads((tmp_path / "floor.json").read_text())["steps"]
+    assert [step["visitors"] for step in steps] == [6, 12]
+    for step in steps:
+        assert step["navigations"] > 0, step
+        assert not step["errors"], step
+        assert step["daphne_ms_per_navigation"] > 0, step
