@@ -57,6 +57,7 @@ SCALES = {
         "relay_rates": [10, 30],
         "relay_seconds": 1.0,
         "scaleout_daphne": 2,
+        "layer_shards": 2,
         "stored": 400,
         "online": 200,
         "snapshot_sizes": [20, 100],
@@ -85,6 +86,8 @@ SCALES = {
         "relay_seconds": 15.0,
         # Scenario d's daphne processes (the machine has 2 cores).
         "scaleout_daphne": 2,
+        # Scenario d's channel layer: sharded over this many Redis servers (the first is REDIS_URL's).
+        "layer_shards": 2,
         "stored": 100_000,
         "online": 10_000,
         "snapshot_sizes": [1000, 5000, 10_000],
@@ -630,7 +633,12 @@ def merge_runs(runs: list[dict]) -> dict:
     for i, run in enumerate(runs):
         scenarios = [key for key in "abcde" if key in run and not any(key in later for later in runs[i + 1 :])]
         merged.update({key: run[key] for key in scenarios})
-        merged["runs"].append({k: run.get(k) for k in RUN_FIELDS} | {"scenarios": scenarios})
+        # A report's own results are merged already: the runs they came from are named, not the last of them.
+        parts = run.get("runs") or [{k: run.get(k) for k in RUN_FIELDS} | {"scenarios": scenarios}]
+        for part in parts:
+            kept = [key for key in part["scenarios"] if key in scenarios]
+            if kept:
+                merged["runs"].append(part | {"scenarios": kept})
     return merged
 
 
@@ -743,14 +751,14 @@ def main(argv: list[str] | None = None) -> int:
                 results["a"].update(via="nginx" if proxied else "direct", layer_shards=1)
                 checkpoint(work, results)
             if "d" in args.scenarios:
-                # Scale-out: `scaleout_daphne` daphne processes behind nginx, the layer sharded over 2 Redis servers.
+                # Scale-out: `scaleout_daphne` daphne processes behind nginx, the layer on `layer_shards` Redis servers.
                 stack.stop([p for p in stack.procs if p.group in ("daphne", "celery", "nginx")])
                 settle = float(cfg["timings"]["WP_VISITOR_TIMEOUT"]) + 2 * float(cfg["timings"]["WP_SWEEP_INTERVAL"])
-                second_redis = stack.start_redis()
+                layer_hosts = [redis_url] + [stack.start_redis() for _ in range(cfg["layer_shards"] - 1)]
                 stack.env = {
                     **stack.env,
                     "DJANGO_SETTINGS_MODULE": "bench.sharded_settings",
-                    "BENCH_LAYER_HOSTS": f"{redis_url},{second_redis}",
+                    "BENCH_LAYER_HOSTS": ",".join(layer_hosts),
                 }
                 stack.start_celery()
                 say(f"settling {settle:.0f} s")
@@ -765,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
                     cookies=cookies[: cfg["operators"]],
                     daphne=len(bases),
                 )
-                results["d"].update(via="nginx" if proxied else "direct", layer_shards=2)
+                results["d"].update(via="nginx" if proxied else "direct", layer_shards=len(layer_hosts))
             results["load_after"], results["speed_after"] = load_average(), python_speed()
             for proc in stack.procs:
                 proc.check()
