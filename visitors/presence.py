@@ -234,6 +234,15 @@ class Presence:
     def is_connected(self, member_id: int) -> bool:
         return self._redis().scard(self._conns_key(member_id)) > 0
 
+    def connected_among(self, member_ids: list[int]) -> set[int]:
+        """Those of these members with a socket open, in one round trip."""
+        if not member_ids:
+            return set()
+        pipe = self._redis().pipeline(transaction=False)
+        for member_id in member_ids:
+            pipe.exists(self._conns_key(member_id))
+        return {member_id for member_id, open_ in zip(member_ids, pipe.execute(), strict=True) if open_}
+
     def reap_stale(self, *, now: float, limit: int = 10_000) -> int:
         return self._redis().eval(
             _REAP, 2, self._leases_key, self._absent_key, now, self.timeout, f"{self._prefix}:conns:", limit
@@ -253,14 +262,10 @@ class Presence:
 
     def mark_absent(self, member_ids: list[int], *, now: float) -> None:
         """Give members the database thinks online, but Redis has no socket of, a deadline."""
-        if member_ids:
-            pipe = self._redis().pipeline(transaction=False)
-            for member_id in member_ids:
-                pipe.exists(self._conns_key(member_id))
-            connected = pipe.execute()
-            absent = {str(m): now + self.timeout for m, c in zip(member_ids, connected, strict=True) if not c}
-            if absent:
-                self._redis().zadd(self._absent_key, absent, nx=True)
+        connected = self.connected_among(member_ids)
+        absent = {str(m): now + self.timeout for m in member_ids if m not in connected}
+        if absent:
+            self._redis().zadd(self._absent_key, absent, nx=True)
 
     def lost_state(self) -> bool:
         """True once after Redis started without our data (first run, or a restart)."""

@@ -21,8 +21,10 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from chat import expiry
 from chat.expiry import SweepResult, sweep
 from chat.models import Room
 from chat.services import room_close, room_start
@@ -214,6 +216,51 @@ def test_sweep_keeps_visitor_who_reconnected_before_it(site, peter):
     assert reload(linda_room).status == Room.Status.ACTIVE
     assert not reload(mary).online
     assert reload(mary_room).reason == Room.Reason.VISITOR_LEFT
+
+
+def leaving_together(site, peter, n: int, t0: float) -> list[tuple[Visitor, Room]]:
+    """n visitors chatting with Peter whose last tab closed at t0."""
+    chats = []
+    for _ in range(n):
+        visitor = make_visitor(site)
+        chats.append((visitor, chatting_with(peter, visitor)))
+        asyncio.run(visitor_presence.connected(visitor.pk, "page-1", now=t0))
+        asyncio.run(visitor_presence.disconnected(visitor.pk, "page-1", now=t0))
+    return chats
+
+
+@pytest.mark.usefixtures("redis_has_its_data")
+def test_sweep_lets_many_visitors_go_at_once_in_a_few_queries(site, peter):
+    """A campaign ends: visitors leaving together leave in the same sweep, in one transaction,
+    not one each (a thousand took 7 s that way, later than R13 allows)."""
+    t0 = far_future()
+    chats = leaving_together(site, peter, 12, t0)
+    back, back_room = chats[0]
+    asyncio.run(visitor_presence.connected(back.pk, "page-2", now=t0 + 1))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = sweep(now=moment(t0 + settings.WP_VISITOR_TIMEOUT + 1))
+
+    assert result.visitors_left == 11
+    assert reload(back).online
+    assert reload(back_room).status == Room.Status.ACTIVE
+    for visitor, room in chats[1:]:
+        assert not reload(visitor).online
+        assert reload(room).reason == Room.Reason.VISITOR_LEFT
+    # The sweep's own reads, then one transaction for all of them: as many as for one visitor.
+    assert len(queries) <= 12, "\n".join(query["sql"][:60] for query in queries)
+
+
+@pytest.mark.usefixtures("redis_has_its_data")
+def test_visitors_leaving_together_beyond_a_batch_all_leave(site, peter, monkeypatch):
+    monkeypatch.setattr(expiry, "LEAVE_BATCH", 2)
+    t0 = far_future()
+    chats = leaving_together(site, peter, 5, t0)
+
+    assert sweep(now=moment(t0 + settings.WP_VISITOR_TIMEOUT + 1)).visitors_left == 5
+    assert not any(reload(visitor).online for visitor, _ in chats)
+    assert all(reload(room).reason == Room.Reason.VISITOR_LEFT for _, room in chats)
+    assert sweep(now=moment(t0 + settings.WP_VISITOR_TIMEOUT + 2)).visitors_left == 0
 
 
 @pytest.mark.usefixtures("redis_has_its_data")

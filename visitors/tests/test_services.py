@@ -142,19 +142,19 @@ def test_a_visitor_back_while_the_sweep_lets_them_go_ends_online(site, published
     arrival = threading.Thread(target=_arrive, args=(linda.pk,))
     checked = []
 
-    def is_connected(member_id: int) -> bool:
-        checked.append(member_id)
+    def connected_among(member_ids: list[int]) -> set[int]:
+        checked.append(member_ids)
         if len(checked) == 1:  # the sweep's check, under the lock: the page opens now
-            redis_client().sadd(visitor_presence._conns_key(member_id), "tab-1")
+            redis_client().sadd(visitor_presence._conns_key(linda.pk), "tab-1")
             arrival.start()
             # PostgreSQL: the arrival sees the visitor online in its snapshot and returns
             # at once. SQLite: it waits for the sweep's write lock, and comes after it.
             arrival.join(0.5)
-            return False
-        return real_is_connected(member_id)
+            return set()
+        return real_connected_among(member_ids)
 
-    real_is_connected = visitor_presence.is_connected
-    monkeypatch.setattr(visitor_presence, "is_connected", is_connected)
+    real_connected_among = visitor_presence.connected_among
+    monkeypatch.setattr(visitor_presence, "connected_among", connected_among)
 
     assert visitor_leave(visitor_id=linda.pk, now=timezone.now())
     arrival.join(10)
