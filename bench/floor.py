@@ -50,6 +50,7 @@ application = ProtocolTypeRouter({"websocket": URLRouter([path("ws/visitor/", Fl
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import shutil
     import time
     from pathlib import Path
 
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "floor.json").write_text(json.dumps(results, indent=1))
+    # As bench/run.py: the logs stay only when something failed (above) or when asked for.
+    if not os.environ.get("BENCH_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
