@@ -3,8 +3,8 @@
 
     python -m bench.load
 
-Commands (`cmd`): `operators` (open panels), `visitors` (add presence visitors: connect, hello,
-page, a navigation every `nav` seconds = reconnect + hello + page, a ping every 25 s), `chatters`
+Commands (`cmd`): `operators` (open panels), `visitors` (add presence visitors: connect, a hello
+carrying the page, a navigation every `nav` seconds = reconnect + hello, a ping every 25 s), `chatters`
 (visitors who open a chat), `accept`, `relay` (send messages at a rate), `close_rooms`, `drain`
 (latencies and errors since the last drain), `quit`.
 
@@ -200,7 +200,8 @@ class Generator:
     # visitors -----------------------------------------------------------------------
 
     async def visit(self, base: str, site: str, protocol: str, token: str | None, *, room: int | None = None):
-        """One page load: connect, hello, (welcome), page. Returns (ws, token, welcome)."""
+        """One page load: connect, hello with the page and history (as the snippet sends it),
+        (welcome). Returns (ws, token, welcome)."""
         # The page opens now: a wait for a connection slot (a server falling behind keeps them
         # all busy) counts in the navigation's latency, as a browser's wait would.
         opened = time.time()
@@ -214,7 +215,12 @@ class Generator:
                     ping_interval=None,
                     proxy=None,
                 )
-                await ws.send(json.dumps({"type": "hello", "token": token}))
+                n = next(self.serial)
+                sent = time.time()
+                self.pages_sent.append(sent)
+                url = f"{ORIGIN}/p/{n}?t={sent:.6f}&opened={opened:.6f}"
+                page = {"url": url, "title": f"Page {n}", "referrer": ""}
+                await ws.send(json.dumps({"type": "hello", "token": token, "page": page, "history": 0}))
                 welcome = json.loads(await ws.recv())
                 if welcome.get("type") != "welcome":
                     raise RuntimeError(f"no welcome: {welcome}")
@@ -223,12 +229,6 @@ class Generator:
                 query = f"role=visitor&rooms={room}" if room else "role=idle"
                 ws = await connect(f"ws://{base}/ws/bare/?{query}", compression=None, ping_interval=None, proxy=None)
                 welcome = {}
-        n = next(self.serial)
-        if protocol == "wp":
-            sent = time.time()
-            self.pages_sent.append(sent)
-            url = f"{ORIGIN}/p/{n}?t={sent:.6f}&opened={opened:.6f}"
-            await ws.send(json.dumps({"type": "page", "url": url, "title": f"Page {n}", "referrer": ""}))
         return ws, welcome.get("token"), welcome
 
     async def presence_visitor(

@@ -134,11 +134,12 @@ class JsonSocket(AsyncWebsocketConsumer):
             if message["type"] != "wp.event":
                 break
 
-    async def rate_limit(self, action: str, **subjects: object) -> None:
+    async def rate_limit(self, action: str, *, also: tuple[str, ...] = (), **subjects: object) -> None:
         """Counts this action against its limits (per subject, and per client IP address);
-        over one, the frame is refused with `rate_limited` and nothing is stored."""
+        over one, the frame is refused with `rate_limited` and nothing is stored. `also`:
+        actions the frame does too, counted against the address's limits of each."""
         checks = [(kind, action, str(subject)) for kind, subject in subjects.items()]
-        checks.append(("ip", action, scope_ip(self.scope)))
+        checks += [("ip", name, scope_ip(self.scope)) for name in (action, *also)]
         if await rate_limiter.ahit(checks):
             raise FrameError("rate_limited", f"too many '{action}' frames; slow down and try again later")
 

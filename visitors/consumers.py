@@ -30,6 +30,23 @@ def _history(*, visitor_id: int, after: int):
     return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
 
 
+@database
+def _arrive(*, visitor, page: dict | None, history: int | None):
+    """The arrival, with the page and the history a hello may carry: one trip to a database thread."""
+    visitor, room = visitor_services.visitor_arrive(visitor=visitor, page=page)
+    messages = None if history is None else selectors.visitor_history(visitor_id=visitor.pk, after=history)
+    return visitor, room, messages
+
+
+def _page_fields(frame: dict) -> dict:
+    """What a `page` frame says, or a hello's `page` object."""
+    return {
+        "url": text_field(frame, "url", max_length=settings.WP_MAX_URL_LENGTH),
+        "title": text_field(frame, "title", max_length=settings.WP_MAX_TITLE_LENGTH, required=False),
+        "referrer": text_field(frame, "referrer", max_length=settings.WP_MAX_URL_LENGTH, required=False),
+    }
+
+
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping", "rotate"})
     forbidden_types = frozenset({"accept", "start", "reopen", "snapshot"})
@@ -78,35 +95,44 @@ class VisitorConsumer(JsonSocket):
         if self.visitor_id is not None:
             raise FrameError("not_allowed", "hello was already said on this connection")
         token = text_field(frame, "token", max_length=100, required=False)
+        # Extensions (docs/protocol.md): the page it was opened on, and the history after a
+        # message id, each saving the snippet a frame and the server a trip to the database.
+        page = frame.get("page")
+        if page is not None:
+            if not isinstance(page, dict):
+                raise FrameError("invalid", "'page' must be an object with 'url', 'title' and 'referrer'")
+            page = _page_fields(page)
+        history = id_field(frame, "history") if frame.get("history") is not None else None
         # Each hello may create a visitor: one address may not make them up by the thousand.
-        await self.rate_limit("hello")
+        # Its page counts as the address's page view too (one script call for both).
+        await self.rate_limit("hello", also=("page",) if page is not None else ())
         # The client said hello: however long a busy database takes to answer it, this is
         # no silent socket (closing it would only make the client come back and queue again).
         self._hello_timer.cancel()
         # Not kept: a cancelled task holds its exception, traceback and frame (a few KB a socket).
         self._hello_timer = None
         try:
-            return await self._welcome(token)
+            return await self._welcome(token, page=page, history=history)
         except Exception:
             # Not welcomed (the answer is an error): it may say hello again, in time.
             self._hello_timer = asyncio.create_task(self._close_without_hello())
             raise
 
-    async def _welcome(self, token: str) -> dict:
+    async def _welcome(self, token: str, *, page: dict | None, history: int | None) -> dict:
         visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
         # Presence first, then online in the database: the sweep checks presence
         # under the same row lock, so a visitor coming back is never marked gone.
         await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
         try:
             await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-            visitor, room = await database(visitor_services.visitor_arrive)(visitor=visitor)
+            visitor, room, messages = await _arrive(visitor=visitor, page=page, history=history)
         except BaseException:
             # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
             # the visitor online for ever).
             await self._leave(visitor.pk)
             raise
         self.visitor_id = visitor.pk
-        return {
+        welcome = {
             "type": "welcome",
             "token": token,
             "visitor": visitor.pk,
@@ -114,15 +140,14 @@ class VisitorConsumer(JsonSocket):
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
         }
+        if messages is not None:
+            welcome["messages"] = messages
+        return welcome
 
     async def on_page(self, frame: dict) -> None:
-        url = text_field(frame, "url", max_length=settings.WP_MAX_URL_LENGTH)
-        title = text_field(frame, "title", max_length=settings.WP_MAX_TITLE_LENGTH, required=False)
-        referrer = text_field(frame, "referrer", max_length=settings.WP_MAX_URL_LENGTH, required=False)
+        page = _page_fields(frame)
         await self.rate_limit("page", visitor=self.visitor_id)
-        await database(visitor_services.visitor_page_view)(
-            visitor_id=self.visitor_id, url=url, title=title, referrer=referrer
-        )
+        await database(visitor_services.visitor_page_view)(visitor_id=self.visitor_id, **page)
 
     async def on_open(self, frame: dict) -> dict:
         await self.rate_limit("open", visitor=self.visitor_id)

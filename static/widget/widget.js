@@ -244,11 +244,32 @@
     const socket = state.socket;
     if (socket && socket.readyState === WebSocket.OPEN && state.welcomed) socket.send(JSON.stringify(frame));
   }
+  function currentPage() {
+    return { url: location.href.slice(0, 2048), title: document.title.slice(0, 500),
+      referrer: document.referrer.slice(0, 2048) };
+  }
   function reportPage() {
     if (location.href === state.lastUrl) return;
     state.lastUrl = location.href;
-    send({ type: "page", url: location.href.slice(0, 2048), title: document.title.slice(0, 500),
-      referrer: document.referrer.slice(0, 2048) });
+    send({ type: "page", ...currentPage() });
+  }
+  // A history answer, or the messages a welcome brings.
+  function applyHistory(frame) {
+    frame.messages.forEach(addMessage);
+    // The room as it is now comes along: after a `resync` the status catches up too.
+    if ("room" in frame) { state.room = frame.room; renderStatus(); }
+    // A full answer (500) means there may be more.
+    if (frame.messages.length >= 500) send({ type: "history", after: state.lastId });
+    if (state.open) markSeen();
+    else {
+      // A message that came while the visitor was between pages pops up once, then waits in the badge.
+      const latest = frame.messages.filter((m) => m.sender !== "visitor" && m.id > state.seen).pop();
+      if (latest && latest.id > Number(visit.get("toasted") || 0)) {
+        showToast(latest);
+        visit.set("toasted", String(latest.id));
+      }
+      renderBadge();
+    }
   }
 
   function handle(frame) {
@@ -263,11 +284,12 @@
         }
         state.room = frame.room;
         renderStatus();
-        state.lastUrl = null;
+        // The hello carried the page; a single-page app may have moved on since.
         reportPage();
         if (state.open) send({ type: "open" });
-        // Whatever arrived while this page had no socket (R8).
-        send({ type: "history", after: state.lastId });
+        // Whatever arrived while this page had no socket (R8): asked for in the hello.
+        if (frame.messages) applyHistory(frame);
+        else send({ type: "history", after: state.lastId });
         for (const [clientId, { body }] of state.outbox) send({ type: "message", body, client_id: clientId });
         break;
       case "room":
@@ -282,24 +304,9 @@
         }
         break;
       }
-      case "history": {
-        frame.messages.forEach(addMessage);
-        // The room as it is now comes along: after a `resync` the status catches up too.
-        if ("room" in frame) { state.room = frame.room; renderStatus(); }
-        // A full answer (500) means there may be more.
-        if (frame.messages.length >= 500) send({ type: "history", after: state.lastId });
-        if (state.open) markSeen();
-        else {
-          // A message that came while the visitor was between pages pops up once, then waits in the badge.
-          const latest = frame.messages.filter((m) => m.sender !== "visitor" && m.id > state.seen).pop();
-          if (latest && latest.id > Number(visit.get("toasted") || 0)) {
-            showToast(latest);
-            visit.set("toasted", String(latest.id));
-          }
-          renderBadge();
-        }
+      case "history":
+        applyHistory(frame);
         break;
-      }
       case "ack": {
         const pending = state.outbox.get(frame.client_id);
         if (pending) pending.node.classList.remove("sending");
@@ -341,7 +348,10 @@
     const socket = new WebSocket(socketUrl);
     state.socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "hello", token: visit.get("token") }));
+      // The page and the history come with the hello (extensions): one frame, not three.
+      state.lastUrl = location.href;
+      socket.send(JSON.stringify({ type: "hello", token: visit.get("token"), page: currentPage(),
+        history: state.lastId }));
     });
     socket.addEventListener("message", (event) => {
       state.lastHeard = Date.now();

@@ -1,6 +1,8 @@
 """The site snippet on a host page: one visitor across pages and tabs, single-page apps,
 styles that stay apart, and the chat that follows the visitor around."""
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -70,3 +72,26 @@ def test_message_sent_while_the_visitor_changes_page_is_not_lost(web_server, pet
     linda.wait_for_url("**/cart/")
     # The new page fetches what it missed (history) and shows it.
     expect(linda.locator("[data-testid=wp-toast]")).to_contain_text("Your order has shipped.")
+
+
+def test_a_page_load_is_one_frame_that_brings_the_page_and_the_conversation(web_server, peter, panel_for, open_page):
+    """The snippet's hello carries the page and asks for what was said (extensions): a new page
+    shows the conversation and the panel the page, from the one frame the snippet sent."""
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/")
+    panel.locator("[data-testid=start-chat]").click()
+    panel.locator("[data-testid=message-input]").fill("Looking for boots?")
+    panel.locator("[data-testid=send]").click()
+    expect(linda.locator("[data-testid=wp-toast]")).to_contain_text("Looking for boots?")
+
+    next_page = linda.context.new_page()
+    sent: list[dict] = []
+    next_page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
+    next_page.goto(f"http://{web_server}/demo/cart/")
+    expect(panel.locator("[data-testid=visitor-page]")).to_contain_text("Cart")
+    next_page.locator("[data-testid=wp-launcher]").click()
+    expect(next_page.locator("[data-testid=wp-message][data-sender=operator]")).to_contain_text("Looking for boots?")
+    assert sent[0]["type"] == "hello"
+    assert sent[0]["page"]["url"] == f"http://{web_server}/demo/cart/"
+    assert sent[0]["history"] == 0
+    assert not [frame for frame in sent if frame["type"] in ("page", "history")]

@@ -117,6 +117,22 @@ async def test_one_address_cannot_make_up_visitors_by_the_thousand(sockets, visi
     assert await database_sync_to_async(Visitor.objects.count)() == 4
 
 
+async def test_pages_carried_by_hellos_count_against_the_addresss_page_limit(sockets, visitor_from, peter, settings):
+    settings.WP_RATE_IP_PAGES = "2/60"
+    panel = await sockets.operator(peter)
+    for n in range(2):
+        page = await visitor_from(ATTACKER, hello=False)
+        await page.ask("welcome", type="hello", token=None, page={"url": f"http://shop.test/{n}"})
+    third = await visitor_from(ATTACKER, hello=False)
+    error = await third.ask("error", type="hello", token=None, page={"url": "http://shop.test/2"})
+    assert (error["code"], error["for"]) == ("rate_limited", "hello")
+    await panel.expect_none(of_type("visitor", visitor__url="http://shop.test/2"), within=0.5)
+    # Another address is not affected.
+    neighbour = await visitor_from(NEIGHBOUR, hello=False)
+    await neighbour.ask("welcome", type="hello", token=None, page={"url": "http://shop.test/next-door"})
+    assert await database_sync_to_async(PageView.objects.count)() == 3
+
+
 async def test_limit_is_a_window_a_visitor_who_slows_down_may_write_again(sockets, visitor_from, site, settings):
     settings.WP_RATE_VISITOR_MESSAGES = "2/0.5"
     linda = await visitor_from(NEIGHBOUR)

@@ -5,10 +5,12 @@ import json
 import time
 
 import pytest
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conftest import OTHER_ORIGIN, SITE_ORIGIN
 from tests.sockets import of_type
+from visitors.models import PageView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,6 +175,82 @@ async def test_single_page_app_navigations_each_update_the_panel(sockets, site, 
     for pages, url in enumerate(urls, start=1):
         event = await panel.expect(visitor_event(visitor_id, url=url))
         assert event["visitor"]["pages"] == pages
+
+
+# The hello that carries its page and asks for history (extensions) -----------------
+
+
+async def test_page_carried_by_the_hello_reaches_the_panel_in_one_event_per_navigation(sockets, site, peter):
+    panel = await sockets.operator(peter)
+    landing = {"url": "http://shop.test/shoes", "title": "Shoes", "referrer": "https://search.test/?q=boots"}
+    linda = await sockets.visitor(hello=False)
+    welcome = await linda.ask("welcome", type="hello", token=None, page=landing)
+    visitor_id = welcome["visitor"]
+    assert "messages" not in welcome  # not asked for
+    event = await panel.expect(visitor_event(visitor_id, url="http://shop.test/shoes"))
+    assert (event["visitor"]["title"], event["visitor"]["referrer"]) == ("Shoes", "https://search.test/?q=boots")
+    assert (event["visitor"]["online"], event["visitor"]["pages"]) == (True, 1)
+
+    # The next page: a new socket, its hello with the new page.
+    await linda.close()
+    cart = {"url": "http://shop.test/cart", "title": "Cart", "referrer": "http://shop.test/shoes"}
+    next_page = await sockets.visitor(hello=False)
+    await next_page.ask("welcome", type="hello", token=welcome["token"], page=cart)
+    event = await panel.expect(visitor_event(visitor_id, url="http://shop.test/cart"))
+    assert event["visitor"]["pages"] == 2
+    # One event per navigation, not one for the arrival and one for the page.
+    await panel.expect_none(of_type("visitor", visitor__id=visitor_id), within=0.5)
+
+    fresh = await sockets.operator(peter)
+    visitor = {v["id"]: v for v in fresh.snapshot["visitors"]}[visitor_id]
+    assert (visitor["url"], visitor["title"], visitor["pages"]) == ("http://shop.test/cart", "Cart", 2)
+    views = await database_sync_to_async(list)(PageView.objects.filter(visitor_id=visitor_id).values_list("url"))
+    assert sorted(views) == [("http://shop.test/cart",), ("http://shop.test/shoes",)]
+
+
+async def test_hello_asking_for_history_gets_the_rooms_messages_in_its_welcome(sockets, site, peter):
+    linda = await sockets.visitor()
+    ids = []
+    for n, body in enumerate(["one", "two", "three"]):
+        ack = await linda.ask(of_type("ack", client_id=f"c{n}"), type="message", body=body, client_id=f"c{n}")
+        ids.append(ack["id"])
+    token = linda.welcome["token"]
+
+    everything = await sockets.visitor(hello=False)
+    welcome = await everything.ask("welcome", type="hello", token=token, history=0)
+    assert [m["body"] for m in welcome["messages"]] == ["one", "two", "three"]
+    assert welcome["room"]["status"] == "pending"
+    later = await sockets.visitor(hello=False)
+    welcome = await later.ask("welcome", type="hello", token=token, history=ids[0], page={"url": "http://shop.test/"})
+    assert [m["id"] for m in welcome["messages"]] == ids[1:]
+    # A new visitor has none.
+    stranger = await sockets.visitor(hello=False)
+    assert (await stranger.ask("welcome", type="hello", token=None, history=0))["messages"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        pytest.param({"page": "http://shop.test/"}, "invalid", id="page-not-an-object"),
+        pytest.param({"page": {"title": "No url"}}, "invalid", id="page-without-url"),
+        pytest.param({"page": {"url": "http://shop.test/", "title": 7}}, "invalid", id="page-title-not-string"),
+        pytest.param(
+            {"page": {"url": "http://shop.test/" + "a" * settings.WP_MAX_URL_LENGTH}},
+            "too_long",
+            id="page-url-too-long",
+        ),
+        pytest.param({"history": -1}, "invalid", id="history-negative"),
+        pytest.param({"history": "0"}, "invalid", id="history-string"),
+    ],
+)
+async def test_hello_with_a_bad_page_or_history_is_refused_and_may_be_said_again(sockets, site, peter, fields, code):
+    panel = await sockets.operator(peter)
+    linda = await sockets.visitor(hello=False)
+    error = await linda.ask("error", type="hello", token=None, **fields)
+    assert (error["code"], error["for"]) == (code, "hello")
+    await panel.expect_none("visitor", within=0.3)  # nobody arrived
+    welcome = await linda.ask("welcome", type="hello", token=None, page={"url": "http://shop.test/ok"})
+    await panel.expect(visitor_event(welcome["visitor"], url="http://shop.test/ok"))
 
 
 # R2: online while connected; a short disconnect does not make a visitor leave --

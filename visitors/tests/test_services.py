@@ -133,13 +133,56 @@ def test_arrival_of_a_visitor_online_without_a_room_is_one_statement_on_postgres
     assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
 
 
+def test_arrival_on_a_page_of_a_visitor_who_had_left_starts_a_visit_on_it_in_one_event(site, peter, published):
+    """A hello that carries its page: the arrival and the page view are one write, one event."""
+    linda = make_visitor(site, online=False, since=timezone.now() - timedelta(days=1))
+    Visitor.objects.filter(pk=linda.pk).update(pages=7)  # the last visit's
+    room = make_room(linda, operator=peter)
+
+    _, arrived_in = visitor_arrive(visitor=linda, page=PAGE)
+
+    assert arrived_in.pk == room.pk
+    linda.refresh_from_db()
+    assert (linda.online, linda.pages, linda.url, linda.title) == (True, 1, PAGE["url"], PAGE["title"])
+    assert linda.since > timezone.now() - timedelta(minutes=1)
+    assert [event["type"] for event in published] == ["visitor"]
+    assert (published[0]["visitor"]["url"], published[0]["visitor"]["pages"]) == (PAGE["url"], 1)
+    assert published[0]["visitor"]["room"]["id"] == room.pk
+    assert list(PageView.objects.filter(visitor=linda).values_list("url", flat=True)) == [PAGE["url"]]
+
+
+def test_arrival_on_a_page_of_a_visitor_online_counts_one_more_page_of_the_visit(site, published):
+    linda = make_visitor(site)
+    visitor_page_view(visitor_id=linda.pk, url="http://shop.test/", title="Home", referrer="")
+    linda.refresh_from_db()
+
+    visitor_arrive(visitor=linda, page=PAGE)
+
+    arrived = Visitor.objects.get(pk=linda.pk)
+    assert (arrived.pages, arrived.url, arrived.since) == (linda.pages + 1, PAGE["url"], linda.since)
+    assert [event["visitor"]["url"] for event in published] == ["http://shop.test/", PAGE["url"]]
+
+
+def test_arrival_on_a_page_of_a_visitor_deleted_meanwhile_is_refused_and_stores_nothing(site, published):
+    linda = make_visitor(site)
+    Visitor.objects.filter(pk=linda.pk).delete()
+    with pytest.raises(NotFound):
+        visitor_arrive(visitor=linda, page=PAGE)
+    assert not PageView.objects.exists()
+    assert published == []
+
+
+PAGE = {"url": "http://shop.test/boots", "title": "Boots", "referrer": "https://search.test/"}
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_visitor_back_while_the_sweep_lets_them_go_ends_online(site, published, monkeypatch):
+@pytest.mark.parametrize("page", [None, PAGE], ids=["hello", "hello-with-page"])
+def test_a_visitor_back_while_the_sweep_lets_them_go_ends_online(site, published, monkeypatch, page):
     """The sweep checks for a socket under the visitor's row lock and finds none; the visitor's
     new page opens right then, before the sweep commits. They end online, not gone from
     every panel while on the site."""
     linda = make_visitor(site)  # online in the database, no socket: due to leave
-    arrival = threading.Thread(target=_arrive, args=(linda.pk,))
+    arrival = threading.Thread(target=_arrive, args=(linda.pk, page))
     checked = []
 
     def connected_among(member_ids: list[int]) -> set[int]:
@@ -161,19 +204,24 @@ def test_a_visitor_back_while_the_sweep_lets_them_go_ends_online(site, published
 
     linda.refresh_from_db()
     assert linda.online
-    assert [event["type"] for event in published] == ["visitor_gone", "visitor"]
+    # With a page the arrival writes whether or not the visitor is online: the sweep's second
+    # look may come before or after it, one more event then.
+    assert [event["type"] for event in published] in (["visitor_gone", "visitor"], ["visitor_gone"] + ["visitor"] * 2)
     assert published[-1]["visitor"]["online"] is True
+    if page is None:
+        assert len(published) == 2
 
 
-def _arrive(visitor_id: int) -> None:
+def _arrive(visitor_id: int, page: dict | None) -> None:
     try:
-        visitor_arrive(visitor=Visitor.objects.get(pk=visitor_id))
+        visitor_arrive(visitor=Visitor.objects.get(pk=visitor_id), page=page)
     finally:
         connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_visitor_back_after_the_sweep_is_told_of_no_room_it_ended(site, peter, published):
+@pytest.mark.parametrize("page", [None, PAGE], ids=["hello", "hello-with-page"])
+def test_a_visitor_back_after_the_sweep_is_told_of_no_room_it_ended(site, peter, published, page):
     """An arrival that waited for the visitor's row (held while their room was ended) answers
     with the room as it is after the wait: on PostgreSQL its statement's snapshot, taken
     before the wait, still saw the room live."""
@@ -197,7 +245,7 @@ def test_a_visitor_back_after_the_sweep_is_told_of_no_room_it_ended(site, peter,
 
     def arrive():
         try:
-            answer["room"] = visitor_arrive(visitor=linda)[1]
+            answer["room"] = visitor_arrive(visitor=linda, page=page)[1]
         finally:
             connections.close_all()
 
