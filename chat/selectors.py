@@ -53,6 +53,23 @@ def live_room_id(*, visitor_id: int) -> int | None:
     return row[0] if row else None
 
 
+@functools.cache
+def last_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
+    """As live_room_id_sql, for the visitor's newest room, live or not: whose messages a visitor's
+    history shows."""
+    return (
+        f"SELECT {column(Room, 'id')} FROM {table(Room)} "  # noqa: S608
+        f"WHERE {column(Room, 'visitor')} = {visitor_column} ORDER BY {column(Room, 'id')} DESC LIMIT 1"
+    )
+
+
+def last_room_id(*, visitor_id: int) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(last_room_id_sql(connection.vendor), [visitor_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def live_room(*, visitor_id: int, room_id: int | None = None) -> Room | None:
     """The visitor's live room, with its operator; `room_id` when the caller has read it
     (`live_room_id`): most visitors have none, and cost no further query."""
@@ -95,10 +112,8 @@ def room_history(*, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> lis
 def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
     """Messages of the visitor's current room after a message id: the live room, which is always
     their newest (a new room opens only once the last one expired), else the last one they had."""
-    room = Room.objects.filter(visitor_id=visitor_id).order_by("-id").first()
-    if room is None:
-        return []
-    return room_history(room_id=room.pk, after=after, limit=limit)
+    room_id = last_room_id(visitor_id=visitor_id)
+    return room_history(room_id=room_id, after=after, limit=limit) if room_id else []
 
 
 def operator_room_history(*, room_id: int, operator: Operator, after: int) -> list[dict]:

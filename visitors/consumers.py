@@ -32,10 +32,14 @@ def _history(*, visitor_id: int, after: int):
 
 @database
 def _arrive(*, visitor, page: dict | None, history: int | None):
-    """The arrival, with the page and the history a hello may carry: one trip to a database thread."""
+    """The arrival, with the page and the history a hello may carry: one trip to a database thread.
+    With the page, the arrival's statement has read the visitor's last room: one who never chatted
+    (most) costs the history no query."""
     visitor, room = visitor_services.visitor_arrive(visitor=visitor, page=page)
-    messages = None if history is None else selectors.visitor_history(visitor_id=visitor.pk, after=history)
-    return visitor, room, messages
+    if history is None:
+        return visitor, room, None
+    room_id = visitor.last_room_id if page is not None else selectors.last_room_id(visitor_id=visitor.pk)
+    return visitor, room, selectors.room_history(room_id=room_id, after=history) if room_id else []
 
 
 def _page_fields(frame: dict) -> dict:

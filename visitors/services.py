@@ -12,7 +12,7 @@ from django.utils import timezone
 from chat import events
 from chat.errors import NotAllowed, NotFound
 from chat.models import Room
-from chat.selectors import live_room, live_room_id, live_room_id_sql
+from chat.selectors import last_room_id_sql, live_room, live_room_id, live_room_id_sql
 from chat.services import rooms_expire
 from whitepanel.statements import ONE_STATEMENT_VENDORS, column, quoted, table
 
@@ -145,15 +145,18 @@ def _arrived_sql(vendor: str) -> str:
 def _page_viewed_sql(vendor: str) -> str:
     # One statement that reads what it writes (PostgreSQL, SQLite >= 3.35): the right-hand
     # sides see the row as it was, so a visitor not online starts a new visit here. It
-    # returns the visitor's live room id too (`live_room_id`): most have none.
+    # returns the visitor's live room id too (`live_room_id`): most have none; and their
+    # newest room's id, whose messages a hello asking for history gets (most have none either).
     visitors = table(Visitor)
     room_id = live_room_id_sql(vendor, f"{visitors}.{column(Visitor, 'id')}")
+    last_room_id = last_room_id_sql(vendor, f"{visitors}.{column(Visitor, 'id')}")
     return (
         f"UPDATE {visitors} SET "  # noqa: S608 - names from the model, values as parameters
         "since = CASE WHEN online THEN since ELSE %s END, "
         "pages = CASE WHEN online THEN pages + 1 ELSE 1 END, "
         "online = %s, url = %s, title = %s, referrer = %s, last_seen = %s "
-        f"WHERE {column(Visitor, 'id')} = %s RETURNING {_visitor_columns(vendor)}, ({room_id}) AS live_room_id"
+        f"WHERE {column(Visitor, 'id')} = %s RETURNING {_visitor_columns(vendor)}, "
+        f"({room_id}) AS live_room_id, ({last_room_id}) AS last_room_id"
     )
 
 
@@ -198,7 +201,7 @@ def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: d
         visitor = _visitor_from(row)
         if visitor is None:
             return None
-        visitor.live_room_id = row[-1]
+        visitor.live_room_id, visitor.last_room_id = row[-2:]
     return visitor
 
 
@@ -219,7 +222,8 @@ def _arrive_on_page(*, visitor: Visitor, url: str, title: str, referrer: str) ->
     """visitor_arrive and visitor_page_view in one: the page view's statement marks a visitor
     who was not online online, as a new visit (`since` is now, first page). One statement (two
     on SQLite) and one `visitor` event per navigation, where a hello and then a page frame
-    took two trips to a database thread, and sent two events to a visitor who came back."""
+    took two trips to a database thread, and sent two events to a visitor who came back.
+    The visitor it returns has `last_room_id`, their newest room's id (None: they have none)."""
     now = timezone.now()
     arrived = _page_viewed(visitor_id=visitor.pk, url=url, title=title, referrer=referrer, now=now)
     if arrived is None:

@@ -24,6 +24,10 @@ from visitors.services import visitor_arrive, visitor_leave, visitor_page_view
 pytestmark = pytest.mark.django_db
 
 
+# What a hello carrying its page says of it.
+PAGE = {"url": "http://shop.test/boots", "title": "Boots", "referrer": "https://search.test/"}
+
+
 @pytest.fixture
 def published(monkeypatch):
     """The events the services publish, in order."""
@@ -172,7 +176,18 @@ def test_arrival_on_a_page_of_a_visitor_deleted_meanwhile_is_refused_and_stores_
     assert published == []
 
 
-PAGE = {"url": "http://shop.test/boots", "title": "Boots", "referrer": "https://search.test/"}
+def test_arrival_on_a_page_reads_the_last_room_for_the_history_in_its_one_statement(site, published):
+    """What a hello's history needs comes with the arrival: one who never chatted costs no query."""
+    linda = make_visitor(site)
+    make_room(linda, status=Room.Status.EXPIRED)
+    newest = make_room(linda, status=Room.Status.EXPIRED)
+    with CaptureQueriesContext(connection) as queries:
+        visitor, room = visitor_arrive(visitor=linda, page=PAGE)
+
+    assert (room, visitor.last_room_id) == (None, newest.pk)
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    stranger, _ = visitor_arrive(visitor=make_visitor(site), page=PAGE)
+    assert stranger.last_room_id is None
 
 
 @pytest.mark.django_db(transaction=True)
