@@ -46,11 +46,15 @@ def live_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
     )
 
 
-def live_room_id(*, visitor_id: int) -> int | None:
+def _room_id(sql: str, visitor_id: int) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(live_room_id_sql(connection.vendor), [visitor_id])
+        cursor.execute(sql, [visitor_id])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def live_room_id(*, visitor_id: int) -> int | None:
+    return _room_id(live_room_id_sql(connection.vendor), visitor_id)
 
 
 @functools.cache
@@ -64,10 +68,7 @@ def last_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
 
 
 def last_room_id(*, visitor_id: int) -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute(last_room_id_sql(connection.vendor), [visitor_id])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return _room_id(last_room_id_sql(connection.vendor), visitor_id)
 
 
 def live_room(*, visitor_id: int, room_id: int | None = None) -> Room | None:
