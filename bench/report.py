@@ -209,7 +209,7 @@ def render(results: dict) -> str:
         "How far one machine goes with White Panel: visitors held online, relay latency, panel and sweep "
         "costs, measured by `make bench` (`bench/`), which starts the production configuration itself "
         "(PostgreSQL, its own Redis, daphne with `whitepanel/launch.py`'s flags, a Celery worker and beat) "
-        "and load generators (asyncio `websockets` clients) in separate processes.",
+        "and load generators (asyncio websocket clients) in separate processes.",
         "",
         "**The load generators run on the same 2 cores as the server**: every figure below includes "
         "their cost (their CPU use is in the tables). A dedicated client machine would show more headroom.",
@@ -240,7 +240,12 @@ def render(results: dict) -> str:
                 ["daphne", "1 process (2 in scenario d), `whitepanel.launch.daphne_args`"],
                 ["channel layer", "`chat.layers.ResyncingPubSubChannelLayer` (RedisPubSubChannelLayer)"],
                 ["timings", ", ".join(f"{k}={v}" for k, v in cfg["timings"].items())],
-                ["clients", "websockets, no per-message compression, navigation = close + reconnect + hello + page"],
+                [
+                    "clients",
+                    "visitors `bench/lean.py` (a browser socket's frames), operators `websockets`; no per-message "
+                    "compression; navigation = close + reconnect + a hello carrying the page and asking for the "
+                    "history, as the snippet sends it",
+                ],
             ],
         ),
         "",
@@ -256,13 +261,14 @@ def render(results: dict) -> str:
             "",
             "One daphne process"
             + (" behind nginx (`deploy/nginx.conf`, TLS left out). " if a.get("via") == "nginx" else ". ")
-            + f"{cfg['operators']} operators connected; visitors added in steps, each connecting (hello, page), "
-            f"navigating every ~{cfg['nav']:.0f} s (reconnect + hello + page; {think_words(cfg)}) and pinging "
+            + f"{cfg['operators']} operators connected; visitors added in steps, each connecting (a hello "
+            f"carrying the page, as the snippet sends it), navigating every ~{cfg['nav']:.0f} s (reconnect + "
+            f"hello; {think_words(cfg)}) and pinging "
             "every 25 s; each step "
             f"then measured for {cfg['ramp_window']:.0f} s. Latency (the verdict, < 500 ms at p95): from a page "
             "opening (the generator starting the navigation: its wait for one of its 32 connection slots, "
-            "connect, hello, welcome, `page`) to the `visitor` event at each operator, what an operator "
-            "watching the visitor notices; page→panel counts from the `page` frame only. CPU in % of one "
+            "connect, the hello with its page) to the `visitor` event at each operator, what an operator "
+            "watching the visitor notices; page→panel counts from the hello only. CPU in % of one "
             "core (the machine has 200 %).",
             "",
             f"![presence ramp]({PLOTS['presence']})",

@@ -72,7 +72,7 @@ SCALES = {
         },
     },
     "full": {
-        "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000],
+        "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 3500, 4000, 4500, 5000, 6000, 8000],
         "ramp_window": 30.0,
         "nav": 30.0,
         # How long a visitor stays on a page, `nav` on average: bench/load.py's think_time.
@@ -497,7 +497,7 @@ def relay(stack: Stack, meter: Meter, cfg: dict, *, protocol: str, bases: list[s
 
 def step_verdict(step: dict) -> str:
     """Why a ramp step is past the limit ("" if it is not)."""
-    # What the operator notices: from the page opening (connect, hello, page) to the panel.
+    # What the operator notices: from the page opening (connect, the hello carrying the page) to the panel.
     if step["navigation"]["n"] == 0 or (step["navigation"]["p95"] or 0) > P95_LIMIT_MS:
         return "p95"
     if (step["page_events_delivered"] or 0) < 1 - ERROR_LIMIT:
