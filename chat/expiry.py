@@ -86,10 +86,9 @@ def _sweep(*, now: datetime) -> SweepResult:
                 batch = ids[start : start + LEAVE_BATCH]
                 result.visitors_left += len(visitors_leave(visitor_ids=batch, now=now))
                 # Forgotten only once handled: a sweep that dies midway leaves them for the next.
-                for visitor_id in batch:
-                    visitor_presence.forget(visitor_id, now=ts)
+                visitor_presence.forget(batch, now=ts)
         else:
             for operator_id in ids:
                 result.operators_timed_out += operator_timeout(operator_id=operator_id, now=now)
-                operator_presence.forget(operator_id, now=ts)
+                operator_presence.forget([operator_id], now=ts)
     return result
