@@ -376,6 +376,14 @@ def scenario_c(cfg: dict) -> dict:
         "hello (same visitor, new tab)",
         lambda: visitor_services.visitor_arrive(visitor=visitor_services.visitor_identify(site=qsite, token=token)[0]),
     )
+    count(
+        "hello with its page and history (the snippet's)",
+        lambda: visitor_services.visitor_welcome(
+            visitor=visitor_services.visitor_identify(site=qsite, token=token)[0],
+            page={"url": ORIGIN, "title": "", "referrer": ""},
+            history=0,
+        ),
+    )
     count("page", lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""))
     room = count("open (chat request)", lambda: services.room_open(visitor_id=visitor.pk))
     count("accept", lambda: services.room_accept(room_id=room.pk, operator=operator))

@@ -30,18 +30,6 @@ def _history(*, visitor_id: int, after: int):
     return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
 
 
-@database
-def _arrive(*, visitor, page: dict | None, history: int | None):
-    """The arrival, with the page and the history a hello may carry: one trip to a database thread.
-    With the page, the arrival's statement has read the visitor's last room: one who never chatted
-    (most) costs the history no query."""
-    visitor, room = visitor_services.visitor_arrive(visitor=visitor, page=page)
-    if history is None:
-        return visitor, room, None
-    room_id = visitor.last_room_id if page is not None else selectors.last_room_id(visitor_id=visitor.pk)
-    return visitor, room, selectors.room_history(room_id=room_id, after=history) if room_id else []
-
-
 def _page_fields(frame: dict) -> dict:
     """What a `page` frame says, or a hello's `page` object."""
     return {
@@ -129,7 +117,10 @@ class VisitorConsumer(JsonSocket):
         await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
         try:
             await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-            visitor, room, messages = await _arrive(visitor=visitor, page=page, history=history)
+            # One trip to a database thread for the arrival, its page and the history.
+            visitor, room, messages = await database(visitor_services.visitor_welcome)(
+                visitor=visitor, page=page, history=history
+            )
         except BaseException:
             # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
             # the visitor online for ever).

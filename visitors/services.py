@@ -12,7 +12,7 @@ from django.utils import timezone
 from chat import events
 from chat.errors import NotAllowed, NotFound
 from chat.models import Room
-from chat.selectors import last_room_id_sql, live_room, live_room_id, live_room_id_sql
+from chat.selectors import last_room_id, last_room_id_sql, live_room, live_room_id, live_room_id_sql, room_history
 from chat.services import rooms_expire
 from whitepanel.statements import ONE_STATEMENT_VENDORS, column, quoted, table
 
@@ -216,6 +216,19 @@ def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -
     room_id = visitor.live_room_id
     events.visitor_changed(visitor, live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None)
     return visitor
+
+
+def visitor_welcome(
+    *, visitor: Visitor, page: dict | None, history: int | None
+) -> tuple[Visitor, Room | None, list[dict] | None]:
+    """A `hello` answered: the arrival (on its page, if it carries one), the live room, and the
+    messages after `history` (None: not asked for). With the page, the arrival's statement has
+    read the visitor's last room: one who never chatted (most) costs the history no query."""
+    visitor, room = visitor_arrive(visitor=visitor, page=page)
+    if history is None:
+        return visitor, room, None
+    room_id = visitor.last_room_id if page is not None else last_room_id(visitor_id=visitor.pk)
+    return visitor, room, room_history(room_id=room_id, after=history) if room_id else []
 
 
 def _arrive_on_page(*, visitor: Visitor, url: str, title: str, referrer: str) -> tuple[Visitor, Room | None]:
