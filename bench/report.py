@@ -382,7 +382,8 @@ def runs_line(results: dict) -> str:
         + "; ".join(said)
         + ". The machine is shared with other developers' test runs: the load average says how busy it was."
         + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
-        + " faster) took 38-121 ms on the same machine on 2026-11-26 and 27; figures are comparable only next to it."
+        + " faster) took 38-166 ms on machines of the same kind on 2026-11-26 and 27; figures are comparable only"
+        + " next to it."
     )
 
 
