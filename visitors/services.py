@@ -91,7 +91,8 @@ def visitor_arrive(*, visitor: Visitor, page: dict | None = None) -> tuple[Visit
     """A socket of the visitor opened (presence already records it): online, if they were not.
 
     With `page` (`url`, `title`, `referrer`: a hello that carries its page) the arrival is
-    that page view, in the same statement: see _arrive_on_page.
+    that page view, one statement (two on SQLite) and one `visitor` event, where a hello and
+    then a page frame took two trips to a database thread: see _view_page.
 
     One conditional UPDATE and no transaction: a visitor already online (a new page, a new
     tab: nearly every hello) costs no write. A visitor the sweep has just let go is marked
@@ -101,7 +102,7 @@ def visitor_arrive(*, visitor: Visitor, page: dict | None = None) -> tuple[Visit
     snapshot is taken before any wait for that row, so a visitor who came back (the one
     case where the sweep may have just ended their rooms) has their room read again."""
     if page is not None:
-        return _arrive_on_page(visitor=visitor, **page)
+        return _view_page(visitor_id=visitor.pk, **page)
     now = timezone.now()
     when = connection.ops.adapt_datetimefield_value(now)
     params = [True, when, when, 0, visitor.pk, False]
@@ -209,13 +210,25 @@ def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -
     """The visitor is now on this page (R1). No transaction: the visitor's row (with their
     live room's id) and the page view, one statement on PostgreSQL and two on SQLite; the
     room itself only for a visitor who has one, for the panel's event."""
+    return _view_page(visitor_id=visitor_id, url=url, title=title, referrer=referrer)[0]
+
+
+def _view_page(*, visitor_id: int, url: str, title: str, referrer: str) -> tuple[Visitor, Room | None]:
+    """visitor_page_view, with the live room. The statement marks a visitor who was not online
+    online, as a new visit (`since` is now, first page): a hello carrying its page arrives by it
+    (visitor_arrive). The visitor returned has `last_room_id` too, their newest room's id."""
     now = timezone.now()
     visitor = _page_viewed(visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=now)
     if visitor is None:
         raise NotFound("no such visitor")
     room_id = visitor.live_room_id
-    events.visitor_changed(visitor, live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None)
-    return visitor
+    if visitor.since == now and connection.vendor in ONE_STATEMENT_VENDORS:
+        # A new visit, which may follow the sweep's commit that the statement waited for: its
+        # room id may predate that commit (visitor_arrive).
+        room_id = live_room_id(visitor_id=visitor_id)
+    room = live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None
+    events.visitor_changed(visitor, room)
+    return visitor, room
 
 
 def visitor_welcome(
@@ -229,26 +242,6 @@ def visitor_welcome(
         return visitor, room, None
     room_id = visitor.last_room_id if page is not None else last_room_id(visitor_id=visitor.pk)
     return visitor, room, room_history(room_id=room_id, after=history) if room_id else []
-
-
-def _arrive_on_page(*, visitor: Visitor, url: str, title: str, referrer: str) -> tuple[Visitor, Room | None]:
-    """visitor_arrive and visitor_page_view in one: the page view's statement marks a visitor
-    who was not online online, as a new visit (`since` is now, first page). One statement (two
-    on SQLite) and one `visitor` event per navigation, where a hello and then a page frame
-    took two trips to a database thread, and sent two events to a visitor who came back.
-    The visitor it returns has `last_room_id`, their newest room's id (None: they have none)."""
-    now = timezone.now()
-    arrived = _page_viewed(visitor_id=visitor.pk, url=url, title=title, referrer=referrer, now=now)
-    if arrived is None:
-        raise NotFound("no such visitor")
-    room_id = arrived.live_room_id
-    if arrived.since == now and connection.vendor in ONE_STATEMENT_VENDORS:
-        # A new visit, which may follow the sweep's commit that the statement waited for: its
-        # room id may predate that commit (visitor_arrive).
-        room_id = live_room_id(visitor_id=visitor.pk)
-    room = live_room(visitor_id=visitor.pk, room_id=room_id) if room_id else None
-    events.visitor_changed(arrived, room)
-    return arrived, room
 
 
 def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
