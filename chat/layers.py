@@ -34,10 +34,12 @@ import logging
 import uuid
 from collections.abc import Iterator
 
+import redis.asyncio
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from channels_redis.utils import _wrap_close, decode_hosts
+from channels_redis.utils import _wrap_close, create_pool, decode_hosts
 
 from visitors.presence import reconnecting
+from whitepanel.pipelined_redis import PipelinedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +48,36 @@ GROUP_LINGER = 30.0  # seconds a group stays subscribed after its last socket in
 QUEUED_LIMIT = 500  # messages a socket takes at once (receive_queued): the others' turn comes then
 
 
+def _publisher(host: dict):
+    """What publishes to a shard: a pipelined connection to its address, or channels-redis's
+    own client for a host given otherwise (sentinels, connection options)."""
+    if set(host) <= {"address", "retry"} and isinstance(host.get("address"), str):
+        return PipelinedRedis(host["address"])
+    return redis.asyncio.Redis(connection_pool=create_pool(host))
+
+
 class _ResyncingShard(RedisSingleShardConnection):
     """One Redis connection of a process's layer that tells its sockets when it was re-established."""
 
     _watched = None  # the pub/sub connection our callback is registered on
 
+    _publisher: PipelinedRedis | None = None
+
     async def publish(self, channel, message):
         # channels-redis takes the shard's lock for a publish too, so every event of the
         # process waited in one line behind every other and behind each socket's subscribe
         # and unsubscribe: page events took 600 ms instead of 100 at 2,000 visitors on one
-        # process (docs/benchmarks.md). A publish goes through the client's connection pool, not the
-        # subscription connection the lock guards, and _ensure_redis() does not yield.
-        self._ensure_redis()
-        await self._redis.publish(channel, message)
+        # process (docs/benchmarks.md). A publish goes on the shard's pipelined connection
+        # (whitepanel/pipelined_redis.py), not the subscription connection the lock guards.
+        if self._publisher is None:
+            self._publisher = _publisher(self.host)
+        await self._publisher.publish(channel, message)
+
+    async def flush(self):
+        if isinstance(self._publisher, PipelinedRedis):
+            self._publisher.close()
+        self._publisher = None
+        await super().flush()
 
     async def subscribe(self, channel):
         await super().subscribe(channel)

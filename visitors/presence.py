@@ -34,6 +34,8 @@ import redis.retry
 from django.conf import settings
 from redis.backoff import ExponentialBackoff
 
+from whitepanel.pipelined_redis import PipelinedRedis
+
 logger = logging.getLogger(__name__)
 
 
@@ -106,23 +108,19 @@ return forgotten
 
 
 class RedisClients:
-    """Clients of the install's Redis, made on first use: one per event loop for async code
-    (daphne has one loop, each async test its own) and one for sync code (Celery, views)."""
+    """Clients of the install's Redis, made on first use: for async code (daphne's sockets) one
+    pipelined connection per event loop (whitepanel.pipelined_redis: daphne has one loop, each
+    async test its own), and redis-py's client for sync code (Celery, views)."""
 
     def __init__(self):
         self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sync_client: redis.Redis | None = None
 
-    def aredis(self) -> redis.asyncio.Redis:
+    def aredis(self) -> PipelinedRedis:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            # A burst (a thousand sockets saying hello at once after a restart) waits for a
-            # connection instead of failing: redis-py's default pool raises past 100.
-            pool = redis.asyncio.BlockingConnectionPool.from_url(
-                settings.REDIS_URL, max_connections=settings.WP_REDIS_CONNECTIONS, timeout=10, retry=reconnecting()
-            )
-            client = self._async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
+            client = self._async_clients[loop] = PipelinedRedis(settings.REDIS_URL)
         return client
 
     def redis(self) -> redis.Redis:
@@ -169,7 +167,7 @@ class Presence:
 
     # Clients ---------------------------------------------------------------
 
-    def _aredis(self) -> redis.asyncio.Redis:
+    def _aredis(self) -> PipelinedRedis:
         return self._clients.aredis()
 
     def _redis(self) -> redis.Redis:

@@ -198,9 +198,6 @@ WP_MAX_FRAME_BYTES = _env_int("WP_MAX_FRAME_BYTES", 64 * 1024)
 # Threads per daphne process running the sockets' database calls (whitepanel/db.py): so
 # many round trips at once, and so many database connections per process at most.
 WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
-# Connections per Redis client of a daphne process (presence of visitors, of operators, rate
-# limits): more commands at once wait for one to be free.
-WP_REDIS_CONNECTIONS = _env_int("WP_REDIS_CONNECTIONS", 50)
 # A daphne process keeps the sites it has read (visitors/sites.py): a change to a site
 # applies from the next handshake, and at the latest this long after it even if Redis
 # missed the change.
