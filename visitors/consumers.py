@@ -1,6 +1,8 @@
 """The visitor socket, `/ws/visitor/?site=<key>` (SPEC §3): one per open page."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from chat.sockets import (
 from whitepanel.db import database
 
 from . import services as visitor_services
+from .identities import known_visitors
 from .presence import visitor_presence
 from .sites import site_by_key
 
@@ -111,21 +114,25 @@ class VisitorConsumer(JsonSocket):
             raise
 
     async def _welcome(self, token: str, *, page: dict | None, history: int | None) -> dict:
-        visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
-        # Presence first, then online in the database: the sweep checks presence
-        # under the same row lock, so a visitor coming back is never marked gone.
-        await visitor_presence.connected(visitor.pk, self.channel_name, now=now_ts())
-        try:
-            await self.channel_layer.group_add(events.visitor_group(visitor.pk), self.channel_name)
-            # One trip to a database thread for the arrival, its page and the history.
-            visitor, room, messages = await database(visitor_services.visitor_welcome)(
-                visitor=visitor, page=page, history=history
+        arrival = None
+        known = known_visitors.get(self.site.pk, token) if page is not None else None
+        if known is not None:
+            # A visitor this process has identified before: one trip to the database, whose
+            # statement checks the token is still theirs (visitors/identities.py).
+            welcome_known = database(visitor_services.visitor_welcome_known)
+            arrival = await self._arrive(
+                known, partial(welcome_known, visitor_id=known, token=token, page=page, history=history)
             )
-        except BaseException:
-            # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
-            # the visitor online for ever).
-            await self._leave(visitor.pk)
-            raise
+            if arrival is None:
+                known_visitors.forget(self.site.pk, token)
+        if arrival is None:
+            visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
+            welcome_identified = database(visitor_services.visitor_welcome)
+            arrival = await self._arrive(
+                visitor.pk, partial(welcome_identified, visitor=visitor, page=page, history=history)
+            )
+            known_visitors.remember(self.site.pk, token, visitor.pk)
+        visitor, room, messages = arrival
         self.visitor_id = visitor.pk
         welcome = {
             "type": "welcome",
@@ -138,6 +145,27 @@ class VisitorConsumer(JsonSocket):
         if messages is not None:
             welcome["messages"] = messages
         return welcome
+
+    async def _arrive(self, visitor_id: int, welcome: Callable[[], Awaitable[tuple | None]]) -> tuple | None:
+        """Presence and the visitor's group, then `welcome` (the arrival, its page and the history
+        in one trip to a database thread). None if `welcome` found the token is not the visitor's."""
+        # Presence first, then online in the database: the sweep checks presence
+        # under the same row lock, so a visitor coming back is never marked gone.
+        await visitor_presence.connected(visitor_id, self.channel_name, now=now_ts())
+        try:
+            await self.channel_layer.group_add(events.visitor_group(visitor_id), self.channel_name)
+            arrival = await welcome()
+        except BaseException:
+            # Not welcomed: nothing of this socket stays behind (a renewed lease would keep
+            # the visitor online for ever).
+            await self._leave(visitor_id)
+            raise
+        if arrival is None:
+            await self._leave(visitor_id)
+            # Events of that visitor's group that reached this socket meanwhile are not for it.
+            for _ in self.channel_layer.receive_queued(self.channel_name):
+                pass
+        return arrival
 
     async def on_page(self, frame: dict) -> None:
         page = _page_fields(frame)

@@ -143,11 +143,12 @@ def _arrived_sql(vendor: str) -> str:
 
 
 @functools.cache
-def _page_viewed_sql(vendor: str) -> str:
+def _page_viewed_sql(vendor: str, *, checking_token: bool = False) -> str:
     # One statement that reads what it writes (PostgreSQL, SQLite >= 3.35): the right-hand
     # sides see the row as it was, so a visitor not online starts a new visit here. It
     # returns the visitor's live room id too (`live_room_id`): most have none; and their
     # newest room's id, whose messages a hello asking for history gets (most have none either).
+    # `checking_token`: only if the row's token hash is still the one given (one more param).
     visitors = table(Visitor)
     room_id = live_room_id_sql(vendor, f"{visitors}.{column(Visitor, 'id')}")
     last_room_id = last_room_id_sql(vendor, f"{visitors}.{column(Visitor, 'id')}")
@@ -156,7 +157,9 @@ def _page_viewed_sql(vendor: str) -> str:
         "since = CASE WHEN online THEN since ELSE %s END, "
         "pages = CASE WHEN online THEN pages + 1 ELSE 1 END, "
         "online = %s, url = %s, title = %s, referrer = %s, last_seen = %s "
-        f"WHERE {column(Visitor, 'id')} = %s RETURNING {_visitor_columns(vendor)}, "
+        f"WHERE {column(Visitor, 'id')} = %s "
+        + (f"AND {column(Visitor, 'token_hash')} = %s " if checking_token else "")
+        + f"RETURNING {_visitor_columns(vendor)}, "
         f"({room_id}) AS live_room_id, ({last_room_id}) AS last_room_id"
     )
 
@@ -174,28 +177,33 @@ def _page_view_insert_sql(vendor: str) -> str:
 
 
 @functools.cache
-def _page_viewed_logged_sql(vendor: str) -> str:
+def _page_viewed_logged_sql(vendor: str, *, checking_token: bool = False) -> str:
     """The visitor's row and the page view in one statement (ONE_STATEMENT_VENDORS): the
     view is made from the row the update returns, so it is stored only for a visitor that
     exists, and both commit together."""
     names = ("id", "url", "title", "referrer", "last_seen")
     return (
-        f"WITH viewed AS ({_page_viewed_sql(vendor)}), "  # noqa: S608 - names from the models
+        f"WITH viewed AS ({_page_viewed_sql(vendor, checking_token=checking_token)}), "  # noqa: S608 - names from the models
         f"logged AS (INSERT INTO {table(PageView)} ({_page_view_columns()}) "
         f"SELECT {', '.join(column(Visitor, name) for name in names)} FROM viewed) "
         "SELECT * FROM viewed"
     )
 
 
-def _page_viewed(*, visitor_id: int, url: str, title: str, referrer: str, now: datetime) -> Visitor | None:
+def _page_viewed(
+    *, visitor_id: int, url: str, title: str, referrer: str, now: datetime, token_hash: str | None = None
+) -> Visitor | None:
     when = connection.ops.adapt_datetimefield_value(now)
     params = [when, True, url, title, referrer, when, visitor_id]
+    checking_token = token_hash is not None
+    if checking_token:
+        params.append(token_hash)
     with connection.cursor() as cursor:
         if connection.vendor in ONE_STATEMENT_VENDORS:
-            cursor.execute(_page_viewed_logged_sql(connection.vendor), params)
+            cursor.execute(_page_viewed_logged_sql(connection.vendor, checking_token=checking_token), params)
             row = cursor.fetchone()
         else:
-            cursor.execute(_page_viewed_sql(connection.vendor), params)
+            cursor.execute(_page_viewed_sql(connection.vendor, checking_token=checking_token), params)
             row = cursor.fetchone()
             if row is not None:
                 cursor.execute(_page_view_insert_sql(connection.vendor), [visitor_id, url, title, referrer, when])
@@ -213,12 +221,17 @@ def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -
     return _view_page(visitor_id=visitor_id, url=url, title=title, referrer=referrer)[0]
 
 
-def _view_page(*, visitor_id: int, url: str, title: str, referrer: str) -> tuple[Visitor, Room | None]:
+def _view_page(
+    *, visitor_id: int, url: str, title: str, referrer: str, token_hash: str | None = None
+) -> tuple[Visitor, Room | None]:
     """visitor_page_view, with the live room. The statement marks a visitor who was not online
     online, as a new visit (`since` is now, first page): a hello carrying its page arrives by it
-    (visitor_arrive). The visitor returned has `last_room_id` too, their newest room's id."""
+    (visitor_arrive). The visitor returned has `last_room_id` too, their newest room's id.
+    With `token_hash`, only if it is still the visitor's (NotFound otherwise)."""
     now = timezone.now()
-    visitor = _page_viewed(visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=now)
+    visitor = _page_viewed(
+        visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=now, token_hash=token_hash
+    )
     if visitor is None:
         raise NotFound("no such visitor")
     room_id = visitor.live_room_id
@@ -238,10 +251,28 @@ def visitor_welcome(
     messages after `history` (None: not asked for). With the page, the arrival's statement has
     read the visitor's last room: one who never chatted (most) costs the history no query."""
     visitor, room = visitor_arrive(visitor=visitor, page=page)
+    return visitor, room, _history_for(visitor, history=history, page_viewed=page is not None)
+
+
+def visitor_welcome_known(
+    *, visitor_id: int, token: str, page: dict, history: int | None
+) -> tuple[Visitor, Room | None, list[dict] | None] | None:
+    """visitor_welcome for a visitor whose token a process has identified before (a new page
+    of theirs: nearly every hello), without reading them first: the page view's statement
+    checks that the token is still theirs. None if it is not (rotated, the visitor erased):
+    nothing was written, and the token is to be identified anew."""
+    try:
+        visitor, room = _view_page(visitor_id=visitor_id, token_hash=hash_token(token), **page)
+    except NotFound:
+        return None
+    return visitor, room, _history_for(visitor, history=history, page_viewed=True)
+
+
+def _history_for(visitor: Visitor, *, history: int | None, page_viewed: bool) -> list[dict] | None:
     if history is None:
-        return visitor, room, None
-    room_id = visitor.last_room_id if page is not None else last_room_id(visitor_id=visitor.pk)
-    return visitor, room, room_history(room_id=room_id, after=history) if room_id else []
+        return None
+    room_id = visitor.last_room_id if page_viewed else last_room_id(visitor_id=visitor.pk)
+    return room_history(room_id=room_id, after=history) if room_id else []
 
 
 def visitor_leave(*, visitor_id: int, now: datetime) -> bool:

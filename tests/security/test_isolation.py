@@ -115,6 +115,31 @@ async def test_rotated_token_keeps_the_visitor_and_the_old_one_names_nobody(sock
     await stolen.expect_none(of_type("message"), within=0.3)
 
 
+async def test_a_rotated_token_this_process_remembers_names_nobody_on_a_page_load(sockets, peter):
+    # The snippet's hello carries its page: a token the process has identified before skips
+    # the read of the visitor, and the arrival's statement checks it (visitors/identities.py).
+    panel = await sockets.operator(peter)
+    landing, cart = {"url": "http://shop.test/"}, {"url": "http://shop.test/cart"}
+    first_page = await sockets.visitor(hello=False)
+    old = (await first_page.ask("welcome", type="hello", token=None, page=landing))["token"]
+    linda = await sockets.visitor(hello=False)
+    welcome = await linda.ask("welcome", type="hello", token=old, page=cart)
+    room_id = await conversation(sockets, panel, linda, "hello")
+    new = (await linda.ask("token", type="rotate"))["token"]
+
+    stolen = await sockets.visitor(hello=False)
+    got = await stolen.ask("welcome", type="hello", token=old, page={"url": "http://shop.test/account"}, history=0)
+
+    assert got["visitor"] != welcome["visitor"]
+    assert (got["room"], got["messages"]) == (None, [])
+    assert got["token"] not in (old, new)
+    linda_now = await database_sync_to_async(Visitor.objects.get)(pk=welcome["visitor"])
+    assert (linda_now.url, linda_now.pages) == ("http://shop.test/cart", 2)  # not the stolen page
+    ack = await panel.ask("ack", type="message", room=room_id, body="still there?", client_id="op-after")
+    await linda.expect(of_type("message", message__id=ack["id"]))
+    await stolen.expect_none(of_type("message"), within=0.3)
+
+
 # Case 4: operators ----------------------------------------------------------------------
 
 

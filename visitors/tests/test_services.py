@@ -17,9 +17,9 @@ from chat import events
 from chat.errors import NotFound
 from chat.models import Room
 from tests.api import make_room, make_visitor
-from visitors.models import PageView, Visitor
+from visitors.models import PageView, Visitor, hash_token
 from visitors.presence import visitor_presence
-from visitors.services import visitor_arrive, visitor_leave, visitor_page_view
+from visitors.services import visitor_arrive, visitor_leave, visitor_page_view, visitor_welcome_known
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,30 @@ def test_arrival_brings_the_visitors_live_room_with_its_operator(site, peter, pu
     _, arrived_in = visitor_arrive(visitor=linda)
 
     assert (arrived_in.pk, arrived_in.operator.name) == (room.pk, peter.name)
+
+
+def test_a_known_visitors_next_page_is_welcomed_in_one_statement_with_their_token_checked(site, published):
+    linda = make_visitor(site)
+    Visitor.objects.filter(pk=linda.pk).update(token_hash=hash_token("lindas-token"))
+
+    with CaptureQueriesContext(connection) as queries:
+        visitor, room, messages = visitor_welcome_known(visitor_id=linda.pk, token="lindas-token", page=PAGE, history=0)
+
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert (visitor.pk, visitor.url, visitor.pages, room, messages) == (linda.pk, PAGE["url"], 2, None, [])
+    assert [event["visitor"]["url"] for event in published] == [PAGE["url"]]
+
+
+def test_a_token_no_longer_the_visitors_welcomes_nobody_and_writes_nothing(site, published):
+    # Rotated in another process since this one remembered it, say.
+    linda = make_visitor(site)
+
+    assert visitor_welcome_known(visitor_id=linda.pk, token="an-old-token", page=PAGE, history=None) is None
+
+    linda.refresh_from_db()
+    assert (linda.url, linda.pages) == ("http://shop.test/", 1)
+    assert not PageView.objects.filter(visitor=linda).exists()
+    assert published == []
 
 
 def test_arrival_of_a_visitor_online_without_a_room_is_one_statement_on_postgresql(site, published):
