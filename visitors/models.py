@@ -74,7 +74,9 @@ class Visitor(models.Model):
 
 
 class PageView(models.Model):
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views")
+    # No index of its own: the (visitor, at) index below serves every lookup by visitor, and
+    # each page a visitor opens inserts a row (one index fewer to write, docs/benchmarks.md).
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views", db_index=False)
     url = models.CharField(max_length=2048)
     title = models.CharField(max_length=500, blank=True)
     referrer = models.CharField(max_length=2048, blank=True)
