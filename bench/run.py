@@ -384,6 +384,12 @@ def scenario_c(cfg: dict) -> dict:
             history=0,
         ),
     )
+    count(
+        "hello with its page and history, its token known to the process (the snippet's, next page)",
+        lambda: visitor_services.visitor_welcome_known(
+            visitor_id=visitor.pk, token=token, page={"url": ORIGIN, "title": "", "referrer": ""}, history=0
+        ),
+    )
     count("page", lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""))
     room = count("open (chat request)", lambda: services.room_open(visitor_id=visitor.pk))
     count("accept", lambda: services.room_accept(room_id=room.pk, operator=operator))
@@ -616,7 +622,7 @@ def environment(database_url: str, redis_url: str) -> dict:
         else:
             cursor.execute("select sqlite_version()")
             db = f"SQLite {cursor.fetchone()[0]}"
-    packages = ["django", "channels", "channels-redis", "daphne", "celery", "redis", "psycopg", "websockets"]
+    packages = ["django", "channels", "channels-redis", "daphne", "celery", "redis", "hiredis", "psycopg", "websockets"]
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
