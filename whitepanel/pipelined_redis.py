@@ -159,11 +159,15 @@ class PipelinedRedis:
                     _, connection = await loop.create_connection(
                         _Connection, options.get("host", "localhost"), options.get("port", 6379), ssl=tls
                     )
-                if options.get("password"):
-                    user = [options["username"]] if options.get("username") else []
-                    await connection.call(("AUTH", *user, options["password"]))
-                if options.get("db"):
-                    await connection.call(("SELECT", options["db"]))
+                try:
+                    if options.get("password"):
+                        user = [options["username"]] if options.get("username") else []
+                        await connection.call(("AUTH", *user, options["password"]))
+                    if options.get("db"):
+                        await connection.call(("SELECT", options["db"]))
+                except BaseException:
+                    connection.transport.close()  # refused (a wrong password, say): not kept open
+                    raise
         except (OSError, TimeoutError) as error:
             raise redis.ConnectionError(f"could not connect to Redis: {error}") from error
         self._connection = connection
