@@ -34,9 +34,8 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-import redis.asyncio
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from channels_redis.utils import _wrap_close, create_pool, decode_hosts
+from channels_redis.utils import _wrap_close, decode_hosts
 
 from visitors.presence import reconnecting
 from whitepanel.pipelined_redis import PipelinedRedis
@@ -48,12 +47,12 @@ GROUP_LINGER = 30.0  # seconds a group stays subscribed after its last socket in
 QUEUED_LIMIT = 500  # messages a socket takes at once (receive_queued): the others' turn comes then
 
 
-def _publisher(host: dict):
-    """What publishes to a shard: a pipelined connection to its address, or channels-redis's
-    own client for a host given otherwise (sentinels, connection options)."""
+def _pipelined(host: dict) -> PipelinedRedis | None:
+    """A pipelined connection to a shard given by its address alone; None for a host given
+    otherwise (sentinels, connection options), which keeps channels-redis's own client."""
     if set(host) <= {"address", "retry"} and isinstance(host.get("address"), str):
         return PipelinedRedis(host["address"])
-    return redis.asyncio.Redis(connection_pool=create_pool(host))
+    return None
 
 
 class _ResyncingShard(RedisSingleShardConnection):
@@ -61,22 +60,26 @@ class _ResyncingShard(RedisSingleShardConnection):
 
     _watched = None  # the pub/sub connection our callback is registered on
 
-    _publisher: PipelinedRedis | None = None
+    def __init__(self, host, channel_layer):
+        super().__init__(host, channel_layer)
+        self._publisher = _pipelined(host)
 
     async def publish(self, channel, message):
         # channels-redis takes the shard's lock for a publish too, so every event of the
         # process waited in one line behind every other and behind each socket's subscribe
         # and unsubscribe: page events took 600 ms instead of 100 at 2,000 visitors on one
         # process (docs/benchmarks.md). A publish goes on the shard's pipelined connection
-        # (whitepanel/pipelined_redis.py), not the subscription connection the lock guards.
-        if self._publisher is None:
-            self._publisher = _publisher(self.host)
-        await self._publisher.publish(channel, message)
+        # (whitepanel/pipelined_redis.py), or channels-redis's pooled client, never the
+        # subscription connection the lock guards (_ensure_redis() does not yield).
+        if self._publisher is not None:
+            await self._publisher.publish(channel, message)
+        else:
+            self._ensure_redis()
+            await self._redis.publish(channel, message)
 
     async def flush(self):
-        if isinstance(self._publisher, PipelinedRedis):
-            self._publisher.close()
-        self._publisher = None
+        if self._publisher is not None:
+            self._publisher.close()  # a publish after it connects anew
         await super().flush()
 
     async def subscribe(self, channel):

@@ -32,9 +32,8 @@ import redis.asyncio
 import redis.asyncio.retry
 import redis.retry
 from django.conf import settings
-from redis.backoff import ExponentialBackoff
 
-from whitepanel.pipelined_redis import PipelinedRedis
+from whitepanel.pipelined_redis import BACKOFF, RETRIES, PipelinedRedis
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def reconnecting(retry_class: type = redis.asyncio.retry.Retry):
     so after a Redis restart every pooled connection fails its next command once; retried,
     the command goes through on a fresh connection. Presence commands and PUBLISH may run
     twice harmlessly (sets, sorted sets, events applied by id)."""
-    return retry_class(ExponentialBackoff(cap=0.5, base=0.05), 3)
+    return retry_class(BACKOFF, RETRIES)
 
 
 # KEYS: leases, absent. ARGV: conns key prefix, lease deadline, then id, channel, id, channel...

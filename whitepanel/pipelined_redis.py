@@ -24,14 +24,13 @@ import ssl
 
 import hiredis
 import redis
+from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
 
+# The retry policy of every Redis client of the sockets (redis-py's too: visitors.presence.reconnecting).
 RETRIES = 3
+BACKOFF = ExponentialBackoff(cap=0.5, base=0.05)
 CONNECT_TIMEOUT = 5.0
-
-
-def _backoff(attempt: int) -> float:
-    return min(0.5, 0.05 * 2**attempt)
 
 
 def _encode(value) -> bytes:
@@ -121,7 +120,7 @@ class PipelinedRedis:
             except redis.ConnectionError:
                 if attempt == RETRIES:
                     raise
-                await asyncio.sleep(_backoff(attempt))
+                await asyncio.sleep(BACKOFF.compute(attempt))
         raise AssertionError("unreachable")
 
     async def get(self, key: str):
