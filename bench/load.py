@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import sys
 import time
 from datetime import datetime
@@ -201,9 +202,11 @@ class Generator:
 
     # visitors -----------------------------------------------------------------------
 
-    async def visit(self, base: str, site: str, protocol: str, token: str | None, *, room: int | None = None):
-        """One page load: connect, hello with the page and history (as the snippet sends it),
-        (welcome). Returns (ws, token, welcome)."""
+    async def visit(
+        self, base: str, site: str, protocol: str, token: str | None, *, route: str = "", room: int | None = None
+    ):
+        """One page load: connect (with the visitor's routing key, as the snippet does), hello with
+        the page and history (as the snippet sends it), (welcome). Returns (ws, token, welcome)."""
         # The page opens now: a wait for a connection slot (a server falling behind keeps them
         # all busy) counts in the navigation's latency, as a browser's wait would.
         opened = time.time()
@@ -212,7 +215,7 @@ class Generator:
             # Visitors are thousands: bench/lean.py's client, which leaves the cores to the server.
             host, _, port = base.rpartition(":")
             if protocol == "wp":
-                ws = await lean.connect(host, int(port), f"/ws/visitor/?site={site}", origin=ORIGIN)
+                ws = await lean.connect(host, int(port), f"/ws/visitor/?site={site}&r={route}", origin=ORIGIN)
                 n = next(self.serial)
                 sent = time.time()
                 self.pages_sent.append(sent)
@@ -232,11 +235,11 @@ class Generator:
     async def presence_visitor(
         self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future, think: str = "exponential"
     ):
-        token = None
+        token, route = None, secrets.token_urlsafe(12)  # the snippet's routing key: 16 characters
         stay = think_time(nav, think, first=True)
         while self.running:
             try:
-                ws, token, _ = await self.visit(base, site, protocol, token)
+                ws, token, _ = await self.visit(base, site, protocol, token, route=route)
             except Exception:
                 self.error("connect")
                 if not ready.done():
@@ -287,7 +290,9 @@ class Generator:
         """Visitors who open a chat: wp returns their pending rooms; bare uses the given room ids."""
         opened = []
         for i, room in enumerate(rooms):
-            ws, _, _ = await self.visit(bases[i % len(bases)], site, protocol, None, room=room)
+            ws, _, _ = await self.visit(
+                bases[i % len(bases)], site, protocol, None, route=secrets.token_urlsafe(12), room=room
+            )
             if protocol == "wp":
                 await ws.send('{"type":"open"}')
                 # Read here, before the reader starts: the answer to `open` names the room.

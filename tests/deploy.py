@@ -2,14 +2,19 @@
 command lines and nginx's site configuration with test ports and a test certificate."""
 
 import configparser
+import contextlib
 import shlex
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 UNITS = DEPLOY / "systemd"
 NGINX_CONF = DEPLOY / "nginx.conf"
+NGINX = "/usr/sbin/nginx"
 # Where the units expect the checkout and the settings file (docs/deployment.md).
 INSTALL_DIR = "/srv/whitepanel"
 ENV_FILE = "/etc/whitepanel/env"
@@ -68,3 +73,28 @@ def nginx_main_config(directory: Path, site_config: str, *, foreground: bool) ->
         + f"\n    include {site};\n}}\n"
     )
     return main
+
+
+@contextlib.contextmanager
+def running_nginx(directory: Path, site_config: str, port: int) -> Iterator[subprocess.Popen]:
+    """nginx in the foreground with this site configuration, once it listens on `port`; stopped after."""
+    main = nginx_main_config(directory, site_config, foreground=True)
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "nginx.out").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert nginx.poll() is None, (directory / "nginx.out").read_text() + (directory / "error.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not listen"
+                time.sleep(0.1)
+        yield nginx
+    finally:
+        nginx.terminate()
+        nginx.wait(10)

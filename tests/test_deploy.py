@@ -8,9 +8,7 @@ import csv
 import http.cookiejar
 import io
 import re
-import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
@@ -28,15 +26,13 @@ from tests.deploy import (
     NGINX_CONF,
     exec_start,
     make_certificate,
-    nginx_main_config,
     replace_all,
+    running_nginx,
 )
 from tests.owners import make_chat, make_staff
 from tests.sockets import LiveClient, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-NGINX = "/usr/sbin/nginx"
 
 
 def wait_for(url: str, *, context: ssl.SSLContext | None = None, process: Child | None = None) -> None:
@@ -90,27 +86,11 @@ def proxied(django_db_setup, django_db_blocker, tmp_path_factory):
             "alias /var/lib/whitepanel/static/;": f"alias {static}/;",
         },
     )
-    main = nginx_main_config(directory, site_config, foreground=True)
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "nginx.out").open("w"),
-    )
     context = ssl.create_default_context(cafile=str(cert))
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert nginx.poll() is None, (directory / "nginx.out").read_text() + (directory / "error.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.1)
-        yield f"127.0.0.1:{https_port}", f"127.0.0.1:{http_port}", context
+        with running_nginx(directory, site_config, https_port):
+            yield f"127.0.0.1:{https_port}", f"127.0.0.1:{http_port}", context
     finally:
-        nginx.terminate()
-        nginx.wait(10)
         for child, _ in daphnes:
             child.stop()
 

@@ -11,8 +11,6 @@
 
   const site = script.dataset.site;
   const server = new URL(script.src, location.href);
-  const socketUrl = (server.protocol === "https:" ? "wss://" : "ws://") + server.host +
-    "/ws/visitor/?site=" + encodeURIComponent(site);
   const key = (name) => "whitepanel:" + site + ":" + name;
   const storage = (area) => ({
     get: (name) => { try { return area.getItem(key(name)); } catch { return null; } },
@@ -20,6 +18,20 @@
   });
   const visit = storage(window.localStorage);   // the same visitor on every page and tab
   const tab = storage(window.sessionStorage);   // window open or not, per tab, across pages
+
+  // The proxy's routing key (deploy/nginx.conf): random, kept for good, and not the token, which
+  // never goes into a URL. Every page of this visitor reaches the same server process, which
+  // still knows them from the page before.
+  const route = (() => {
+    const kept = visit.get("route");
+    if (kept && /^[A-Za-z0-9_-]{16}$/.test(kept)) return kept;
+    const made = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(12))))
+      .replace(/\+/g, "-").replace(/\//g, "_");
+    visit.set("route", made);
+    return made;
+  })();
+  const socketUrl = (server.protocol === "https:" ? "wss://" : "ws://") + server.host +
+    "/ws/visitor/?site=" + encodeURIComponent(site) + "&r=" + route;
 
   const state = {
     socket: null, retries: 0, welcomed: false, room: null, lastId: 0, lastUrl: null,

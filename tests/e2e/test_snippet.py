@@ -2,6 +2,8 @@
 styles that stay apart, and the chat that follows the visitor around."""
 
 import json
+import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -95,3 +97,40 @@ def test_a_page_load_is_one_frame_that_brings_the_page_and_the_conversation(web_
     assert sent[0]["page"]["url"] == f"http://{web_server}/demo/cart/"
     assert sent[0]["history"] == 0
     assert not [frame for frame in sent if frame["type"] in ("page", "history")]
+
+
+def test_every_page_of_a_visitor_asks_the_proxy_for_the_same_server(web_server, site, browser, open_page):
+    """The socket's URL carries the visitor's routing key (deploy/nginx.conf hashes on it): the same
+    on every page and tab of one visitor, another for another visitor, and never their token."""
+
+    def socket_url(context, path: str) -> str:
+        page = context.new_page()
+        urls, received = [], []
+        page.on(
+            "websocket", lambda ws: (urls.append(ws.url), ws.on("framereceived", lambda frame: received.append(frame)))
+        )
+        page.goto(f"http://{web_server}{path}")
+        for _ in range(200):  # until the welcome (whose token the snippet keeps) has come
+            if any(json.loads(frame)["type"] == "welcome" for frame in received):
+                return urls[0]
+            page.wait_for_timeout(50)
+        raise AssertionError(f"no welcome on {path}: {received}")
+
+    linda = open_page(f"http://{web_server}/demo/").context
+    pages = [socket_url(linda, path) for path in ("/demo/cart/", "/demo/product/wool-socks/")]
+    marta = browser.new_context()
+    try:
+        other = socket_url(marta, "/demo/")
+    finally:
+        marta.close()
+
+    keys = {parse_qs(urlsplit(url).query)["r"][0] for url in pages}
+    assert len(keys) == 1
+    (key,) = keys
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16}", key)
+    assert parse_qs(urlsplit(other).query)["r"][0] != key
+    token = linda.pages[-1].evaluate(
+        "localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(':token')))"
+    )
+    assert token
+    assert all(token not in url for url in pages)
