@@ -345,9 +345,9 @@ def render(results: dict) -> str:
         out += [
             f"The presence ramp again with {d.get('daphne', 2)} daphne processes "
             f"{'behind nginx' if d.get('via') == 'nginx' else ''} "
-            f"(`deploy/nginx.conf`, `least_conn`, TLS left out) and the channel layer sharded over "
-            f"{d.get('layer_shards', 1)} Redis servers (`bench/sharded_settings.py`); Celery, presence and rate "
-            "limits on the first Redis. Held: "
+            f"(`deploy/nginx.conf`: {d.get('balance', '`least_conn`')}, TLS left out) and the channel layer "
+            f"sharded over {d.get('layer_shards', 1)} Redis servers (`bench/sharded_settings.py`); Celery, "
+            "presence and rate limits on the first Redis. Held: "
             f"**{d['held']:,} visitors** (1 daphne: {results.get('a', {}).get('held', 0):,}).",
             "",
             f"![scale-out]({PLOTS['presence']})",
@@ -412,12 +412,18 @@ def ramp_table(run: dict) -> str:
                 s["errors"],
                 f"{fmt(s['daphne_rss_mb'])} MB",
                 f"{fmt(s['rss_per_socket_kb'])} KB",
-                f"{s['cpu_daphne']} / {s['cpu_nginx']} / {s['cpu_celery']} / {s['cpu_redis']} / {s['cpu_postgres']} / "
+                f"{daphne_cpu(s)} / {s['cpu_nginx']} / {s['cpu_celery']} / {s['cpu_redis']} / {s['cpu_postgres']} / "
                 f"{s['cpu_generator']} / {s['cpu_machine']}",
             ]
             for s in run["steps"]
         ],
     )
+
+
+def daphne_cpu(step: dict) -> str:
+    """daphne's CPU, and each process's part when there are several: "71.2 (36.0 + 35.2)"."""
+    each = step.get("cpu_daphne_each") or []
+    return f"{step['cpu_daphne']} ({' + '.join(str(c) for c in each)})" if len(each) > 1 else str(step["cpu_daphne"])
 
 
 def relay_table(levels: list[dict]) -> str:

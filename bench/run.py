@@ -33,6 +33,7 @@ from bench.stack import (
     cpu_seconds,
     load_average,
     machine_cpu,
+    nginx_balance,
     pids_with_cmdline,
     python_speed,
     rss_bytes,
@@ -232,6 +233,7 @@ class Meter:
     def start(self) -> None:
         self.started = time.monotonic()
         self.cpu0 = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
+        self.daphne0 = {p: cpu_seconds(p) for p in self.stack.group_pids("daphne")}
         self.machine0 = machine_cpu()
 
     def stop(self) -> dict:
@@ -239,6 +241,10 @@ class Meter:
         cpu = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
         busy, total = machine_cpu()
         out = {f"cpu_{g}": round(100 * (cpu[g] - self.cpu0.get(g, 0)) / wall, 1) for g in cpu}
+        # Each daphne process's part (how evenly the proxy spreads the visitors).
+        out["cpu_daphne_each"] = [
+            round(100 * (cpu_seconds(p) - self.daphne0.get(p, 0)) / wall, 1) for p in self.stack.group_pids("daphne")
+        ]
         out["cpu_machine"] = round(100 * os.cpu_count() * (busy - self.machine0[0]) / max(1, total - self.machine0[1]))
         out["load"] = load_average()
         return out
@@ -787,7 +793,9 @@ def main(argv: list[str] | None = None) -> int:
                     cookies=cookies[: cfg["operators"]],
                     daphne=len(bases),
                 )
-                results["d"].update(via="nginx" if proxied else "direct", layer_shards=len(layer_hosts))
+                results["d"].update(
+                    via="nginx" if proxied else "direct", layer_shards=len(layer_hosts), balance=nginx_balance()
+                )
             results["load_after"], results["speed_after"] = load_average(), python_speed()
             for proc in stack.procs:
                 proc.check()

@@ -80,6 +80,14 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def nginx_balance() -> str:
+    """How deploy/nginx.conf's upstream picks a process (its balancing line), for the report."""
+    text = NGINX_CONF.read_text()
+    block = text[text.index("upstream whitepanel {") :]
+    first = block.splitlines()[1].strip().rstrip(";")
+    return f"`{first}`"
+
+
 def python_speed() -> float:
     """Milliseconds this machine takes for a fixed loop of Python (best of 3; lower is faster).
     The machine's speed varies from run to run by as much as 1.7 times (shared cores): runs
