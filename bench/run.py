@@ -73,7 +73,7 @@ SCALES = {
         },
     },
     "full": {
-        "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 3500, 4000, 4500, 5000, 6000, 8000],
+        "ramp_steps": [100, 250, 500, 750, 1000, 1500, 2000, 3000, 3500, 4000, 4500, 5000, 6000, 7000, 8000, 10_000],
         "ramp_window": 30.0,
         "nav": 30.0,
         # How long a visitor stays on a page, `nav` on average: bench/load.py's think_time.
