@@ -23,7 +23,8 @@ class Room(models.Model):
     LIVE = (Status.PENDING, Status.ACTIVE, Status.CLOSING)
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rooms")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="rooms")
+    # Indexed with the id below, not alone: that index serves every lookup by visitor.
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="rooms", db_index=False)
     operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
@@ -44,6 +45,10 @@ class Room(models.Model):
             models.Index(fields=["status", "expires_at"]),
             models.Index(fields=["site", "status"]),
             models.Index(fields=["operator", "status"]),
+            # A visitor's newest room (every page a visitor opens asks for it, and most have none):
+            # one probe here. With the visitor alone indexed, PostgreSQL may walk the primary key
+            # backwards looking for one, every room of every visitor (21 ms at 100,000 rooms).
+            models.Index(fields=["visitor", "id"], name="chat_room_visitor_newest"),
         ]
 
     def __str__(self) -> str:
