@@ -221,7 +221,7 @@ def render(results: dict) -> str:
         "size (`python -m bench --help`).",
         "",
         "```sh",
-        "make bench                    # BENCH_SCALE=full: the run below (about 35 minutes)",
+        "make bench                    # BENCH_SCALE=full: the run below (about 40 minutes)",
         "make bench BENCH_SCALE=smoke  # about a minute, tiny sizes: what tests/test_bench.py runs",
         "```",
         "",

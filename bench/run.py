@@ -232,19 +232,21 @@ class Meter:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.cpu0 = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
-        self.daphne0 = {p: cpu_seconds(p) for p in self.stack.group_pids("daphne")}
+        # Per process: a PostgreSQL backend that ends inside the window takes its CPU with it,
+        # which a group's sums before and after would count as negative.
+        self.cpu0 = {g: {p: cpu_seconds(p) for p in pids} for g, pids in self.pids().items()}
         self.machine0 = machine_cpu()
 
     def stop(self) -> dict:
         wall = time.monotonic() - self.started
-        cpu = {g: sum(cpu_seconds(p) for p in pids) for g, pids in self.pids().items()}
+        used = {
+            g: {p: max(0.0, cpu_seconds(p) - self.cpu0.get(g, {}).get(p, 0.0)) for p in pids}
+            for g, pids in self.pids().items()
+        }
         busy, total = machine_cpu()
-        out = {f"cpu_{g}": round(100 * (cpu[g] - self.cpu0.get(g, 0)) / wall, 1) for g in cpu}
+        out = {f"cpu_{g}": round(100 * sum(by_pid.values()) / wall, 1) for g, by_pid in used.items()}
         # Each daphne process's part (how evenly the proxy spreads the visitors).
-        out["cpu_daphne_each"] = [
-            round(100 * (cpu_seconds(p) - self.daphne0.get(p, 0)) / wall, 1) for p in self.stack.group_pids("daphne")
-        ]
+        out["cpu_daphne_each"] = [round(100 * c / wall, 1) for c in used["daphne"].values()]
         out["cpu_machine"] = round(100 * os.cpu_count() * (busy - self.machine0[0]) / max(1, total - self.machine0[1]))
         out["load"] = load_average()
         return out
