@@ -55,6 +55,26 @@ def replace_all(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
+def local_site_config(
+    upstreams: tuple[str, str], *, http_port: int, https_port: int, cert: Path, key: Path, static: Path | None = None
+) -> str:
+    """deploy/nginx.conf on these loopback ports, before these two upstreams ("host:port"), with
+    this certificate, and serving `static` for /static/ when given."""
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+        "listen [::]:443 ssl;": "",
+        "server 127.0.0.1:8001;": f"server {upstreams[0]};",
+        "server 127.0.0.1:8002;": f"server {upstreams[1]};",
+        CERTIFICATE: str(cert),
+        CERTIFICATE_KEY: str(key),
+    }
+    if static is not None:
+        replacements["alias /var/lib/whitepanel/static/;"] = f"alias {static}/;"
+    return replace_all(NGINX_CONF.read_text(), replacements)
+
+
 def nginx_main_config(directory: Path, site_config: str, *, foreground: bool) -> Path:
     """A main nginx.conf around the site's configuration, everything kept in `directory`."""
     site = directory / "whitepanel.conf"

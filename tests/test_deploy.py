@@ -20,15 +20,7 @@ import websockets
 from django.conf import settings
 
 from conftest import PASSWORD, SITE_ORIGIN, Child, free_port
-from tests.deploy import (
-    CERTIFICATE,
-    CERTIFICATE_KEY,
-    NGINX_CONF,
-    exec_start,
-    make_certificate,
-    replace_all,
-    running_nginx,
-)
+from tests.deploy import exec_start, local_site_config, make_certificate, running_nginx
 from tests.owners import make_chat, make_staff
 from tests.sockets import LiveClient, of_type
 
@@ -72,19 +64,8 @@ def proxied(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         daphnes = [start_daphne_from_unit(f"daphne-unit-{n}", directory) for n in (1, 2)]
     http_port, https_port = free_port(), free_port()
-    site_config = replace_all(
-        NGINX_CONF.read_text(),
-        {
-            "listen 80;": f"listen 127.0.0.1:{http_port};",
-            "listen [::]:80;": "",
-            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
-            "listen [::]:443 ssl;": "",
-            "server 127.0.0.1:8001;": f"server {daphnes[0][1]};",
-            "server 127.0.0.1:8002;": f"server {daphnes[1][1]};",
-            CERTIFICATE: str(cert),
-            CERTIFICATE_KEY: str(key),
-            "alias /var/lib/whitepanel/static/;": f"alias {static}/;",
-        },
+    site_config = local_site_config(
+        (daphnes[0][1], daphnes[1][1]), http_port=http_port, https_port=https_port, cert=cert, key=key, static=static
     )
     context = ssl.create_default_context(cafile=str(cert))
     try:

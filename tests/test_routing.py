@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import free_port
-from tests.deploy import CERTIFICATE, CERTIFICATE_KEY, NGINX_CONF, make_certificate, replace_all, running_nginx
+from tests.deploy import local_site_config, make_certificate, running_nginx
 
 # Fixed keys (of the snippet's shape), so which process each one lands on is the same every run.
 KEYS = [f"visitor{n:02d}-AbCdEfGh" for n in range(15)]
@@ -43,18 +43,12 @@ def proxy(tmp_path) -> Iterator[tuple[str, ssl.SSLContext, dict[str, ThreadingHT
     processes = {name: stand_in(name) for name in ("a", "b")}
     cert, key = make_certificate(tmp_path)
     https_port = free_port()
-    site_config = replace_all(
-        NGINX_CONF.read_text(),
-        {
-            "listen 80;": f"listen 127.0.0.1:{free_port()};",
-            "listen [::]:80;": "",
-            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
-            "listen [::]:443 ssl;": "",
-            "server 127.0.0.1:8001;": f"server 127.0.0.1:{processes['a'].server_port};",
-            "server 127.0.0.1:8002;": f"server 127.0.0.1:{processes['b'].server_port};",
-            CERTIFICATE: str(cert),
-            CERTIFICATE_KEY: str(key),
-        },
+    site_config = local_site_config(
+        tuple(f"127.0.0.1:{p.server_port}" for p in processes.values()),
+        http_port=free_port(),
+        https_port=https_port,
+        cert=cert,
+        key=key,
     )
     try:
         with running_nginx(tmp_path, site_config, https_port):
