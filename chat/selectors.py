@@ -1,16 +1,12 @@
 """Reads shaped for the contract (SPEC §3)."""
 
-import functools
-
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from operators.models import Operator
 from visitors.models import Visitor
 from visitors.selectors import sites_visible_to
-from whitepanel.statements import column, constants, table
 
 from . import events
 from .errors import NotFound
@@ -34,41 +30,13 @@ def without_back_link(room: Room | None) -> Room | None:
     return room
 
 
-@functools.cache
-def live_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
-    """A statement (or, given a column of an outer statement, a subquery) for the id of a
-    visitor's live room. Written once per database: every hello and page asks it, and the
-    ORM compiling it each time was a fifth of a daphne process's time (docs/benchmarks.md)."""
-    return (
-        f"SELECT {column(Room, 'id')} FROM {table(Room)} "  # noqa: S608
-        f"WHERE {column(Room, 'visitor')} = {visitor_column} "
-        f"AND {column(Room, 'status')} IN ({constants(Room.LIVE)}) LIMIT 1"
-    )
-
-
-def _room_id(sql: str, visitor_id: int) -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [visitor_id])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def live_room_id(*, visitor_id: int) -> int | None:
-    return _room_id(live_room_id_sql(connection.vendor), visitor_id)
-
-
-@functools.cache
-def last_room_id_sql(vendor: str, visitor_column: str = "%s") -> str:
-    """As live_room_id_sql, for the visitor's newest room, live or not: whose messages a visitor's
-    history shows."""
-    return (
-        f"SELECT {column(Room, 'id')} FROM {table(Room)} "  # noqa: S608
-        f"WHERE {column(Room, 'visitor')} = {visitor_column} ORDER BY {column(Room, 'id')} DESC LIMIT 1"
-    )
+    return Room.objects.filter(visitor_id=visitor_id, status__in=Room.LIVE).values_list("pk", flat=True).first()
 
 
 def last_room_id(*, visitor_id: int) -> int | None:
-    return _room_id(last_room_id_sql(connection.vendor), visitor_id)
+    """The visitor's newest room, live or not: whose messages a visitor's history shows."""
+    return Room.objects.filter(visitor_id=visitor_id).order_by("-pk").values_list("pk", flat=True).first()
 
 
 def live_room(*, visitor_id: int, room_id: int | None = None) -> Room | None:

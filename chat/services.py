@@ -1,19 +1,16 @@
-"""Room and message actions. Each runs in one transaction (the usual message on PostgreSQL:
-one statement), publishes after commit, and raises a ChatError subclass for what the caller
-may not do."""
+"""Room and message actions. Each runs in one transaction, publishes after commit, and raises
+a ChatError subclass for what the caller may not do."""
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from operators.models import Operator
 from visitors.models import Visitor
-from whitepanel.statements import ONE_STATEMENT_VENDORS, column, constants, table
 
 from . import events
 from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
@@ -26,71 +23,22 @@ def _lock_visitor(visitor_id: int) -> Visitor:
     return Visitor.objects.select_for_update().get(pk=visitor_id)
 
 
-# The message path's statements are written once per database, with the names from the
-# models (as hello's and page's, visitors/services.py): the ORM compiling the room's locking
-# read, its resend subquery and the insert on every message was half of a daphne process's
-# time in the relay benchmark (docs/benchmarks.md). A message needs only the room's ids and
-# status: its payload and its groups are made of them.
-_ROOM_FIELDS = ["id", "site_id", "visitor_id", "operator_id", "status"]
+# A message needs only the room's ids and status: its payload and its groups are made of them.
+_ROOM_FIELDS = ("id", "site", "visitor", "operator", "status")
 
 
-@functools.cache
-def _message_room_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
-    """The room a message goes to, locked, with the id of the message a resend repeats (or NULL).
-
-    By visitor: their live room; the resend is of their message in any of their rooms
-    (params: [visitor_id, client_id,] visitor_id). By room id: that room; the resend is of an
-    operator's message in it (params: [client_id,] room_id)."""
-    rooms, messages = table(Room), table(Message)
-    m_id, m_room, m_sender, m_client_id = (
-        f"m.{column(Message, name)}" for name in ("id", "room", "sender", "client_id")
-    )
-    columns = ", ".join(f"{rooms}.{column(Room, name)}" for name in _ROOM_FIELDS)
-    room_pk = f"{rooms}.{column(Room, 'id')}"
-    if not resend:
-        resent = "NULL"
-    elif by_visitor:
-        # The visitor's rooms first, then their messages by the (room, sender, client_id)
-        # index. As a join, PostgreSQL without fresh statistics (autovacuum off, or a table
-        # just filled) started from the messages instead: a scan of them all per message.
-        theirs = f"SELECT {column(Room, 'id')} FROM {rooms} WHERE {column(Room, 'visitor')} = %s"  # noqa: S608
-        in_theirs = f"= ANY(ARRAY({theirs}))" if vendor == "postgresql" else f"IN ({theirs})"
-        resent = (
-            f"(SELECT {m_id} FROM {messages} m WHERE {m_room} {in_theirs}"  # noqa: S608
-            f" AND {m_sender} = '{Message.Sender.VISITOR}' AND {m_client_id} = %s LIMIT 1)"
-        )
-    else:
-        resent = (
-            f"(SELECT {m_id} FROM {messages} m WHERE {m_room} = {room_pk}"  # noqa: S608
-            f" AND {m_sender} = '{Message.Sender.OPERATOR}' AND {m_client_id} = %s LIMIT 1)"
-        )
-    if by_visitor:
-        where = (
-            f"{rooms}.{column(Room, 'visitor')} = %s AND {rooms}.{column(Room, 'status')} IN ({constants(Room.LIVE)})"
-        )
-    else:
-        where = f"{room_pk} = %s"
-    # SQLite has no row locks: its transactions take the database's write lock at BEGIN
-    # (IMMEDIATE, settings), which serialises them instead.
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {columns}, {resent} AS resent FROM {rooms} WHERE {where} LIMIT 1{lock}"  # noqa: S608
-
-
-def _room_row(sql: str, params: list) -> tuple[Room, tuple] | None:
-    """The room of a statement's row (_ROOM_FIELDS, then `resent`) and the rest of the row."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    room = Room.from_db(connection.alias, _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
-    room.resent = row[len(_ROOM_FIELDS)]
-    return room, row[len(_ROOM_FIELDS) + 1 :]
-
-
-def _message_room(sql: str, params: list) -> Room | None:
-    found = _room_row(sql, params)
-    return found[0] if found else None
+def _locked_room(rooms: QuerySet[Room], *, resent: QuerySet[Message] | None) -> Room | None:
+    """The room of `rooms`, locked to write a message in it, with the fields a message needs;
+    `resent`: the id of the first of those messages (a resend's original), read in the same
+    statement, or None. SQLite has no row locks: its transactions take the database's write
+    lock at BEGIN (IMMEDIATE, settings), which serialises them instead."""
+    rooms = rooms.select_for_update().only(*_ROOM_FIELDS)
+    if resent is not None:
+        rooms = rooms.annotate(resent=Subquery(resent.values("pk")[:1]))
+    room = rooms.first()
+    if room is not None and resent is None:
+        room.resent = None
+    return room
 
 
 def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
@@ -102,17 +50,22 @@ def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
     saw never skips a message that committed after a later one.
 
     With `resent_of` (a client_id), the room's `resent` is the id of the visitor's message
-    already stored with it, in any of their rooms, or None: a resend costs no query of its own.
-    Only the fields a message needs are loaded (_ROOM_FIELDS)."""
-    sql = _message_room_sql(connection.vendor, by_visitor=True, resend=bool(resent_of))
-    return _message_room(sql, [visitor_id, resent_of, visitor_id] if resent_of else [visitor_id])
+    already stored with it, in any of their rooms, or None: a resend costs no query of its own."""
+    resent = None
+    if resent_of:
+        # The visitor's rooms first, then their messages by the (room, sender, client_id) index.
+        theirs = Room.objects.filter(visitor_id=visitor_id).values("pk")
+        resent = Message.objects.filter(room_id__in=theirs, sender=Message.Sender.VISITOR, client_id=resent_of)
+    return _locked_room(Room.objects.filter(visitor_id=visitor_id, status__in=Room.LIVE), resent=resent)
 
 
 def _lock_own_room(*, room_id: int, operator: Operator, resent_of: str = "") -> Room:
     """The operator's room, locked to write a message in it (see _lock_live_room), with the
     fields a message needs; `resent` as there, of the operator's messages in this room."""
-    sql = _message_room_sql(connection.vendor, by_visitor=False, resend=bool(resent_of))
-    room = _message_room(sql, [resent_of, room_id] if resent_of else [room_id])
+    resent = None
+    if resent_of:
+        resent = Message.objects.filter(room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=resent_of)
+    room = _locked_room(Room.objects.filter(pk=room_id), resent=resent)
     _check_own(room, operator)
     return room
 
@@ -168,22 +121,6 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
 def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
     """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
     now = timezone.now()
-    if connection.vendor in ONE_STATEMENT_VENDORS:
-        message = _message_new(
-            sender=Message.Sender.VISITOR, visitor_id=visitor_id, body=body, client_id=client_id, at=now
-        )
-        sql = _message_send_sql(connection.vendor, by_visitor=True, resend=bool(client_id))
-        room_params = [visitor_id, client_id, visitor_id] if client_id else [visitor_id]
-        sent = _message_send(sql, room_params + _message_params(message)[1:])
-        if sent is not None:
-            room, pk = sent
-            if room.resent is not None:
-                resent = Message.objects.select_related("room").get(pk=room.resent)  # maybe of an older room
-                return _relay_again(resent, resent.room)
-            message.room = room
-            events.message_sent(_message_stored(message, pk), room)
-            return message
-        # No live room: the steps below, which may start one.
     with transaction.atomic():
         # The usual case, in one locking read and one insert: a live room, a new message.
         room = _lock_live_room(visitor_id, resent_of=client_id)
@@ -212,85 +149,13 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 
-def _message_new(
-    *, sender: str, body: str, client_id: str, at: datetime, room: Room | None = None, visitor_id=None, operator=None
-) -> Message:
-    """An unsaved message; its room may come later (the one statement finds it)."""
-    if sender == Message.Sender.VISITOR:
-        name = Visitor(pk=visitor_id or room.visitor_id).name
-    else:
-        name = operator.name
-    return Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
-
-
-def _message_params(message: Message) -> list:
-    """The values of _MESSAGE_COLUMNS for a new message."""
-    return [message.room_id, message.sender, message.operator_id, message.name, message.body, message.client_id,
-            connection.ops.adapt_datetimefield_value(message.at)]  # fmt: skip
-
-
-def _message_stored(message: Message, pk: int) -> Message:
-    message.pk = pk
-    message._state.adding, message._state.db = False, connection.alias
-    return message
-
-
 def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
-    message = _message_new(room=room, sender=sender, body=body, client_id=client_id, at=at, operator=operator)
-    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
-        message.save(force_insert=True)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_message_insert_sql(connection.vendor), _message_params(message))
-            _message_stored(message, cursor.fetchone()[0])
+    name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
+    message = Message.objects.create(
+        room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at
+    )
     events.message_sent(message, room)
     return message
-
-
-_MESSAGE_COLUMNS = ("room", "sender", "operator", "name", "body", "client_id", "at")
-
-
-@functools.cache
-def _message_insert_sql(vendor: str) -> str:
-    # RETURNING: PostgreSQL, and SQLite since 3.35 (before it, the ORM's insert above).
-    columns = ", ".join(column(Message, name) for name in _MESSAGE_COLUMNS)
-    return (
-        f"INSERT INTO {table(Message)} ({columns}) "  # noqa: S608
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {column(Message, 'id')}"
-    )
-
-
-# On PostgreSQL the usual message (a room to go to, not a resend) is one statement, run in
-# autocommit: the room's locking read and the insert joined by a data-modifying WITH, the
-# insert made only if the room may take it. One round trip instead of four (BEGIN, read,
-# insert, COMMIT); the lock is held, as in a transaction, until the statement ends. SQLite
-# has no data-modifying WITH: it runs the same steps in a transaction (ONE_STATEMENT_VENDORS).
-@functools.cache
-def _message_send_sql(vendor: str, *, by_visitor: bool, resend: bool) -> str:
-    """Params: the room read's (_message_room_sql), then the message's (_message_params), then
-    for an operator their id and their sites' ids (a list). Returns the room's row, the resent
-    id and the new message's id (NULL if none was stored)."""
-    room_sql = _message_room_sql(vendor, by_visitor=by_visitor, resend=resend)
-    columns = ", ".join(column(Message, name) for name in _MESSAGE_COLUMNS)
-    condition = "room.resent IS NULL"
-    if not by_visitor:
-        condition += (
-            f" AND room.{column(Room, 'status')} <> '{Room.Status.EXPIRED}' AND room.{column(Room, 'operator')} = %s"
-            f" AND room.{column(Room, 'site')} = ANY(%s)"
-        )
-    returned = ", ".join(f"room.{column(Room, name)}" for name in _ROOM_FIELDS)
-    return (
-        f"WITH room AS ({room_sql}), stored AS ("  # noqa: S608
-        f"INSERT INTO {table(Message)} ({columns}) SELECT room.{column(Room, 'id')}, %s, %s, %s, %s, %s, %s"
-        f" FROM room WHERE {condition} RETURNING {column(Message, 'id')}) "
-        f"SELECT {returned}, room.resent, (SELECT {column(Message, 'id')} FROM stored) FROM room"
-    )
-
-
-def _message_send(sql: str, params: list) -> tuple[Room, int | None] | None:
-    """Runs a _message_send_sql statement: the room (with `resent`) and the stored message's id."""
-    found = _room_row(sql, params)
-    return (found[0], found[1][0]) if found else None
 
 
 def _relay_again(message: Message, room: Room) -> Message:
@@ -393,23 +258,6 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
 
 
 def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
-    if connection.vendor in ONE_STATEMENT_VENDORS:
-        message = _message_new(
-            sender=Message.Sender.OPERATOR, operator=operator, body=body, client_id=client_id, at=timezone.now()
-        )
-        sql = _message_send_sql(connection.vendor, by_visitor=False, resend=bool(client_id))
-        room_params = [client_id, room_id] if client_id else [room_id]
-        sent = _message_send(sql, [*room_params, *_message_params(message)[1:], operator.pk, list(operator.site_ids)])
-        room, pk = sent or (None, None)
-        # The statement stored the message only if none of these hold, in this order.
-        _check_own(room, operator)
-        if room.resent is not None:
-            return _relay_again(Message.objects.get(pk=room.resent), room)
-        if room.status == Room.Status.EXPIRED:
-            raise RoomExpired("this room has expired")
-        message.room = room
-        events.message_sent(_message_stored(message, pk), room)
-        return message
     with transaction.atomic():
         # Locked: see _lock_live_room.
         room = _lock_own_room(room_id=room_id, operator=operator, resent_of=client_id)
