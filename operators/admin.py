@@ -14,7 +14,7 @@ from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, owned_site_ids
 from visitors.models import Site
 
 from .models import Operator
-from .services import operator_deactivate
+from .services import operator_deactivate, operator_delete, operator_save, user_delete
 
 User = get_user_model()
 
@@ -90,22 +90,10 @@ class OperatorForm(forms.ModelForm):
                     self.add_error("password1", error)
         return cleaned
 
-    @property
-    def deactivates(self) -> bool:
-        """An active operator's "active" box was unticked."""
-        return self.user is not None and self.user.is_active and not self.cleaned_data["is_active"]
-
-    def save_user(self):
-        user = self.user or User()
-        for name in ("username", "first_name", "last_name", "email"):
-            setattr(user, name, self.cleaned_data[name])
-        # Deactivation goes through operator_deactivate, which has more to do than this flag.
-        if self.cleaned_data["is_active"] or user.pk is None:
-            user.is_active = self.cleaned_data["is_active"]
-        if self.cleaned_data.get("password1"):
-            user.set_password(self.cleaned_data["password1"])
-        user.save()
-        return user
+    def account(self) -> dict:
+        """What operator_save takes from the form."""
+        names = ("username", "first_name", "last_name", "email", "is_active")
+        return {name: self.cleaned_data[name] for name in names} | {"password": self.cleaned_data.get("password1", "")}
 
 
 @admin.register(Operator)
@@ -151,10 +139,7 @@ class OperatorAdmin(SiteScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Operator, form: OperatorForm, change: bool) -> None:
         # The sites are saved later (save_related): the offline event of a deactivation
         # goes to the sites whose operators saw this one online.
-        obj.user = form.save_user()
-        obj.save()
-        if change and form.deactivates:
-            operator_deactivate(operator=obj)
+        operator_save(operator=obj, **form.account())
 
     @admin.display(description="username", ordering="user__username")
     def username(self, operator: Operator) -> str:
@@ -189,15 +174,13 @@ class OperatorAdmin(SiteScopedAdmin):
                 messages.WARNING,
             )
 
-    # Deleting an operator (superusers) first ends their shift: no room may keep a vanished operator.
+    # Deleting an operator (superusers) first ends their shift (operator_delete).
     def delete_model(self, request, obj):
-        operator_deactivate(operator=obj)
-        super().delete_model(request, obj)
+        operator_delete(operator=obj)
 
     def delete_queryset(self, request, queryset):
         for operator in queryset:
-            operator_deactivate(operator=operator)
-        super().delete_queryset(request, queryset)
+            operator_delete(operator=operator)
 
 
 # Django's user admin (superusers only) deactivates and deletes operators the same way.
@@ -207,14 +190,11 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     def delete_model(self, request, obj):
-        for operator in Operator.objects.filter(user=obj):
-            operator_deactivate(operator=operator)
-        super().delete_model(request, obj)
+        user_delete(user=obj)
 
     def delete_queryset(self, request, queryset):
-        for operator in Operator.objects.filter(user__in=queryset):
-            operator_deactivate(operator=operator)
-        super().delete_queryset(request, queryset)
+        for user in queryset:
+            user_delete(user=user)
 
     def save_model(self, request, obj, form, change):
         deactivates = change and "is_active" in form.changed_data and not obj.is_active

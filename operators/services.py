@@ -1,7 +1,9 @@
-"""Operator presence and the end of their shift: logout (R10) and timeout (R11)."""
+"""Operators: their accounts (admin), presence and the end of their shift: logout (R10) and
+timeout (R11)."""
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,3 +71,49 @@ def operator_password_changed(*, user) -> None:
     operator = Operator.objects.filter(user_id=user.pk).first()
     if operator is not None:
         events.operator_sockets_close(operator.pk)
+
+
+# Accounts (site owners, in admin) ---------------------------------------------
+
+
+def operator_save(
+    *,
+    operator: Operator,
+    username: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    is_active: bool = True,
+    password: str = "",
+) -> Operator:
+    """Create an operator, their login (a Django user) with them, or change one. An active
+    operator made inactive is deactivated (operator_deactivate: panels closed, rooms
+    released); an empty password keeps the current one. The sites are the caller's to set."""
+    with transaction.atomic():
+        user = operator.user if operator.user_id else get_user_model()()
+        deactivates = user.pk is not None and user.is_active and not is_active
+        user.username, user.first_name, user.last_name, user.email = username, first_name, last_name, email
+        # Deactivation goes through operator_deactivate, which has more to do than this flag.
+        if not deactivates:
+            user.is_active = is_active
+        if password:
+            user.set_password(password)
+        user.save()
+        operator.user = user
+        operator.save()
+    if deactivates:
+        operator_deactivate(operator=operator)
+    return operator
+
+
+def operator_delete(*, operator: Operator) -> None:
+    """Deleting an operator first ends their shift: no room may keep a vanished operator."""
+    operator_deactivate(operator=operator)
+    operator.delete()
+
+
+def user_delete(*, user) -> None:
+    """Deleting a login deletes its operator, whose shift ends first (operator_delete)."""
+    for operator in Operator.objects.filter(user=user):
+        operator_deactivate(operator=operator)
+    user.delete()

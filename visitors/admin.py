@@ -13,8 +13,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from .models import PageView, Site, Visitor
-from .origins import parse_origins
 from .owners import site_ids_owned_by
+from .services import site_save
 
 
 def owned_site_ids(request: HttpRequest) -> frozenset[int]:
@@ -108,10 +108,6 @@ class SiteForm(forms.ModelForm):
             "owners": "Staff users who manage this site, its operators and transcripts.",
         }
 
-    def clean_allowed_origins(self) -> str:
-        # Stored as browsers send Origin, so every line can match (visitors/origins.py).
-        return "\n".join(parse_origins(self.cleaned_data["allowed_origins"]))
-
 
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdmin):
@@ -137,6 +133,9 @@ class SiteAdmin(SiteScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Owners edit how their site looks and where it runs, not who owns it or its key.
         return [] if request.user.is_superuser else ["key", "owners"]
+
+    def save_model(self, request, obj, form, change):
+        site_save(site=obj)
 
     @admin.display(description="allowed origins")
     def origins_list(self, site: Site) -> str:

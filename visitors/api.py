@@ -69,9 +69,6 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
         fields = ["greeting", "color", "allowed_origins"]
         extra_kwargs = {"greeting": {"required": False}, "color": {"required": False}}
 
-    def validate_allowed_origins(self, origins: list[str]) -> list[str]:
-        return list(dict.fromkeys(origins))  # the same origin twice is listed once
-
 
 class VisitorSerializer(serializers.Serializer):
     """SPEC §3's visitor, as the panel gets it."""

@@ -16,6 +16,7 @@ from chat.selectors import last_room_id, live_room, room_history
 from chat.services import rooms_expire
 
 from .models import PageView, Site, Visitor, hash_token
+from .origins import parse_origins
 from .presence import visitor_presence
 from .selectors import site_is_owned_by, sites_visible_to
 
@@ -225,8 +226,20 @@ def site_update(
             site.color = color
             changed.append("color")
         if allowed_origins is not None:
-            site.allowed_origins = "\n".join(allowed_origins)
+            site.allowed_origins = _stored_origins("\n".join(allowed_origins))
             changed.append("allowed_origins")
         if changed:
             site.save(update_fields=changed)
         return site
+
+
+def site_save(*, site: Site) -> Site:
+    """A site created or changed in admin (validated by its form)."""
+    site.allowed_origins = _stored_origins(site.allowed_origins)
+    site.save()
+    return site
+
+
+def _stored_origins(text: str) -> str:
+    # Stored as browsers send Origin, each once, so every line can match (visitors/origins.py).
+    return "\n".join(parse_origins(text))

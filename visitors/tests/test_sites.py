@@ -10,7 +10,7 @@ from tests.api import make_user
 from visitors import sites
 from visitors.models import Site
 from visitors.presence import RedisClients
-from visitors.services import site_update
+from visitors.services import site_save, site_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,3 +70,17 @@ async def test_made_up_keys_are_never_kept(site):
     for n in range(20):
         assert await sites.site_by_key(f"nosuchsite{n}") is None
     assert not any(key.startswith("nosuchsite") for key in sites._kept)
+
+
+def test_origins_are_stored_as_browsers_send_them_each_once_whoever_saves_the_site(site, django_user_model):
+    """Admin (site_save) and the API (site_update) store the same list for the same input."""
+    site.allowed_origins = "HTTPS://Shop.Example.com:443/\nhttps://shop.example.com\n\nhttp://[::1]:8000"
+    site_save(site=site)
+    saved = Site.objects.get(pk=site.pk).allowed_origins
+
+    owner = django_user_model.objects.create(username="olivia", is_staff=True)
+    site.owners.add(owner)
+    site_update(site_id=site.pk, user=owner, allowed_origins=[*saved.split("\n"), "HTTPS://SHOP.EXAMPLE.COM"])
+
+    assert saved == "https://shop.example.com\nhttp://[::1]:8000"
+    assert Site.objects.get(pk=site.pk).allowed_origins == saved
