@@ -21,8 +21,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
+from infra.db import close_connections
 from tests.sockets import CommunicatorClient, LiveClient
-from whitepanel.db import close_connections
 from whitepanel.launch import daphne_args
 
 ROOT = Path(__file__).resolve().parent
@@ -274,7 +274,7 @@ def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
 @pytest.fixture(scope="session", autouse=True)
 def _database_threads_closed(django_db_setup, django_db_blocker):
     """The sockets of this process run their database calls in threads of their own
-    (whitepanel/db.py): their connections close before the test database is dropped.
+    (infra/db.py): their connections close before the test database is dropped.
     On PostgreSQL, any other session still on it (a thread this run lost track of) is
     ended too, or the drop fails and the database is left behind."""
     yield

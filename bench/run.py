@@ -105,7 +105,7 @@ SCALES = {
     },
 }
 
-# Rate limits (whitepanel/ratelimit.py) the benchmark lifts, as WP_RATE_<name>.
+# Rate limits (infra/ratelimit.py) the benchmark lifts, as WP_RATE_<name>.
 LIFTED_LIMITS = (
     "VISITOR_MESSAGES",
     "IP_MESSAGES",

@@ -125,7 +125,7 @@ def _publish(sends: Iterable[tuple[str, dict]]) -> None:
     transaction.on_commit(lambda: _deliver(batch))
 
 
-# Set by whitepanel.db while a socket's call runs in a database thread: the events its
+# Set by chat.db while a socket's call runs in a database thread: the events its
 # commits publish are kept here and sent by the socket's own event loop once the call
 # returns (publish_deferred), instead of each commit blocking its thread on a hop to the
 # loop and back (async_to_sync).

@@ -37,8 +37,8 @@ from collections.abc import Iterator
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
 
-from visitors.presence import reconnecting
-from whitepanel.pipelined_redis import PipelinedRedis
+from infra.pipelined_redis import PipelinedRedis
+from infra.redis_clients import reconnecting
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class _ResyncingShard(RedisSingleShardConnection):
         # process waited in one line behind every other and behind each socket's subscribe
         # and unsubscribe: page events took 600 ms instead of 100 at 2,000 visitors on one
         # process (docs/benchmarks.md). A publish goes on the shard's pipelined connection
-        # (whitepanel/pipelined_redis.py), or channels-redis's pooled client, never the
+        # (infra/pipelined_redis.py), or channels-redis's pooled client, never the
         # subscription connection the lock guards (_ensure_redis() does not yield).
         if self._publisher is not None:
             await self._publisher.publish(channel, message)
@@ -253,7 +253,7 @@ class _ProcessLoopLayer(RedisPubSubLoopLayer):
 
 class ResyncingPubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, hosts=None, **kwargs):
-        # Publishes retry on a fresh connection after Redis restarted (visitors.presence.reconnecting).
+        # Publishes retry on a fresh connection after Redis restarted (infra.redis_clients.reconnecting).
         hosts = [{"retry": reconnecting(), **host} for host in decode_hosts(hosts)]
         super().__init__(*args, hosts=hosts, **kwargs)
 

@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis import RedisError
 
-from whitepanel.ratelimit import rate_limiter, scope_ip
+from infra.ratelimit import rate_limiter, scope_ip
 
 from .errors import ChatError
 
@@ -103,7 +103,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         # process's one thread-sensitive thread and back, for every frame and every event
         # of every socket: one line all the process's messages waited in (page events
         # took seconds to reach panels at 1,500 visitors, docs/benchmarks.md). No handler
-        # here uses the database from the event loop; whitepanel.db manages its threads'
+        # here uses the database from the event loop; infra.db manages its threads'
         # connections around each call, as channels' database_sync_to_async does (auth).
         await self._handle(message)
         if message["type"] == "wp.event":

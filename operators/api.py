@@ -93,7 +93,7 @@ class TokenView(APIView):
     def post(self, request):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
-            # Set by whitepanel.ratelimit.LoginRateLimitBackend: no password was even checked.
+            # Set by infra.ratelimit.LoginRateLimitBackend: no password was even checked.
             if getattr(request, "login_rate_limited", False):
                 raise Throttled(detail="too many failed logins; try again later")
             raise ValidationError(serializer.errors)

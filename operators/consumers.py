@@ -4,9 +4,9 @@ import logging
 from urllib.parse import urlsplit
 
 from chat import events, selectors, services
+from chat.db import database
 from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
 from visitors.presence import operator_presence
-from whitepanel.db import database
 
 from . import services as operator_services
 from .models import Operator

@@ -11,7 +11,7 @@ from .services import operator_logout
 
 class LoginView(auth_views.LoginView):
     """Django's login form; an account or address with too many failed logins
-    (whitepanel/ratelimit.py) is told so, with 429, and no password is checked."""
+    (infra/ratelimit.py) is told so, with 429, and no password is checked."""
 
     template_name = "operators/login.html"
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat import events, selectors, services
+from chat.db import database
 from chat.sockets import (
     CLOSE_NO_HELLO,
     FrameError,
@@ -20,7 +21,6 @@ from chat.sockets import (
     now_ts,
     text_field,
 )
-from whitepanel.db import database
 
 from . import services as visitor_services
 from .identities import known_visitors

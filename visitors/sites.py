@@ -22,10 +22,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from whitepanel.db import database
+from chat.db import database
+from infra.redis_clients import RedisClients
 
 from .models import Site
-from .presence import RedisClients
 
 logger = logging.getLogger(__name__)
 

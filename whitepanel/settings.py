@@ -126,8 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    # First: refuses accounts and addresses with too many failed logins (whitepanel/ratelimit.py).
-    "whitepanel.ratelimit.LoginRateLimitBackend",
+    # First: refuses accounts and addresses with too many failed logins (infra/ratelimit.py).
+    "infra.ratelimit.LoginRateLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -195,7 +195,7 @@ WP_MAX_TITLE_LENGTH = _env_int("WP_MAX_TITLE_LENGTH", 500)
 WP_MAX_CLIENT_ID_LENGTH = 64
 # Websocket frames above this are refused by daphne (and by the consumers) with 1009.
 WP_MAX_FRAME_BYTES = _env_int("WP_MAX_FRAME_BYTES", 64 * 1024)
-# Threads per daphne process running the sockets' database calls (whitepanel/db.py): so
+# Threads per daphne process running the sockets' database calls (infra/db.py): so
 # many round trips at once, and so many database connections per process at most.
 WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
 # A daphne process keeps the sites it has read (visitors/sites.py): a change to a site
@@ -205,7 +205,7 @@ WP_SITE_CACHE_SECONDS = _env_float("WP_SITE_CACHE_SECONDS", 60)
 
 WP_DEMO_PASSWORD = os.environ.get("WP_DEMO_PASSWORD", "")
 
-# Rate limits, "count/seconds" (whitepanel/ratelimit.py, docs/security.md). Per visitor
+# Rate limits, "count/seconds" (infra/ratelimit.py, docs/security.md). Per visitor
 # they stop one visitor's flood; per IP address, many visitors made up by one client.
 # A visitor socket over a limit gets error code rate_limited for that frame.
 WP_RATE_VISITOR_MESSAGES = os.environ.get("WP_RATE_VISITOR_MESSAGES", "30/60")

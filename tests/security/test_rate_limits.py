@@ -10,10 +10,10 @@ from django.test import Client
 
 from chat.models import Message, Room
 from conftest import PASSWORD
+from infra.ratelimit import rate_limiter
+from infra.redis_clients import RedisClients
 from tests.sockets import of_type
 from visitors.models import PageView, Visitor
-from visitors.presence import RedisClients
-from whitepanel.ratelimit import rate_limiter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

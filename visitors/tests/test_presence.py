@@ -68,7 +68,7 @@ async def test_moving_to_next_page_before_deadline_cancels_leaving(t0):
 
 async def test_a_burst_of_sockets_opening_at_once_is_recorded_whole(t0):
     # A restarted daphne process: every page reconnects at the same moment, and their
-    # commands share one pipelined connection (whitepanel/pipelined_redis.py).
+    # commands share one pipelined connection (infra/pipelined_redis.py).
     members = range(LINDA, LINDA + 1500)
     await asyncio.gather(*(visitor_presence.connected(m, f"tab-{m}", now=t0) for m in members))
 
@@ -235,7 +235,7 @@ def page_views(visitor_id: int) -> int:
 
 
 PRESENCE_KEY = re.compile(r"(visitor|operator):(conns:\d+|leases|absent|epoch)")
-# The hello and page report before the pings counted against rate limits (whitepanel/ratelimit.py); pings do not.
+# The hello and page report before the pings counted against rate limits (infra/ratelimit.py); pings do not.
 RATE_KEY = re.compile(r"rate:(hello|page):(visitor|ip):[^:]+:[\d.]+:\d+")
 # One value per install, written when a site changes (visitors/sites.py).
 SITES_KEY = "sites:version"

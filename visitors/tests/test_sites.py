@@ -6,10 +6,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from conftest import OTHER_ORIGIN, SITE_ORIGIN
+from infra.redis_clients import RedisClients
 from tests.api import make_user
 from visitors import sites
 from visitors.models import Site
-from visitors.presence import RedisClients
 from visitors.services import site_save, site_update
 
 pytestmark = pytest.mark.django_db(transaction=True)

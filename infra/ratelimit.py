@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from redis import RedisError
 
-from visitors.presence import RedisClients
+from infra.redis_clients import RedisClients
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class LoginRateLimitBackend:
         return None
 
 
-@receiver(user_login_failed, dispatch_uid="whitepanel.ratelimit.count_failed_login")
+@receiver(user_login_failed, dispatch_uid="infra.ratelimit.count_failed_login")
 def count_failed_login(sender, credentials: dict, request=None, **kwargs) -> None:
     checks = _login_checks(request, credentials)
     if checks:

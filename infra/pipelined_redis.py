@@ -14,7 +14,7 @@ It speaks only what the sockets need (`get`, `set`, `eval`, `publish`, `execute`
 the sweep and the views keep redis-py's synchronous client. Errors are redis-py's
 (`ResponseError`, `ConnectionError`), so callers handle both clients alike. A lost
 connection fails the commands waiting on it; each is sent again on a new connection, up
-to RETRIES times (as `visitors.presence.reconnecting` does for redis-py: the sockets'
+to RETRIES times (as `infra.redis_clients.reconnecting` does for redis-py: the sockets'
 commands may run twice harmlessly), and then fails.
 """
 
@@ -27,7 +27,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
 
-# The retry policy of every Redis client of the sockets (redis-py's too: visitors.presence.reconnecting).
+# The retry policy of every Redis client of the sockets (redis-py's too: infra.redis_clients.reconnecting).
 RETRIES = 3
 BACKOFF = ExponentialBackoff(cap=0.5, base=0.05)
 CONNECT_TIMEOUT = 5.0

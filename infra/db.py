@@ -1,4 +1,5 @@
-"""Database calls from the sockets: a pool of threads per process, each with its own connection.
+"""Database calls from the sockets: a pool of threads per process, each with its own connection
+(chat.db.database runs a service in it, with its events).
 
 Channels' `database_sync_to_async` runs every call of a process in one thread by
 default (thread-sensitive mode), so a daphne process could wait on one database
@@ -16,7 +17,6 @@ second fails the call (the client gets `unavailable` and tries again), and Djang
 closes the connection, as after any error; the next call opens a new one.
 """
 
-import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections, connections
-
-from chat import events
 
 _executor: ThreadPoolExecutor | None = None
 FRESH = 1.0
@@ -54,31 +52,10 @@ def _threads() -> ThreadPoolExecutor:
     return _executor
 
 
-def database(func):
-    """`await database(f)(...)` runs `f(...)` in one of the process's database threads
-    (old connections closed before and after, as channels does). Also a decorator.
-
-    The events its commits publish (chat/events.py) are sent from the event loop when it
-    returns, in the order they committed, before the caller answers its client."""
-
-    @functools.wraps(func)
-    async def call(*args, **kwargs):
-        batch: list = []
-
-        def keeping_events():
-            token = events.deferred.set(batch)
-            try:
-                return func(*args, **kwargs)
-            finally:
-                events.deferred.reset(token)
-
-        try:
-            return await _DatabaseCall(keeping_events, thread_sensitive=False, executor=_threads())()
-        finally:
-            if batch:
-                await events.publish_deferred(batch)
-
-    return call
+async def in_database_thread(func, *args, **kwargs):
+    """`func(*args, **kwargs)` in one of the process's database threads, old connections closed
+    before and after, as channels' database_sync_to_async does."""
+    return await _DatabaseCall(func, thread_sensitive=False, executor=_threads())(*args, **kwargs)
 
 
 def close_connections() -> None:

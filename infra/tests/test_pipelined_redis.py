@@ -1,4 +1,4 @@
-"""The sockets' Redis client (whitepanel/pipelined_redis.py) on the real Redis: answers reach
+"""The sockets' Redis client (infra/pipelined_redis.py) on the real Redis: answers reach
 their own callers, refusals are redis-py's errors, and a lost connection is replaced."""
 
 import asyncio
@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from whitepanel.pipelined_redis import PipelinedRedis
+from infra.pipelined_redis import PipelinedRedis
 
 
 def key(name: str) -> str:
