@@ -1,7 +1,9 @@
 """The demo shop: a few pages embedding the snippet for site `demo`, so `make run` shows the whole product."""
 
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import render as render_page
+
+from visitors.views import widget_path
 
 PRODUCTS = {
     "trail-shoes": {"name": "Trail running shoes", "price": "89.00", "text": "Grippy soles for muddy hills."},
@@ -9,6 +11,11 @@ PRODUCTS = {
     "wool-socks": {"name": "Merino wool socks", "price": "14.50", "text": "Warm when wet, never itchy."},
     "day-pack": {"name": "20 L day pack", "price": "65.00", "text": "Room for lunch, a layer and a map."},
 }
+
+
+def render(request, template: str, context: dict):
+    # The snippet by its versioned URL, cached for a year until the next release.
+    return render_page(request, template, {**context, "widget_path": widget_path()})
 
 
 def home(request):
