@@ -11,41 +11,70 @@ CHROMIUM := /usr/bin/chromium
 # The deployment tests run nginx with deploy/nginx.conf in front of daphne.
 NGINX := /usr/sbin/nginx
 
-.PHONY: run test lint format clean venv bench
+# `make run` installs what production runs (requirements.lock); everything else also needs
+# the tests', lint's and the benchmark's packages (requirements-dev.lock). Both are compiled
+# from requirements*.txt with every transitive package pinned and hashed: `make lock`.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-run: $(VENV)/.installed
+# The fast lane: no browser, no fault drills, no live-stack tests (README).
+FAST_IGNORE := --ignore=tests/e2e --ignore=tests/faults --ignore=tests/test_bench.py \
+	--ignore=tests/test_scale_out.py --ignore=tests/test_run_command.py --ignore=tests/test_api_schema.py \
+	--ignore=tests/test_deploy.py --ignore=tests/test_routing.py
+
+.PHONY: run test test-fast lint format clean venv bench lock
+
+run: $(RUNTIME)
 	$(BIN)/python -m whitepanel.launch run
 
-test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
+test: $(DEV) $(CHROMIUM) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
+
+test-fast: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m whitepanel.launch test $(FAST_IGNORE) $(PYTEST_ARGS)
 
 # The benchmark (docs/benchmarks.md): starts its own Redis, PostgreSQL database, daphne and
 # Celery. The full run rewrites docs/benchmarks.md and docs/img/bench-*.png; BENCH_SCALE=smoke
 # (about a minute, tiny sizes) writes to var/bench/ instead.
 BENCH_SCALE ?= full
 BENCH_OUT ?= $(if $(filter full,$(BENCH_SCALE)),docs,var/bench)
-bench: $(VENV)/.installed
+bench: $(DEV)
 	$(BIN)/python -m bench --scale $(BENCH_SCALE) --out $(BENCH_OUT)
 
-lint: $(VENV)/.installed
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Fixes first, then formatting: a fix can leave code that needs reformatting.
-format: $(VENV)/.installed
+format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-venv: $(VENV)/.installed
+venv: $(DEV)
 
-# The stamp is touched only after a successful install, and is older than
-# requirements.txt whenever that changes, so `make` reinstalls only then.
-$(VENV)/.installed: requirements.txt
+# Each stamp is touched only after a successful install, and is older than its lock
+# whenever that changes, so `make` reinstalls only then.
+$(RUNTIME): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --require-hashes -r requirements.lock
 	touch $@
+
+$(DEV): requirements-dev.lock $(RUNTIME)
+	$(BIN)/pip install --require-hashes -r requirements-dev.lock
+	touch $@
+
+# Compile both locks again from requirements*.txt (Python 3.11, Linux; uv from the dev lock).
+# The dev lock keeps the runtime lock's pins, so what the tests run is what production runs.
+# `make lock LOCK_ARGS=--upgrade` moves the unpinned (transitive) packages to their newest versions.
+LOCK_ARGS ?=
+UV_COMPILE := $(BIN)/uv pip compile $(LOCK_ARGS) --generate-hashes --python-version 3.11 --python-platform linux --no-header -q
+lock: $(DEV)
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then \

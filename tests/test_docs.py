@@ -75,7 +75,11 @@ COMMANDS: dict[str, Ran] = {
     ".venv/bin/python manage.py collectstatic --noinput": HERE,
     # Building .venv (docs/deployment.md): what `make` runs in a fresh clone, as CI's is.
     "python3 -m venv .venv": Ran("ci", "Makefile", "$(PYTHON) -m venv $(VENV)"),
-    ".venv/bin/pip install -r requirements.txt": Ran("ci", "Makefile", "$(BIN)/pip install -r requirements.txt"),
+    ".venv/bin/pip install --require-hashes -r requirements.lock": Ran(
+        "ci", "Makefile", "$(BIN)/pip install --require-hashes -r requirements.lock"
+    ),
+    "make test-fast": Ran("ci", "Makefile", "test-fast: $(DEV)"),
+    "make lock": Ran("ci", "Makefile", "lock: $(DEV)"),
     # nginx (docs/deployment.md).
     "sudo nginx -t": Ran("test", "tests/test_docs.py", "test_nginx_accepts_the_configuration"),
     "sudo install -m 644 deploy/nginx.conf /etc/nginx/conf.d/whitepanel.conf": DEPLOY_CHECK,
