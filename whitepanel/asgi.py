@@ -14,11 +14,9 @@ from django.urls import path  # noqa: E402
 
 from operators.consumers import OperatorConsumer  # noqa: E402
 from visitors.consumers import VisitorConsumer  # noqa: E402
-from whitepanel import autobahn_logs, closed_connections, socket_writes  # noqa: E402
+from whitepanel import patches  # noqa: E402
 
-autobahn_logs.quiet()
-closed_connections.install()
-socket_writes.install()
+patches.install()
 
 websocket_urls = URLRouter(
     [

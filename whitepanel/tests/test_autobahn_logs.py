@@ -7,7 +7,7 @@ import autobahn.websocket.protocol
 import pytest
 import txaio
 
-from whitepanel import autobahn_logs
+from whitepanel.patches import autobahn_logs
 
 
 @pytest.fixture

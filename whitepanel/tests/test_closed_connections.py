@@ -9,7 +9,7 @@ from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 
-from whitepanel import closed_connections
+from whitepanel.patches import closed_connections
 
 
 class Transport:

@@ -9,7 +9,7 @@ from twisted.internet import error, protocol, tcp
 from twisted.internet.asyncioreactor import AsyncioSelectorReactor
 from twisted.python import failure
 
-from whitepanel import socket_writes
+from whitepanel.patches import socket_writes
 
 
 class Received(protocol.Protocol):
