@@ -6,11 +6,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from infra.api import MAX_ID, StringField, error_responses
+from infra.errors import NotAllowed, NotFound
 from operators.selectors import operator_of
-from whitepanel.api import MAX_ID, StringField, error_responses
 
 from . import events, selectors, services
-from .errors import NotAllowed, NotFound
 from .models import Message, Room
 
 # Objects: declared for the schema, written by chat/events.py ------------------------

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close, decode_hosts
+from django.conf import settings
 
 from infra.pipelined_redis import PipelinedRedis
 from infra.redis_clients import reconnecting
@@ -49,7 +50,10 @@ QUEUED_LIMIT = 500  # messages a socket takes at once (receive_queued): the othe
 
 def _pipelined(host: dict) -> PipelinedRedis | None:
     """A pipelined connection to a shard given by its address alone; None for a host given
-    otherwise (sentinels, connection options), which keeps channels-redis's own client."""
+    otherwise (sentinels, connection options), which keeps channels-redis's own client, as
+    does WP_REDIS_CLIENT = "redis-py"."""
+    if settings.WP_REDIS_CLIENT == "redis-py":
+        return None
     if set(host) <= {"address", "retry"} and isinstance(host.get("address"), str):
         return PipelinedRedis(host["address"])
     return None

@@ -5,13 +5,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from infra.errors import NotFound
 from operators.models import Operator
 from visitors.models import Visitor
 from visitors.selectors import sites_visible_to
 from visitors.visits import visits
 
 from . import events
-from .errors import NotFound
 from .models import Message, Room
 
 HISTORY_LIMIT = 500

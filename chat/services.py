@@ -9,11 +9,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from infra.errors import NotAllowed, NotFound, RoomExpired, RoomTaken
 from operators.models import Operator
 from visitors.models import Visitor
 
 from . import events
-from .errors import NotAllowed, NotFound, RoomExpired, RoomTaken
 from .models import Message, Room
 from .selectors import live_room, without_back_link
 

@@ -16,9 +16,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis import RedisError
 
+from infra.errors import ChatError
 from infra.ratelimit import rate_limiter, scope_ip
-
-from .errors import ChatError
 
 logger = logging.getLogger(__name__)
 

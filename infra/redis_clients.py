@@ -29,11 +29,17 @@ class RedisClients:
         self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._sync_client: redis.Redis | None = None
 
-    def aredis(self) -> PipelinedRedis:
+    def aredis(self) -> PipelinedRedis | redis.asyncio.Redis:
+        """The event loop's client: the pipelined one, or redis-py's (WP_REDIS_CLIENT), which
+        answer the commands the sockets send (eval, get, set, publish) alike."""
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = self._async_clients[loop] = PipelinedRedis(settings.REDIS_URL)
+            if settings.WP_REDIS_CLIENT == "redis-py":
+                client = redis.asyncio.Redis.from_url(settings.REDIS_URL, retry=reconnecting())
+            else:
+                client = PipelinedRedis(settings.REDIS_URL)
+            self._async_clients[loop] = client
         return client
 
     def redis(self) -> redis.Redis:

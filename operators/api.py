@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from chat import events
 from chat.api import query
-from chat.errors import NotFound
+from infra.api import MAX_ID, ErrorSerializer, error_responses
+from infra.errors import NotFound
 from visitors.api import SiteFilterSerializer
-from whitepanel.api import MAX_ID, ErrorSerializer, error_responses
 
 from .models import Operator
 from .selectors import operators_visible_to

@@ -22,10 +22,6 @@ KNOWN_UPWARD = {
     ("visitors", "chat"),
     # Logout and timeout expire rooms; the panel socket calls chat's services.
     ("operators", "chat"),
-    # The REST API's shared errors and pagination (whitepanel/api.py, which maps chat's errors).
-    ("visitors", "whitepanel"),
-    ("operators", "whitepanel"),
-    ("chat", "whitepanel"),
 }
 
 # Modules whose imports say nothing of the layers.

@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from chat import events
 from chat.api import RoomSerializer, query
-from chat.errors import NotAllowed, NotFound
 from chat.selectors import live_rooms_by_visitor
-from whitepanel.api import MAX_ID, StringField, error_responses
+from infra.api import MAX_ID, StringField, error_responses
+from infra.errors import NotAllowed, NotFound
 
 from . import services
 from .models import Site, Visitor

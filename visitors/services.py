@@ -12,10 +12,10 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from chat import events
-from chat.errors import NotAllowed, NotFound
 from chat.models import Room
 from chat.selectors import last_room_id, live_room, room_history
 from chat.services import rooms_expire
+from infra.errors import NotAllowed, NotFound
 
 from .models import PageView, Site, Visitor, hash_token
 from .origins import parse_origins

@@ -4,10 +4,9 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from chat import api as chat_api
+from infra import api
 from operators import api as operators_api
 from visitors import api as visitors_api
-
-from . import api
 
 urlpatterns = [
     path("token/", operators_api.TokenView.as_view(), name="api-token"),

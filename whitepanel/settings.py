@@ -154,6 +154,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every key, pub/sub channel and Celery queue carries this prefix, so several
 # installs (or test runs) can share one Redis without seeing each other.
 WP_REDIS_PREFIX = os.environ.get("WP_REDIS_PREFIX", "wp")
+# The sockets' Redis client: "pipelined" (infra/pipelined_redis.py: one connection per
+# process, every command of an event loop's turn in one write) or "redis-py" (redis-py's
+# asyncio client and connection pool, channels-redis's own for publishes). The benchmark
+# compares the two (docs/benchmarks.md, scenario p).
+WP_REDIS_CLIENT = os.environ.get("WP_REDIS_CLIENT", "pipelined")
+if WP_REDIS_CLIENT not in ("pipelined", "redis-py"):
+    raise ValueError(f"WP_REDIS_CLIENT must be 'pipelined' or 'redis-py', not {WP_REDIS_CLIENT!r}")
+# "0": none of the patches of other projects' internals is installed (whitepanel/patches/),
+# each library keeps its own behaviour; what they buy is measured with and without them.
+WP_PATCHES = os.environ.get("WP_PATCHES", "1") != "0"
 
 CHANNEL_LAYERS = {
     "default": {
@@ -236,10 +246,10 @@ REST_FRAMEWORK = {
     # JSON in and out; the browsable docs page is Swagger UI at /api/docs/.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "whitepanel.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "infra.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every 4xx/5xx body is {"error": {"code", "detail"}} (docs/api.md).
-    "EXCEPTION_HANDLER": "whitepanel.api.exception_handler",
+    "EXCEPTION_HANDLER": "infra.api.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -13,8 +13,8 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from chat import services
-from chat.errors import RoomTaken
 from chat.models import Room
+from infra.errors import RoomTaken
 from tests.sockets import of_type
 from visitors.services import visitor_arrive, visitor_identify
 

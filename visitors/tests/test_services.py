@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import events
-from chat.errors import NotFound
 from chat.models import Room
+from infra.errors import NotFound
 from tests.api import make_room, make_visitor
 from visitors.models import PageView, Visitor, hash_token
 from visitors.presence import visitor_presence

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis.asyncio
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.backends.utils import CursorWrapper
@@ -232,3 +233,17 @@ async def test_flush_waits_for_the_one_running_and_stores_nothing_twice(sockets,
     assert sum(results) <= 29
     assert await views(visitor_id) == [f"http://shop.test/{n}" for n in range(30)]
     assert visitor_presence.is_connected(visitor_id)
+
+
+async def test_a_visit_works_the_same_on_redis_pys_client(sockets, site, peter, settings):
+    """WP_REDIS_CLIENT = "redis-py": redis-py's asyncio client in place of the pipelined one
+    (the benchmark compares the two)."""
+    settings.WP_REDIS_CLIENT = "redis-py"
+    panel = await sockets.operator(peter)
+    linda = await sockets.visitor()
+    visitor_id = linda.welcome["visitor"]
+    assert isinstance(visits._clients.aredis(), redis.asyncio.Redis)
+    await navigate(linda, SHOES)
+    await navigate(linda, CART)
+    event = await panel.expect(visitor_event(visitor_id, url=CART["url"]))
+    assert event["visitor"]["pages"] == 2

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from chat.errors import ChatError, NotAllowed, NotFound, RoomExpired, RoomTaken
+from .errors import ChatError, NotAllowed, NotFound, RoomExpired, RoomTaken
 
 logger = logging.getLogger(__name__)
 
