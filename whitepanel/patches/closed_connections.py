@@ -70,4 +70,5 @@ def install() -> None:
         _free(now)
 
     application_checker.frees_closed_connections = True
+    application_checker.__wrapped__ = checker  # daphne's own, for whitepanel.patches.source_hash
     Server.application_checker = application_checker
