@@ -8,11 +8,8 @@ Celery queues never meet another run's.
 
 import functools
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from django.db import connection
 
 from infra.db import close_connections
 from tests.sockets import CommunicatorClient, LiveClient
-from whitepanel.launch import daphne_args
+from whitepanel import launch
 
 ROOT = Path(__file__).resolve().parent
 
@@ -201,10 +198,8 @@ async def sockets():
 # Real processes ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# How each process is started and stopped is whitepanel/launch.py's, as for `make run`.
+free_port = launch.free_port
 
 
 def test_database_url() -> str:
@@ -223,52 +218,25 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"}
 
 
-class Child:
-    """A child process with its output in a log file, stopped at the end."""
+class Child(launch.Process):
+    """A Python child process of the tests (on the test database), its output in a log file;
+    started at once, stopped at the end."""
 
     def __init__(self, name: str, args: list[str], log_dir: Path):
-        self.name = name
-        self.log = log_dir / f"{name}.log"
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=child_env(), stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()[-3000:]}")
-
-    def stop(self, sig: str = "terminate") -> None:
-        if self.process.poll() is None:
-            getattr(self.process, sig)()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log_file.close()
+        super().__init__(name, [sys.executable, *args], env=child_env(), log=log_dir / f"{name}.log")
+        self.start()
 
 
 def start_daphne(name: str, log_dir: Path) -> tuple[Child, str]:
     port = free_port()
-    child = Child(name, daphne_args(port), log_dir)
+    child = Child(name, launch.daphne_args(port), log_dir)
     base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        child.check_alive()
-        try:
-            with urllib.request.urlopen(f"http://{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return child, base
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            child.stop()
-            raise RuntimeError(f"{name} did not answer /healthz:\n{child.output()[-3000:]}")
-        time.sleep(0.2)
+    try:
+        launch.wait_until_healthy(base, check=child.check_alive)
+    except launch.LaunchError as error:
+        child.stop()
+        raise RuntimeError(f"{name}: {error}:\n{child.output()[-3000:]}") from None
+    return child, base
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -297,12 +265,7 @@ def sweeper(django_db_setup, django_db_blocker, tmp_path_factory):
     epoch = f"{settings.WP_REDIS_PREFIX}:visitor:epoch"
     client.delete(epoch)
     with django_db_blocker.unblock():
-        child = Child(
-            "celery",
-            ["-m", "celery", "-A", "whitepanel", "worker", "-B", "-P", "solo", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle", "-s", str(log_dir / "beat-schedule")],
-            log_dir,
-        )  # fmt: skip
+        child = Child("celery", launch.celery_worker_args(solo=True, beat_schedule=log_dir / "beat-schedule"), log_dir)
     deadline = time.monotonic() + 60
     while not client.exists(epoch):
         child.check_alive()

