@@ -168,6 +168,21 @@ def targets(results: dict) -> list[list]:
                 ratio is not None and ratio <= 1.5,
                 load,
             )
+        unpatched, redis_py = p_latency(p.get("unpatched")), p_latency(p.get("redis_py"))
+        if database and unpatched:
+            row(
+                "the patches of other projects stay only if they gain ≥ 5 %",
+                f"{1 - database / unpatched:+.0%} (p95 {fmt(database)} vs {fmt(unpatched)} ms without)",
+                None,
+                f"daphne CPU {p_cpu(p.get('database'))} vs {p_cpu(p.get('unpatched'))} % without",
+            )
+        if database and redis_py:
+            row(
+                "the pipelined Redis client stays only if redis-py is > 10 % slower",
+                f"redis-py {redis_py / database - 1:+.0%} (p95 {fmt(redis_py)} vs {fmt(database)} ms)",
+                None,
+                f"daphne CPU {p_cpu(p.get('redis_py'))} vs {p_cpu(p.get('database'))} % pipelined",
+            )
         if kind == "PostgreSQL" and database and embedded:
             row(
                 "the embedded default within 1.25x of PostgreSQL",
@@ -441,6 +456,8 @@ def runs_line(results: dict) -> str:
 P_LEGS = (
     ("bare", "bare relay"),
     ("database", "White Panel, the run's database"),
+    ("unpatched", "the same, WP_PATCHES=0 (no patch of other projects)"),
+    ("redis_py", "the same, WP_REDIS_CLIENT=redis-py"),
     ("embedded", "White Panel, embedded"),
 )
 
@@ -449,6 +466,12 @@ def p_latency(leg: dict | None) -> float | None:
     """Scenario p's verdict for one leg: page opened → panel, p95 ms."""
     steps = (leg or {}).get("steps") or []
     return latency(steps[0])["p95"] if steps else None
+
+
+def p_cpu(leg: dict | None) -> float | None:
+    """Scenario p's daphne CPU for one leg, % of one core."""
+    steps = (leg or {}).get("steps") or []
+    return steps[0]["cpu_daphne"] if steps else None
 
 
 def p_visitors(p: dict) -> int:

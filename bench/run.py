@@ -155,9 +155,7 @@ class Gen:
 
     def __init__(self, stack: Stack, name: str):
         self.name = name
-        self.proc = stack.spawn(
-            name, "generator", [PYTHON, "-m", "bench.load"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
+        self.proc = stack.spawn(name, "generator", [PYTHON, "-m", "bench.load"], piped=True)
 
     def send(self, cmd: str, **args) -> None:
         self.proc.process.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
@@ -626,6 +624,14 @@ def presence_ramp(
 # Scenario p: the page event at a fixed load, three ways ----------------------------------------
 
 
+# Scenario p's legs on the run's database: as shipped, and with one choice of issue 20 undone.
+P_VARIANTS = (
+    ("database", {}),
+    ("unpatched", {"WP_PATCHES": "0"}),
+    ("redis_py", {"WP_REDIS_CLIENT": "redis-py"}),
+)
+
+
 def page_events(stack: Stack, meter: Meter, cfg: dict, *, cookies: list[str], work: Path) -> dict:
     """`page_visitors` visitors each opening a page every `page_nav` seconds, one operator watching,
     on one daphne process: the bare relay of the same frames (bench/bare.py), White Panel on the
@@ -642,14 +648,23 @@ def page_events(stack: Stack, meter: Meter, cfg: dict, *, cookies: list[str], wo
     stack.stop([p for p in stack.procs if p.group == "daphne"])
     stack.daphne_bases.clear()
 
+    # White Panel as configured, then without the patches of other projects' internals, then
+    # with redis-py's client in place of the pipelined one: what each of those buys (issue 20).
     stack.start_celery()
-    base = stack.start_daphne()
-    out["database"] = presence_ramp(stack, meter, fixed, bases=[base], cookies=cookies[:1], name="p-database")
-    # Its visitors leave the site (the sweep) before anything else is measured.
-    stack.stop([p for p in stack.procs if p.group == "daphne"])
-    stack.daphne_bases.clear()
-    say(f"settling {settle:.0f} s")
-    time.sleep(settle)
+    for key, changes in P_VARIANTS:
+        saved = dict(stack.env)
+        stack.env.update(changes)
+        try:
+            base = stack.start_daphne()
+            out[key] = presence_ramp(stack, meter, fixed, bases=[base], cookies=cookies[:1], name=f"p-{key}")
+            out[key]["settings"] = changes
+        finally:
+            stack.env = saved
+            stack.stop([p for p in stack.procs if p.group == "daphne"])
+            stack.daphne_bases.clear()
+        # Its visitors leave the site (the sweep) before anything else is measured.
+        say(f"settling {settle:.0f} s")
+        time.sleep(settle)
     stack.stop([p for p in stack.procs if p.group == "celery"])
 
     # The embedded default: a SQLite file and a Redis server of the leg's own.

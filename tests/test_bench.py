@@ -56,7 +56,7 @@ def test_smoke_run_writes_the_report_and_plots(tmp_path):
     for key in ("b", "e"):
         assert all(level["n"] for level in results[key]["levels"]), results[key]
     # The page event three ways: the bare relay, the run's database, the embedded default.
-    for leg in ("bare", "database", "embedded"):
+    for leg in ("bare", "database", "unpatched", "redis_py", "embedded"):
         assert results["p"][leg]["steps"][0]["page"]["n"], results["p"][leg]
     assert "page→panel p95 on the embedded default" in page
     assert results["b"]["expiry"]["n"] == results["config"]["expiry_rooms"]
