@@ -79,6 +79,7 @@ COMMANDS: dict[str, Ran] = {
         "ci", "Makefile", "$(BIN)/pip install --require-hashes -r requirements.lock"
     ),
     "make test-fast": Ran("ci", "Makefile", "test-fast: $(DEV)"),
+    "make js-test": Ran("ci", "Makefile", "$(NODE) --test $(JS_TESTS)"),  # make test runs the same
     "make lock": Ran("ci", "Makefile", "lock: $(DEV)"),
     # nginx (docs/deployment.md).
     "sudo nginx -t": Ran("test", "tests/test_docs.py", "test_nginx_accepts_the_configuration"),
