@@ -10,7 +10,8 @@ carrying the page, a navigation every `nav` seconds = reconnect + hello, a ping 
 
 Every latency is measured across processes with the wall clock (one machine, one clock): the
 sender writes time.time() into the page URL or the message body, the receiver subtracts it.
-Protocol `wp` is White Panel's (docs/protocol.md); `bare` is bench/bare.py's minimal relay.
+Protocol `wp` is White Panel's (docs/protocol.md); `bare` is bench/bare.py's minimal relay, and
+`bare-presence` its page events (a hello answered and sent to the operators, nothing else).
 """
 
 from __future__ import annotations
@@ -153,6 +154,8 @@ class Generator:
                 )
                 snapshot = json.loads(await ws.recv())
                 assert snapshot["type"] == "snapshot", snapshot
+            elif protocol == "bare-presence":
+                ws = await connect(f"ws://{base}/ws/bare/?role=watch", compression=None, ping_interval=None)
             else:
                 ids = ",".join(map(str, rooms[i]))
                 ws = await connect(f"ws://{base}/ws/bare/?role=operator&rooms={ids}", compression=None)
@@ -214,8 +217,9 @@ class Generator:
             started = time.time()
             # Visitors are thousands: bench/lean.py's client, which leaves the cores to the server.
             host, _, port = base.rpartition(":")
-            if protocol == "wp":
-                ws = await lean.connect(host, int(port), f"/ws/visitor/?site={site}&r={route}", origin=ORIGIN)
+            if protocol in ("wp", "bare-presence"):
+                path = f"/ws/visitor/?site={site}&r={route}" if protocol == "wp" else "/ws/bare/?role=presence"
+                ws = await lean.connect(host, int(port), path, origin=ORIGIN)
                 n = next(self.serial)
                 sent = time.time()
                 self.pages_sent.append(sent)

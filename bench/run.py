@@ -25,6 +25,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.seed import ORIGIN, SITE, seed_operators
 from bench.stack import (
     NGINX,
     PYTHON,
@@ -40,10 +41,6 @@ from bench.stack import (
     work_dir,
 )
 
-ORIGIN = "http://bench.test"
-SITE = "bench"
-PASSWORD = "bench-password-1"  # noqa: S105 - operators of a throwaway database
-
 SCALES = {
     "smoke": {
         "ramp_steps": [6, 12],
@@ -52,6 +49,9 @@ SCALES = {
         "think": "exponential",
         "visitor_gens": 1,
         "operators": 2,
+        "page_visitors": 10,
+        "page_nav": 1.0,
+        "page_window": 2.0,
         "relay_visitors": 8,
         "relay_rooms": 3,
         "relay_operators": 2,
@@ -80,6 +80,11 @@ SCALES = {
         "think": "exponential",
         "visitor_gens": 2,
         "operators": 3,
+        # Scenario p: the page event at a fixed load (issue 20), on White Panel over PostgreSQL, on the
+        # embedded default (SQLite and a Redis of its own, as `make run` starts) and on the bare relay.
+        "page_visitors": 3000,
+        "page_nav": 5.0,
+        "page_window": 30.0,
         "relay_visitors": 1000,
         "relay_rooms": 100,
         "relay_operators": 4,
@@ -259,6 +264,7 @@ class Meter:
 
 
 def scenario_c(cfg: dict) -> dict:
+    from asgiref.sync import async_to_sync
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -271,6 +277,7 @@ def scenario_c(cfg: dict) -> dict:
     from visitors import services as visitor_services
     from visitors.models import Site, Visitor
     from visitors.presence import visitor_presence
+    from visitors.visits import visits
 
     out: dict = {"stored": cfg["stored"], "online": cfg["online"]}
     site = Site.objects.create(key="panel", name="Panel", allowed_origins=ORIGIN)
@@ -398,7 +405,22 @@ def scenario_c(cfg: dict) -> dict:
             visitor_id=visitor.pk, token=token, page={"url": ORIGIN, "title": "", "referrer": ""}, history=0
         ),
     )
-    count("page", lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""))
+    count(
+        "page, by the database (a visit's first page, or one Redis lost)",
+        lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""),
+    )
+    page = {"url": ORIGIN, "title": "", "referrer": ""}
+    count(
+        "page of a visit in progress (Redis only)",
+        lambda: async_to_sync(visits.page)(visitor.pk, page=page, now=timezone.now()),
+    )
+
+    async def pages(n: int) -> None:
+        for _ in range(n):
+            await visits.page(visitor.pk, page=page, now=timezone.now())
+
+    async_to_sync(pages)(999)
+    count("page views flushed to the database, 1,000 at once", visitor_services.page_views_flush)
     room = count("open (chat request)", lambda: services.room_open(visitor_id=visitor.pk))
     count("accept", lambda: services.room_accept(room_id=room.pk, operator=operator))
     count("message (visitor)", lambda: services.message_send_by_visitor(visitor_id=visitor.pk, body="hi"))
@@ -417,26 +439,6 @@ def scenario_c(cfg: dict) -> dict:
 
 
 # The live scenarios ------------------------------------------------------------------------
-
-
-def seed_operators(n: int, prefix: str) -> list[str]:
-    """Operators of the bench site, logged in: their session cookies."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    from operators.models import Operator
-    from visitors.models import Site
-
-    site, _ = Site.objects.get_or_create(key=SITE, defaults={"name": "Bench", "allowed_origins": ORIGIN})
-    cookies = []
-    for i in range(n):
-        user = get_user_model().objects.create_user(f"{prefix}-{i}", password=PASSWORD, first_name=f"Op{i}")
-        Operator.objects.create(user=user).sites.set([site])
-        client = Client()
-        client.force_login(user)
-        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
-    return cookies
 
 
 def relay(stack: Stack, meter: Meter, cfg: dict, *, protocol: str, bases: list[str], cookies: list[str]) -> dict:
@@ -530,15 +532,24 @@ def step_verdict(step: dict) -> str:
 
 
 def presence_ramp(
-    stack: Stack, meter: Meter, cfg: dict, *, bases: list[str], cookies: list[str], daphne: int = 1
+    stack: Stack,
+    meter: Meter,
+    cfg: dict,
+    *,
+    bases: list[str],
+    cookies: list[str],
+    daphne: int = 1,
+    protocol: str = "wp",
+    name: str = "",
 ) -> dict:
     """Scenario a: more and more visitors, each navigating every `nav` seconds, until p95 from a
     page event to the operators' `visitor` event passes P95_LIMIT_MS or errors appear."""
-    ops = Gen(stack, f"gen-ramp{daphne}-operators")
-    visitors = [Gen(stack, f"gen-ramp{daphne}-visitors-{i + 1}") for i in range(cfg["visitor_gens"])]
+    name = name or f"ramp{daphne}"
+    ops = Gen(stack, f"gen-{name}-operators")
+    visitors = [Gen(stack, f"gen-{name}-visitors-{i + 1}") for i in range(cfg["visitor_gens"])]
     out: dict = {"daphne": daphne, "steps": []}
     try:
-        ops.ask("operators", bases=bases, cookies=cookies, protocol="wp", rooms=[])
+        ops.ask("operators", bases=bases, cookies=cookies, protocol=protocol, rooms=[])
         time.sleep(1)
         base_rss = meter.daphne_rss()
         out["daphne_rss_base"] = base_rss
@@ -551,7 +562,14 @@ def presence_ramp(
                 visitors,
                 "visitors",
                 [
-                    {"bases": bases, "n": n, "site": SITE, "protocol": "wp", "nav": cfg["nav"], "think": cfg["think"]}
+                    {
+                        "bases": bases,
+                        "n": n,
+                        "site": SITE,
+                        "protocol": protocol,
+                        "nav": cfg["nav"],
+                        "think": cfg["think"],
+                    }
                     for n in shares
                 ],
             )
@@ -590,7 +608,7 @@ def presence_ramp(
             }
             out["steps"].append(step)
             say(
-                f"ramp x{daphne} {target} visitors: navigation p95 {step['navigation']['p95']} ms, "
+                f"{name} {target} visitors: navigation p95 {step['navigation']['p95']} ms, "
                 f"page p95 {step['page']['p95']} ms, hello p95 "
                 f"{step['hello']['p95']} ms, errors {errors}, rss/socket {step['rss_per_socket_kb']} KB, {cpu}"
             )
@@ -602,6 +620,55 @@ def presence_ramp(
         out["held"] = max((s["visitors"] for s in good), default=0)
     finally:
         quit_all(stack, [ops, *visitors])
+    return out
+
+
+# Scenario p: the page event at a fixed load, three ways ----------------------------------------
+
+
+def page_events(stack: Stack, meter: Meter, cfg: dict, *, cookies: list[str], work: Path) -> dict:
+    """`page_visitors` visitors each opening a page every `page_nav` seconds, one operator watching,
+    on one daphne process: the bare relay of the same frames (bench/bare.py), White Panel on the
+    run's database, and White Panel as `make run` gives it (SQLite, a Redis of its own). Latency:
+    page opened → the operator's `visitor` event, as in scenario a."""
+    fixed = {**cfg, "ramp_steps": [cfg["page_visitors"]], "nav": cfg["page_nav"], "ramp_window": cfg["page_window"]}
+    out: dict = {}
+    settle = float(cfg["timings"]["WP_VISITOR_TIMEOUT"]) + 2 * float(cfg["timings"]["WP_SWEEP_INTERVAL"])
+
+    bare = stack.start_daphne(app="bench.bare:application", name="daphne-bare")
+    out["bare"] = presence_ramp(
+        stack, meter, fixed, bases=[bare], cookies=[""], protocol="bare-presence", name="p-bare"
+    )
+    stack.stop([p for p in stack.procs if p.group == "daphne"])
+    stack.daphne_bases.clear()
+
+    stack.start_celery()
+    base = stack.start_daphne()
+    out["database"] = presence_ramp(stack, meter, fixed, bases=[base], cookies=cookies[:1], name="p-database")
+    # Its visitors leave the site (the sweep) before anything else is measured.
+    stack.stop([p for p in stack.procs if p.group == "daphne"])
+    stack.daphne_bases.clear()
+    say(f"settling {settle:.0f} s")
+    time.sleep(settle)
+    stack.stop([p for p in stack.procs if p.group == "celery"])
+
+    # The embedded default: a SQLite file and a Redis server of the leg's own.
+    saved = dict(stack.env)
+    sqlite = work / "embedded.sqlite3"
+    stack.env = {**stack.env, "DATABASE_URL": f"sqlite:///{sqlite}", "REDIS_URL": stack.start_redis()}
+    stack.env["WP_REDIS_PREFIX"] = stack.env["WP_REDIS_PREFIX"] + "-embedded"
+    try:
+        seeded = subprocess.run(
+            [PYTHON, "-m", "bench.seed", "1"], env=stack.env, check=True, capture_output=True, text=True
+        )
+        embedded_cookies = json.loads(seeded.stdout)
+        stack.start_celery()
+        base = stack.start_daphne()
+        out["embedded"] = presence_ramp(stack, meter, fixed, bases=[base], cookies=embedded_cookies, name="p-embedded")
+    finally:
+        stack.stop([p for p in stack.procs if p.group in ("daphne", "celery")])
+        stack.daphne_bases.clear()
+        stack.env = saved
     return out
 
 
@@ -674,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "smoke"))
     parser.add_argument("--out", type=Path, required=True, help="directory for benchmarks.md and img/bench-*.png")
     parser.add_argument("--database", choices=["pg", "sqlite"], default=os.environ.get("BENCH_DATABASE", "pg"))
-    parser.add_argument("--scenarios", default="cebad", help="which to run, in this order (default: cebad)")
+    parser.add_argument("--scenarios", default="cepbad", help="which to run, in this order (default: cepbad)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help='change one size, e.g. ramp_steps="[500,1000]"'
     )
@@ -751,6 +818,10 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint(work, results)
                 stack.stop([p for p in stack.procs if p.name == "daphne-bare"])
                 stack.daphne_bases.clear()
+            if "p" in args.scenarios:
+                results["p"] = page_events(stack, meter, cfg, cookies=cookies, work=work)
+                results["p"]["database"]["kind"] = args.database
+                checkpoint(work, results)
             stack.start_celery()
             base = stack.start_daphne()
             if "b" in args.scenarios:

@@ -20,12 +20,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from operator import attrgetter
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from operators.models import Operator
 from visitors.models import Site, Visitor
+from visitors.visits import visits
 
 from .models import Message, Room
 
@@ -194,6 +196,25 @@ def room_changed(room: Room, *, visitor: Visitor, pooled: bool) -> None:
     live_room = room if room.status != Room.Status.EXPIRED else None
     sends.append((site_group(room.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, live_room)}))
     _publish(sends)
+    transaction.on_commit(lambda: _keep_room(room.visitor_id, room.pk, live=live_room is not None))
+
+
+def _keep_room(visitor_id: int, room_id: int, *, live: bool) -> None:
+    # The visit's state in Redis knows the visitor's rooms, so their next page needs no query
+    # to find them (visitors/visits.py). Missed (Redis away that moment), the visitor's page
+    # events show the room as it was until it changes again or the visit ends.
+    try:
+        visits.room_changed(visitor_id, room_id, live=live)
+    except redis.RedisError:
+        logger.warning("could not keep room %s of visitor %s in Redis", room_id, visitor_id, exc_info=True)
+
+
+async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Room | None) -> None:
+    """A visitor's page event, from the visit's state in Redis (visitors/visits.py): sent by
+    the socket's event loop at once, no transaction involved."""
+    row = (visit.visitor_id, visit.site_id, url, title, referrer, True, visit.since, visit.pages)
+    event = {"type": "visitor", "visitor": visitor_row_payload(row, room)}
+    await publish_deferred([(site_group(visit.site_id), {"type": "wp.event", "text": _encode(event)})])
 
 
 def message_sent(message: Message, room: Room) -> None:

@@ -15,7 +15,7 @@ from operators.models import Operator
 from operators.services import operator_timeout
 from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
-from visitors.services import visitors_leave
+from visitors.services import page_views_flush, visitors_leave
 
 from . import events
 from .models import Room
@@ -67,6 +67,9 @@ def sweep(*, now: datetime) -> SweepResult:
 def _sweep(*, now: datetime) -> SweepResult:
     result = SweepResult()
     ts = now.timestamp()
+    # The page views waiting in Redis first: a visitor's row has their last page before
+    # they leave (visitors/visits.py).
+    page_views_flush()
     _recover_presence(visitor_presence, Visitor.objects.filter(online=True), now=ts)
     visitor_presence.reap_stale(now=ts)
     _recover_presence(operator_presence, Operator.objects.filter(online=True), now=ts)

@@ -1,5 +1,6 @@
 """Reads shaped for the contract (SPEC §3)."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -7,6 +8,7 @@ from django.utils import timezone
 from operators.models import Operator
 from visitors.models import Visitor
 from visitors.selectors import sites_visible_to
+from visitors.visits import visits
 
 from . import events
 from .errors import NotFound
@@ -57,7 +59,7 @@ def operator_snapshot(*, operator: Operator) -> dict:
     rooms = list(Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user"))
     room_of_visitor = {room.visitor_id: room for room in rooms}
     visitors = Visitor.objects.filter(site_id__in=site_ids, online=True).order_by("since")
-    visitors = visitors.values_list(*events.VISITOR_ROW)  # thousands: tuples, not models
+    visitors = _current(list(visitors.values_list(*events.VISITOR_ROW)))  # thousands: tuples, not models
     return {
         "type": "snapshot",
         "operator": events.operator_payload(operator),
@@ -70,6 +72,31 @@ def operator_snapshot(*, operator: Operator) -> dict:
         ],
         # Countdowns and waiting times are relative to the server's clock, not the browser's.
         "server_time": timezone.now().isoformat(),
+        # What the server accepts and sends, so the panel holds no copy of these numbers.
+        "limits": snapshot_limits(),
+    }
+
+
+def _current(rows: list[tuple]) -> list[tuple]:
+    """Rows with the pages of visits in progress as Redis holds them (the rows may be up to a
+    page view flush behind: visitors/visits.py), in one round trip for all."""
+    current = visits.current([row[0] for row in rows])
+    if not current:
+        return rows
+    fields = ("url", "title", "referrer")
+    # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages
+    return [
+        row if (c := current.get(row[0])) is None else (*row[:2], *map(c.get, fields), row[5], c["since"], c["pages"])
+        for row in rows
+    ]
+
+
+def snapshot_limits() -> dict:
+    return {
+        "message_length": settings.WP_MAX_MESSAGE_LENGTH,
+        "client_id_length": settings.WP_MAX_CLIENT_ID_LENGTH,
+        "history_page": HISTORY_LIMIT,
+        "frame_bytes": settings.WP_MAX_FRAME_BYTES,
     }
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("## Targets", "## a. Presence ramp", "## b. Relay", "## c. Panel and sweep", "## d. Scale-out",
-            "## e. Baseline")  # fmt: skip
+            "## e. Baseline", "## p. Page events at a fixed load")  # fmt: skip
 
 
 def bench_database() -> dict[str, str]:
@@ -55,8 +55,14 @@ def test_smoke_run_writes_the_report_and_plots(tmp_path):
     assert all(step["page"]["n"] for step in results["d"]["steps"]), results["d"]
     for key in ("b", "e"):
         assert all(level["n"] for level in results[key]["levels"]), results[key]
+    # The page event three ways: the bare relay, the run's database, the embedded default.
+    for leg in ("bare", "database", "embedded"):
+        assert results["p"][leg]["steps"][0]["page"]["n"], results["p"][leg]
+    assert "page→panel p95 on the embedded default" in page
     assert results["b"]["expiry"]["n"] == results["config"]["expiry_rooms"]
-    assert {q["event"] for q in results["c"]["queries"]} >= {"page", "message (visitor)", "message (operator)"}
+    queries = {q["event"]: q["queries"] for q in results["c"]["queries"]}
+    assert {"message (visitor)", "message (operator)"} <= set(queries)
+    assert queries["page of a visit in progress (Redis only)"] == 0
 
 
 @pytest.mark.timeout(300)

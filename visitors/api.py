@@ -16,6 +16,7 @@ from . import services
 from .models import Site, Visitor
 from .origins import parse_origin
 from .selectors import site_is_owned_by, sites_visible_to, visitors_online
+from .visits import visits
 
 MAX_ORIGINS = 100
 MAX_ORIGIN_LENGTH = 200
@@ -163,6 +164,6 @@ class VisitorListView(generics.ListAPIView):
         responses={200: VisitorSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request, *args, **kwargs):
-        page: list[Visitor] = self.paginate_queryset(self.get_queryset())
+        page: list[Visitor] = visits.overlay(self.paginate_queryset(self.get_queryset()))
         rooms = live_rooms_by_visitor(visitor_ids=[visitor.pk for visitor in page])
         return self.get_paginated_response([events.visitor_payload(v, rooms.get(v.pk)) for v in page])

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chat import events, selectors, services
 from chat.db import database
+from chat.models import Room
 from chat.sockets import (
     CLOSE_NO_HELLO,
     FrameError,
@@ -24,13 +25,27 @@ from chat.sockets import (
 
 from . import services as visitor_services
 from .identities import known_visitors
+from .models import hash_token
 from .presence import visitor_presence
 from .sites import site_by_key
+from .visits import Visit, visits
 
 
 @database
 def _history(*, visitor_id: int, after: int):
     return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
+
+
+@database
+def _visit_rooms(*, visit: Visit, history: int | None) -> tuple[Room | None, list[dict] | None]:
+    """What a page of a visit in Redis needs from the database: nothing for a visitor who
+    never chatted (most); their live room, and the history asked for, for one who has."""
+    room = selectors.live_room(visitor_id=visit.visitor_id, room_id=visit.live_room_id) if visit.live_room_id else None
+    messages = None
+    if history is not None:
+        last = visit.last_room_id
+        messages = selectors.room_history(room_id=last, after=history) if last else []
+    return room, messages
 
 
 def _page_fields(frame: dict) -> dict:
@@ -40,6 +55,11 @@ def _page_fields(frame: dict) -> dict:
         "title": text_field(frame, "title", max_length=settings.WP_MAX_TITLE_LENGTH, required=False),
         "referrer": text_field(frame, "referrer", max_length=settings.WP_MAX_URL_LENGTH, required=False),
     }
+
+
+def _by_id(arrival: tuple) -> tuple:
+    visitor, room, messages = arrival
+    return visitor.pk, room, messages
 
 
 class VisitorConsumer(JsonSocket):
@@ -117,27 +137,30 @@ class VisitorConsumer(JsonSocket):
         arrival = None
         known = known_visitors.get(self.site.pk, token) if page is not None else None
         if known is not None:
-            # A visitor this process has identified before: one trip to the database, whose
-            # statement checks the token is still theirs (visitors/identities.py).
-            welcome_known = database(visitor_services.visitor_welcome_known)
+            # A visitor this process has identified before, on a new page (nearly every hello):
+            # their visit's state in Redis checks the token is still theirs, and no database
+            # is asked, unless the visit is not there (visitors/visits.py): then one trip, whose
+            # statement checks the token (visitors/identities.py).
             arrival = await self._arrive(
-                known, partial(welcome_known, visitor_id=known, token=token, page=page, history=history)
+                known, partial(self._welcome_known, visitor_id=known, token=token, page=page, history=history)
             )
             if arrival is None:
                 known_visitors.forget(self.site.pk, token)
         if arrival is None:
             visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
             welcome_identified = database(visitor_services.visitor_welcome)
-            arrival = await self._arrive(
-                visitor.pk, partial(welcome_identified, visitor=visitor, page=page, history=history)
-            )
+
+            async def welcome() -> tuple:
+                return _by_id(await welcome_identified(visitor=visitor, page=page, history=history))
+
+            arrival = await self._arrive(visitor.pk, welcome)
             known_visitors.remember(self.site.pk, token, visitor.pk)
-        visitor, room, messages = arrival
-        self.visitor_id = visitor.pk
+        visitor_id, room, messages = arrival
+        self.visitor_id = visitor_id
         welcome = {
             "type": "welcome",
             "token": token,
-            "visitor": visitor.pk,
+            "visitor": visitor_id,
             "room": events.room_payload(room) if room else None,
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
@@ -145,6 +168,28 @@ class VisitorConsumer(JsonSocket):
         if messages is not None:
             welcome["messages"] = messages
         return welcome
+
+    async def _welcome_known(self, *, visitor_id: int, token: str, page: dict, history: int | None) -> tuple | None:
+        visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
+        if visit is None:
+            arrival = await database(visitor_services.visitor_welcome_known)(
+                visitor_id=visitor_id, token=token, page=page, history=history
+            )
+            return None if arrival is None else _by_id(arrival)
+        room, messages = await self._visit_moved(visit, page=page, history=history)
+        return visitor_id, room, messages
+
+    async def _visit_moved(
+        self, visit: Visit, *, page: dict, history: int | None = None
+    ) -> tuple[Room | None, list[dict] | None]:
+        """The panel hears of a page of a visit in Redis (its live room read, if it has one)."""
+        room, messages = None, ([] if history is not None else None)
+        if visit.live_room_id or (history is not None and visit.last_room_id):
+            room, messages = await _visit_rooms(visit=visit, history=history)
+            if visit.live_room_id and room is None:
+                await visits.room_ended(visit.visitor_id, visit.live_room_id)
+        await events.visitor_moved(visit, room=room, **page)
+        return room, messages
 
     async def _arrive(self, visitor_id: int, welcome: Callable[[], Awaitable[tuple | None]]) -> tuple | None:
         """Presence and the visitor's group, then `welcome` (the arrival, its page and the history
@@ -170,7 +215,13 @@ class VisitorConsumer(JsonSocket):
     async def on_page(self, frame: dict) -> None:
         page = _page_fields(frame)
         await self.rate_limit("page", visitor=self.visitor_id)
-        await database(visitor_services.visitor_page_view)(visitor_id=self.visitor_id, **page)
+        # Redis only, for a visit in progress (visitors/visits.py); the database records it
+        # otherwise (the visit was ended by the sweep meanwhile, or Redis lost it).
+        visit = await visits.page(self.visitor_id, page=page, now=timezone.now())
+        if visit is None:
+            await database(visitor_services.visitor_page_view)(visitor_id=self.visitor_id, **page)
+        else:
+            await self._visit_moved(visit, page=page)
 
     async def on_open(self, frame: dict) -> dict:
         await self.rate_limit("open", visitor=self.visitor_id)

@@ -1,9 +1,11 @@
 """Visitor arrival, page views and leaving the site."""
 
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
+import redis
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Subquery, Value, When
@@ -19,6 +21,9 @@ from .models import PageView, Site, Visitor, hash_token
 from .origins import parse_origins
 from .presence import visitor_presence
 from .selectors import site_is_owned_by, sites_visible_to
+from .visits import FLUSH_BATCH, PageViewEntry, visits
+
+logger = logging.getLogger(__name__)
 
 # Every navigation (hello, page) runs these in the ORM, one implementation for SQLite and
 # PostgreSQL: a few short statements, where the page view used to be hand-built SQL per
@@ -41,7 +46,10 @@ def visitor_rotate_token(*, visitor_id: int) -> str:
     """A new token for the visitor; the old one names nobody from now on (a hello with it
     starts a new visitor). Sockets already open stay the visitor's."""
     token = secrets.token_urlsafe(32)
-    Visitor.objects.filter(pk=visitor_id).update(token_hash=hash_token(token))
+    token_hash = hash_token(token)
+    Visitor.objects.filter(pk=visitor_id).update(token_hash=token_hash)
+    # The visit's state in Redis checks a hello's token too (visitors/visits.py).
+    transaction.on_commit(lambda: visits.retoken(visitor_id, token_hash))
     return token
 
 
@@ -126,7 +134,64 @@ def _view_page(
     room_id = visitor.live_room_id
     room = live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None
     events.visitor_changed(visitor, room)
+    # The visit's next pages are Redis's (visitors/visits.py); without Redis they come here.
+    try:
+        visits.fill(visitor, live_room_id=room.pk if room else None, last_room_id=visitor.last_room_id)
+    except redis.RedisError:
+        logger.warning("could not keep visitor %s's visit in Redis", visitor_id, exc_info=True)
     return visitor, room
+
+
+def page_views_flush(*, wait: bool = False) -> int:
+    """The page views waiting in Redis, stored (R1): a few statements for each FLUSH_BATCH of
+    them, on either database. Run by Celery beat every WP_PAGE_VIEW_FLUSH_INTERVAL and at the
+    start of each sweep; one flush at a time (`wait`: for the one running to finish, else
+    return at once). Returns how many were stored.
+
+    A view is taken off the stream only after its transaction commits: a flush that dies
+    stores nothing, and the next one stores it (docs/reliability.md)."""
+    lock = visits.flush_lock(wait=wait)
+    if lock is None:
+        return 0
+    try:
+        return page_views_drain()
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            logger.warning("the page view flush outlived its lock")
+
+
+def page_views_drain() -> int:
+    """page_views_flush's work, by the holder of the flush lock."""
+    stored = 0
+    while entries := visits.waiting():
+        _page_views_store(entries)
+        visits.stored(entries)
+        stored += len(entries)
+        if len(entries) < FLUSH_BATCH:
+            break
+    return stored
+
+
+def _page_views_store(entries: list[PageViewEntry]) -> None:
+    """The page views, and each visitor's row at their last one (the panel and the API show
+    Redis's state over it while the visit is in progress). Views of a visitor erased since
+    are dropped with them."""
+    latest = {entry.visitor_id: entry for entry in entries}  # the stream is in time order
+    with transaction.atomic():
+        existing = set(Visitor.objects.filter(pk__in=list(latest)).values_list("pk", flat=True))
+        PageView.objects.bulk_create(
+            PageView(visitor_id=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, at=e.at)
+            for e in entries
+            if e.visitor_id in existing
+        )
+        rows = [
+            Visitor(pk=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, last_seen=e.at, pages=e.pages)
+            for e in latest.values()
+            if e.visitor_id in existing
+        ]
+        Visitor.objects.bulk_update(rows, ["url", "title", "referrer", "last_seen", "pages"])
 
 
 def visitor_welcome(
@@ -186,6 +251,8 @@ def visitors_leave(*, visitor_ids: Iterable[int], now: datetime) -> list[int]:
         for visitor in leaving:
             visitor.online, visitor.last_seen = False, now
             events.visitor_gone(visitor)
+    # Their next page is a new visit, recorded by the database (visitors/visits.py).
+    visits.end(ids)
     # A socket that opened after that check and before the commit found the visitor still
     # online: on PostgreSQL visitor_arrive's conditional UPDATE skips a row that does not
     # match in its snapshot without waiting for the lock, so it wrote nothing. Its presence

@@ -17,6 +17,11 @@ def schedule_sweep(sender, **kwargs):
     # A sweep left in the queue past the next one is useless: drop it rather
     # than let a backlog pile up while the worker is down.
     sender.add_periodic_task(interval, sender.signature("chat.tasks.sweep"), name="sweep", expires=interval * 2)
+    # Page views reach the database in batches (visitors/visits.py).
+    flush = settings.WP_PAGE_VIEW_FLUSH_INTERVAL
+    sender.add_periodic_task(
+        flush, sender.signature("visitors.tasks.page_views_flush"), name="page views", expires=flush * 2
+    )
     # Closed rooms expire on time, not up to a sweep interval late: a check for one that
     # is due (one indexed query) runs this often, and sweeps at once if there is.
     check = settings.WP_EXPIRY_CHECK_INTERVAL

@@ -187,6 +187,12 @@ WP_HELLO_TIMEOUT = _env_float("WP_HELLO_TIMEOUT", 10)
 # WP_PRESENCE_LEASE / 3 seconds; a process that dies stops renewing, and its
 # sockets count as gone once their lease runs out.
 WP_PRESENCE_LEASE = _env_float("WP_PRESENCE_LEASE", 30)
+# Page views wait in a Redis stream and reach the database in batches this often (Celery
+# beat; the sweep drains it too): a visit's pages cost the database nothing one by one
+# (visitors/visits.py). At most WP_PAGE_VIEW_BACKLOG wait while the worker is down; older
+# ones are dropped first (docs/reliability.md).
+WP_PAGE_VIEW_FLUSH_INTERVAL = _env_float("WP_PAGE_VIEW_FLUSH_INTERVAL", 1)
+WP_PAGE_VIEW_BACKLOG = _env_int("WP_PAGE_VIEW_BACKLOG", 1_000_000)
 
 # Input limits (characters).
 WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)

@@ -96,6 +96,15 @@ async def test_snapshot_shows_own_sites_visitors_the_pool_and_own_rooms_only(
     assert rooms[peters_room]["operator"]["id"] == peter.pk
 
 
+async def test_snapshot_carries_the_limits_the_server_enforces(sockets, peter, settings):
+    settings.WP_MAX_MESSAGE_LENGTH = 120
+    panel = await sockets.operator(peter)
+    limits = panel.snapshot["limits"]
+    assert limits["message_length"] == 120
+    assert limits["history_page"] == 500
+    assert limits["frame_bytes"] == settings.WP_MAX_FRAME_BYTES
+
+
 def _offline_visitor(site):
     """A visitor of the site who left earlier (offline in the database)."""
     from visitors.models import Visitor

@@ -11,6 +11,7 @@ from chat.models import Message
 from tests.owners import admin_client, make_staff
 from tests.sockets import of_type
 from visitors.models import Visitor
+from visitors.services import page_views_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,6 +134,7 @@ async def test_a_rotated_token_this_process_remembers_names_nobody_on_a_page_loa
     assert got["visitor"] != welcome["visitor"]
     assert (got["room"], got["messages"]) == (None, [])
     assert got["token"] not in (old, new)
+    await database_sync_to_async(page_views_flush)(wait=True)  # the visit's pages wait in Redis
     linda_now = await database_sync_to_async(Visitor.objects.get)(pk=welcome["visitor"])
     assert (linda_now.url, linda_now.pages) == ("http://shop.test/cart", 2)  # not the stolen page
     ack = await panel.ask("ack", type="message", room=room_id, body="still there?", client_id="op-after")

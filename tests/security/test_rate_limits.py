@@ -14,6 +14,7 @@ from infra.ratelimit import rate_limiter
 from infra.redis_clients import RedisClients
 from tests.sockets import of_type
 from visitors.models import PageView, Visitor
+from visitors.services import page_views_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,6 +102,7 @@ async def test_page_event_flood_is_refused_and_not_stored(sockets, visitor_from,
     await panel.expect(of_type("visitor", visitor__id=visitor_id, visitor__url="http://shop.test/4"))
     await panel.expect_none(of_type("visitor", visitor__id=visitor_id, visitor__url="http://shop.test/5"), within=0.5)
 
+    await database_sync_to_async(page_views_flush)(wait=True)  # the visit's pages wait in Redis
     visitor = await database_sync_to_async(Visitor.objects.get)(pk=visitor_id)
     assert (visitor.url, visitor.pages) == ("http://shop.test/4", 5)
     assert await database_sync_to_async(PageView.objects.filter(visitor_id=visitor_id).count)() == 5
@@ -130,6 +132,7 @@ async def test_pages_carried_by_hellos_count_against_the_addresss_page_limit(soc
     # Another address is not affected.
     neighbour = await visitor_from(NEIGHBOUR, hello=False)
     await neighbour.ask("welcome", type="hello", token=None, page={"url": "http://shop.test/next-door"})
+    await database_sync_to_async(page_views_flush)(wait=True)
     assert await database_sync_to_async(PageView.objects.count)() == 3
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
@@ -11,6 +12,9 @@ from chat.models import Room
 from conftest import SITE_ORIGIN
 from tests.api import client_for, error_of, ids, make_room, make_user, make_visitor
 from visitors.models import Site
+from visitors.visits import visits
+
+PAGE = {"url": "http://shop.test/boots", "title": "Boots", "referrer": ""}
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +163,17 @@ def test_operator_sees_the_online_visitors_of_their_sites_with_their_rooms(site,
     assert by_id[browsing.pk] == events.visitor_payload(browsing, None)
     assert by_id[browsing.pk]["url"] == "http://shop.test/shoes"
     assert by_id[chatting.pk]["room"] == events.room_payload(Room.objects.get(pk=room.pk))
+
+
+def test_visitor_list_shows_the_page_a_visit_is_on_before_its_page_views_are_flushed(site, peter):
+    linda = make_visitor(site, url="http://shop.test/")
+    visits.fill(linda, live_room_id=None, last_room_id=None)  # the visit in progress, in Redis
+    visit = async_to_sync(visits.page)(linda.pk, page=PAGE, now=timezone.now())
+    assert visit.pages == 2
+    (listed,) = client_for(peter.user).get("/api/visitors/").json()["results"]
+    assert (listed["url"], listed["title"], listed["pages"]) == (PAGE["url"], PAGE["title"], 2)
+    linda.refresh_from_db()
+    assert linda.url == "http://shop.test/"  # the row is a flush behind
 
 
 def test_visitor_whose_room_expired_shows_no_room(site, peter):

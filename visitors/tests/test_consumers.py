@@ -11,6 +11,7 @@ from django.conf import settings
 from conftest import OTHER_ORIGIN, SITE_ORIGIN
 from tests.sockets import of_type
 from visitors.models import PageView
+from visitors.services import page_views_flush
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -204,6 +205,7 @@ async def test_page_carried_by_the_hello_reaches_the_panel_in_one_event_per_navi
     fresh = await sockets.operator(peter)
     visitor = {v["id"]: v for v in fresh.snapshot["visitors"]}[visitor_id]
     assert (visitor["url"], visitor["title"], visitor["pages"]) == ("http://shop.test/cart", "Cart", 2)
+    await database_sync_to_async(page_views_flush)(wait=True)  # the page views wait in Redis
     views = await database_sync_to_async(list)(PageView.objects.filter(visitor_id=visitor_id).values_list("url"))
     assert sorted(views) == [("http://shop.test/cart",), ("http://shop.test/shoes",)]
 

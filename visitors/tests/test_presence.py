@@ -16,6 +16,7 @@ from django.conf import settings
 from visitors import presence
 from visitors.models import PageView, Visitor
 from visitors.presence import operator_presence, visitor_presence
+from visitors.services import page_views_flush
 
 LINDA, MARY = 9_000_001, 9_000_002
 
@@ -239,6 +240,8 @@ PRESENCE_KEY = re.compile(r"(visitor|operator):(conns:\d+|leases|absent|epoch)")
 RATE_KEY = re.compile(r"rate:(hello|page):(visitor|ip):[^:]+:[\d.]+:\d+")
 # One value per install, written when a site changes (visitors/sites.py).
 SITES_KEY = "sites:version"
+# The visit in progress and the page views waiting for the database (visitors/visits.py).
+VISIT_KEY = re.compile(r"visitor:state:\d+|pageviews(:flush)?")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -247,16 +250,22 @@ async def test_idle_visitor_pinging_writes_nothing_to_the_database(sockets, site
     visitor_id = linda.welcome["visitor"]
     await linda.send(type="page", url="http://shop.test/shoes", title="Shoes", referrer="")
     await linda.ask("pong", type="ping")
+    await database_sync_to_async(page_views_flush)(wait=True)
     before = await visitor_row(visitor_id)
     views_before = await page_views(visitor_id)
+    visit_key = f"{settings.WP_REDIS_PREFIX}:visitor:state:{visitor_id}"
+    visit_before = redis_client().hgetall(visit_key)
 
     for _ in range(5):
         await linda.ask("pong", type="ping")
 
     assert await visitor_row(visitor_id) == before  # last_seen included
     assert await page_views(visitor_id) == views_before
+    assert redis_client().hgetall(visit_key) == visit_before  # the visit's page, in Redis
+    assert await database_sync_to_async(page_views_flush)(wait=True) == 0
     assert visitor_presence.is_connected(visitor_id)
     prefix = f"{settings.WP_REDIS_PREFIX}:"
     keys = [key.removeprefix(prefix) for key in redis_client().scan_iter(match=f"{prefix}*")]
     assert f"visitor:conns:{visitor_id}" in keys
-    assert [k for k in keys if not PRESENCE_KEY.fullmatch(k) and not RATE_KEY.fullmatch(k) and k != SITES_KEY] == []
+    known = (PRESENCE_KEY, RATE_KEY, VISIT_KEY)
+    assert [k for k in keys if not any(p.fullmatch(k) for p in known) and k != SITES_KEY] == []
