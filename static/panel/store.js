@@ -294,9 +294,10 @@ export function createStore() {
     c.operators = true;
   }
 
+  // The snapshot's limits replace the ones before (a server may have been restarted with others).
   function applyLimits(limits, c) {
-    if (!limits || typeof limits !== "object") return;
-    const next = { ...state.limits };
+    const next = {};
+    if (!limits || typeof limits !== "object") limits = {};
     for (const name of LIMIT_NAMES) {
       const value = limits[name];
       if (Number.isInteger(value) && value > 0) next[name] = value;
@@ -398,9 +399,6 @@ export function createStore() {
         break;
       case "operator":
         applyOperator(frame.operator, c);
-        break;
-      case "settings":
-        applyLimits(frame.limits, c);
         break;
       case "error":
         applyError(frame, c);

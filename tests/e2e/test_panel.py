@@ -1,8 +1,9 @@
 """The operator panel's own paths in the browser (static/panel/): tabs, unread counts,
 closing and reopening, a reload that rebuilds the transcript from history, and the
-server's limits in the page."""
+server's limits in the page (the snapshot's, not the panel's own)."""
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +76,10 @@ def test_a_reload_shows_the_same_chat_from_history(web_server, peter, panel_for,
     panel = panel_for(peter)
     mary = open_page(f"http://{web_server}/demo/cart/")
     room = start_chat(panel, visitor_on(panel, "/demo/cart/"))
-    room.locator("[data-testid=message-input]").fill("Hello Mary")
+    # The longest message is the server's (the snapshot's limits), not a number of the panel's.
+    composer = room.locator("[data-testid=message-input]")
+    expect(composer).to_have_attribute("maxlength", str(settings.WP_MAX_MESSAGE_LENGTH))
+    composer.fill("Hello Mary")
     room.locator("[data-testid=send]").click()
     mine = room.locator("[data-testid=message][data-sender=operator]")
     expect(mine).to_have_count(1)

@@ -84,10 +84,12 @@ describe("the snapshot", () => {
   test("limits come from the server: unknown or bad values are ignored", () => {
     const store = storeWith({ limits: { message_length: 10, history_page: -1, frame_bytes: "big", other: 3 } });
     assert.deepEqual(store.limits, { message_length: 10 });
-    const c = store.applyEvent({ type: "settings", limits: { history_page: 50 } });
+    const c = store.applySnapshot(snapshot({ limits: { message_length: 10, history_page: 50 } }));
     assert.ok(c.limits);
     assert.deepEqual(store.limits, { message_length: 10, history_page: 50 });
-    assert.ok(!store.applyEvent({ type: "settings", limits: { history_page: 50 } }).limits, "the same limits again change nothing");
+    assert.ok(!store.applySnapshot(snapshot({ limits: { message_length: 10, history_page: 50 } })).limits, "the same again: no change");
+    store.applySnapshot(snapshot({ limits: { history_page: 20 } }));
+    assert.deepEqual(store.limits, { history_page: 20 }, "each snapshot's limits replace the last ones");
   });
 });
 
