@@ -22,7 +22,12 @@ FAST_IGNORE := --ignore=tests/e2e --ignore=tests/faults --ignore=tests/test_benc
 	--ignore=tests/test_scale_out.py --ignore=tests/test_run_command.py --ignore=tests/test_api_schema.py \
 	--ignore=tests/test_deploy.py --ignore=tests/test_routing.py
 
-.PHONY: run test test-fast lint format clean venv bench lock
+# The panel's JavaScript (static/panel/): unit tests of its store and socket modules on
+# Node's own test runner, with nothing from npm (docs/architecture.md, The panel).
+NODE ?= node
+JS_TESTS := static/panel/tests/*.test.mjs
+
+.PHONY: run test test-fast js-test lint format clean venv bench lock
 
 run: $(RUNTIME)
 	$(BIN)/python -m whitepanel.launch run
@@ -30,12 +35,17 @@ run: $(RUNTIME)
 test: $(DEV) $(CHROMIUM) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(NODE) --test $(JS_TESTS)
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
 
 test-fast: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(NODE) --test $(JS_TESTS)
 	$(BIN)/python -m whitepanel.launch test $(FAST_IGNORE) $(PYTEST_ARGS)
+
+js-test:
+	$(NODE) --test $(JS_TESTS)
 
 # The benchmark (docs/benchmarks.md): starts its own Redis, PostgreSQL database, daphne and
 # Celery. The full run rewrites docs/benchmarks.md and docs/img/bench-*.png; BENCH_SCALE=smoke

@@ -76,7 +76,9 @@ def local_site_config(
 
 
 def nginx_main_config(directory: Path, site_config: str, *, foreground: bool) -> Path:
-    """A main nginx.conf around the site's configuration, everything kept in `directory`."""
+    """A main nginx.conf around the site's configuration, everything kept in `directory`; like
+    Debian's own, it gives files their types (mime.types): a browser runs no ES module served
+    as text/plain."""
     site = directory / "whitepanel.conf"
     site.write_text(site_config)
     temp = "\n".join(
@@ -89,6 +91,7 @@ def nginx_main_config(directory: Path, site_config: str, *, foreground: bool) ->
         + f"error_log {directory / 'error.log'} warn;\n"
         + "events { worker_connections 512; }\n"
         + "http {\n    access_log off;\n"
+        + "    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
         + temp
         + f"\n    include {site};\n}}\n"
     )

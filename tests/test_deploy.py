@@ -8,6 +8,7 @@ import csv
 import http.cookiejar
 import io
 import re
+import shutil
 import ssl
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 import websockets
 from django.conf import settings
 
-from conftest import PASSWORD, SITE_ORIGIN, Child, free_port
+from conftest import PASSWORD, ROOT, SITE_ORIGIN, Child, free_port
 from tests.deploy import exec_start, local_site_config, make_certificate, running_nginx
 from tests.owners import make_chat, make_staff
 from tests.sockets import LiveClient, of_type
@@ -60,6 +61,7 @@ def proxied(django_db_setup, django_db_blocker, tmp_path_factory):
     static = directory / "static"
     static.mkdir()
     (static / "probe.txt").write_text("served by nginx")
+    shutil.copytree(ROOT / "static" / "panel", static / "panel")
     cert, key = make_certificate(directory)
     with django_db_blocker.unblock():
         daphnes = [start_daphne_from_unit(f"daphne-unit-{n}", directory) for n in (1, 2)]
@@ -159,6 +161,13 @@ async def test_nginx_serves_https_static_files_and_redirects_plain_http(proxied)
     assert health[1]["Strict-Transport-Security"] == "max-age=31536000"
     assert probe[0] == 200
     assert probe[2] == b"served by nginx"
+    assert probe[1]["Cache-Control"] == "max-age=604800"
+    # The panel's ES modules: a JavaScript type (browsers refuse a module of any other), and
+    # asked again on every load, so no browser mixes modules of two releases.
+    for module in ("panel/panel.js", "panel/views/rooms.js"):
+        status, headers, _ = await asyncio.to_thread(fetch, f"https://{https_base}/static/{module}", context)
+        assert status == 200, module
+        assert (headers["Content-Type"], headers["Cache-Control"]) == ("application/javascript", "no-cache"), module
     assert plain[0] == 301
     assert plain[1]["Location"] == "https://127.0.0.1/panel/"
 

@@ -79,6 +79,7 @@ COMMANDS: dict[str, Ran] = {
         "ci", "Makefile", "$(BIN)/pip install --require-hashes -r requirements.lock"
     ),
     "make test-fast": Ran("ci", "Makefile", "test-fast: $(DEV)"),
+    "make js-test": Ran("ci", "Makefile", "$(NODE) --test $(JS_TESTS)"),  # make test runs the same
     "make lock": Ran("ci", "Makefile", "lock: $(DEV)"),
     # nginx (docs/deployment.md).
     "sudo nginx -t": Ran("test", "tests/test_docs.py", "test_nginx_accepts_the_configuration"),
@@ -156,6 +157,15 @@ def test_documented_commands_run(tmp_path):
     assert admin.check_password("change-me-please")
     assert (tmp_path / "var" / "static" / "widget" / "widget.js").exists()
     assert (tmp_path / "var" / "static" / "admin" / "css" / "base.css").exists()
+    # The panel's modules import each other by relative paths, kept as they are by collectstatic.
+    panel = tmp_path / "var" / "static" / "panel"
+    imports = {
+        (module, target)
+        for module in panel.rglob("*.js")
+        for target in re.findall(r'^import .* from "(\.{1,2}/[^"]+)";$', module.read_text(), re.M)
+    }
+    assert any(module.name == "panel.js" for module, _ in imports)
+    assert [(m.name, t) for m, t in imports if not (m.parent / t).resolve().is_file()] == []
 
 
 # nginx -----------------------------------------------------------------------------

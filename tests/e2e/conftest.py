@@ -45,8 +45,8 @@ def browser():
 
 @pytest.fixture
 def open_page(browser):
-    """A page in a fresh browser context (its own cookies and storage: another person)."""
-    contexts = []
+    """A page in a fresh browser context (its own cookies and storage: another person).
+    A script error on any of its pages fails the test."""
 
     def open_page(url: str) -> Page:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -54,12 +54,18 @@ def open_page(browser):
         page = context.new_page()
         page.dialogs = []  # any alert() a payload manages to run lands here
         page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        page.errors = []  # uncaught exceptions and unhandled rejections of the page's scripts
+        page.on("pageerror", lambda error: page.errors.append(f"{page.url}: {error}"))
+        pages.append(page)
         page.goto(url)
         return page
 
+    contexts, pages = [], []
     yield open_page
+    errors = [error for page in pages for error in page.errors]
     for context in contexts:
         context.close()
+    assert errors == [], "a script of the page failed"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Clients that behave like the snippet and the panel, at the socket level, for fault tests.
 
-What static/widget/widget.js and static/panel/panel.js do about faults, and nothing
+What static/widget/widget.js and the panel (static/panel/socket.js, store.js) do about faults, and nothing
 else: reconnect with a short backoff (to the next server when one is down), keep
 every message by id (a frame that arrives twice counts once), ask `history` after
 the last id seen on every (re)connect and on `resync`, and resend unacknowledged

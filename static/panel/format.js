@@ -1,0 +1,63 @@
+// How the panel writes values: text, times and durations. Pure functions, no DOM,
+// so Node's test runner can load them too.
+
+export const str = (value) => (typeof value === "string" ? value : value === null || value === undefined ? "" : String(value));
+
+// Only http(s) URLs become links; anything else (javascript:, data:, junk) stays text.
+export function httpHref(value) {
+  if (typeof value !== "string" || !value) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+const timeCache = new Map();
+export function parseTime(iso) {
+  if (typeof iso !== "string" || !iso) return NaN;
+  let ms = timeCache.get(iso);
+  if (ms === undefined) {
+    // Python gives microseconds; keep milliseconds for every browser's parser.
+    ms = Date.parse(iso.replace(/(\.\d{3})\d+/, "$1"));
+    if (timeCache.size > 5000) timeCache.clear();
+    timeCache.set(iso, ms);
+  }
+  return ms;
+}
+
+export function duration(ms) {
+  if (!Number.isFinite(ms)) return "—";
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return s + " s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + " min";
+  return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " m";
+}
+
+export function countdown(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+}
+
+export function clockTime(iso) {
+  const ms = parseTime(iso);
+  if (!Number.isFinite(ms)) return "";
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function visitorLabel(visitorId) {
+  return "Visitor " + visitorId;
+}
+
+// What the operator reads for each error code of the protocol (docs/protocol.md, Errors).
+export const ERROR_TEXT = {
+  taken: "Another operator took that request first.",
+  expired: "That chat has already expired.",
+  not_allowed: "That action is not allowed.",
+  not_found: "That chat or visitor no longer exists.",
+  unavailable: "The server is busy — please try again.",
+  server_error: "Something went wrong on the server.",
+  too_long: "That message is too long.",
+};

@@ -1,0 +1,36 @@
+// format.js: what becomes a link, and how times read.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { countdown, duration, httpHref, parseTime, str } from "../format.js";
+
+test("only http and https URLs become links", () => {
+  assert.equal(httpHref("https://shop.example/a?b=1"), "https://shop.example/a?b=1");
+  assert.equal(httpHref("http://shop.example"), "http://shop.example/");
+  for (const value of ["javascript:alert(1)//http://x/", "JavaScript:alert(1)", "data:text/html,<b>", "/relative", "", null, 42]) {
+    assert.equal(httpHref(value), null, String(value));
+  }
+});
+
+test("times from Python, with microseconds, parse", () => {
+  assert.equal(parseTime("2026-11-26T10:52:21.211458+00:00"), Date.UTC(2026, 10, 26, 10, 52, 21, 211));
+  assert.ok(Number.isNaN(parseTime("")));
+  assert.ok(Number.isNaN(parseTime(null)));
+});
+
+test("durations and countdowns read as the panel shows them", () => {
+  assert.equal(duration(59_999), "59 s");
+  assert.equal(duration(60_000), "1 min");
+  assert.equal(duration(2 * 3600_000 + 5 * 60_000), "2 h 05 m");
+  assert.equal(duration(-5), "0 s");
+  assert.equal(duration(NaN), "—");
+  assert.equal(countdown(61_000), "1:01");
+  assert.equal(countdown(500), "0:01");
+});
+
+test("str shows nothing for null and undefined", () => {
+  assert.equal(str(null), "");
+  assert.equal(str(undefined), "");
+  assert.equal(str(7), "7");
+});

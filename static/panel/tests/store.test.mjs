@@ -1,0 +1,431 @@
+// store.js: the panel's state from a snapshot and the events after it, applied by id.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { createStore, hasChanges } from "../store.js";
+
+const PETER = { id: 2, name: "Peter", online: true };
+const JANE = { id: 3, name: "Jane", online: true };
+const LIMITS = { message_length: 4000, client_id_length: 64, history_page: 500, frame_bytes: 65536 };
+
+const visitor = (id, fields = {}) => ({
+  id,
+  site: 1,
+  url: "https://shop.example/" + id,
+  title: "Page " + id,
+  referrer: "",
+  online: true,
+  since: "2026-11-26T10:50:00+00:00",
+  pages: 1,
+  room: null,
+  ...fields,
+});
+const room = (id, fields = {}) => ({
+  id,
+  site: 1,
+  status: "pending",
+  visitor: 7,
+  operator: null,
+  visitor_in_room: true,
+  expires_at: null,
+  reason: null,
+  created_at: "2026-11-26T10:52:21.211458+00:00",
+  ...fields,
+});
+const mine = (id, fields = {}) => room(id, { status: "active", operator: { id: PETER.id, name: PETER.name }, ...fields });
+const message = (id, roomId, fields = {}) => ({ id, room: roomId, sender: "visitor", name: "", body: "message " + id, at: "2026-11-26T10:53:02+00:00", ...fields });
+
+function snapshot(fields = {}) {
+  return { type: "snapshot", operator: PETER, operators: [PETER, JANE], visitors: [], rooms: [], limits: LIMITS, ...fields };
+}
+
+function storeWith(fields) {
+  const store = createStore();
+  store.applySnapshot(snapshot(fields));
+  return store;
+}
+
+describe("the snapshot", () => {
+  test("fills the state, and asks history for every room", () => {
+    const store = createStore();
+    const c = store.applySnapshot(
+      snapshot({ visitors: [visitor(7), visitor(8, { online: false })], rooms: [room(12), mine(13, { visitor: 9 })] }),
+    );
+    assert.deepEqual([...store.state.visitors.keys()], [7], "visitors not online are left out");
+    assert.ok(store.inPool(12));
+    assert.deepEqual([...store.state.tabs], [13]);
+    assert.equal(store.state.current, 13, "the first tab is in view");
+    assert.deepEqual([...c.history].sort(), [12, 13]);
+    assert.ok(c.snapshot);
+    assert.deepEqual(store.limits, LIMITS);
+    assert.ok(store.state.gone.has(7) === false);
+  });
+
+  test("a room of mine gone from a later snapshot stays as an expired tab; others go", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [mine(13), room(12, { visitor: 8 })] });
+    const c = store.applySnapshot(snapshot({ visitors: [], rooms: [] }));
+    assert.equal(store.state.rooms.get(13).status, "expired");
+    assert.deepEqual([...store.state.tabs], [13]);
+    assert.ok(!store.state.rooms.has(12));
+    assert.ok(c.pool.has(12));
+    assert.ok(c.history.has(13), "the rest of its transcript is still worth reading");
+    assert.ok(store.state.gone.has(7), "its visitor is no longer online: left the site");
+  });
+
+  test("a later snapshot redraws every pool item and tab, the same rooms too", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [room(12), mine(13, { visitor: 8 })] });
+    const c = store.applySnapshot(snapshot({ visitors: [visitor(7, { title: "Moved on" })], rooms: [room(12), mine(13, { visitor: 8 })] }));
+    assert.deepEqual([...c.pool], [12]);
+    assert.deepEqual([...c.tabs], [13]);
+    assert.ok(store.state.gone.has(8), "visitor 8 is not online any more");
+  });
+
+  test("limits come from the server: unknown or bad values are ignored", () => {
+    const store = storeWith({ limits: { message_length: 10, history_page: -1, frame_bytes: "big", other: 3 } });
+    assert.deepEqual(store.limits, { message_length: 10 });
+    const c = store.applySnapshot(snapshot({ limits: { message_length: 10, history_page: 50 } }));
+    assert.ok(c.limits);
+    assert.deepEqual(store.limits, { message_length: 10, history_page: 50 });
+    assert.ok(!store.applySnapshot(snapshot({ limits: { message_length: 10, history_page: 50 } })).limits, "the same again: no change");
+    store.applySnapshot(snapshot({ limits: { history_page: 20 } }));
+    assert.deepEqual(store.limits, { history_page: 20 }, "each snapshot's limits replace the last ones");
+  });
+});
+
+describe("visitors by id", () => {
+  test("a visitor event adds or replaces one visitor; visitor_gone removes them", () => {
+    const store = storeWith({ visitors: [visitor(7)] });
+    let c = store.applyEvent({ type: "visitor", visitor: visitor(8) });
+    assert.deepEqual([...c.visitors], [8]);
+    c = store.applyEvent({ type: "visitor", visitor: visitor(7, { title: "Cart", pages: 2 }) });
+    assert.deepEqual([...c.visitors], [7]);
+    assert.equal(store.state.visitors.get(7).title, "Cart");
+    assert.equal(store.state.visitors.size, 2);
+
+    c = store.applyEvent({ type: "visitor_gone", visitor: 7 });
+    assert.deepEqual([...c.visitors], [7]);
+    assert.ok(!store.state.visitors.has(7));
+    assert.ok(!store.state.gone.has(7), "no room needs to remember them");
+    assert.ok(!hasChanges(store.applyEvent({ type: "visitor_gone", visitor: 7 })), "gone twice is gone once");
+  });
+
+  test("the same visitor event twice changes nothing the second time", () => {
+    const store = storeWith({ visitors: [visitor(7)] });
+    assert.ok(hasChanges(store.applyEvent({ type: "visitor", visitor: visitor(7, { pages: 2 }) })));
+    assert.ok(!hasChanges(store.applyEvent({ type: "visitor", visitor: visitor(7, { pages: 2 }) })));
+  });
+
+  test("a visitor with a room on screen who leaves is remembered as gone until they return", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [mine(13)] });
+    const c = store.applyEvent({ type: "visitor_gone", visitor: 7 });
+    assert.ok(store.state.gone.has(7));
+    assert.ok(c.tabs.has(13), "the tab shows they left");
+    store.applyEvent({ type: "visitor", visitor: visitor(7) });
+    assert.ok(!store.state.gone.has(7));
+  });
+
+  test("a visitor event with online false is a visitor gone", () => {
+    const store = storeWith({ visitors: [visitor(7)] });
+    store.applyEvent({ type: "visitor", visitor: visitor(7, { online: false }) });
+    assert.ok(!store.state.visitors.has(7));
+  });
+
+  test("a change of a pooled visitor updates their pool item", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [room(12)] });
+    const c = store.applyEvent({ type: "visitor", visitor: visitor(7, { title: "Checkout" }) });
+    assert.ok(c.pool.has(12));
+  });
+});
+
+describe("rooms: the pool and my tabs", () => {
+  test("a new request joins the pool and alerts; the same room again does not", () => {
+    const store = storeWith({});
+    let c = store.applyEvent({ type: "room", room: room(12) });
+    assert.ok(store.inPool(12));
+    assert.deepEqual(c.alerts, [{ kind: "pool", room: 12, visitor: 7 }]);
+    assert.equal(store.poolSize(), 1);
+    c = store.applyEvent({ type: "room", room: room(12) });
+    assert.ok(!hasChanges(c));
+  });
+
+  test("a room taken by another operator leaves the pool and this panel", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    const c = store.applyEvent({ type: "room", room: room(12, { status: "active", operator: { id: JANE.id, name: "Jane" } }) });
+    assert.ok(c.pool.has(12));
+    assert.ok(!store.inPool(12));
+    assert.ok(!store.state.rooms.has(12));
+    assert.equal(store.poolSize(), 0);
+    assert.equal(store.state.tabs.size, 0);
+  });
+
+  test("a room I accepted leaves the pool for a tab, in view when none was", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    store.applyEvent({ type: "history", room: 12, messages: [message(1, 12)] });
+    const c = store.applyEvent({ type: "room", room: mine(12) });
+    assert.ok(c.pool.has(12) && !store.inPool(12));
+    assert.ok(c.tabs.has(12));
+    assert.ok(c.history.has(12));
+    assert.equal(store.state.current, 12);
+    assert.ok(c.current);
+    assert.deepEqual(
+      store.messagesOf(12).map((m) => m.id),
+      [1],
+      "messages seen in the pool are kept",
+    );
+  });
+
+  test("a room expired while pooled goes", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    store.applyEvent({ type: "room", room: room(12, { status: "expired", reason: "visitor_left" }) });
+    assert.ok(!store.state.rooms.has(12));
+  });
+
+  test("expiry is final: a stale event of an expired room is ignored", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    store.applyEvent({ type: "room", room: mine(12, { status: "expired", reason: "operator_closed" }) });
+    const c = store.applyEvent({ type: "room", room: mine(12, { status: "closing", expires_at: "2026-11-26T11:00:00+00:00" }) });
+    assert.ok(!hasChanges(c));
+    assert.equal(store.state.rooms.get(12).status, "expired");
+  });
+
+  test("the room answer and its group event: applied once", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    assert.ok(hasChanges(store.applyEvent({ type: "room", room: mine(12) })));
+    assert.ok(!hasChanges(store.applyEvent({ type: "room", room: mine(12) })));
+  });
+
+  test("an expired room of mine the panel never showed is not shown after a snapshot", () => {
+    const store = createStore();
+    store.applySnapshot(snapshot({ rooms: [mine(12, { status: "expired" })] }));
+    assert.equal(store.state.tabs.size, 0);
+  });
+
+  test("dismissing a tab puts the last other tab in view", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 }), mine(14, { visitor: 9 })] });
+    store.selectRoom(12);
+    const c = store.dismiss(12);
+    assert.deepEqual([...store.state.tabs], [13, 14]);
+    assert.equal(store.state.current, 14);
+    assert.ok(c.current && c.tabs.has(12));
+  });
+
+  test("a refused accept drops the pool item", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    const c = store.dropFromPool(12);
+    assert.ok(c.pool.has(12));
+    assert.equal(store.poolSize(), 0);
+  });
+});
+
+describe("messages by id", () => {
+  test("a message seen twice (event and history) is kept once", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    let c = store.applyEvent({ type: "message", message: message(5, 12) });
+    assert.deepEqual(c.messages, [{ room: 12, id: 5 }]);
+    c = store.applyEvent({ type: "history", room: 12, messages: [message(4, 12), message(5, 12), message(6, 12)] });
+    assert.deepEqual(c.messages, [
+      { room: 12, id: 4 },
+      { room: 12, id: 6 },
+    ]);
+    assert.deepEqual(
+      store.messagesOf(12).map((m) => m.id),
+      [4, 5, 6],
+    );
+    assert.equal(store.historyAfter(12), 6);
+  });
+
+  test("messages of rooms this panel does not have are dropped", () => {
+    const store = storeWith({});
+    const c = store.applyEvent({ type: "message", message: message(5, 99) });
+    assert.deepEqual(c.messages, []);
+    assert.ok(!store.state.logs.has(99));
+  });
+
+  test("the first visitor message shows in the pool item", () => {
+    const store = storeWith({ rooms: [room(12)] });
+    const c = store.applyEvent({ type: "message", message: message(5, 12, { body: "Hi" }) });
+    assert.ok(c.pool.has(12));
+    store.applyEvent({ type: "message", message: message(3, 12, { body: "First" }) });
+    assert.equal(store.firstVisitorMessage(12).body, "First");
+  });
+
+  test("a full history page asks for the next one; a short one does not", () => {
+    const store = storeWith({ rooms: [mine(12)], limits: { ...LIMITS, history_page: 3 } });
+    let c = store.applyEvent({ type: "history", room: 12, messages: [1, 2, 3].map((id) => message(id, 12)) });
+    assert.ok(c.history.has(12));
+    c = store.applyEvent({ type: "history", room: 12, messages: [message(4, 12)] });
+    assert.ok(!c.history.has(12));
+  });
+
+  test("without the server's page size, history is asked again until an answer is empty", () => {
+    const store = storeWith({ rooms: [mine(12)], limits: undefined });
+    assert.ok(store.applyEvent({ type: "history", room: 12, messages: [message(1, 12)] }).history.has(12));
+    assert.ok(!store.applyEvent({ type: "history", room: 12, messages: [] }).history.has(12));
+  });
+
+  test("the visitor's name comes from their messages", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    store.applyEvent({ type: "message", message: message(5, 12, { name: "Linda" }) });
+    assert.equal(store.visitorName(12), "Linda");
+  });
+});
+
+describe("unread counts", () => {
+  test("a visitor's message in a tab not in view is unread until that tab is", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 })] });
+    assert.equal(store.state.current, 12);
+    const c = store.applyEvent({ type: "message", message: message(5, 13) });
+    assert.ok(c.unread.has(13));
+    store.applyEvent({ type: "message", message: message(6, 13) });
+    assert.equal(store.state.unread.get(13), 2);
+    store.applyEvent({ type: "message", message: message(7, 12) });
+    assert.equal(store.state.unread.get(12), undefined, "the tab in view is read");
+    assert.equal(store.unreadTotal(), 2);
+
+    const selected = store.selectRoom(13);
+    assert.ok(selected.unread.has(13));
+    assert.equal(store.unreadTotal(), 0);
+  });
+
+  test("my own messages and system messages are never unread", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 })] });
+    store.applyEvent({ type: "message", message: message(5, 13, { sender: "operator", name: "Peter" }) });
+    store.applyEvent({ type: "message", message: message(6, 13, { sender: "system" }) });
+    assert.equal(store.unreadTotal(), 0);
+  });
+
+  test("while the page is hidden the tab in view collects unread too, cleared when visible", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    store.setVisible(false);
+    const c = store.applyEvent({ type: "message", message: message(5, 12) });
+    assert.equal(store.state.unread.get(12), 1);
+    assert.deepEqual(c.alerts, [{ kind: "message", room: 12, message: message(5, 12), inView: false }]);
+    store.setVisible(true);
+    assert.equal(store.unreadTotal(), 0);
+  });
+
+  test("the first history of a room is not unread; what a later one brings is", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 })] });
+    let c = store.applyEvent({ type: "history", room: 13, messages: [message(1, 13), message(2, 13)] });
+    assert.equal(store.unreadTotal(), 0);
+    assert.deepEqual(c.alerts, [], "history never alerts");
+    c = store.applyEvent({ type: "history", room: 13, messages: [message(3, 13)] });
+    assert.equal(store.state.unread.get(13), 1);
+    assert.deepEqual(c.alerts, []);
+  });
+
+  test("a room forgotten takes its unread count with it", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 })] });
+    store.applyEvent({ type: "message", message: message(5, 13) });
+    store.applyEvent({ type: "room", room: mine(13, { visitor: 8, status: "expired", reason: "visitor_left" }) });
+    const c = store.dismiss(13);
+    assert.ok(c.unread.has(13));
+    assert.equal(store.unreadTotal(), 0);
+  });
+});
+
+describe("my messages until their ack", () => {
+  function withPending() {
+    const store = storeWith({ rooms: [mine(12)] });
+    const c = store.addPending({ room: 12, body: "Hello", clientId: "c-1", at: "2026-11-26T10:54:00Z" });
+    assert.deepEqual([...c.pending], ["c-1"]);
+    return store;
+  }
+
+  test("the ack replaces the pending message by client_id", () => {
+    const store = withPending();
+    assert.deepEqual(store.messageFrame("c-1"), { type: "message", room: 12, body: "Hello", client_id: "c-1" });
+    const c = store.applyEvent({ type: "ack", client_id: "c-1", id: 301 });
+    assert.ok(c.pending.has("c-1"));
+    assert.ok(!store.state.pending.has("c-1"));
+    assert.deepEqual(c.messages, [{ room: 12, id: 301 }]);
+    const stored = store.state.logs.get(12).messages.get(301);
+    assert.equal(stored.body, "Hello");
+    assert.equal(stored.name, "Peter");
+    assert.equal(store.historyAfter(12), 301);
+  });
+
+  test("the stored message first, then its ack: one message", () => {
+    const store = withPending();
+    let c = store.applyEvent({ type: "message", message: message(301, 12, { sender: "operator", name: "Peter", body: "Hello", client_id: "c-1" }) });
+    assert.ok(c.pending.has("c-1"));
+    c = store.applyEvent({ type: "ack", client_id: "c-1", id: 301 });
+    assert.ok(!hasChanges(c));
+    assert.equal(store.messagesOf(12).length, 1);
+  });
+
+  test("an ack for another client_id leaves mine pending", () => {
+    const store = withPending();
+    store.applyEvent({ type: "ack", client_id: "c-2", id: 302 });
+    assert.ok(store.state.pending.has("c-1"));
+  });
+
+  test("an error naming my client_id marks that message failed; resending makes it pending again", () => {
+    const store = withPending();
+    store.addPending({ room: 12, body: "Second", clientId: "c-2", at: "2026-11-26T10:54:01Z" });
+    const c = store.applyEvent({ type: "error", code: "unavailable", for: "message", room: 12, client_id: "c-2" });
+    assert.deepEqual([...c.pending], ["c-2"]);
+    assert.equal(store.state.pending.get("c-2").state, "failed");
+    assert.equal(store.state.pending.get("c-2").error, "unavailable");
+    assert.equal(store.state.pending.get("c-1").state, "sending");
+    store.resending("c-2");
+    assert.equal(store.state.pending.get("c-2").state, "sending");
+  });
+
+  test("after a reconnect the snapshot sends pending messages again, or fails those whose chat ended", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 })] });
+    store.addPending({ room: 12, body: "still on", clientId: "c-1", at: "x" });
+    store.addPending({ room: 13, body: "too late", clientId: "c-2", at: "x" });
+    store.applyEvent({ type: "error", code: "unavailable", for: "message", client_id: "c-1" });
+    const c = store.applySnapshot(snapshot({ rooms: [mine(12)] }));
+    assert.deepEqual(c.resend, ["c-1"]);
+    assert.equal(store.state.pending.get("c-1").state, "sending");
+    assert.equal(store.state.pending.get("c-2").state, "failed");
+    assert.equal(store.state.pending.get("c-2").error, "expired");
+  });
+
+  test("nothing is pending for an expired room, and a dismissed room drops its pending messages", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    store.addPending({ room: 12, body: "one", clientId: "c-1", at: "x" });
+    store.applyEvent({ type: "room", room: mine(12, { status: "expired", reason: "visitor_left" }) });
+    assert.ok(!hasChanges(store.addPending({ room: 12, body: "two", clientId: "c-2", at: "x" })));
+    const c = store.dismiss(12);
+    assert.ok(c.pending.has("c-1"));
+    assert.equal(store.state.pending.size, 0);
+  });
+
+  test("a body is checked against the server's message length", () => {
+    const store = storeWith({ limits: { ...LIMITS, message_length: 5 } });
+    assert.equal(store.messageProblem("   "), "empty");
+    assert.equal(store.messageProblem("hello"), null);
+    assert.equal(store.messageProblem("hello!"), "too_long");
+  });
+});
+
+describe("operators", () => {
+  test("an operator event replaces that operator; my own updates me", () => {
+    const store = storeWith({});
+    let c = store.applyEvent({ type: "operator", operator: { ...JANE, online: false } });
+    assert.ok(c.operators && !c.me);
+    assert.equal(store.state.operators.get(JANE.id).online, false);
+    c = store.applyEvent({ type: "operator", operator: { ...PETER, name: "Peter P." } });
+    assert.ok(c.me);
+    assert.equal(store.me.name, "Peter P.");
+  });
+});
+
+test("frames of unknown types and malformed objects change nothing", () => {
+  const store = storeWith({ rooms: [room(12)] });
+  for (const frame of [
+    { type: "pong" },
+    { type: "welcome" },
+    { type: "room", room: { id: "12" } },
+    { type: "visitor", visitor: null },
+    { type: "message", message: { id: 1 } },
+    { type: "history", room: 12, messages: "none" },
+    null,
+  ]) {
+    assert.ok(!hasChanges(store.applyEvent(frame)), JSON.stringify(frame));
+  }
+});

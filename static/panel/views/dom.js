@@ -1,0 +1,45 @@
+// Building nodes. Everything a visitor supplies (page URL, title, referrer, message
+// bodies, names) reaches the page through textContent or a validated attribute, never
+// as HTML: no view sets innerHTML.
+
+import { httpHref, str } from "../format.js";
+
+// Build an element. Children that are strings become text nodes (append never parses HTML).
+export function h(tag, props, ...children) {
+  const node = document.createElement(tag);
+  if (props) {
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "testid") node.dataset.testid = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key === "text") node.textContent = String(value);
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else if (key.startsWith("aria-") || key === "role") node.setAttribute(key, String(value));
+      else node[key] = value;
+    }
+  }
+  for (const child of children) if (child !== null && child !== undefined && child !== false) node.append(child);
+  return node;
+}
+
+export function setText(node, text) {
+  const value = String(text);
+  if (node.textContent !== value) node.textContent = value;
+}
+
+// A link for http(s) URLs only; anything else is shown as text.
+export function urlNode(value, testid, className) {
+  const text = str(value);
+  const href = httpHref(text);
+  if (!href) return h("span", { class: className, testid, title: text }, text || "—");
+  const link = document.createElement("a");
+  link.className = className;
+  if (testid) link.dataset.testid = testid;
+  link.href = href;
+  link.target = "_blank";
+  link.rel = "noopener noreferrer";
+  link.title = text;
+  link.textContent = text;
+  return link;
+}

@@ -1,0 +1,102 @@
+// The general pool: one item per pending room, keyed by id, oldest request first.
+
+import { duration, parseTime, str, visitorLabel } from "../format.js";
+import { h, setText } from "./dom.js";
+
+const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
+
+// dom: {list, empty, count}; actions: {accept(roomId)}.
+export function createPoolView({ store, dom, actions }) {
+  const items = new Map(); // room id → pool item record
+
+  function build(room) {
+    const ui = {};
+    ui.who = h("span", { class: "who", text: visitorLabel(room.visitor) });
+    ui.wait = h("span", { class: "wait num", testid: "pool-wait" });
+    ui.page = h("div", { class: "pool-page", testid: "pool-page" });
+    ui.message = h("p", { class: "pool-message", testid: "pool-message" });
+    ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: "Accept", onclick: () => actions.accept(room.id) });
+    ui.item = h(
+      "li",
+      { class: "pool-item", testid: "pool-item", dataset: { roomId: String(room.id), visitorId: String(room.visitor) } },
+      h("div", { class: "pool-main" }, h("div", { class: "pool-line" }, ui.who, ui.wait), ui.page, ui.message),
+      ui.accept,
+    );
+    ui.created = parseTime(room.created_at);
+    items.set(room.id, ui);
+    // Oldest request first: it has waited longest.
+    let before = null;
+    for (const [otherId, other] of items) {
+      if (otherId !== room.id && other.created > ui.created && (!before || other.created < before.created)) before = other;
+    }
+    dom.list.insertBefore(ui.item, before ? before.item : null);
+    return ui;
+  }
+
+  function update(roomId) {
+    const room = store.state.rooms.get(roomId);
+    const ui = items.get(roomId) || build(room);
+    ui.created = parseTime(room.created_at);
+    const visitor = store.state.visitors.get(room.visitor);
+    const page = visitor ? str(visitor.title) || str(visitor.url) : store.state.gone.has(room.visitor) ? "left the site" : "";
+    setText(ui.page, page ? "on " + page : "");
+    ui.page.title = visitor ? str(visitor.url) : "";
+    const first = store.firstVisitorMessage(roomId);
+    setText(ui.message, first ? first.body : "(no message yet)");
+    ui.message.classList.toggle("muted", !first);
+    updateClock(ui, Date.now());
+  }
+
+  function remove(roomId) {
+    const ui = items.get(roomId);
+    if (!ui) return;
+    clearTimeout(ui.acceptTimer);
+    ui.item.remove();
+    items.delete(roomId);
+  }
+
+  function updateClock(ui, now) {
+    const text = Number.isFinite(ui.created) ? "waiting " + duration(now - ui.created) : "";
+    if (ui.waitText !== text) {
+      ui.waitText = text;
+      ui.wait.textContent = text;
+    }
+  }
+
+  function renderCount() {
+    dom.empty.hidden = items.size > 0;
+    setText(dom.count, String(items.size));
+    dom.count.classList.toggle("hot", items.size > 0);
+  }
+
+  function render(changes) {
+    for (const roomId of changes.pool) {
+      if (store.inPool(roomId)) update(roomId);
+      else remove(roomId);
+    }
+    renderCount();
+  }
+
+  // The Accept button shows "Accepting…" until the answer, an error, or 10 s.
+  function setAccepting(roomId, on) {
+    const ui = items.get(roomId);
+    if (!ui) return;
+    clearTimeout(ui.acceptTimer);
+    ui.accept.disabled = on;
+    ui.accept.textContent = on ? "Accepting…" : "Accept";
+    if (on) ui.acceptTimer = setTimeout(() => setAccepting(roomId, false), ACCEPTING_MS);
+  }
+
+  function stopAllAccepting() {
+    for (const roomId of items.keys()) setAccepting(roomId, false);
+  }
+
+  function tick(now) {
+    for (const ui of items.values()) updateClock(ui, now);
+  }
+
+  renderCount();
+  return { render, tick, setAccepting, stopAllAccepting, get size() {
+    return items.size;
+  } };
+}

@@ -1,0 +1,395 @@
+// My chats: a tab and a panel per room (header, signal, transcript, composer), keyed by
+// room id; messages keyed by id, my unacknowledged ones by client_id.
+
+import { ERROR_TEXT, clockTime, countdown, parseTime, str, visitorLabel } from "../format.js";
+import { h, setText, urlNode } from "./dom.js";
+
+const REASONS = {
+  operator_closed: "closed by you",
+  operator_logout: "you logged out",
+  operator_timeout: "timed out",
+  visitor_left: "visitor left",
+  ended_by_admin: "ended in admin",
+};
+const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new line";
+const HOLD_MS = 5000; // Close / Reopen stay disabled this long, or until the room changes
+
+// dom: {tabs, rooms, empty}; actions: {select(roomId, {focus}), roomAction(type, roomId),
+// dismiss(roomId), send(roomId, body) → true when taken, retry(clientId)}.
+export function createRoomsView({ store, dom, actions }) {
+  const views = new Map(); // room id → tab + panel record
+  const pendingNodes = new Map(); // client_id → list item of a message not acknowledged yet
+
+  // ---------------------------------------------------------------- messages
+
+  function messageNode(m, sendState) {
+    const sender = ["visitor", "operator", "system"].includes(m.sender) ? m.sender : "system";
+    const at = parseTime(m.at);
+    const meta = h(
+      "div",
+      { class: "msg-meta" },
+      h("span", { class: "msg-name", text: str(m.name) || (sender === "visitor" ? "Visitor" : sender === "system" ? "System" : "Operator") }),
+      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
+    );
+    const li = h(
+      "li",
+      { class: "msg msg-" + sender, testid: "message", dataset: { sender } },
+      meta,
+      h("div", { class: "msg-body", testid: "message-body", text: str(m.body) }),
+    );
+    const me = store.me;
+    if (sender === "operator" && me && m.name === me.name) li.classList.add("msg-self");
+    if (typeof m.id === "number") li.dataset.messageId = String(m.id);
+    if (sendState) {
+      li.dataset.state = sendState;
+      li.classList.add("msg-self");
+      meta.append(h("span", { class: "msg-note", testid: "message-state", text: "sending…" }));
+    }
+    return li;
+  }
+
+  // Insert a stored message in id order, before any still-unsent messages.
+  function placeMessage(ui, li, id) {
+    const list = ui.transcript;
+    let anchor = null;
+    for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
+      const nodeId = node.dataset.messageId ? Number(node.dataset.messageId) : Infinity;
+      if (nodeId < id) break;
+      anchor = node;
+    }
+    const stick = nearEnd(ui);
+    list.insertBefore(li, anchor);
+    if (stick) scrollToEnd(ui, true);
+  }
+
+  function addStored(ui, roomId, id) {
+    if (ui.messages.has(id)) return;
+    const log = store.state.logs.get(roomId);
+    const m = log && log.messages.get(id);
+    if (!m) return;
+    const li = messageNode(m);
+    ui.messages.set(id, li);
+    placeMessage(ui, li, id);
+  }
+
+  function renderPending(clientId) {
+    const pending = store.state.pending.get(clientId);
+    let li = pendingNodes.get(clientId);
+    if (!pending) {
+      if (li) li.remove();
+      pendingNodes.delete(clientId);
+      return;
+    }
+    const ui = views.get(pending.room);
+    if (!li) {
+      li = messageNode(pending.message, "sending");
+      li.dataset.clientId = clientId;
+      pendingNodes.set(clientId, li);
+      if (ui) {
+        ui.transcript.append(li);
+        scrollToEnd(ui, true);
+      }
+    }
+    const note = li.querySelector(".msg-note");
+    li.dataset.state = pending.state;
+    if (pending.state !== "failed") {
+      note.replaceChildren("sending…");
+      return;
+    }
+    const code = pending.error;
+    note.replaceChildren(code === "expired" ? "not sent: the chat has ended" : "not sent (" + (ERROR_TEXT[code] || code) + ")");
+    const room = store.state.rooms.get(pending.room);
+    if (room && room.status !== "expired") {
+      note.append(" ", h("button", { type: "button", class: "link", testid: "retry", text: "Retry", onclick: () => actions.retry(clientId) }));
+    }
+  }
+
+  function nearEnd(ui) {
+    const list = ui.transcript;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  }
+
+  function scrollToEnd(ui, force) {
+    if (force || nearEnd(ui)) ui.transcript.scrollTop = ui.transcript.scrollHeight;
+  }
+
+  // ---------------------------------------------------------------- tabs and panels
+
+  function build(room) {
+    const id = room.id;
+    const ui = { messages: new Map() };
+    ui.tabName = h("span", { class: "tab-name", text: visitorLabel(room.visitor) });
+    ui.tabDot = h("span", { class: "tab-dot", "aria-hidden": "true" });
+    ui.unread = h("span", { class: "unread", testid: "room-unread", hidden: true });
+    ui.tab = h(
+      "button",
+      {
+        type: "button",
+        class: "tab",
+        role: "tab",
+        id: "room-tab-" + id,
+        "aria-selected": "false",
+        "aria-controls": "room-panel-" + id,
+        testid: "room-tab",
+        dataset: { roomId: String(id) },
+        onclick: () => actions.select(id, { focus: true }),
+      },
+      ui.tabDot,
+      ui.tabName,
+      ui.unread,
+    );
+
+    ui.title = h("h3", { class: "room-title", text: visitorLabel(room.visitor) });
+    ui.page = h("div", { class: "room-page", testid: "room-visitor-page" });
+    ui.status = h("span", { class: "room-status", testid: "room-status" });
+    ui.countdown = h("span", { class: "countdown num", testid: "countdown", hidden: true, role: "timer" });
+    ui.signal = h("div", { class: "room-signal", testid: "room-signal", hidden: true, role: "status" });
+    ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
+    ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
+    ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: "Dismiss", hidden: true, onclick: () => actions.dismiss(id) });
+    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
+    ui.input = h("textarea", {
+      class: "composer-input",
+      testid: "message-input",
+      rows: 2,
+      placeholder: PLACEHOLDER,
+      "aria-label": "Message",
+    });
+    applyLimit(ui);
+    ui.send = h("button", { type: "submit", class: "primary", testid: "send", text: "Send" });
+    ui.form = h("form", { class: "composer" }, ui.input, ui.send);
+    const submit = () => {
+      if (actions.send(id, ui.input.value)) ui.input.value = "";
+    };
+    ui.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submit();
+    });
+    ui.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        submit();
+      }
+    });
+
+    ui.panel = h(
+      "section",
+      {
+        class: "room-panel",
+        role: "tabpanel",
+        id: "room-panel-" + id,
+        "aria-labelledby": "room-tab-" + id,
+        testid: "room-panel",
+        dataset: { roomId: String(id), visitorId: String(room.visitor) },
+        hidden: true,
+      },
+      h(
+        "header",
+        { class: "room-head" },
+        h("div", { class: "room-who" }, ui.title, ui.page),
+        h("div", { class: "room-state" }, ui.status, ui.countdown),
+        h("div", { class: "room-actions" }, ui.reopen, ui.close, ui.dismiss),
+      ),
+      ui.signal,
+      ui.transcript,
+      ui.form,
+    );
+    views.set(id, ui);
+    dom.tabs.append(ui.tab);
+    dom.rooms.append(ui.panel);
+    // Messages seen while the room was in the pool, and mine still unsent.
+    for (const m of store.messagesOf(id)) {
+      const li = messageNode(m);
+      ui.messages.set(m.id, li);
+      ui.transcript.append(li);
+    }
+    for (const [clientId, pending] of store.state.pending) {
+      if (pending.room !== id) continue;
+      renderPending(clientId);
+      const li = pendingNodes.get(clientId);
+      if (li && li.parentNode !== ui.transcript) ui.transcript.append(li);
+    }
+    scrollToEnd(ui, true);
+    return ui;
+  }
+
+  // The longest message the server takes (its limit, not ours).
+  function applyLimit(ui) {
+    const max = store.limits.message_length;
+    if (max) ui.input.maxLength = max;
+    else ui.input.removeAttribute("maxlength");
+  }
+
+  function remove(roomId) {
+    const ui = views.get(roomId);
+    if (!ui) return;
+    ui.tab.remove();
+    ui.panel.remove();
+    views.delete(roomId);
+  }
+
+  function renderRoom(roomId) {
+    const room = store.state.rooms.get(roomId);
+    const ui = views.get(roomId) || build(room);
+    const visitor = store.state.visitors.get(room.visitor);
+    const goneFromSite = store.state.gone.has(room.visitor) || (room.status === "expired" && room.reason === "visitor_left");
+
+    // Who and where.
+    if (visitor) {
+      const title = str(visitor.title);
+      const url = str(visitor.url);
+      const key = title + "\u0000" + url;
+      if (ui.pageKey !== key) {
+        ui.pageKey = key;
+        ui.page.replaceChildren(h("span", { class: "page-title", text: title || "(no title)" }), " ", urlNode(url, null, "url"));
+      }
+    } else if (ui.pageKey !== "-") {
+      ui.pageKey = "-";
+      ui.page.replaceChildren(h("span", { class: "muted", text: goneFromSite ? "Not on the site" : "Page unknown" }));
+    }
+
+    // Status, countdown and actions.
+    let status;
+    if (room.status === "active") status = "Active";
+    else if (room.status === "closing") status = "Closing";
+    else if (room.status === "expired") status = "Expired: " + (REASONS[room.reason] || "ended while you were away");
+    else status = str(room.status);
+    setText(ui.status, status);
+    ui.status.dataset.state = room.status;
+    ui.panel.dataset.status = room.status;
+    ui.tab.dataset.status = room.status;
+    ui.countdown.hidden = room.status !== "closing";
+    updateCountdown(ui, room, Date.now());
+    ui.close.hidden = room.status !== "active";
+    ui.reopen.hidden = room.status !== "closing";
+    ui.dismiss.hidden = room.status !== "expired";
+    if (room.status !== "closing") ui.reopen.disabled = false;
+    if (room.status !== "active") ui.close.disabled = false;
+
+    const expired = room.status === "expired";
+    ui.input.disabled = expired;
+    ui.send.disabled = expired;
+    ui.input.placeholder = expired ? "This chat has ended." : PLACEHOLDER;
+
+    // The signal: what the operator should know about the visitor right now.
+    let signal = "";
+    let kind = "";
+    if (goneFromSite) {
+      signal = "Visitor left the site";
+      kind = "left-site";
+    } else if (expired) {
+      signal = "This chat has expired: messages can no longer be sent. The visitor's next message goes to the pool.";
+      kind = "expired";
+    } else if (!room.visitor_in_room) {
+      signal = "Visitor left the chat window";
+      kind = "left-window";
+    }
+    setText(ui.signal, signal);
+    ui.signal.dataset.signal = kind;
+    ui.signal.hidden = !signal;
+    if (kind === "left-window") ui.signal.title = "They are still on the site; your messages still reach their page.";
+    else ui.signal.removeAttribute("title");
+    ui.tab.classList.toggle("away", kind === "left-window");
+    ui.tab.classList.toggle("ended", expired || kind === "left-site");
+
+    // Tab name: the visitor's name as the server spells it, once known.
+    const name = store.visitorName(roomId) || visitorLabel(room.visitor);
+    setText(ui.tabName, name);
+    setText(ui.title, name);
+  }
+
+  function updateCountdown(ui, room, now) {
+    if (room.status !== "closing") return;
+    const at = parseTime(room.expires_at);
+    const text = Number.isFinite(at) ? "expires in " + countdown(at - now) : "expiring";
+    if (ui.countdown.textContent !== text) ui.countdown.textContent = text;
+    ui.countdown.classList.toggle("urgent", Number.isFinite(at) && at - now < 15000);
+  }
+
+  function renderUnread(roomId) {
+    const ui = views.get(roomId);
+    if (!ui) return;
+    const count = store.state.unread.get(roomId) || 0;
+    setText(ui.unread, count ? String(count) : "");
+    ui.unread.hidden = !count;
+    ui.tab.classList.toggle("has-unread", count > 0);
+  }
+
+  // The tab in view: selected, its panel shown; scrolled to the end when it just came
+  // into view (not when another tab changed: the operator may be reading further up).
+  function renderCurrent({ scroll }) {
+    const current = store.state.current;
+    for (const [id, ui] of views) {
+      const on = id === current;
+      ui.tab.setAttribute("aria-selected", String(on));
+      ui.tab.classList.toggle("current", on);
+      ui.tab.tabIndex = on ? 0 : -1;
+      ui.panel.hidden = !on;
+    }
+    const target = views.get(current);
+    if (target && scroll) {
+      target.tab.scrollIntoView({ block: "nearest", inline: "nearest" });
+      scrollToEnd(target, true);
+    }
+  }
+
+  // ---------------------------------------------------------------- from the store
+
+  function render(changes) {
+    for (const roomId of changes.tabs) {
+      if (store.state.tabs.has(roomId)) renderRoom(roomId);
+      else remove(roomId);
+    }
+    for (const { room, id } of changes.messages) {
+      const ui = views.get(room);
+      if (ui) addStored(ui, room, id);
+    }
+    for (const clientId of changes.pending) renderPending(clientId);
+    for (const roomId of changes.unread) renderUnread(roomId);
+    if (changes.limits) for (const ui of views.values()) applyLimit(ui);
+    if (changes.current || changes.tabs.size) renderCurrent({ scroll: changes.current });
+    dom.empty.hidden = views.size > 0;
+  }
+
+  // The tab the operator just opened (a click, a notification, an accepted request),
+  // once the store has it in view: scrolled to its end, and its composer focused.
+  function reveal(roomId, { focus = false } = {}) {
+    const ui = views.get(roomId);
+    if (!ui || store.state.current !== roomId) return;
+    renderCurrent({ scroll: true });
+    if (focus && !ui.input.disabled) ui.input.focus({ preventScroll: true });
+  }
+
+  // Close and Reopen stay disabled for a moment after a click, or until the room changes.
+  function hold(roomId, type) {
+    const ui = views.get(roomId);
+    const button = ui && (type === "close" ? ui.close : ui.reopen);
+    if (!button) return;
+    button.disabled = true;
+    setTimeout(() => {
+      button.disabled = false;
+    }, HOLD_MS);
+  }
+
+  // Keyboard: arrow keys move between tabs.
+  dom.tabs.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const ids = [...views.keys()];
+    const index = ids.indexOf(store.state.current);
+    if (index < 0) return;
+    const next = ids[(index + (event.key === "ArrowRight" ? 1 : ids.length - 1)) % ids.length];
+    actions.select(next);
+    views.get(next).tab.focus();
+    event.preventDefault();
+  });
+
+  function tick(now) {
+    for (const [roomId, ui] of views) {
+      const room = store.state.rooms.get(roomId);
+      if (room && room.status === "closing") updateCountdown(ui, room, now);
+    }
+  }
+
+  dom.empty.hidden = views.size > 0;
+  return { render, reveal, hold, tick };
+}
