@@ -8,10 +8,11 @@ logic (no database, no checks, no presence), on the same daphne flags and the sa
 room and side; a `message` frame is acknowledged and sent to both sides of its room, as White
 Panel sends a message to the visitor's and the operator's groups. `?role=idle` only holds a socket.
 
-Presence (scenario p): `?role=presence` is a visitor's page: its `hello` (carrying the page, as the
-snippet sends it) is answered with a `welcome` and sent to the site's operators as a `visitor` event
-of White Panel's shape; `?role=watch` is an operator's panel, in the site's group. No database,
-no presence, no checks: what a page event costs the same daphne and Redis with nothing else to do.
+Presence (scenario p): `?role=presence` is a visitor's socket: its `hello` (carrying the page, as the
+snippet sends it) is answered with a `welcome`, and it and every `page` frame after it are sent to
+the site's operators as a `visitor` event of White Panel's shape; `?role=watch` is an operator's
+panel, in the site's group. No database, no presence, no checks: what a page event costs the same
+daphne and Redis with nothing else to do.
 """
 
 import json
@@ -55,7 +56,11 @@ class BareRelay(AsyncWebsocketConsumer):
             await self.send('{"type":"pong"}')
             return
         if frame.get("type") == "hello":
+            await self.send(json.dumps({"type": "welcome", "token": "bare", "visitor": 1, "room": None}))
             await self.page(frame.get("page") or {})
+            return
+        if frame.get("type") == "page":
+            await self.page(frame)
             return
         room = frame.get("room") or self.rooms[0]
         await self.send(json.dumps({"type": "ack", "client_id": frame.get("client_id")}))
@@ -65,7 +70,6 @@ class BareRelay(AsyncWebsocketConsumer):
 
     async def page(self, page: dict) -> None:
         self.serial = getattr(self, "serial", 0) + 1
-        await self.send(json.dumps({"type": "welcome", "token": "bare", "visitor": 1, "room": None}))
         visitor = {
             "id": 1,
             "site": 1,

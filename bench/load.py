@@ -278,15 +278,70 @@ class Generator:
             reader.cancel()
             stay = think_time(nav, think)
 
-    async def cmd_visitors(
-        self, bases: list[str], n: int, site: str, protocol: str, nav: float, think: str = "exponential"
+    async def page_visitor(
+        self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future, think: str = "exponential"
     ):
+        """A visitor on a single-page shop: one socket, a `page` frame every `nav` seconds on
+        it (the snippet reports each in-page navigation so), a ping every 25 s."""
+        token, route = None, secrets.token_urlsafe(12)
+        while self.running:
+            try:
+                ws, token, _ = await self.visit(base, site, protocol, token, route=route)
+            except Exception:
+                self.error("connect")
+                if not ready.done():
+                    ready.set_result(False)
+                await asyncio.sleep(1 + random.random())
+                continue
+            if not ready.done():
+                ready.set_result(True)
+            reader = self.spawn(self.reader(ws, side="visitor", index=-1))
+            try:
+                stay, next_ping = think_time(nav, think, first=True), random.uniform(0, PING_EVERY)
+                while self.running and not reader.done():
+                    step = min(stay, next_ping)
+                    await asyncio.wait((reader,), timeout=step)
+                    stay, next_ping = stay - step, next_ping - step
+                    if reader.done() or not self.running:
+                        break
+                    if next_ping <= 0:
+                        await ws.send('{"type":"ping"}')
+                        next_ping = PING_EVERY
+                    if stay <= 0:
+                        n = next(self.serial)
+                        sent = time.time()
+                        self.pages_sent.append(sent)
+                        url = f"{ORIGIN}/p/{n}?t={sent:.6f}&opened={sent:.6f}"
+                        await ws.send(json.dumps({"type": "page", "url": url, "title": f"Page {n}", "referrer": ""}))
+                        self.count("navigations")
+                        stay = think_time(nav, think)
+                if reader.done() and self.running:
+                    self.error("dropped")
+            except Exception:
+                self.error("dropped")
+            with contextlib.suppress(Exception):
+                await ws.close()
+            reader.cancel()
+
+    async def cmd_visitors(
+        self,
+        bases: list[str],
+        n: int,
+        site: str,
+        protocol: str,
+        nav: float,
+        think: str = "exponential",
+        mode: str = "navigate",
+    ):
+        """`mode` "navigate": each page a new socket and hello (presence_visitor); "frames": one
+        socket, a `page` frame each page (page_visitor)."""
         started = time.time()
         readies = []
+        visitor = self.page_visitor if mode == "frames" else self.presence_visitor
         for i in range(n):
             ready = asyncio.get_running_loop().create_future()
             readies.append(ready)
-            self.spawn(self.presence_visitor(bases[i % len(bases)], site, protocol, nav, ready, think))
+            self.spawn(visitor(bases[i % len(bases)], site, protocol, nav, ready, think))
         results = await asyncio.gather(*readies)
         return {"connected": sum(results), "refused": len(results) - sum(results), "seconds": time.time() - started}
 

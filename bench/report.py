@@ -159,7 +159,9 @@ def targets(results: dict) -> list[list]:
         bare = p_latency(p.get("bare"))
         database, embedded = p_latency(p.get("database")), p_latency(p.get("embedded"))
         kind = {"pg": "PostgreSQL", "sqlite": "SQLite"}.get(p.get("database", {}).get("kind"), "the run's database")
-        load = f"{p_visitors(p):,} visitors x a page every {results['config'].get('page_nav', 5):.0f} s, one daphne"
+        load = (
+            f"{p_visitors(p):,} visitors x a page frame every {results['config'].get('page_nav', 5):.0f} s, one daphne"
+        )
         for name, value in ((kind, database), ("the embedded default (SQLite, own Redis)", embedded)):
             ratio = value / bare if value and bare else None
             row(
@@ -328,8 +330,9 @@ def render(results: dict) -> str:
         out += [
             "## p. Page events at a fixed load (issue 20)",
             "",
-            f"{p_visitors(p):,} visitors, each opening a page every ~{cfg.get('page_nav', 5):.0f} s (a reconnect and a "
-            f"hello carrying the page, as in a), one operator watching, one daphne process, measured for "
+            f"{p_visitors(p):,} visitors, each reporting a page every ~{cfg.get('page_nav', 5):.0f} s on their open "
+            "socket (a `page` frame, as the snippet sends one for each navigation of a single-page shop; the "
+            "first page comes with the hello), one operator watching, one daphne process, measured for "
             f"{cfg.get('page_window', 30):.0f} s; three ways on the same machine, one after the other: the bare relay "
             f"of the same frames (`bench/bare.py`: a hello answered and sent to the operator's group, nothing else), "
             f"White Panel on {kind}, and White Panel as `make run` gives it (SQLite, a Redis server of its own, a "
@@ -465,7 +468,7 @@ P_LEGS = (
 def p_latency(leg: dict | None) -> float | None:
     """Scenario p's verdict for one leg: page opened → panel, p95 ms."""
     steps = (leg or {}).get("steps") or []
-    return latency(steps[0])["p95"] if steps else None
+    return steps[0]["page"]["p95"] if steps else None
 
 
 def p_cpu(leg: dict | None) -> float | None:
