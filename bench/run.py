@@ -740,7 +740,7 @@ def merge_runs(runs: list[dict]) -> dict:
     """One report from several runs: each scenario from the last run that measured it."""
     merged: dict = {**runs[-1], "runs": []}
     for i, run in enumerate(runs):
-        scenarios = [key for key in "abcde" if key in run and not any(key in later for later in runs[i + 1 :])]
+        scenarios = [key for key in "abcdep" if key in run and not any(key in later for later in runs[i + 1 :])]
         merged.update({key: run[key] for key in scenarios})
         # A report's own results are merged already: the runs they came from are named, not the last of them.
         parts = run.get("runs") or [{k: run.get(k) for k in RUN_FIELDS} | {"scenarios": scenarios}]
