@@ -236,23 +236,31 @@ class Generator:
                 welcome = {}
         return ws, welcome.get("token"), welcome
 
+    async def open_page(self, base: str, site: str, protocol: str, token, route: str, ready: asyncio.Future):
+        """visit() and the socket's reader; `ready` told whether the first one connected. None
+        after a failed connect (and a pause before the next try)."""
+        try:
+            ws, token, _ = await self.visit(base, site, protocol, token, route=route)
+        except Exception:
+            self.error("connect")
+            if not ready.done():
+                ready.set_result(False)
+            await asyncio.sleep(1 + random.random())
+            return None
+        if not ready.done():
+            ready.set_result(True)
+        return ws, token, self.spawn(self.reader(ws, side="visitor", index=-1))
+
     async def presence_visitor(
         self, base: str, site: str, protocol: str, nav: float, ready: asyncio.Future, think: str = "exponential"
     ):
         token, route = None, secrets.token_urlsafe(12)  # the snippet's routing key: 16 characters
         stay = think_time(nav, think, first=True)
         while self.running:
-            try:
-                ws, token, _ = await self.visit(base, site, protocol, token, route=route)
-            except Exception:
-                self.error("connect")
-                if not ready.done():
-                    ready.set_result(False)
-                await asyncio.sleep(1 + random.random())
+            opened = await self.open_page(base, site, protocol, token, route, ready)
+            if opened is None:
                 continue
-            if not ready.done():
-                ready.set_result(True)
-            reader = self.spawn(self.reader(ws, side="visitor", index=-1))
+            ws, token, reader = opened
             try:
                 # Woken only to ping, to navigate or by the socket closing: a wake-up a second
                 # per visitor cost the generators a quarter of their CPU at 2,000 visitors.
@@ -285,17 +293,10 @@ class Generator:
         it (the snippet reports each in-page navigation so), a ping every 25 s."""
         token, route = None, secrets.token_urlsafe(12)
         while self.running:
-            try:
-                ws, token, _ = await self.visit(base, site, protocol, token, route=route)
-            except Exception:
-                self.error("connect")
-                if not ready.done():
-                    ready.set_result(False)
-                await asyncio.sleep(1 + random.random())
+            opened = await self.open_page(base, site, protocol, token, route, ready)
+            if opened is None:
                 continue
-            if not ready.done():
-                ready.set_result(True)
-            reader = self.spawn(self.reader(ws, side="visitor", index=-1))
+            ws, token, reader = opened
             try:
                 stay, next_ping = think_time(nav, think, first=True), random.uniform(0, PING_EVERY)
                 while self.running and not reader.done():
