@@ -271,8 +271,5 @@ class Visits:
         if entries:
             self._clients.redis().xdel(self._stream_key, *[entry.entry_id for entry in entries])
 
-    def backlog(self) -> int:
-        return self._clients.redis().xlen(self._stream_key)
-
 
 visits = Visits()
