@@ -152,13 +152,17 @@ def published_together():
     """The events of the commits made inside are sent in one go at the end: the sweep's
     thousands of expiries cost one trip to the channel layer, not one each."""
     batch: list[tuple[str, dict]] = []
-    token = deferred.set(batch)
+    rooms: list[tuple[int, int, bool]] = []
+    token, rooms_token = deferred.set(batch), kept_rooms.set(rooms)
     try:
         yield
     finally:
         deferred.reset(token)
+        kept_rooms.reset(rooms_token)
         if batch:
             _deliver(batch)
+        if rooms:
+            _keep_rooms(rooms)
 
 
 async def publish_deferred(batch: list[tuple[str, dict]]) -> None:
@@ -196,17 +200,31 @@ def room_changed(room: Room, *, visitor: Visitor, pooled: bool) -> None:
     live_room = room if room.status != Room.Status.EXPIRED else None
     sends.append((site_group(room.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, live_room)}))
     _publish(sends)
-    transaction.on_commit(lambda: _keep_room(room.visitor_id, room.pk, live=live_room is not None))
+    transaction.on_commit(lambda: _keep_room((room.visitor_id, room.pk, live_room is not None)))
 
 
-def _keep_room(visitor_id: int, room_id: int, *, live: bool) -> None:
+# Set by published_together: the room changes its commits make, kept in Redis together at the end.
+kept_rooms: contextvars.ContextVar[list[tuple[int, int, bool]] | None] = contextvars.ContextVar(
+    "kept_rooms", default=None
+)
+
+
+def _keep_room(change: tuple[int, int, bool]) -> None:
+    kept = kept_rooms.get()
+    if kept is not None:
+        kept.append(change)
+    else:
+        _keep_rooms([change])
+
+
+def _keep_rooms(changes: list[tuple[int, int, bool]]) -> None:
     # The visit's state in Redis knows the visitor's rooms, so their next page needs no query
     # to find them (visitors/visits.py). Missed (Redis away that moment), the visitor's page
     # events show the room as it was until it changes again or the visit ends.
     try:
-        visits.room_changed(visitor_id, room_id, live=live)
+        visits.rooms_changed(changes)
     except redis.RedisError:
-        logger.warning("could not keep room %s of visitor %s in Redis", room_id, visitor_id, exc_info=True)
+        logger.warning("could not keep %d room change(s) in Redis", len(changes), exc_info=True)
 
 
 async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Room | None) -> None:

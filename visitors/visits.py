@@ -22,12 +22,12 @@ needs missing, sends the caller to the database: Redis restarted empty, a visit 
 began, a token rotated. Nothing here is the only copy of anything but the page views waiting
 in the stream (docs/reliability.md).
 
-Room ids are kept by `room_changed`, which every room change calls after its commit: a newer
+Room ids are kept by `rooms_changed`, which every room change calls after its commit: a newer
 room id always wins and an expiry clears only its own id, so changes applied out of order
 (two threads' commits) leave at worst a live id of a room that has ended meanwhile. Callers
-read that room from the database anyway (the panel shows it), and `room_changed` is told when
-it is no longer live. A live room is never missing: a room made before the hash existed was
-read with the visitor's row that filled it.
+read that room from the database anyway (the panel shows it), and `room_ended` forgets it then.
+A live room is missing only if Redis missed its change (logged): a room made before the hash
+existed was read with the visitor's row that filled it.
 """
 
 from dataclasses import dataclass
@@ -197,8 +197,15 @@ class Visits:
             STATE_TTL,
         )
 
-    def room_changed(self, visitor_id: int, room_id: int, *, live: bool) -> None:
-        self._clients.redis().eval(_ROOM, 1, self._state_key(visitor_id), room_id, "1" if live else "0", STATE_TTL)
+    def rooms_changed(self, changes: list[tuple[int, int, bool]]) -> None:
+        """(visitor id, room id, live) of rooms that changed, in one round trip however many
+        (the sweep expires thousands at once)."""
+        client = self._clients.redis()
+        pipe = client.pipeline(transaction=False)
+        script = client.register_script(_ROOM)
+        for visitor_id, room_id, live in changes:
+            script(keys=[self._state_key(visitor_id)], args=[room_id, "1" if live else "0", STATE_TTL], client=pipe)
+        pipe.execute()
 
     def end(self, visitor_ids: list[int]) -> None:
         """The visitors left the site (the sweep): their next page starts a new visit."""

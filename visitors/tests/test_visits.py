@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import redis
 import redis.asyncio
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -144,6 +145,28 @@ async def test_page_event_of_a_visitor_in_a_chat_carries_the_room_and_drops_it_o
     assert event["visitor"]["room"] is None
     await navigate(linda, CART)
     assert (await panel.expect(visitor_event(visitor_id, url=CART["url"])))["visitor"]["room"] is None
+
+
+async def test_rooms_the_sweep_expires_leave_the_visits_in_redis_at_once(sockets, site, peter):
+    """The sweep's expiries reach the visits' room ids together, after its commits: a visitor
+    still browsing has no live room kept before their next page."""
+    panel = await sockets.operator(peter)
+    visitors = [await sockets.visitor() for _ in range(3)]
+    rooms = []
+    for linda in visitors:
+        await navigate(linda, SHOES)
+        room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+        await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
+        await panel.ask(of_type("room", room__id=room["id"], room__status="closing"), type="close", room=room["id"])
+        rooms.append(room["id"])
+    state = [f"{settings.WP_REDIS_PREFIX}:visitor:state:{v.welcome['visitor']}" for v in visitors]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert [int(client.hget(key, "live")) for key in state] == rooms
+
+    later = timezone.now() + timedelta(seconds=settings.WP_ROOM_EXPIRY + 1)
+    assert (await database_sync_to_async(sweep)(now=later)).rooms_expired == 3
+    assert [int(client.hget(key, "live")) for key in state] == [0, 0, 0]
+    assert [int(client.hget(key, "last")) for key in state] == rooms
 
 
 async def test_visitor_back_after_leaving_starts_a_new_visit(sockets, site, peter):
