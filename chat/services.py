@@ -5,11 +5,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from infra.errors import NotAllowed, NotFound, RoomExpired, RoomTaken
+from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
 from visitors.models import Visitor
 
@@ -24,20 +25,64 @@ def _lock_visitor(visitor_id: int) -> Visitor:
 
 
 # A message needs only the room's ids and status: its payload and its groups are made of them.
-_ROOM_FIELDS = ("id", "site", "visitor", "operator", "status")
+_ROOM_FIELDS = ("id", "site_id", "visitor_id", "operator_id", "status")
 
 
-def _locked_room(rooms: QuerySet[Room], *, resent: QuerySet[Message] | None) -> Room | None:
-    """The room of `rooms`, locked to write a message in it, with the fields a message needs;
-    `resent`: the id of the first of those messages (a resend's original), read in the same
-    statement, or None. SQLite has no row locks: its transactions take the database's write
-    lock at BEGIN (IMMEDIATE, settings), which serialises them instead."""
-    rooms = rooms.select_for_update().only(*_ROOM_FIELDS)
-    if resent is not None:
-        rooms = rooms.annotate(resent=Subquery(resent.values("pk")[:1]))
-    room = rooms.first()
-    if room is not None and resent is None:
-        room.resent = None
+def _visitors_messages(visitor_id: int, client_id: str) -> QuerySet[Message]:
+    # The visitor's rooms first, then their messages by the (room, sender, client_id) index.
+    theirs = Room.objects.filter(visitor_id=visitor_id).values("pk")
+    return Message.objects.filter(room_id__in=theirs, sender=Message.Sender.VISITOR, client_id=client_id)
+
+
+def _live_rooms(visitor_id: int) -> QuerySet[Room]:
+    return Room.objects.filter(visitor_id=visitor_id, status__in=Room.LIVE).select_for_update()
+
+
+# The two statements of nearly every message, compiled once (infra/prepared.py): the room's
+# locking read (with the resend check as a subquery) here, the message's INSERT below. SQLite
+# has no row locks: its transactions take the database's write lock at BEGIN (IMMEDIATE,
+# settings), which serialises them instead.
+_live_room_row = PreparedQuery(Room, lambda visitor_id: _live_rooms(visitor_id).values_list(*_ROOM_FIELDS)[:1], int)
+_live_room_row_resent = PreparedQuery(
+    Room,
+    lambda visitor_id, client_id: (
+        _live_rooms(visitor_id)
+        .annotate(resent=Subquery(_visitors_messages(visitor_id, client_id).values("pk")[:1]))
+        .values_list(*_ROOM_FIELDS, "resent")[:1]
+    ),
+    int,
+    str,
+)
+_own_room_row = PreparedQuery(
+    Room, lambda room_id: Room.objects.filter(pk=room_id).select_for_update().values_list(*_ROOM_FIELDS)[:1], int
+)
+_own_room_row_resent = PreparedQuery(
+    Room,
+    lambda room_id, client_id: (
+        Room.objects.filter(pk=room_id)
+        .select_for_update()
+        .annotate(
+            resent=Subquery(
+                Message.objects.filter(
+                    room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=client_id
+                ).values("pk")[:1]
+            )
+        )
+        .values_list(*_ROOM_FIELDS, "resent")[:1]
+    ),
+    int,
+    str,
+)
+_message_insert = PreparedInsert(Message, ["room", "sender", "operator", "name", "body", "client_id", "at"])
+
+
+def _locked_room(row: tuple | None, *, resend_checked: bool) -> Room | None:
+    """The room of a locking read's row, with the fields a message needs (the others are
+    deferred) and `resent`: the id of the message a resend repeats, or None."""
+    if row is None:
+        return None
+    room = Room.from_db(router.db_for_write(Room), _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
+    room.resent = row[-1] if resend_checked else None
     return room
 
 
@@ -51,21 +96,18 @@ def _lock_live_room(visitor_id: int, *, resent_of: str = "") -> Room | None:
 
     With `resent_of` (a client_id), the room's `resent` is the id of the visitor's message
     already stored with it, in any of their rooms, or None: a resend costs no query of its own."""
-    resent = None
     if resent_of:
-        # The visitor's rooms first, then their messages by the (room, sender, client_id) index.
-        theirs = Room.objects.filter(visitor_id=visitor_id).values("pk")
-        resent = Message.objects.filter(room_id__in=theirs, sender=Message.Sender.VISITOR, client_id=resent_of)
-    return _locked_room(Room.objects.filter(visitor_id=visitor_id, status__in=Room.LIVE), resent=resent)
+        return _locked_room(_live_room_row_resent.first(visitor_id, resent_of), resend_checked=True)
+    return _locked_room(_live_room_row.first(visitor_id), resend_checked=False)
 
 
 def _lock_own_room(*, room_id: int, operator: Operator, resent_of: str = "") -> Room:
     """The operator's room, locked to write a message in it (see _lock_live_room), with the
     fields a message needs; `resent` as there, of the operator's messages in this room."""
-    resent = None
     if resent_of:
-        resent = Message.objects.filter(room_id=OuterRef("pk"), sender=Message.Sender.OPERATOR, client_id=resent_of)
-    room = _locked_room(Room.objects.filter(pk=room_id), resent=resent)
+        room = _locked_room(_own_room_row_resent.first(room_id, resent_of), resend_checked=True)
+    else:
+        room = _locked_room(_own_room_row.first(room_id), resend_checked=False)
     _check_own(room, operator)
     return room
 
@@ -134,11 +176,7 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if client_id:
             # A resend after a lost ack is stored once, even if its room has expired since:
             # it must not open a new request.
-            resent = (
-                Message.objects.filter(room__visitor_id=visitor_id, sender=Message.Sender.VISITOR, client_id=client_id)
-                .select_related("room")
-                .first()
-            )
+            resent = _visitors_messages(visitor_id, client_id).select_related("room").first()
             if resent is not None:
                 return _relay_again(resent, resent.room)
         room = _lock_live_room(visitor_id)  # made while this waited for the visitor?
@@ -151,9 +189,8 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
 
 def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
     name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
-    message = Message.objects.create(
-        room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at
-    )
+    message = Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
+    _message_insert.save(message)
     events.message_sent(message, room)
     return message
 

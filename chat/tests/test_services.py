@@ -2,9 +2,12 @@
 and resends (the same client_id after a lost ack) stored once whatever happened since."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chat import events, services
 from chat.models import Message, Room
+from infra.errors import NotAllowed, NotFound
 from tests.api import make_room, make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +69,40 @@ def test_operator_resend_is_stored_once(site, peter, published):
     assert again.pk == first.pk
     assert messages_of(room) == [("operator", "Yes, we do.")]
     assert len(published) == 4  # relayed twice: the first ack may have been lost with its events
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return [query["sql"] for query in queries if not query["sql"].upper().startswith(control)]
+
+
+@pytest.mark.parametrize("client_id", ["", "l-1"])
+def test_visitor_message_is_one_locking_read_and_one_insert_each_time(site, peter, published, client_id):
+    """The statements are compiled once (infra/prepared.py) and run with each message's
+    values: the second message is the same two statements, and stores its own text."""
+    linda, mary = make_visitor(site), make_visitor(site)
+    lindas, marys = make_room(linda, operator=peter), make_room(mary, operator=peter)
+    ran = []
+    for visitor, body in ((linda, "Size 42?"), (mary, "<b>Oslo</b> '; DROP TABLE chat_message; --")):
+        with CaptureQueriesContext(connection) as queries:
+            message = services.message_send_by_visitor(visitor_id=visitor.pk, body=body, client_id=client_id)
+        ran.append(_statements(queries))
+        assert message.pk == Message.objects.get(body=body).pk
+    assert [len(statements) for statements in ran] == [2, 2]
+    assert ran[0][0].startswith("SELECT")
+    assert ran[0][1].startswith("INSERT")
+    assert messages_of(lindas) == [("visitor", "Size 42?")]
+    assert messages_of(marys) == [("visitor", "<b>Oslo</b> '; DROP TABLE chat_message; --")]
+    stored = Message.objects.get(room=marys)
+    assert (stored.name, stored.client_id, stored.sender) == (f"Visitor {mary.pk}", client_id, "visitor")
+
+
+def test_operator_message_in_another_operators_room_is_refused_and_stores_nothing(site, peter, jane, published):
+    room = make_room(make_visitor(site), operator=peter)
+    services.message_send_by_operator(room_id=room.pk, operator=peter, body="Hello", client_id="p-1")
+    with pytest.raises(NotAllowed):
+        services.message_send_by_operator(room_id=room.pk, operator=jane, body="Mine now", client_id="j-1")
+    with pytest.raises(NotFound):
+        services.message_send_by_operator(room_id=room.pk + 1000, operator=peter, body="Nobody", client_id="p-2")
+    assert messages_of(room) == [("operator", "Hello")]
+    assert Message.objects.get(room=room).operator_id == peter.pk
