@@ -6,9 +6,11 @@ statement's own cost in the database. On a message (R8), the busiest path after 
 event, that was most of what daphne spent (docs/benchmarks.md, relay). A `PreparedQuery`
 builds its queryset once, with a marker (`Slot`) for each value that changes between calls,
 and keeps the SQL and parameters Django wrote for each database; a call runs that SQL with
-its own values in the markers' places. `PreparedInsert` does the same for a single-row
-INSERT of a model. The SQL is Django's, for whichever database is in use: one
-implementation for SQLite and PostgreSQL, no SQL written by hand.
+its own values in the markers' places. `PreparedInsert` and `PreparedUpdate` do the same
+for a model's INSERT of one row and UPDATE of one row by its primary key, also run for many
+rows at once (`executemany`: one statement, its values sent together). The SQL is Django's,
+for whichever database is in use: one implementation for SQLite and PostgreSQL, no SQL
+written by hand.
 
 Only plain values go through a slot (integers and text): Django passes them to the driver
 as they are. The markers are values no real call has, found again in the compiled
@@ -21,7 +23,7 @@ from typing import Any
 
 from django.db import connections, models, router
 from django.db.models import QuerySet
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 # Markers: far from any id or text a call could bring, and each one different.
 _markers = itertools.count(7_319_000_000_001)
@@ -125,3 +127,75 @@ class PreparedInsert:
         instance._state.adding = False
         instance._state.db = using
         return instance
+
+    def save_many(self, instances: Sequence[models.Model], *, using: str | None = None) -> None:
+        """Insert every instance with one executemany; their primary keys are not read back."""
+        if not instances:
+            return
+        using = using or router.db_for_write(self._model)
+        connection = connections[using]
+        compiled = self._sql.get(using)
+        if compiled is None:
+            compiled = self._sql[using] = self._compile(using)
+        sql, returns = compiled
+        if returns:
+            sql = sql[: sql.rindex(" RETURNING ")]
+        rows = [
+            [field.get_db_prep_save(getattr(each, field.attname), connection) for field in self._fields]
+            for each in instances
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+
+_PK_MARKER = next(_markers)
+
+
+class _Parameter(models.Expression):
+    """A parameter of the compiled UPDATE: `%s`, whatever the field's type."""
+
+    marker = f"\x00wp-parameter-{next(_markers)}\x00"
+
+    def __init__(self, field: models.Field):
+        super().__init__(output_field=field)
+
+    def as_sql(self, compiler, connection):
+        return "%s", [self.marker]
+
+
+class PreparedUpdate:
+    """`fields` (attribute names) of rows of `model` set by their primary key: Django's UPDATE
+    for the database in use, compiled once, run for many rows with one executemany (the
+    ORM's bulk_update builds a CASE per row and field: 0.8 s of CPU for 600 rows). Each
+    value is prepared by its field (`get_db_prep_save`), as save() does; no signal is sent."""
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]):
+        self._model = model
+        self._fields = [model._meta.get_field(name) for name in fields]
+        self._sql: dict[str, str] = {}
+
+    def _compile(self, using: str) -> str:
+        query = UpdateQuery(self._model)
+        query.add_update_fields([(field, None, _Parameter(field)) for field in self._fields])
+        query.add_q(models.Q(pk=_PK_MARKER))
+        sql, params = query.get_compiler(using=using).as_sql()
+        if list(params) != [_Parameter.marker] * len(self._fields) + [_PK_MARKER]:
+            raise ValueError(f"unexpected parameters for an UPDATE by primary key: {params}")
+        return sql
+
+    def save_many(self, instances: Sequence[models.Model], *, using: str | None = None) -> None:
+        if not instances:
+            return
+        using = using or router.db_for_write(self._model)
+        connection = connections[using]
+        sql = self._sql.get(using)
+        if sql is None:
+            sql = self._sql[using] = self._compile(using)
+        pk = self._model._meta.pk
+        rows = [
+            [field.get_db_prep_save(getattr(each, field.attname), connection) for field in self._fields]
+            + [pk.get_db_prep_value(each.pk, connection)]
+            for each in instances
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)

@@ -16,6 +16,7 @@ from chat.models import Room
 from chat.selectors import last_room_id, live_room, room_history
 from chat.services import rooms_expire
 from infra.errors import NotAllowed, NotFound
+from infra.prepared import PreparedInsert, PreparedUpdate
 
 from .models import PageView, Site, Visitor, hash_token
 from .origins import parse_origins
@@ -174,6 +175,13 @@ def page_views_drain() -> int:
     return stored
 
 
+# The flush's two statements, compiled once and each run for the whole batch with one
+# executemany (infra/prepared.py): bulk_create and bulk_update compile a statement that grows
+# with the batch, bulk_update with a CASE per row and field (0.9 s of CPU for 600 views).
+_page_view_insert = PreparedInsert(PageView, ["visitor", "url", "title", "referrer", "at"])
+_visitor_page_update = PreparedUpdate(Visitor, ["url", "title", "referrer", "last_seen", "pages"])
+
+
 def _page_views_store(entries: list[PageViewEntry]) -> None:
     """The page views, and each visitor's row at their last one (the panel and the API show
     Redis's state over it while the visit is in progress). Views of a visitor erased since
@@ -181,17 +189,20 @@ def _page_views_store(entries: list[PageViewEntry]) -> None:
     latest = {entry.visitor_id: entry for entry in entries}  # the stream is in time order
     with transaction.atomic():
         existing = set(Visitor.objects.filter(pk__in=list(latest)).values_list("pk", flat=True))
-        PageView.objects.bulk_create(
-            PageView(visitor_id=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, at=e.at)
-            for e in entries
-            if e.visitor_id in existing
+        _page_view_insert.save_many(
+            [
+                PageView(visitor_id=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, at=e.at)
+                for e in entries
+                if e.visitor_id in existing
+            ]
         )
-        rows = [
-            Visitor(pk=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, last_seen=e.at, pages=e.pages)
-            for e in latest.values()
-            if e.visitor_id in existing
-        ]
-        Visitor.objects.bulk_update(rows, ["url", "title", "referrer", "last_seen", "pages"])
+        _visitor_page_update.save_many(
+            [
+                Visitor(pk=e.visitor_id, url=e.url, title=e.title, referrer=e.referrer, last_seen=e.at, pages=e.pages)
+                for e in latest.values()
+                if e.visitor_id in existing
+            ]
+        )
 
 
 def visitor_welcome(

@@ -7,9 +7,9 @@ from django.db.models.sql import compiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from infra.prepared import PreparedInsert, PreparedQuery
+from infra.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from tests.api import make_visitor
-from visitors.models import PageView, Site
+from visitors.models import PageView, Site, Visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +65,26 @@ def test_a_slot_that_the_queryset_does_not_use_is_refused(site):
     unused = PreparedQuery(Site, lambda key: Site.objects.values_list("pk")[:1], str)
     with pytest.raises(ValueError, match="slot"):
         unused.first("shop")
+
+
+def test_many_rows_are_inserted_and_updated_by_their_key_with_their_own_values(site):
+    linda, mary, olga = make_visitor(site), make_visitor(site), make_visitor(site)
+    now = timezone.now()
+    with transaction.atomic():
+        PreparedInsert(PageView, ["visitor", "url", "title", "referrer", "at"]).save_many(
+            [PageView(visitor=v, url=f"http://shop.test/{v.pk}", title="T", referrer="", at=now) for v in (linda, mary)]
+        )
+        PreparedUpdate(Visitor, ["url", "title", "pages", "last_seen"]).save_many(
+            [
+                Visitor(pk=linda.pk, url="http://shop.test/boots", title="Boots", pages=3, last_seen=now),
+                Visitor(pk=mary.pk, url="http://shop.test/hats", title="<i>Hats</i>", pages=7, last_seen=now),
+            ]
+        )
+    assert sorted(PageView.objects.values_list("visitor_id", "url")) == [
+        (linda.pk, f"http://shop.test/{linda.pk}"),
+        (mary.pk, f"http://shop.test/{mary.pk}"),
+    ]
+    rows = {v.pk: (v.url, v.title, v.pages, v.last_seen) for v in Visitor.objects.all()}
+    assert rows[linda.pk] == ("http://shop.test/boots", "Boots", 3, now)
+    assert rows[mary.pk] == ("http://shop.test/hats", "<i>Hats</i>", 7, now)
+    assert rows[olga.pk][:3] == (olga.url, olga.title, olga.pages)  # not named: untouched
