@@ -17,9 +17,6 @@ ORDER = ["infra", "visitors", "operators", "chat", "demo", "whitepanel"]
 # Imports against ORDER that exist today (issue 20's remaining work): importer -> imported.
 # Remove an entry once the code no longer needs it; never add one.
 KNOWN_UPWARD = {
-    # Arrival, page view and leaving publish chat's events and expire rooms; the visitor
-    # socket is built on chat's sockets.
-    ("visitors", "chat"),
     # Logout and timeout expire rooms; the panel socket calls chat's services.
     ("operators", "chat"),
 }
