@@ -269,7 +269,7 @@ def scenario_c(cfg: dict) -> dict:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from chat import selectors, services
+    from chat import selectors, services, visiting
     from chat.expiry import sweep
     from chat.models import Room
     from operators.models import Operator
@@ -383,16 +383,16 @@ def scenario_c(cfg: dict) -> dict:
         "hello (new visitor)",
         lambda: (
             v := visitor_services.visitor_identify(site=qsite, token=None),
-            visitor_services.visitor_arrive(visitor=v[0]),
+            visiting.visitor_arrive(visitor=v[0]),
         )[0],
     )
     count(
         "hello (same visitor, new tab)",
-        lambda: visitor_services.visitor_arrive(visitor=visitor_services.visitor_identify(site=qsite, token=token)[0]),
+        lambda: visiting.visitor_arrive(visitor=visitor_services.visitor_identify(site=qsite, token=token)[0]),
     )
     count(
         "hello with its page and history (the snippet's)",
-        lambda: visitor_services.visitor_welcome(
+        lambda: visiting.visitor_welcome(
             visitor=visitor_services.visitor_identify(site=qsite, token=token)[0],
             page={"url": ORIGIN, "title": "", "referrer": ""},
             history=0,
@@ -400,13 +400,13 @@ def scenario_c(cfg: dict) -> dict:
     )
     count(
         "hello with its page and history, its token known to the process (the snippet's, next page)",
-        lambda: visitor_services.visitor_welcome_known(
+        lambda: visiting.visitor_welcome_known(
             visitor_id=visitor.pk, token=token, page={"url": ORIGIN, "title": "", "referrer": ""}, history=0
         ),
     )
     count(
         "page, by the database (a visit's first page, or one Redis lost)",
-        lambda: visitor_services.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""),
+        lambda: visiting.visitor_page_view(visitor_id=visitor.pk, url=ORIGIN, title="", referrer=""),
     )
     page = {"url": ORIGIN, "title": "", "referrer": ""}
     count(

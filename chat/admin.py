@@ -9,6 +9,7 @@ from django.utils.text import Truncator
 
 from visitors.admin import OwnedSiteFilter, ReadOnlyInline, SiteScopedAdmin
 
+from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin
 from .models import Message, Room
 from .services import rooms_end
 from .transcripts import transcripts_csv

@@ -1,5 +1,6 @@
-"""Rooms and their messages over HTTP: the same objects as the sockets (chat/events.py)
-and, for sending and closing, the same services with the same rules."""
+"""Rooms and their messages over HTTP, and the visitors and operators with their chat state:
+the same objects as the sockets (chat/events.py) and, for sending and closing, the same
+services with the same rules."""
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,10 +9,15 @@ from rest_framework.response import Response
 
 from infra.api import MAX_ID, StringField, error_responses
 from infra.errors import NotAllowed, NotFound
-from operators.selectors import operator_of
+from operators.models import Operator
+from operators.selectors import operator_of, operators_visible_to
+from visitors.models import Visitor
+from visitors.selectors import sites_visible_to, visitors_online
+from visitors.visits import visits
 
 from . import events, selectors, services
 from .models import Message, Room
+from .selectors import live_rooms_by_visitor
 
 # Objects: declared for the schema, written by chat/events.py ------------------------
 
@@ -53,6 +59,31 @@ class MessageSerializer(serializers.Serializer):
 
     def to_representation(self, message: Message) -> dict:
         return events.message_payload(message)
+
+
+class VisitorSerializer(serializers.Serializer):
+    """SPEC §3's visitor, as the panel gets it."""
+
+    id = serializers.IntegerField()
+    site = serializers.IntegerField()
+    url = serializers.CharField()
+    title = serializers.CharField()
+    referrer = serializers.CharField()
+    online = serializers.BooleanField()
+    since = serializers.DateTimeField(help_text="Start of the current visit.")
+    pages = serializers.IntegerField(help_text="Pages seen in this visit.")
+    room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
+
+
+class OperatorSerializer(serializers.Serializer):
+    """SPEC §3's operator, as the panel gets it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    online = serializers.BooleanField(help_text="A panel of theirs is connected.")
+
+    def to_representation(self, operator: Operator) -> dict:
+        return events.operator_payload(operator)
 
 
 # Input ------------------------------------------------------------------------------
@@ -97,6 +128,10 @@ class MessageFilterSerializer(serializers.Serializer):
     after = serializers.IntegerField(
         min_value=0, max_value=MAX_ID, default=0, help_text="Only messages with a greater id."
     )
+
+
+class SiteFilterSerializer(serializers.Serializer):
+    site = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 def query(serializer_class: type[serializers.Serializer], request) -> dict:
@@ -231,3 +266,65 @@ class RoomCloseView(VisibleRoomMixin, generics.GenericAPIView):
         room = self.get_room()
         operator = acting_operator(request, room)
         return Response(events.room_payload(services.room_close(room_id=room.pk, operator=operator)))
+
+
+@extend_schema(tags=["visitors"])
+class VisitorListView(generics.ListAPIView):
+    serializer_class = VisitorSerializer
+
+    def get_queryset(self):
+        sites = sites_visible_to(user=self.request.user)
+        params = query(SiteFilterSerializer, self.request)
+        if "site" in params:
+            sites = sites.filter(pk=params["site"])
+        return visitors_online(sites=sites)
+
+    @extend_schema(
+        operation_id="visitors_list",
+        summary="Visitors online on the sites you see, longest on the site first",
+        parameters=[SiteFilterSerializer],
+        responses={200: VisitorSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        page: list[Visitor] = visits.overlay(self.paginate_queryset(self.get_queryset()))
+        rooms = live_rooms_by_visitor(visitor_ids=[visitor.pk for visitor in page])
+        return self.get_paginated_response([events.visitor_payload(v, rooms.get(v.pk)) for v in page])
+
+
+@extend_schema(tags=["operators"])
+class OperatorListView(generics.ListAPIView):
+    serializer_class = OperatorSerializer
+
+    def get_queryset(self):
+        operators = operators_visible_to(user=self.request.user)
+        params = query(SiteFilterSerializer, self.request)
+        if "site" in params:
+            operators = operators.filter(pk__in=Operator.objects.filter(sites=params["site"]).values("pk"))
+        return operators
+
+    @extend_schema(
+        operation_id="operators_list",
+        summary="Operators of the sites you see",
+        parameters=[SiteFilterSerializer],
+        responses={200: OperatorSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["operators"])
+class OperatorDetailView(generics.GenericAPIView):
+    serializer_class = OperatorSerializer
+
+    @extend_schema(
+        operation_id="operators_retrieve",
+        summary="One operator",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Operator id.")],
+        responses={200: OperatorSerializer, **error_responses(404)},
+    )
+    def get(self, request, id):
+        visible = operators_visible_to(user=request.user)
+        operator = visible.filter(pk=id).first() if id <= MAX_ID else None
+        if operator is None:
+            raise NotFound("no such operator")
+        return Response(events.operator_payload(operator))

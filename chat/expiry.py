@@ -12,14 +12,15 @@ from operator import itemgetter
 from django.db.models import QuerySet
 
 from operators.models import Operator
-from operators.services import operator_timeout
 from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
-from visitors.services import page_views_flush, visitors_leave
+from visitors.services import page_views_flush
 
 from . import events
 from .models import Room
 from .services import rooms_expire_due
+from .shifts import operator_timeout
+from .visiting import visitors_leave
 
 logger = logging.getLogger(__name__)
 

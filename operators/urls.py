@@ -4,6 +4,5 @@ from . import views
 
 urlpatterns = [
     path("operators/login/", views.LoginView.as_view(), name="login"),
-    path("operators/logout/", views.logout, name="logout"),
     path("panel/", views.panel, name="panel"),
 ]

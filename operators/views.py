@@ -1,12 +1,9 @@
-from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
 
 from .models import Operator
-from .services import operator_logout
 
 
 class LoginView(auth_views.LoginView):
@@ -21,16 +18,6 @@ class LoginView(auth_views.LoginView):
             form.add_error(None, "Too many failed logins. Wait a few minutes and try again.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_invalid(form)
-
-
-@require_POST
-def logout(request):
-    """Ends every room of the operator at once (R10), closes their panels, then the session."""
-    operator = Operator.objects.filter(user_id=request.user.pk).first() if request.user.is_authenticated else None
-    if operator is not None:
-        operator_logout(operator=operator)
-    auth_logout(request)
-    return redirect("login")
 
 
 @login_required

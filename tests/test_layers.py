@@ -1,10 +1,10 @@
 """The packages import each other in one direction (docs/architecture.md, "Layers").
 
 `infra` (shared infrastructure) imports none of the apps; the apps never import the
-project's wiring (`whitepanel`); `demo` only uses what any site would. The apps still
-import each other in circles today (chat ↔ visitors ↔ operators): those edges are listed
-here as they stand, and the list may only shrink. A new import between packages that is
-neither in the order nor in that list fails this test."""
+project's wiring (`whitepanel`); `demo` only uses what any site would. Rooms belong to
+visitors and operators, so `chat` comes after them: whatever ties a visitor or an operator
+to rooms or to chat's events (the sockets, arrival and leaving, the end of a shift) lives
+in `chat`. Any import against the order fails this test."""
 
 import ast
 from pathlib import Path
@@ -13,16 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first: a package may import those before it, never those after it.
 ORDER = ["infra", "visitors", "operators", "chat", "demo", "whitepanel"]
-
-# Imports against ORDER that exist today (issue 20's remaining work): importer -> imported.
-# Remove an entry once the code no longer needs it; never add one.
-KNOWN_UPWARD = {
-    # Arrival, page view and leaving publish chat's events and expire rooms; the visitor
-    # socket is built on chat's sockets.
-    ("visitors", "chat"),
-    # Logout and timeout expire rooms; the panel socket calls chat's services.
-    ("operators", "chat"),
-}
 
 # Modules whose imports say nothing of the layers.
 SKIPPED_PARTS = {"tests", "migrations"}
@@ -49,20 +39,14 @@ def package_imports() -> set[tuple[str, str, str]]:
     return found
 
 
-def test_packages_import_only_packages_below_them_or_a_known_exception():
+def test_packages_import_only_packages_below_them():
     upward = {
         (importer, imported, path)
         for importer, imported, path in package_imports()
-        if ORDER.index(imported) > ORDER.index(importer) and (importer, imported) not in KNOWN_UPWARD
+        if ORDER.index(imported) > ORDER.index(importer)
     }
     assert not upward, f"imports against the order {ORDER} (docs/architecture.md): {sorted(upward)}"
 
 
 def test_infra_imports_none_of_the_apps_nor_the_wiring():
     assert not {edge for edge in package_imports() if edge[0] == "infra"}
-
-
-def test_every_known_exception_still_exists():
-    """An exception the code no longer needs goes from the list: the list only shrinks."""
-    edges = {(importer, imported) for importer, imported, _ in package_imports()}
-    assert KNOWN_UPWARD <= edges, f"no longer imported, remove from KNOWN_UPWARD: {KNOWN_UPWARD - edges}"

@@ -1,4 +1,4 @@
-"""Sites and the visitors online on them, over HTTP."""
+"""Sites over HTTP (the visitors online on them: chat/api.py, with their rooms)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
@@ -6,17 +6,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from chat import events
-from chat.api import RoomSerializer, query
-from chat.selectors import live_rooms_by_visitor
 from infra.api import MAX_ID, StringField, error_responses
 from infra.errors import NotAllowed, NotFound
 
 from . import services
-from .models import Site, Visitor
+from .models import Site
 from .origins import parse_origin
-from .selectors import site_is_owned_by, sites_visible_to, visitors_online
-from .visits import visits
+from .selectors import site_is_owned_by, sites_visible_to
 
 MAX_ORIGINS = 100
 MAX_ORIGIN_LENGTH = 200
@@ -69,24 +65,6 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
         model = Site
         fields = ["greeting", "color", "allowed_origins"]
         extra_kwargs = {"greeting": {"required": False}, "color": {"required": False}}
-
-
-class VisitorSerializer(serializers.Serializer):
-    """SPEC §3's visitor, as the panel gets it."""
-
-    id = serializers.IntegerField()
-    site = serializers.IntegerField()
-    url = serializers.CharField()
-    title = serializers.CharField()
-    referrer = serializers.CharField()
-    online = serializers.BooleanField()
-    since = serializers.DateTimeField(help_text="Start of the current visit.")
-    pages = serializers.IntegerField(help_text="Pages seen in this visit.")
-    room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
-
-
-class SiteFilterSerializer(serializers.Serializer):
-    site = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 SITE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Site id.")
@@ -144,26 +122,3 @@ class SiteDetailView(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         site = services.site_update(site_id=site.pk, user=request.user, **data.validated_data)
         return Response(SiteSerializer(site).data)
-
-
-@extend_schema(tags=["visitors"])
-class VisitorListView(generics.ListAPIView):
-    serializer_class = VisitorSerializer
-
-    def get_queryset(self):
-        sites = sites_visible_to(user=self.request.user)
-        params = query(SiteFilterSerializer, self.request)
-        if "site" in params:
-            sites = sites.filter(pk=params["site"])
-        return visitors_online(sites=sites)
-
-    @extend_schema(
-        operation_id="visitors_list",
-        summary="Visitors online on the sites you see, longest on the site first",
-        parameters=[SiteFilterSerializer],
-        responses={200: VisitorSerializer(many=True), **error_responses(400, 404)},
-    )
-    def get(self, request, *args, **kwargs):
-        page: list[Visitor] = visits.overlay(self.paginate_queryset(self.get_queryset()))
-        rooms = live_rooms_by_visitor(visitor_ids=[visitor.pk for visitor in page])
-        return self.get_paginated_response([events.visitor_payload(v, rooms.get(v.pk)) for v in page])

@@ -3,7 +3,7 @@
 Every page a visitor opens says hello with their token, and nearly every hello is from a
 visitor the same process identified a page or two before. Remembered here, the hello goes
 straight to the arrival, whose UPDATE checks that the token is still the visitor's
-(visitors.services.visitor_welcome_known): one trip to a database thread a navigation
+(chat.visiting.visitor_welcome_known): one trip to a database thread a navigation
 instead of two, and no read of the visitor first. A token rotated or a visitor erased since is caught by that
 check, and the token is identified anew.
 

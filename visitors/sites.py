@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from chat.db import database
+from infra.db import in_database_thread
 from infra.redis_clients import RedisClients
 
 from .models import Site
@@ -41,9 +41,9 @@ def _version_key() -> str:
     return f"{settings.WP_REDIS_PREFIX}:sites:version"
 
 
-@database
-def _read(key: str) -> Site | None:
-    return Site.objects.filter(key=key).first()
+async def _read(key: str) -> Site | None:
+    # Reading a site publishes no event: infra's database thread, not chat.db's wrapper.
+    return await in_database_thread(Site.objects.filter(key=key).first)
 
 
 async def _version() -> bytes | None:

@@ -16,7 +16,7 @@ Keys, under the install's prefix P:
 - `P:pageviews`            stream of page views not yet in the database.
 
 What the database still does, once a visit and not once a page: the visit's first page (the
-visitor marked online, `visitors.services._view_page`) fills the hash from the row it wrote;
+visitor marked online, `chat.visiting._view_page`) fills the hash from the row it wrote;
 the sweep ends the visit (`end`). A hash missing, or with `visiting` not "1", or a field it
 needs missing, sends the caller to the database: Redis restarted empty, a visit that just
 began, a token rotated. Nothing here is the only copy of anything but the page views waiting

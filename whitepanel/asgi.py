@@ -12,8 +12,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from operators.consumers import OperatorConsumer  # noqa: E402
-from visitors.consumers import VisitorConsumer  # noqa: E402
+from chat.operator_socket import OperatorConsumer  # noqa: E402
+from chat.visitor_socket import VisitorConsumer  # noqa: E402
 from whitepanel import patches  # noqa: E402
 
 patches.install()

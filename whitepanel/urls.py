@@ -12,4 +12,5 @@ urlpatterns = [
     path("widget.js", widget_js, name="widget-js"),
     path("demo/", include("demo.urls")),
     path("", include("operators.urls")),
+    path("", include("chat.urls")),
 ]

@@ -14,9 +14,10 @@ from django.db import connection
 
 from chat import services
 from chat.models import Room
+from chat.visiting import visitor_arrive
 from infra.errors import RoomTaken
 from tests.sockets import of_type
-from visitors.services import visitor_arrive, visitor_identify
+from visitors.services import visitor_identify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

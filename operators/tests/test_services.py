@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 
 from chat.models import Room
+from chat.shifts import operator_delete, operator_save, user_delete
 from operators.models import Operator
-from operators.services import operator_delete, operator_save, user_delete
 from tests.api import make_room, make_visitor
 
 pytestmark = pytest.mark.django_db

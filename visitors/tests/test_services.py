@@ -15,11 +15,11 @@ from django.utils import timezone
 
 from chat import events
 from chat.models import Room
+from chat.visiting import visitor_arrive, visitor_leave, visitor_page_view, visitor_welcome_known
 from infra.errors import NotFound
 from tests.api import make_room, make_visitor
 from visitors.models import PageView, Visitor, hash_token
 from visitors.presence import visitor_presence
-from visitors.services import visitor_arrive, visitor_leave, visitor_page_view, visitor_welcome_known
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
-"""Operators: their accounts (admin), presence and the end of their shift: logout (R10) and
-timeout (R11)."""
+"""An operator's shift: their panel connecting, and its end, which releases their rooms: logout
+(R10), timeout (R11), deactivation. Their accounts (admin) too, since deactivating one ends
+the shift."""
 
 from datetime import datetime
 
@@ -7,12 +8,12 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from chat import events
-from chat.models import Room
-from chat.services import rooms_expire
+from operators.models import Operator
 from visitors.presence import operator_presence
 
-from .models import Operator
+from . import events
+from .models import Room
+from .services import rooms_expire
 
 
 def operator_connect(*, operator: Operator) -> None:

@@ -8,10 +8,17 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.utils import timezone
 
-from chat import events, selectors, services
-from chat.db import database
-from chat.models import Room
-from chat.sockets import (
+from visitors import services as visitor_services
+from visitors.identities import known_visitors
+from visitors.models import hash_token
+from visitors.presence import visitor_presence
+from visitors.sites import site_by_key
+from visitors.visits import Visit, visits
+
+from . import events, selectors, services, visiting
+from .db import database
+from .models import Room
+from .sockets import (
     CLOSE_NO_HELLO,
     FrameError,
     JsonSocket,
@@ -22,13 +29,6 @@ from chat.sockets import (
     now_ts,
     text_field,
 )
-
-from . import services as visitor_services
-from .identities import known_visitors
-from .models import hash_token
-from .presence import visitor_presence
-from .sites import site_by_key
-from .visits import Visit, visits
 
 
 @database
@@ -148,7 +148,7 @@ class VisitorConsumer(JsonSocket):
                 known_visitors.forget(self.site.pk, token)
         if arrival is None:
             visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
-            welcome_identified = database(visitor_services.visitor_welcome)
+            welcome_identified = database(visiting.visitor_welcome)
 
             async def welcome() -> tuple:
                 return _by_id(await welcome_identified(visitor=visitor, page=page, history=history))
@@ -172,7 +172,7 @@ class VisitorConsumer(JsonSocket):
     async def _welcome_known(self, *, visitor_id: int, token: str, page: dict, history: int | None) -> tuple | None:
         visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
         if visit is None:
-            arrival = await database(visitor_services.visitor_welcome_known)(
+            arrival = await database(visiting.visitor_welcome_known)(
                 visitor_id=visitor_id, token=token, page=page, history=history
             )
             return None if arrival is None else _by_id(arrival)
@@ -219,7 +219,7 @@ class VisitorConsumer(JsonSocket):
         # otherwise (the visit was ended by the sweep meanwhile, or Redis lost it).
         visit = await visits.page(self.visitor_id, page=page, now=timezone.now())
         if visit is None:
-            await database(visitor_services.visitor_page_view)(visitor_id=self.visitor_id, **page)
+            await database(visiting.visitor_page_view)(visitor_id=self.visitor_id, **page)
         else:
             await self._visit_moved(visit, page=page)
 

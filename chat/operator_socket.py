@@ -3,13 +3,12 @@
 import logging
 from urllib.parse import urlsplit
 
-from chat import events, selectors, services
-from chat.db import database
-from chat.sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
+from operators.models import Operator
 from visitors.presence import operator_presence
 
-from . import services as operator_services
-from .models import Operator
+from . import events, selectors, services, shifts
+from .db import database
+from .sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class OperatorConsumer(JsonSocket):
             for group in self._groups():
                 await self.channel_layer.group_add(group, self.channel_name)
             await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
-            await database(operator_services.operator_connect)(operator=operator)
+            await database(shifts.operator_connect)(operator=operator)
             await self.send_json(await database(selectors.operator_snapshot)(operator=operator))
         except Exception:
             # A panel that never got its snapshot must not stay counted as present.

@@ -1,6 +1,7 @@
 """Admin for operators: one form creates the login and the operator; unticking "active"
 (or the action) deactivates them through `operator_deactivate`, which closes their
-open panels and releases their rooms at once."""
+open panels and releases their rooms at once. In chat because it ends shifts
+(chat/shifts.py); chat/admin.py registers it."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,11 +11,11 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import Prefetch
 from django.http import HttpRequest
 
+from operators.models import Operator
 from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, owned_site_ids
 from visitors.models import Site
 
-from .models import Operator
-from .services import operator_deactivate, operator_delete, operator_save, user_delete
+from .shifts import operator_deactivate, operator_delete, operator_save, user_delete
 
 User = get_user_model()
 

@@ -1,0 +1,188 @@
+"""A visitor's visit as operators see it: arriving, viewing pages, being welcomed on a
+socket (their live room, their history) and leaving the site, their room expiring (R1, R3).
+The visit's next pages, while it is in Redis: visitors/visits.py."""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+import redis
+from django.db import transaction
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.utils import timezone
+
+from infra.errors import NotFound
+from visitors.models import PageView, Visitor, hash_token
+from visitors.presence import visitor_presence
+from visitors.visits import visits
+
+from . import events
+from .models import Room
+from .selectors import last_room_id, live_room, room_history
+from .services import rooms_expire
+
+logger = logging.getLogger(__name__)
+
+# Every navigation (hello, page) runs these in the ORM, one implementation for SQLite and
+# PostgreSQL: a few short statements, where the page view used to be hand-built SQL per
+# database (docs/architecture.md, "One path per rule").
+
+
+def visitor_arrive(*, visitor: Visitor, page: dict | None = None) -> tuple[Visitor, Room | None]:
+    """A socket of the visitor opened (presence already records it): online, if they were not.
+
+    With `page` (`url`, `title`, `referrer`: a hello that carries its page) the arrival is
+    that page view and one `visitor` event (see _view_page).
+
+    One conditional UPDATE and no transaction: a visitor already online (a new page, a new
+    tab: nearly every hello) costs no write. A visitor the sweep has just let go is marked
+    online again, here or by the sweep (visitors_leave checks presence again after its commit).
+    The live room is read after the UPDATE, so it is the one after any sweep it waited for."""
+    if page is not None:
+        return _view_page(visitor_id=visitor.pk, **page)
+    now = timezone.now()
+    came_back = Visitor.objects.filter(pk=visitor.pk, online=False).update(
+        online=True, since=now, last_seen=now, pages=0
+    )
+    room = live_room(visitor_id=visitor.pk)
+    if came_back:
+        visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
+        events.visitor_changed(visitor, room)
+    return visitor, room
+
+
+def _page_viewed(
+    *, visitor_id: int, url: str, title: str, referrer: str, now: datetime, token_hash: str | None = None
+) -> Visitor | None:
+    """The visitor's row and the page view, committed together; the row read back with the ids
+    of their live and newest rooms (one SELECT). None if there is no such visitor (or the
+    token hash is no longer theirs).
+
+    The UPDATE's right-hand sides see the row as it is when the UPDATE runs (after any sweep
+    it waited for), so a visitor not online starts a new visit here: `since` is now, first page."""
+    visitors = Visitor.objects.filter(pk=visitor_id)
+    if token_hash is not None:
+        visitors = visitors.filter(token_hash=token_hash)
+    with transaction.atomic():
+        changed = visitors.update(
+            since=Case(When(online=True, then=F("since")), default=Value(now)),
+            pages=Case(When(online=True, then=F("pages") + 1), default=Value(1)),
+            online=True,
+            url=url,
+            title=title,
+            referrer=referrer,
+            last_seen=now,
+        )
+        if not changed:
+            return None
+        PageView.objects.create(visitor_id=visitor_id, url=url, title=title, referrer=referrer, at=now)
+    rooms = Room.objects.filter(visitor_id=OuterRef("pk")).values("pk")
+    return (
+        Visitor.objects.filter(pk=visitor_id)
+        .annotate(
+            live_room_id=Subquery(rooms.filter(status__in=Room.LIVE)[:1]),
+            last_room_id=Subquery(rooms.order_by("-pk")[:1]),
+        )
+        .first()
+    )
+
+
+def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -> Visitor:
+    """The visitor is now on this page (R1): their row and the page view (one transaction),
+    read back with their live room's id; the room itself only for a visitor who has one, for
+    the panel's event."""
+    return _view_page(visitor_id=visitor_id, url=url, title=title, referrer=referrer)[0]
+
+
+def _view_page(
+    *, visitor_id: int, url: str, title: str, referrer: str, token_hash: str | None = None
+) -> tuple[Visitor, Room | None]:
+    """visitor_page_view, with the live room. A visitor who was not online is marked online, as
+    a new visit: a hello carrying its page arrives by it (visitor_arrive). The visitor returned
+    has `last_room_id` too, their newest room's id. With `token_hash`, only if it is still the
+    visitor's (NotFound otherwise)."""
+    visitor = _page_viewed(
+        visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=timezone.now(), token_hash=token_hash
+    )
+    if visitor is None:
+        raise NotFound("no such visitor")
+    room_id = visitor.live_room_id
+    room = live_room(visitor_id=visitor_id, room_id=room_id) if room_id else None
+    events.visitor_changed(visitor, room)
+    # The visit's next pages are Redis's (visitors/visits.py); without Redis they come here.
+    try:
+        visits.fill(visitor, live_room_id=room.pk if room else None, last_room_id=visitor.last_room_id)
+    except redis.RedisError:
+        logger.warning("could not keep visitor %s's visit in Redis", visitor_id, exc_info=True)
+    return visitor, room
+
+
+def visitor_welcome(
+    *, visitor: Visitor, page: dict | None, history: int | None
+) -> tuple[Visitor, Room | None, list[dict] | None]:
+    """A `hello` answered: the arrival (on its page, if it carries one), the live room, and the
+    messages after `history` (None: not asked for). With the page, the arrival's statement has
+    read the visitor's last room: one who never chatted (most) costs the history no query."""
+    visitor, room = visitor_arrive(visitor=visitor, page=page)
+    return visitor, room, _history_for(visitor, history=history, page_viewed=page is not None)
+
+
+def visitor_welcome_known(
+    *, visitor_id: int, token: str, page: dict, history: int | None
+) -> tuple[Visitor, Room | None, list[dict] | None] | None:
+    """visitor_welcome for a visitor whose token a process has identified before (a new page
+    of theirs: nearly every hello), without reading them first: the page view's statement
+    checks that the token is still theirs. None if it is not (rotated, the visitor erased):
+    nothing was written, and the token is to be identified anew."""
+    try:
+        visitor, room = _view_page(visitor_id=visitor_id, token_hash=hash_token(token), **page)
+    except NotFound:
+        return None
+    return visitor, room, _history_for(visitor, history=history, page_viewed=True)
+
+
+def _history_for(visitor: Visitor, *, history: int | None, page_viewed: bool) -> list[dict] | None:
+    if history is None:
+        return None
+    room_id = visitor.last_room_id if page_viewed else last_room_id(visitor_id=visitor.pk)
+    return room_history(room_id=room_id, after=history) if room_id else []
+
+
+def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
+    """The visitor has had no socket for VISITOR_TIMEOUT: gone from every panel, and
+    their room expires whatever its state (R3). False if they were back already."""
+    return bool(visitors_leave(visitor_ids=[visitor_id], now=now))
+
+
+def visitors_leave(*, visitor_ids: Iterable[int], now: datetime) -> list[int]:
+    """visitor_leave for several visitors at once: the ids of those who left.
+
+    One transaction, one statement per table and one presence check for all of them: a
+    campaign ending lets a thousand go in the same sweep, and one at a time (a transaction
+    each) that took 7 s, late for R13 (docs/benchmarks.md)."""
+    with transaction.atomic():
+        # One locking order (by id) for every sweep: two sweeps racing wait, never deadlock.
+        locked = list(Visitor.objects.select_for_update().filter(pk__in=list(visitor_ids), online=True).order_by("pk"))
+        # Checked under the row locks: a visitor whose socket opened before this is seen here.
+        connected = visitor_presence.connected_among([visitor.pk for visitor in locked])
+        leaving = [visitor for visitor in locked if visitor.pk not in connected]
+        if not leaving:
+            return []
+        ids = [visitor.pk for visitor in leaving]
+        Visitor.objects.filter(pk__in=ids).update(online=False, last_seen=now)
+        rooms_expire(Room.objects.filter(visitor_id__in=ids), reason=Room.Reason.VISITOR_LEFT, now=now)
+        for visitor in leaving:
+            visitor.online, visitor.last_seen = False, now
+            events.visitor_gone(visitor)
+    # Their next page is a new visit, recorded by the database (visitors/visits.py).
+    visits.end(ids)
+    # A socket that opened after that check and before the commit found the visitor still
+    # online: on PostgreSQL visitor_arrive's conditional UPDATE skips a row that does not
+    # match in its snapshot without waiting for the lock, so it wrote nothing. Its presence
+    # is in Redis by then: the visitor is marked online again here (once: whichever of the
+    # two UPDATEs comes second matches no row).
+    back = visitor_presence.connected_among(ids)
+    for visitor in leaving:
+        if visitor.pk in back:
+            visitor_arrive(visitor=visitor)
+    return ids
