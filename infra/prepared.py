@@ -85,40 +85,52 @@ def _is_marker(value: Any, markers: dict) -> bool:
     return isinstance(value, int | str) and not isinstance(value, bool) and value in markers
 
 
-class PreparedInsert:
+class _PreparedWrite:
+    """What PreparedInsert and PreparedUpdate share: the model's fields, the SQL compiled once
+    per database (`_compile`), and each row's values prepared by the fields themselves."""
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]):
+        self._model = model
+        self._fields = [model._meta.get_field(name) for name in fields]
+        self._sql: dict[str, Any] = {}
+
+    def _compile(self, using: str) -> Any:
+        raise NotImplementedError
+
+    def _prepared(self, using: str | None) -> tuple[str, Any, Any]:
+        """(the database's alias, its connection, the compiled SQL) for a call."""
+        using = using or router.db_for_write(self._model)
+        compiled = self._sql.get(using)
+        if compiled is None:
+            compiled = self._sql[using] = self._compile(using)
+        return using, connections[using], compiled
+
+    def _values(self, instance: models.Model, connection) -> list[Any]:
+        return [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in self._fields]
+
+
+class PreparedInsert(_PreparedWrite):
     """One row of `model` inserted with `fields` (attribute names), its primary key set on the
     instance. The INSERT is Django's for the database in use (with RETURNING where the
     database has it), compiled once; each call's values are prepared by the fields
     themselves (`get_db_prep_save`), as Model.save() does. Unlike save(), no signal is sent:
     for models that have no receivers."""
 
-    def __init__(self, model: type[models.Model], fields: Sequence[str]):
-        self._model = model
-        self._fields = [model._meta.get_field(name) for name in fields]
-        self._sql: dict[str, tuple[str, bool]] = {}
-
     def _compile(self, using: str) -> tuple[str, bool]:
-        connection = connections[using]
         query = InsertQuery(self._model)
         query.insert_values(self._fields, [self._model()])
         compiler = query.get_compiler(using=using)
-        returns = connection.features.can_return_columns_from_insert
+        returns = connections[using].features.can_return_columns_from_insert
         if returns:
             compiler.returning_fields = [self._model._meta.pk]
         ((sql, _),) = compiler.as_sql()
         return sql, returns
 
     def save(self, instance: models.Model, *, using: str | None = None) -> models.Model:
-        using = using or router.db_for_write(self._model)
-        connection = connections[using]
-        compiled = self._sql.get(using)
-        if compiled is None:
-            compiled = self._sql[using] = self._compile(using)
-        sql, returns = compiled
-        params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in self._fields]
+        using, connection, (sql, returns) = self._prepared(using)
         meta = self._model._meta
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, self._values(instance, connection))
             if returns:
                 pk = cursor.fetchone()[0]
             else:
@@ -132,20 +144,11 @@ class PreparedInsert:
         """Insert every instance with one executemany; their primary keys are not read back."""
         if not instances:
             return
-        using = using or router.db_for_write(self._model)
-        connection = connections[using]
-        compiled = self._sql.get(using)
-        if compiled is None:
-            compiled = self._sql[using] = self._compile(using)
-        sql, returns = compiled
+        _, connection, (sql, returns) = self._prepared(using)
         if returns:
             sql = sql[: sql.rindex(" RETURNING ")]
-        rows = [
-            [field.get_db_prep_save(getattr(each, field.attname), connection) for field in self._fields]
-            for each in instances
-        ]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+            cursor.executemany(sql, [self._values(each, connection) for each in instances])
 
 
 _PK_MARKER = next(_markers)
@@ -163,16 +166,11 @@ class _Parameter(models.Expression):
         return "%s", [self.marker]
 
 
-class PreparedUpdate:
+class PreparedUpdate(_PreparedWrite):
     """`fields` (attribute names) of rows of `model` set by their primary key: Django's UPDATE
     for the database in use, compiled once, run for many rows with one executemany (the
     ORM's bulk_update builds a CASE per row and field: 0.8 s of CPU for 600 rows). Each
     value is prepared by its field (`get_db_prep_save`), as save() does; no signal is sent."""
-
-    def __init__(self, model: type[models.Model], fields: Sequence[str]):
-        self._model = model
-        self._fields = [model._meta.get_field(name) for name in fields]
-        self._sql: dict[str, str] = {}
 
     def _compile(self, using: str) -> str:
         query = UpdateQuery(self._model)
@@ -186,16 +184,10 @@ class PreparedUpdate:
     def save_many(self, instances: Sequence[models.Model], *, using: str | None = None) -> None:
         if not instances:
             return
-        using = using or router.db_for_write(self._model)
-        connection = connections[using]
-        sql = self._sql.get(using)
-        if sql is None:
-            sql = self._sql[using] = self._compile(using)
+        _, connection, sql = self._prepared(using)
         pk = self._model._meta.pk
-        rows = [
-            [field.get_db_prep_save(getattr(each, field.attname), connection) for field in self._fields]
-            + [pk.get_db_prep_value(each.pk, connection)]
-            for each in instances
-        ]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+            cursor.executemany(
+                sql,
+                [[*self._values(each, connection), pk.get_db_prep_value(each.pk, connection)] for each in instances],
+            )
