@@ -452,7 +452,9 @@ def runs_line(results: dict) -> str:
         + ". The machine is shared with other developers' test runs: the load average says how busy it was."
         + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
         + " faster) took 38-166 ms on machines of the same kind on 2026-11-26 and 27; figures are comparable only"
-        + " next to it."
+        + " next to it. The CPU columns' last figure in brackets is the time the hypervisor took from this"
+        + " machine's cores for other guests during the window (steal, in % of one core): on 2026-12-07 it"
+        + " took 27-38 % of the machine whenever the benchmark loaded it."
     )
 
 
@@ -494,7 +496,7 @@ def ramp_table(run: dict, *, label: str = "visitors", labels: list[str] | None =
             "errors",
             "daphne RSS",
             "per socket",
-            "CPU daphne / nginx / celery / redis / postgres / generators / machine %",
+            "CPU daphne / nginx / celery / redis / postgres / generators / machine % (stolen)",
         ],
         [
             [
@@ -508,11 +510,16 @@ def ramp_table(run: dict, *, label: str = "visitors", labels: list[str] | None =
                 f"{fmt(s['daphne_rss_mb'])} MB",
                 f"{fmt(s['rss_per_socket_kb'])} KB",
                 f"{daphne_cpu(s)} / {s['cpu_nginx']} / {s['cpu_celery']} / {s['cpu_redis']} / {s['cpu_postgres']} / "
-                f"{s['cpu_generator']} / {s['cpu_machine']}",
+                f"{s['cpu_generator']} / {s['cpu_machine']}{stolen(s)}",
             ]
             for i, s in enumerate(run["steps"])
         ],
     )
+
+
+def stolen(measured: dict) -> str:
+    """The hypervisor's share of the window, " (31)", where the run measured it."""
+    return f" ({measured['cpu_stolen']})" if measured.get("cpu_stolen") is not None else ""
 
 
 def daphne_cpu(step: dict) -> str:
@@ -530,7 +537,7 @@ def relay_table(levels: list[dict]) -> str:
             "p95 ms",
             "p99 ms",
             "errors",
-            "CPU daphne / nginx / celery / redis / postgres / generators / machine %",
+            "CPU daphne / nginx / celery / redis / postgres / generators / machine % (stolen)",
         ],
         [
             [
@@ -541,7 +548,7 @@ def relay_table(levels: list[dict]) -> str:
                 lv["p99"],
                 lv["errors"],
                 f"{lv['cpu_daphne']} / {lv['cpu_nginx']} / {lv['cpu_celery']} / {lv['cpu_redis']} / "
-                f"{lv['cpu_postgres']} / {lv['cpu_generator']} / {lv['cpu_machine']}",
+                f"{lv['cpu_postgres']} / {lv['cpu_generator']} / {lv['cpu_machine']}{stolen(lv)}",
             ]
             for lv in levels
         ],

@@ -247,11 +247,14 @@ class Meter:
             g: {p: max(0.0, cpu_seconds(p) - self.cpu0.get(g, {}).get(p, 0.0)) for p in pids}
             for g, pids in self.pids().items()
         }
-        busy, total = machine_cpu()
+        busy, total, stolen = machine_cpu()
         out = {f"cpu_{g}": round(100 * sum(by_pid.values()) / wall, 1) for g, by_pid in used.items()}
         # Each daphne process's part (how evenly the proxy spreads the visitors).
         out["cpu_daphne_each"] = [round(100 * c / wall, 1) for c in used["daphne"].values()]
         out["cpu_machine"] = round(100 * os.cpu_count() * (busy - self.machine0[0]) / max(1, total - self.machine0[1]))
+        # A shared host's hypervisor may run another guest on these cores: the part of the
+        # window it took (in % of one core, like the rest) says how far the run was slowed.
+        out["cpu_stolen"] = round(100 * os.cpu_count() * (stolen - self.machine0[2]) / max(1, total - self.machine0[1]))
         out["load"] = load_average()
         return out
 

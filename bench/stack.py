@@ -65,11 +65,12 @@ def pids_with_cmdline(fragment: str) -> list[int]:
     return found
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, total, stolen) jiffies of the whole machine, from /proc/stat. Stolen: time the
+    hypervisor gave this machine's cores to another (counted in busy, not in any process)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, sum(values), values[7]
 
 
 def load_average() -> str:
