@@ -9,7 +9,9 @@ while it is still importing its own generic views.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -115,6 +117,15 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             error_body("unavailable", "the server could not store or read this; try again"),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+    # Bad input, whatever part of the request it broke: a 4xx, never a 5xx with a traceback.
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("too_long", f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, RecursionError):
+        # JSON nested deeper than the parser goes (DRF's parser turns only ValueError into a 400).
+        exc = exceptions.ParseError("JSON parse error - nested too deeply")
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("error in %s", context.get("view").__class__.__name__)
