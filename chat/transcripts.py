@@ -1,6 +1,7 @@
 """Transcripts as CSV: one row per message, streamed, safe to open in a spreadsheet."""
 
 import csv
+import unicodedata
 from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
@@ -11,14 +12,22 @@ from .models import Message, Room
 CSV_COLUMNS = ["room", "site", "visitor", "operator", "status", "reason", "sender", "name", "body", "at"]
 # Rows read from the database per query: memory stays flat however many rooms are exported.
 CHUNK = 1000
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
-# such cells get a leading apostrophe, which spreadsheets show as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection),
+# their full-width and small forms included (some spreadsheets fold them to ASCII): such
+# cells get a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63")
+# Some spreadsheets skip leading white space and invisible characters before they look for
+# a formula, so a cell that starts with any of them is neutralised too (issue 21): white space
+# and line breaks (Z*), control characters (Cc) and format characters (Cf: zero-width spaces
+# and joiners, bidirectional controls, the byte order mark, the soft hyphen).
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 
 
 def csv_cell(value) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if text and (text[0] in FORMULA_STARTS or unicodedata.category(text[0]) in INVISIBLE_CATEGORIES):
+        return "'" + text
+    return text
 
 
 class _Line:

@@ -160,6 +160,28 @@ async def test_csv_export_neutralises_spreadsheet_formulas(site, peter):
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_csv_export_neutralises_formulas_behind_white_space_full_width_or_invisible_characters(site, peter):
+    """Issue 21: spreadsheets that skip leading white space or invisible characters, or fold
+    full-width signs to ASCII, would still run these; each cell shows as text."""
+    root = await database_sync_to_async(make_staff)("root", superuser=True)
+    bodies = (
+        ' =HYPERLINK("http://evil.test")',
+        "\n=1+1",
+        '\uff1dHYPERLINK("http://evil.test")',
+        "\u200b=1+1",
+        "\u202e=1+1",
+        "\ufeff@SUM(A1)",
+        "\u00a0+1",
+        "Size 42 = fine",
+    )
+    room = await database_sync_to_async(make_chat)(site, peter, bodies)
+
+    rows = await export(root, [room.pk])
+
+    assert [row["body"] for row in rows] == [*("'" + body for body in bodies[:-1]), "Size 42 = fine"]
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_csv_export_streams_large_transcripts_whole(site, peter):
     root = await database_sync_to_async(make_staff)("root", superuser=True)
     rooms = [await database_sync_to_async(make_chat)(site, peter, tuple(f"m{n}" for n in range(700))) for _ in range(3)]
