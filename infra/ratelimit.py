@@ -16,6 +16,8 @@ A refused action counts too: a client that keeps flooding stays refused until it
 slows down below the limit.
 """
 
+import functools
+import ipaddress
 import logging
 import math
 from dataclasses import dataclass
@@ -161,11 +163,29 @@ def _let_through(error: RedisError) -> bool:
 rate_limiter = RateLimiter()
 
 
+@functools.lru_cache(maxsize=8192)
+def address_subject(address: str) -> str:
+    """What one address's limits are counted under: an IPv4 address as it is, an IPv6 address
+    as its /64 network. One IPv6 subscriber, home or phone, is given a whole /64 and can send
+    from any of its 2^64 addresses, so counting each alone would limit nobody (issue 21). An
+    IPv4 address mapped into IPv6 (::ffff:a.b.c.d) is the IPv4 address. Anything else (no
+    address: a Unix socket, a test client) is counted as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def scope_ip(scope: dict) -> str:
-    """The client's address: daphne runs with --proxy-headers, so behind nginx it is the
-    visitor's, not the proxy's."""
+    """The client's address, as its limits count it (address_subject): daphne runs with
+    --proxy-headers, so behind nginx it is the visitor's, not the proxy's."""
     client = scope.get("client") or ("unknown", 0)
-    return str(client[0])
+    return address_subject(str(client[0]))
 
 
 # Login attempts -------------------------------------------------------------------
@@ -182,7 +202,7 @@ def _login_checks(request, credentials: dict) -> list[tuple[str, str, str]]:
     if isinstance(username, str) and username:
         checks.append(("account", "login", username.strip().lower()[:150]))
     if request is not None:
-        checks.append(("ip", "login", request.META.get("REMOTE_ADDR") or "unknown"))
+        checks.append(("ip", "login", address_subject(request.META.get("REMOTE_ADDR") or "unknown")))
     return checks
 
 

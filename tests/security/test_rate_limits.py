@@ -10,7 +10,7 @@ from django.test import Client
 
 from chat.models import Message, Room
 from conftest import PASSWORD
-from infra.ratelimit import rate_limiter
+from infra.ratelimit import address_subject, rate_limiter
 from infra.redis_clients import RedisClients
 from tests.sockets import of_type
 from visitors.models import PageView, Visitor
@@ -119,6 +119,29 @@ async def test_one_address_cannot_make_up_visitors_by_the_thousand(sockets, visi
     assert await database_sync_to_async(Visitor.objects.count)() == 4
 
 
+async def test_an_ipv6_subscriber_is_one_address_whichever_of_their_addresses_they_use(
+    sockets, visitor_from, site, settings
+):
+    """Issue 21: one subscriber gets a whole /64 and may send from any address in it; counted
+    alone, each address would have had its own limit. Another /64 is someone else."""
+    settings.WP_RATE_IP_HELLOS = "3/60"
+    for n in range(3):
+        await visitor_from(f"2001:db8:77:1::{n + 1:x}")
+    fourth = await visitor_from("2001:db8:77:1:dead:beef:0:1", hello=False)
+    error = await fourth.ask("error", type="hello", token=None)
+    assert (error["code"], error["for"]) == ("rate_limited", "hello")
+    await visitor_from("2001:db8:77:2::1")  # the next /64: a neighbour
+    assert await database_sync_to_async(Visitor.objects.count)() == 4
+
+
+def test_addresses_are_counted_by_ipv4_address_and_ipv6_network():
+    assert address_subject("203.0.113.7") == "203.0.113.7"
+    assert address_subject("2001:db8:77:1:dead:beef:0:1") == "2001:db8:77:1::/64"
+    assert address_subject("2001:DB8:77:1::") == "2001:db8:77:1::/64"
+    assert address_subject("::ffff:203.0.113.7") == "203.0.113.7"  # IPv4 seen through IPv6
+    assert address_subject("unknown") == "unknown"
+
+
 async def test_pages_carried_by_hellos_count_against_the_addresss_page_limit(sockets, visitor_from, peter, settings):
     settings.WP_RATE_IP_PAGES = "2/60"
     panel = await sockets.operator(peter)
@@ -193,6 +216,15 @@ def test_one_address_trying_many_accounts_is_stopped(peter, settings):
     response, client = log_in("peter", PASSWORD, ip=NEIGHBOUR)
     assert response.status_code == 302
     assert logged_in(client)
+
+
+def test_one_ipv6_subscriber_trying_many_accounts_from_many_addresses_is_stopped(peter, settings):
+    settings.WP_RATE_IP_LOGINS = "3/300"
+    for n, name in enumerate(("admin", "root", "support")):
+        assert log_in(name, "guess", ip=f"2001:db8:5::{n + 1}")[0].status_code == 200
+    response, client = log_in("peter", PASSWORD, ip="2001:db8:5::99")
+    assert response.status_code == 429
+    assert not logged_in(client)
 
 
 def test_successful_logins_do_not_count(peter, settings):
