@@ -299,7 +299,10 @@ class OperatorListView(generics.ListAPIView):
         operators = operators_visible_to(user=self.request.user)
         params = query(SiteFilterSerializer, self.request)
         if "site" in params:
-            operators = operators.filter(pk__in=Operator.objects.filter(sites=params["site"]).values("pk"))
+            # Only among the sites the caller sees: another tenant's site id names nobody
+            # (it listed which of the caller's colleagues also serve it: issue 21, case 9).
+            site = sites_visible_to(user=self.request.user).filter(pk=params["site"])
+            operators = operators.filter(pk__in=Operator.objects.filter(sites__in=site).values("pk"))
         return operators
 
     @extend_schema(

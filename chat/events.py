@@ -251,5 +251,11 @@ def operator_sockets_close(operator_id: int) -> None:
     _publish_control(operator_group(operator_id), {"type": "wp.close"})
 
 
+def operator_sockets_resync(operator_id: int) -> None:
+    """Every open panel of an operator reconnects (4012) and so reads its snapshot and joins
+    its sites' groups anew: after a change of the sites they serve."""
+    _publish_control(operator_group(operator_id), {"type": "wp.resync"})
+
+
 def _publish_control(group: str, message: dict) -> None:
     transaction.on_commit(lambda: _deliver([(group, message)]))

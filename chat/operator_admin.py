@@ -123,12 +123,24 @@ class OperatorAdmin(SiteScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not request.user.is_superuser:
+            # Nobody manages an account with more power than their own (issue 21: an owner
+            # set the password of a superuser who also operated their site, then logged in as
+            # them): an owner changes no superuser, no other staff account (owners are staff).
+            if obj.user_id != request.user.pk and (obj.user.is_superuser or obj.user.is_staff):
+                return False
             # Changing an operator (deactivating them above all) touches every site they serve:
             # an owner may do it only when all of those are theirs.
             sites = self.site_ids_of(obj)
             if not sites or not sites <= owned_site_ids(request):
                 return False
         return super().has_change_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not request.user.is_superuser:
+            # Owners set a password only for an operator they create (save_model).
+            fieldsets = [(name, options) for name, options in fieldsets if name != "Password"]
+        return fieldsets
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "sites":
@@ -140,7 +152,12 @@ class OperatorAdmin(SiteScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Operator, form: OperatorForm, change: bool) -> None:
         # The sites are saved later (save_related): the offline event of a deactivation
         # goes to the sites whose operators saw this one online.
-        operator_save(operator=obj, **form.account())
+        account = form.account()
+        if change and not request.user.is_superuser:
+            # An owner never sets an existing account's password (the form shows no such
+            # field to them; a posted one is ignored): its holder changes it, or resets it.
+            account["password"] = ""
+        operator_save(operator=obj, **account)
 
     @admin.display(description="username", ordering="user__username")
     def username(self, operator: Operator) -> str:

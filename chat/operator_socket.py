@@ -8,7 +8,16 @@ from visitors.presence import operator_presence
 
 from . import events, selectors, services, shifts
 from .db import database
-from .sockets import CLOSE_SERVER_ERROR, JsonSocket, best_effort, header, id_field, message_fields, now_ts
+from .sockets import (
+    CLOSE_SERVER_ERROR,
+    JsonSocket,
+    best_effort,
+    header,
+    host_allowed,
+    id_field,
+    message_fields,
+    now_ts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +48,7 @@ class OperatorConsumer(JsonSocket):
     operator: Operator | None = None
 
     async def connect(self) -> None:
-        if not same_origin(self.scope):
+        if not host_allowed(self.scope, required=True) or not same_origin(self.scope):
             await self.close()
             return
         operator = await _operator(self.scope.get("user"))

@@ -2,6 +2,7 @@
 (R10), timeout (R11), deactivation. Their accounts (admin) too, since deactivating one ends
 the shift."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from operators.models import Operator
+from operators.tokens import api_tokens_revoke
 from visitors.presence import operator_presence
 
 from . import events
@@ -52,6 +54,8 @@ def operator_deactivate(*, operator: Operator) -> None:
             # Inactive users' sessions stop authenticating, so a panel cannot reconnect.
             type(operator.user).objects.filter(pk=operator.user_id).update(is_active=False)
             operator.user.is_active = False
+        # Their API tokens go too: reactivated, the account starts with none (issue 21).
+        api_tokens_revoke(user_id=operator.user_id)
         _operator_release(operator, reason=Room.Reason.OPERATOR_LOGOUT, now=timezone.now())
         events.operator_sockets_close(operator.pk)
 
@@ -72,6 +76,16 @@ def operator_password_changed(*, user) -> None:
     operator = Operator.objects.filter(user_id=user.pk).first()
     if operator is not None:
         events.operator_sockets_close(operator.pk)
+
+
+def operator_sites_changed(*, operator_ids: Iterable[int]) -> None:
+    """Operators were given or taken sites (admin, code), or a site they serve was deleted: their
+    open panels reconnect at once (4012), so a site taken from them stops reaching them and
+    what they do is checked against their sites as they are now (issue 21: a panel kept
+    receiving a removed site's messages and could answer its visitors). Sent when the change
+    commits."""
+    for operator_id in set(operator_ids):
+        events.operator_sockets_resync(operator_id)
 
 
 # Accounts (site owners, in admin) ---------------------------------------------

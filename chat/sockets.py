@@ -13,6 +13,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from redis import RedisError
 
@@ -47,6 +48,13 @@ def text_field(frame: dict, name: str, *, max_length: int, required: bool = True
         raise FrameError("invalid", f"'{name}' must be a string")
     if len(value) > max_length:
         raise FrameError("too_long", f"'{name}' is longer than {max_length} characters")
+    if not value.isascii():
+        # JSON's \ud800 escapes make strings no database, log or browser can store or show
+        # (a lone UTF-16 surrogate): refused here, before anything is written.
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise FrameError("invalid", f"'{name}' is not valid Unicode text") from None
     return value
 
 
@@ -86,6 +94,17 @@ def header(scope: dict, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def host_allowed(scope: dict, *, required: bool) -> bool:
+    """The handshake's Host names this server (ALLOWED_HOSTS), as Django checks it for every
+    HTTP request (issue 21: a handshake with `Host: evil.example` opened the panel). A socket
+    with no Host at all passes unless `required`: no browser leaves it out."""
+    host = header(scope, b"host")
+    if not host:
+        return not required
+    domain, _ = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 class JsonSocket(AsyncWebsocketConsumer):

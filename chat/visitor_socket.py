@@ -24,6 +24,7 @@ from .sockets import (
     JsonSocket,
     best_effort,
     header,
+    host_allowed,
     id_field,
     message_fields,
     now_ts,
@@ -70,6 +71,9 @@ class VisitorConsumer(JsonSocket):
     _hello_timer: asyncio.Task | None = None
 
     async def connect(self) -> None:
+        if not host_allowed(self.scope, required=False):
+            await self.close()
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.site = await site_by_key(query.get("site", [""])[0][:64])
         if self.site is None or not self.site.allows_origin(header(self.scope, b"origin")):

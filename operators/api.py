@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny
@@ -11,13 +10,18 @@ from rest_framework.views import APIView
 
 from infra.api import ErrorSerializer
 
+from .tokens import api_token_issue
+
 
 class TokenOutSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True, help_text="When the token stops working.")
 
 
 class TokenView(APIView):
-    """Exchange a username and password for the user's API token (the same token every time)."""
+    """Exchange a username and password for a new API token. Each call issues another; each
+    works until its expiry (WP_API_TOKEN_TTL), the account's password changes or it is
+    deactivated, whichever comes first. Only the token's digest is stored."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -40,5 +44,5 @@ class TokenView(APIView):
             if getattr(request, "login_rate_limited", False):
                 raise Throttled(detail="too many failed logins; try again later")
             raise ValidationError(serializer.errors)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        token, expiry = api_token_issue(user=serializer.validated_data["user"])
+        return Response({"token": token, "expiry": expiry.isoformat() if expiry else None})

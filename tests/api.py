@@ -5,12 +5,12 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from chat.models import Message, Room
 from conftest import password_hash
 from operators.models import Operator
+from operators.tokens import api_token_issue
 from visitors.models import Site, Visitor, hash_token
 
 # Every endpoint of the API and its methods: the schema and docs/api.md must show each.
@@ -39,7 +39,7 @@ def make_user(username: str, *, staff: bool = False, superuser: bool = False, ow
 
 
 def token_of(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_issue(user=user)[0]
 
 
 def client_for(user) -> APIClient:

@@ -2,14 +2,21 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Runtime state of the embedded setup: SQLite file, secret key, beat schedule.
+# Runtime state of the embedded setup: SQLite file, secret key, beat schedule, static files.
+# The key and the database files are this account's alone (0600), and so is the folder's
+# listing (0711: others may only pass through it, to the static files nginx serves from
+# its static/): on a shared host another account could otherwise copy every conversation
+# (issue 21, docs/security.md).
 VAR_DIR = Path(os.environ.get("WP_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o711, parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid():
+    VAR_DIR.chmod(0o711)  # an install made before this rule
 
 
 def _env_float(name: str, default: float) -> float:
@@ -24,9 +31,18 @@ def _local_secret_key() -> str:
     # A fresh install gets its own key, kept across restarts; production sets SECRET_KEY.
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Created 0600, never readable by others even for a moment.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def _private_file(path: Path) -> None:
+    """`path` exists and is readable by this account alone: an empty file is an empty SQLite
+    database, and SQLite gives its -wal and -shm files the database file's mode."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
@@ -44,7 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "visitors",
@@ -123,6 +139,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{_test_db}.sqlite3")}
     # Opening an SQLite file costs next to nothing: a fresh connection per call.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["NAME"] != ":memory:" and not str(DATABASES["default"]["NAME"]).startswith("file:"):
+        _private_file(Path(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -235,11 +253,20 @@ WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
 WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
 WP_RATE_IP_LOGINS = os.environ.get("WP_RATE_IP_LOGINS", "50/300")
 
+# API tokens (`POST /api/token/`, issue 21): stored as SHA-512 digests, each valid for
+# WP_API_TOKEN_TTL seconds (30 days) from when it was issued; a password change or a
+# deactivation revokes every token of the account (operators/tokens.py).
+WP_API_TOKEN_TTL = _env_float("WP_API_TOKEN_TTL", 30 * 24 * 3600)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(seconds=WP_API_TOKEN_TTL),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a missing login a 401, not a 403.
     # Session requests need CSRF (DRF's SessionAuthentication enforces it).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "operators.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

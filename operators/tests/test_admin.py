@@ -137,6 +137,52 @@ def test_owner_cannot_change_an_operator_who_also_serves_another_owners_site(sit
     assert shared.user.is_active
 
 
+@pytest.mark.parametrize("target", ["superuser", "co-owner", "staff"])
+def test_owner_cannot_take_over_a_more_powerful_account_that_operates_their_site(site, owner, make_operator, target):
+    """Issue 21, case 1: an owner of `demo` set the password of a superuser who also operates
+    `demo`, logged in as them, and could deactivate them. Nobody manages an account with more
+    power than their own: a superuser, another owner, any staff account."""
+    victim = make_operator("vic", site)
+    get_user_model().objects.filter(pk=victim.user_id).update(is_staff=True, is_superuser=target == "superuser")
+    if target == "co-owner":
+        site.owners.add(victim.user)
+    victim.refresh_from_db()
+    client = admin_client(owner)
+    url = f"/admin/operators/operator/{victim.pk}/change/"
+
+    taken = client.post(url, operator_form(victim, password1="Owned-by-owner-1", password2="Owned-by-owner-1"))
+    renamed = client.post(url, operator_form(victim, username="vic2"))
+    client.post("/admin/operators/operator/", {"action": "deactivate", "_selected_action": [victim.pk]})
+
+    assert (taken.status_code, renamed.status_code) == (403, 403)
+    victim.user.refresh_from_db()
+    assert victim.user.check_password(PASSWORD)
+    assert not victim.user.check_password("Owned-by-owner-1")
+    assert (victim.user.username, victim.user.is_active) == ("vic", True)
+    assert Client().login(username="vic", password=PASSWORD)
+
+
+def test_owner_changes_their_operator_but_never_their_password(site, owner, peter):
+    client = admin_client(owner)
+    url = f"/admin/operators/operator/{peter.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b'name="password1"' not in page.content
+    # A password posted anyway (a crafted form) is ignored; the rest is saved.
+    response = client.post(
+        url, operator_form(peter, first_name="Pete", password1="Set-by-owner-1", password2="Set-by-owner-1")
+    )
+    assert response.status_code == 302
+    peter.user.refresh_from_db()
+    assert peter.user.first_name == "Pete"
+    assert peter.user.check_password(PASSWORD)
+    # A superuser still may.
+    root = admin_client(make_staff("root", superuser=True))
+    root.post(url, operator_form(peter, password1="Set-by-root-22", password2="Set-by-root-22"))
+    peter.user.refresh_from_db()
+    assert peter.user.check_password("Set-by-root-22")
+
+
 def test_owner_does_not_see_operators_of_other_sites(site, owner, olga):
     client = admin_client(owner)
     assert ">olga<" not in client.get("/admin/operators/operator/").content.decode()

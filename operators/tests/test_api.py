@@ -1,11 +1,16 @@
 """Operators over the REST API, and how API clients log in: a token, or the browser's session."""
 
+from datetime import datetime, timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
+from knox.models import AuthToken
 
 from chat.models import Room
+from chat.shifts import operator_deactivate
 from conftest import PASSWORD
 from tests.api import client_for, error_of, ids, make_room, make_user, make_visitor
 
@@ -37,6 +42,18 @@ def test_operators_filter_by_site(site, other_site, peter, jane, olga):
     assert ids(client_for(peter.user).get(f"/api/operators/?site={other_site.pk}")) == []
 
 
+def test_filter_by_another_tenants_site_does_not_tell_which_colleagues_also_serve_it(
+    site, other_site, peter, jane, olga
+):
+    """Issue 21, case 9: Jane serves Peter's site and another tenant's; Peter asking for that
+    site's operators learns nothing, as for any site he cannot see."""
+    jane.sites.add(other_site)
+    assert ids(client_for(peter.user).get(f"/api/operators/?site={other_site.pk}")) == []
+    assert ids(client_for(peter.user).get(f"/api/operators/?site={site.pk}")) == [peter.pk, jane.pk]
+    root = client_for(make_user("root", superuser=True))
+    assert ids(root.get(f"/api/operators/?site={other_site.pk}")) == [jane.pk, olga.pk]
+
+
 def test_operator_of_another_site_is_404(peter, olga):
     assert client_for(peter.user).get(f"/api/operators/{peter.pk}/").json()["name"] == "Peter"
     response = client_for(peter.user).get(f"/api/operators/{olga.pk}/")
@@ -62,17 +79,81 @@ async def test_operator_with_a_panel_open_is_online(sockets, peter, jane):
 # Tokens -----------------------------------------------------------------------------------
 
 
+def log_in(username: str = "peter", password: str = PASSWORD):
+    return Client().post("/api/token/", {"username": username, "password": password}, content_type="application/json")
+
+
+def sites_with(token: str):
+    return Client().get("/api/sites/", HTTP_AUTHORIZATION=f"Token {token}")
+
+
 def test_username_and_password_get_a_token_that_opens_the_api(peter):
-    response = Client().post(
-        "/api/token/", {"username": "peter", "password": PASSWORD}, content_type="application/json"
-    )
+    response = log_in()
     assert response.status_code == 200
     token = response.json()["token"]
-    again = Client().post("/api/token/", {"username": "peter", "password": PASSWORD}, content_type="application/json")
-    assert again.json()["token"] == token
-    listed = Client().get("/api/sites/", HTTP_AUTHORIZATION=f"Token {token}")
+    listed = sites_with(token)
     assert listed.status_code == 200
     assert listed.json()["count"] == 1
+    # Each login issues another token; both work until they expire.
+    again = log_in().json()["token"]
+    assert again != token
+    assert sites_with(again).status_code == 200
+    assert sites_with(token).status_code == 200
+
+
+def test_a_token_is_stored_as_a_digest_and_expires_after_its_lifetime(peter, settings):
+    response = log_in()
+    token, expiry = response.json()["token"], datetime.fromisoformat(response.json()["expiry"])
+    assert (
+        timedelta(seconds=settings.WP_API_TOKEN_TTL - 60)
+        < expiry - timezone.now()
+        <= timedelta(seconds=settings.WP_API_TOKEN_TTL)
+    )
+    stored = AuthToken.objects.get(user=peter.user)
+    assert token not in (stored.digest, stored.token_key)  # a leaked database hands out no token
+    # The clock moved past the expiry: the token answers like a wrong one, and is gone.
+    AuthToken.objects.filter(pk=stored.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    response = sites_with(token)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
+    assert not AuthToken.objects.filter(user=peter.user).exists()
+
+
+def test_a_password_change_revokes_every_token_of_the_account(peter):
+    old, other = log_in().json()["token"], log_in().json()["token"]
+    peter.user.set_password("a new password, long enough")
+    peter.user.save()
+    assert [sites_with(token).status_code for token in (old, other)] == [401, 401]
+    assert log_in(password=PASSWORD).status_code == 400
+    fresh = log_in(password="a new password, long enough").json()["token"]
+    assert sites_with(fresh).status_code == 200
+
+
+def test_a_deactivated_operator_reactivated_has_no_token_that_works(peter):
+    """Issue 21, case 6: deactivation used to leave the token in place, and reactivation revived it."""
+    token = log_in().json()["token"]
+    operator_deactivate(operator=peter)
+    get_user_model().objects.filter(pk=peter.user_id).update(is_active=True)
+    assert sites_with(token).status_code == 401
+    assert sites_with(log_in().json()["token"]).status_code == 200
+
+
+def test_a_user_deactivated_in_admin_or_the_shell_loses_their_tokens(site):
+    owner = make_user("owner", staff=True, owns=(site,))
+    owner.set_password(PASSWORD)
+    owner.save()
+    token = log_in("owner").json()["token"]
+    owner.is_active = False
+    owner.save()
+    owner.is_active = True
+    owner.save()
+    assert sites_with(token).status_code == 401
+
+
+def test_a_token_that_is_not_text_is_refused_like_a_wrong_one(peter):
+    response = Client().get("/api/sites/", HTTP_AUTHORIZATION="Token \xe9\xff-not-utf8")
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "authentication_failed"
 
 
 @pytest.mark.parametrize(

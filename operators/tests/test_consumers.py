@@ -141,6 +141,9 @@ async def _cookie(user) -> str:
         pytest.param("peter", "http://testserver:8000", "testserver", id="port-only-in-origin"),
         pytest.param("peter", "http://testserver/panel/", "testserver", id="origin-with-path"),
         pytest.param("peter", "http://testserver", None, id="missing-host"),
+        # Issue 21: Origin and Host agree, but name a host this server is not.
+        pytest.param("peter", "http://evil.example", "evil.example", id="host-not-allowed"),
+        pytest.param("peter", "http://evil.example:8000", "evil.example:8000", id="host-not-allowed-with-port"),
     ],
 )
 async def test_operator_socket_is_refused_at_the_handshake(sockets, peter, who, origin, host):
@@ -305,3 +308,43 @@ async def test_starting_a_chat_with_a_visitor_outside_the_operators_sites_is_not
     )
     assert answer["room"]["status"] == "active"
     assert answer["room"]["operator"]["id"] == olga.pk
+
+
+# Sites taken away (issue 21, case 5) ----------------------------------------------------------
+
+
+async def closed_code(client, timeout: float = 5.0) -> int | None:
+    with pytest.raises(AssertionError, match="socket closed"):
+        await client.expect(lambda frame: False, timeout=timeout)
+    return client.closed_code
+
+
+async def test_an_operator_taken_off_a_site_stops_hearing_and_acting_on_it_at_once(sockets, site, other_site, peter):
+    """An admin moved an operator off a site: their open panel still received its messages and
+    could accept its requests. Now it reconnects (4012) at once, and the new panel is the
+    operator's as they are now."""
+    await database_sync_to_async(peter.sites.add)(other_site)
+    panel = await sockets.operator(peter)
+    linda = await sockets.visitor()  # on `site`
+    room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
+    await panel.expect(of_type("room", room__id=room))
+
+    await database_sync_to_async(peter.sites.remove)(site)
+
+    assert await closed_code(panel) == 4012
+    again = await sockets.operator(peter)
+    snapshot = again.snapshot
+    assert snapshot["rooms"] == []
+    assert all(visitor["site"] != site.pk for visitor in snapshot["visitors"])
+    error = await again.ask("error", type="accept", room=room)
+    assert error["code"] == "not_found"
+    await linda.ask("ack", type="message", body="Anyone?", client_id="l-1")
+    await again.expect_none(lambda frame: frame.get("type") in ("message", "visitor"), within=0.5)
+
+
+async def test_deleting_a_site_reconnects_the_panels_of_its_operators(sockets, make_site, make_operator):
+    doomed = await database_sync_to_async(make_site)("doomed")
+    sam = await database_sync_to_async(make_operator)("sam", doomed)
+    panel = await sockets.operator(sam)
+    await database_sync_to_async(doomed.delete)()
+    assert await closed_code(panel) == 4012

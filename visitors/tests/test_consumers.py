@@ -120,6 +120,14 @@ async def test_visitor_socket_is_refused_at_the_handshake(sockets, site, path, o
 
 async def test_visitor_socket_from_the_sites_own_origin_is_accepted(sockets, site):
     assert not await sockets.refused("/ws/visitor/?site=shop", [(b"origin", SITE_ORIGIN.encode())])
+    headers = [(b"origin", SITE_ORIGIN.encode()), (b"host", b"testserver")]
+    assert not await sockets.refused("/ws/visitor/?site=shop", headers)
+
+
+@pytest.mark.parametrize("host", [b"evil.example", b"evil.example:443", b"testserver.evil.example"])
+async def test_visitor_socket_to_a_host_this_server_is_not_is_refused(sockets, site, host):
+    """Issue 21: the handshake's Host must be one of ALLOWED_HOSTS, as for any HTTP request."""
+    assert await sockets.refused("/ws/visitor/?site=shop", [(b"origin", SITE_ORIGIN.encode()), (b"host", host)])
 
 
 # R1: pages reach the panel -------------------------------------------------------

@@ -1,0 +1,34 @@
+"""API tokens (`POST /api/token/`): django-rest-knox's, stored as SHA-512 digests (a leaked
+database hands out no token), each valid for WP_API_TOKEN_TTL from when it was issued, and
+all of an account's revoked when its password changes or it is deactivated (issue 21)."""
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from knox import auth
+from knox.models import AuthToken
+from rest_framework import exceptions
+
+
+class TokenAuthentication(auth.TokenAuthentication):
+    """knox's `Authorization: Token <token>`, with a token that is not even text (bytes that
+    are not UTF-8 in the header) refused like any wrong token instead of failing the request."""
+
+    def authenticate_credentials(self, token: bytes):
+        try:
+            token.decode()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return super().authenticate_credentials(token)
+
+
+def api_token_issue(*, user: AbstractBaseUser) -> tuple[str, datetime | None]:
+    """A new token for the user (shown once: only its digest is kept) and when it expires."""
+    instance, token = AuthToken.objects.create(user=user)
+    return token, instance.expiry
+
+
+def api_tokens_revoke(*, user_id: int) -> int:
+    """Every API token of the account stops working: how many there were."""
+    deleted, _ = AuthToken.objects.filter(user_id=user_id).delete()
+    return deleted
