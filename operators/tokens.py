@@ -5,8 +5,11 @@ all of an account's revoked when its password changes or it is deactivated (issu
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox import auth
 from knox.models import AuthToken
+from knox.settings import knox_settings
 from rest_framework import exceptions
 
 
@@ -20,6 +23,18 @@ class TokenAuthentication(auth.TokenAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         return super().authenticate_credentials(token)
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """The token in the OpenAPI schema, as `Authorization: Token <token>` (tokenAuth)."""
+
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=knox_settings.AUTH_HEADER_PREFIX
+        )
 
 
 def api_token_issue(*, user: AbstractBaseUser) -> tuple[str, datetime | None]:
