@@ -452,9 +452,9 @@ def runs_line(results: dict) -> str:
         + ". The machine is shared with other developers' test runs: the load average says how busy it was."
         + " Its speed varies too: the speed probe (`bench.stack.python_speed`, a fixed Python loop, lower is"
         + " faster) took 38-166 ms on machines of the same kind on 2026-11-26 and 27; figures are comparable only"
-        + " next to it. The CPU columns' last figure in brackets is the time the hypervisor took from this"
-        + " machine's cores for other guests during the window (steal, in % of one core): on 2026-12-07 it"
-        + " took 27-38 % of the machine whenever the benchmark loaded it."
+        + " next to it. In runs from 2026-12-07 on, the CPU columns end with a figure in brackets: the time the"
+        + " hypervisor took from this machine's cores for other guests during the window (steal, in % of one"
+        + " core); that day it took 27-50 % of the machine whenever a benchmark loaded it."
     )
 
 
