@@ -75,6 +75,9 @@ class OperatorConsumer(JsonSocket):
     async def disconnect(self, code: int) -> None:
         await self._leave()
 
+    async def ended(self) -> None:
+        await self._leave()
+
     async def _leave(self) -> None:
         operator, self.operator = self.operator, None
         if operator is None:

@@ -116,6 +116,20 @@ class JsonSocket(AsyncWebsocketConsumer):
     # Copied from a refused frame into its error.
     echoed_fields = ("client_id", "room", "visitor")
 
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However this consumer ends (disconnect() having run, an exception, or daphne
+            # cancelling a handler still busy at application_close_timeout), it no longer keeps
+            # anyone present: before issue 21 only disconnect() stopped the renewal of its
+            # presence lease, and a consumer that died without it left a ghost visitor online,
+            # with their pool request pending, for ever.
+            await self.ended()
+
+    async def ended(self) -> None:
+        """The consumer is gone: what disconnect() undoes, undone if it has not been (idempotent)."""
+
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch first closes old database connections, by a hop to the
         # process's one thread-sensitive thread and back, for every frame and every event

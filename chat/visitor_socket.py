@@ -87,10 +87,15 @@ class VisitorConsumer(JsonSocket):
         await self.close(code=CLOSE_NO_HELLO)
 
     async def disconnect(self, code: int) -> None:
+        await self.ended()
+
+    async def ended(self) -> None:
         if self._hello_timer is not None:
             self._hello_timer.cancel()
-        if self.visitor_id is not None:
-            await self._leave(self.visitor_id)
+            self._hello_timer = None
+        visitor_id, self.visitor_id = self.visitor_id, None
+        if visitor_id is not None:
+            await self._leave(visitor_id)
 
     async def _leave(self, visitor_id: int) -> None:
         # Presence first, whatever happens to the group: a closed socket still renewed
