@@ -72,9 +72,6 @@ class OperatorConsumer(JsonSocket):
     def _groups(self) -> list[str]:
         return [events.operator_group(self.operator.pk), *map(events.site_group, self.operator.site_ids)]
 
-    async def disconnect(self, code: int) -> None:
-        await self._leave()
-
     async def ended(self) -> None:
         await self._leave()
 

@@ -120,15 +120,15 @@ class JsonSocket(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # However this consumer ends (disconnect() having run, an exception, or daphne
+            # However this consumer ends (its socket closing, an exception, or daphne
             # cancelling a handler still busy at application_close_timeout), it no longer keeps
             # anyone present: before issue 21 only disconnect() stopped the renewal of its
             # presence lease, and a consumer that died without it left a ghost visitor online,
-            # with their pool request pending, for ever.
+            # with their pool request pending, for ever. The one place a socket is left.
             await self.ended()
 
     async def ended(self) -> None:
-        """The consumer is gone: what disconnect() undoes, undone if it has not been (idempotent)."""
+        """The consumer is gone: its presence and its groups left (idempotent)."""
 
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch first closes old database connections, by a hop to the
@@ -144,8 +144,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message: dict) -> None:
         # Channels' own ends with the same hop to close old connections (see dispatch), on
         # every closing socket: a navigation is one. These sockets join no `groups` of
-        # Channels' own to leave; each leaves its groups in disconnect().
-        await self.disconnect(message["code"])
+        # Channels' own to leave; each leaves its own in ended(), which __call__ runs next.
         raise StopConsumer()
 
     async def _handle(self, message: dict) -> None:

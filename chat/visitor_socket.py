@@ -86,9 +86,6 @@ class VisitorConsumer(JsonSocket):
         await asyncio.sleep(settings.WP_HELLO_TIMEOUT)
         await self.close(code=CLOSE_NO_HELLO)
 
-    async def disconnect(self, code: int) -> None:
-        await self.ended()
-
     async def ended(self) -> None:
         if self._hello_timer is not None:
             self._hello_timer.cancel()

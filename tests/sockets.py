@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 
+import pytest
 import websockets
 from channels.testing import WebsocketCommunicator
 
@@ -29,6 +30,13 @@ def of_type(kind: str, **fields) -> Match:
         return True
 
     return match
+
+
+async def wait_closed(client: "SocketClient", timeout: float = 5.0) -> int | None:
+    """The code the server closed this socket with, once it has (fails after `timeout`)."""
+    with pytest.raises(AssertionError, match="socket closed"):
+        await client.expect(lambda frame: False, timeout=timeout)
+    return client.closed_code
 
 
 class SocketClient:

@@ -10,7 +10,7 @@ from chat.models import Room
 from conftest import PASSWORD
 from operators.models import Operator
 from tests.owners import admin_client, make_staff
-from tests.sockets import of_type
+from tests.sockets import of_type, wait_closed
 
 pytestmark = pytest.mark.django_db
 
@@ -199,12 +199,6 @@ async def chat_with(visitor, panel, operator) -> dict:
     )
     await visitor.expect(of_type("room", room__id=pending["id"], room__status="active"))
     return pending
-
-
-async def wait_closed(client, timeout: float = 5.0) -> int | None:
-    with pytest.raises(AssertionError, match="socket closed"):
-        await client.expect(lambda frame: False, timeout=timeout)
-    return client.closed_code
 
 
 def from_now_on(client, match):

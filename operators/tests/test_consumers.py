@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 import conftest
-from tests.sockets import of_type
+from tests.sockets import of_type, wait_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -313,12 +313,6 @@ async def test_starting_a_chat_with_a_visitor_outside_the_operators_sites_is_not
 # Sites taken away (issue 21, case 5) ----------------------------------------------------------
 
 
-async def closed_code(client, timeout: float = 5.0) -> int | None:
-    with pytest.raises(AssertionError, match="socket closed"):
-        await client.expect(lambda frame: False, timeout=timeout)
-    return client.closed_code
-
-
 async def test_an_operator_taken_off_a_site_stops_hearing_and_acting_on_it_at_once(sockets, site, other_site, peter):
     """An admin moved an operator off a site: their open panel still received its messages and
     could accept its requests. Now it reconnects (4012) at once, and the new panel is the
@@ -331,7 +325,7 @@ async def test_an_operator_taken_off_a_site_stops_hearing_and_acting_on_it_at_on
 
     await database_sync_to_async(peter.sites.remove)(site)
 
-    assert await closed_code(panel) == 4012
+    assert await wait_closed(panel) == 4012
     again = await sockets.operator(peter)
     snapshot = again.snapshot
     assert snapshot["rooms"] == []
@@ -347,4 +341,4 @@ async def test_deleting_a_site_reconnects_the_panels_of_its_operators(sockets, m
     sam = await database_sync_to_async(make_operator)("sam", doomed)
     panel = await sockets.operator(sam)
     await database_sync_to_async(doomed.delete)()
-    assert await closed_code(panel) == 4012
+    assert await wait_closed(panel) == 4012

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client
 
 from chat.models import Room
-from tests.sockets import of_type
+from tests.sockets import of_type, wait_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,12 +44,6 @@ async def chat_with(visitor, panel, operator) -> dict:
     )
     await visitor.expect(of_type("room", room__id=pending["id"], room__status="active"))
     return accepted["room"]
-
-
-async def wait_closed(client, timeout: float = 5.0) -> int | None:
-    with pytest.raises(AssertionError, match="socket closed"):
-        await client.expect(lambda frame: False, timeout=timeout)
-    return client.closed_code
 
 
 # R10: logout ---------------------------------------------------------------------

@@ -9,17 +9,12 @@ from django.contrib.auth import get_user_model
 
 from conftest import session_cookie_for
 from tests.owners import admin_client, make_staff
+from tests.sockets import wait_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLOSE_LOGGED_OUT = 4001
 NEW_PASSWORD = "a-brand-new-password-7"
-
-
-async def wait_closed(client, timeout: float = 5.0) -> int | None:
-    with pytest.raises(AssertionError, match="socket closed"):
-        await client.expect(lambda frame: False, timeout=timeout)
-    return client.closed_code
 
 
 def operator_headers(cookie: str) -> list[tuple[bytes, bytes]]:
