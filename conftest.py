@@ -37,7 +37,11 @@ TEST_TIMINGS = {
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
-                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS")}  # fmt: skip
+                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
+                                                 # and tests send frames faster than people do
+                                                 "WP_RATE_SOCKET_FRAMES")}  # fmt: skip
+# The same for sockets open at once per address: counted (the check runs), never refused.
+TEST_SOCKET_CAPS = {"WP_MAX_SOCKETS_PER_IP": 1_000_000}
 
 SITE_ORIGIN = "http://shop.test"
 OTHER_ORIGIN = "http://other.test"
@@ -49,8 +53,8 @@ def pytest_configure(config):
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
-    for name, value in TEST_IP_LIMITS.items():
-        os.environ[name] = value
+    for name, value in (TEST_IP_LIMITS | TEST_SOCKET_CAPS).items():
+        os.environ[name] = str(value)
         setattr(settings, name, value)
     # Async tests run their ORM calls in worker threads whose connections nobody closes at
     # the end: kept open (CONN_MAX_AGE), they would keep the test database from being

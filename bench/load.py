@@ -154,6 +154,8 @@ class Generator:
                 )
                 snapshot = json.loads(await ws.recv())
                 assert snapshot["type"] == "snapshot", snapshot
+                while snapshot["more"]:  # thousands of visitors: the rest in snapshot_more frames
+                    snapshot = json.loads(await ws.recv())
             elif protocol == "bare-presence":
                 ws = await connect(f"ws://{base}/ws/bare/?role=watch", compression=None, ping_interval=None)
             else:

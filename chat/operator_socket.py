@@ -13,13 +13,18 @@ from .sockets import (
     JsonSocket,
     best_effort,
     header,
+    history_frame,
     host_allowed,
     id_field,
+    json_frames,
     message_fields,
     now_ts,
 )
 
 logger = logging.getLogger(__name__)
+
+# The snapshot's lists, in the order its frames carry them (docs/protocol.md).
+SNAPSHOT_LISTS = ("operators", "rooms", "visitors")
 
 
 @database
@@ -62,7 +67,12 @@ class OperatorConsumer(JsonSocket):
                 await self.channel_layer.group_add(group, self.channel_name)
             await operator_presence.connected(operator.pk, self.channel_name, now=now_ts())
             await database(shifts.operator_connect)(operator=operator)
-            await self.send_json(await database(selectors.operator_snapshot)(operator=operator))
+            snapshot = await database(selectors.operator_snapshot)(operator=operator)
+            # Thousands of visitors are more than a frame holds: the snapshot comes in parts,
+            # all sent before any event (this socket handles none until connect() returns).
+            lists = {name: snapshot.pop(name) for name in SNAPSHOT_LISTS}
+            for text in json_frames(snapshot, lists, next_type="snapshot_more"):
+                await self.send(text_data=text)
         except Exception:
             # A panel that never got its snapshot must not stay counted as present.
             logger.exception("could not open the panel of operator %s", operator.pk)
@@ -115,8 +125,8 @@ class OperatorConsumer(JsonSocket):
         room = await database(services.room_reopen)(room_id=room_id, operator=self.operator)
         return {"type": "room", "room": events.room_payload(room)}
 
-    async def on_history(self, frame: dict) -> dict:
+    async def on_history(self, frame: dict) -> str:
         room_id = id_field(frame, "room")
         after = id_field(frame, "after", required=False)
         messages = await database(selectors.operator_room_history)(room_id=room_id, operator=self.operator, after=after)
-        return {"type": "history", "room": room_id, "messages": messages}
+        return history_frame({"type": "history", "room": room_id}, messages)

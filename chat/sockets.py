@@ -1,12 +1,15 @@
 """What both sockets share: JSON frames in and out, field checks, errors, and events.
 
 A frame that cannot be acted on gets `{"type":"error","code","detail"}` and the
-socket stays open; only a frame above WP_MAX_FRAME_BYTES closes it (1009).
+socket stays open; only a message above WP_MAX_FRAME_BYTES closes it (4009). The server
+sends nothing larger either: lists too long for one frame are paged (json_frames).
 """
 
+import functools
 import json
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Iterator
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -18,12 +21,18 @@ from django.utils import timezone
 from redis import RedisError
 
 from infra.errors import ChatError
-from infra.ratelimit import rate_limiter, scope_ip
+from infra.ratelimit import Rate, rate_limiter, scope_ip
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TOO_BIG = 1009
+# 1009 ("message too big") is what autobahn itself sends for a fragmented message over daphne's
+# --websocket-max-message-size; a consumer may close only with 1000 or 3000-4999 (daphne raises
+# on any other code, and the client got 1011 instead, issue 21).
+CLOSE_TOO_BIG = 4009
 CLOSE_NO_HELLO = 4008
+# Extension: this visitor has WP_MAX_SOCKETS_PER_VISITOR sockets open already (after an
+# error `too_many_sockets` answering the hello).
+CLOSE_TOO_MANY_SOCKETS = 4029
 CLOSE_LOGGED_OUT = 4001
 CLOSE_SERVER_ERROR = 1011
 # Reconnect and resync (snapshot, history): events may have been lost; see chat/layers.py.
@@ -76,6 +85,56 @@ def message_fields(frame: dict) -> tuple[str, str]:
     return body, client_id
 
 
+def encode(payload: object) -> str:
+    """A frame's JSON text: ASCII only (escapes), so its length is its size in bytes."""
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def json_frames(head: dict, lists: dict[str, list], *, next_type: str, more: bool = False) -> Iterator[str]:
+    """`head` with the items of `lists`, in frames of at most WP_MAX_FRAME_BYTES: the first is
+    `head`, the next ones `{"type": next_type}`, each with every list (its part of it, maybe
+    empty) and `"more"`: true on all but the last (or on the last too, when `more` says the
+    lists themselves were cut short). daphne refuses to send a message above its limit, and
+    that limit is also what it accepts from clients (issue 21: raised to 8 MiB for the panel's
+    snapshot, it let unauthenticated sockets hold 8 MiB each): so the server pages instead."""
+    limit = settings.WP_MAX_FRAME_BYTES
+    items = [(name, encode(item)) for name, values in lists.items() for item in values]
+    frame_head, position = head, 0
+    while True:
+        start = encode(frame_head)[:-1]
+        # Room for every list's brackets and the `more` flag at its longest.
+        size = len(start) + sum(len(f',"{name}":[]') for name in lists) + len(',"more":false}')
+        parts: dict[str, list[str]] = {name: [] for name in lists}
+        while position < len(items):
+            name, text = items[position]
+            grown = size + len(text) + (1 if parts[name] else 0)
+            if grown > limit:
+                if not any(parts.values()):
+                    raise ValueError(f"one {name} item ({len(text)} bytes) is over the frame limit ({limit})")
+                break
+            parts[name].append(text)
+            size, position = grown, position + 1
+        rest = position < len(items)
+        lists_text = "".join(f',"{name}":[{",".join(texts)}]' for name, texts in parts.items())
+        yield f'{start}{lists_text},"more":{"true" if rest or more else "false"}}}'
+        if not rest:
+            return
+        frame_head = {"type": next_type}
+
+
+def history_frame(head: dict, messages: list[dict]) -> str:
+    """`head` with as many of `messages` (oldest first) as fit one frame, and `more`: true when
+    the rest is to be asked for after the last one sent (cut to fit, or a full page)."""
+    from chat.selectors import HISTORY_LIMIT
+
+    return next(json_frames(head, {"messages": messages}, next_type=head["type"], more=len(messages) >= HISTORY_LIMIT))
+
+
+@functools.lru_cache(maxsize=4)
+def _socket_frames(text: str) -> Rate:
+    return Rate.parse(text)
+
+
 def now_ts() -> float:
     return timezone.now().timestamp()
 
@@ -115,6 +174,8 @@ class JsonSocket(AsyncWebsocketConsumer):
     forbidden_types: frozenset[str] = frozenset()
     # Copied from a refused frame into its error.
     echoed_fields = ("client_id", "room", "visitor")
+    # Set by a handler whose error ends the socket: closed with this code once it is sent.
+    close_after_error: int | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -175,7 +236,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             raise FrameError("rate_limited", f"too many '{action}' frames; slow down and try again later")
 
     async def send_json(self, payload: dict) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+        await self.send(text_data=encode(payload))
 
     async def send_error(self, code: str, detail: str, frame: dict | None = None) -> None:
         error = {"type": "error", "code": code, "detail": detail}
@@ -188,10 +249,33 @@ class JsonSocket(AsyncWebsocketConsumer):
                     error[name] = value
         await self.send_json(error)
 
+    # The socket's frame budget (WP_RATE_SOCKET_FRAMES): what is left, and when it was counted.
+    _budget: float | None = None
+    _budget_at = 0.0
+
+    def _within_budget(self) -> bool:
+        """Takes one frame from this socket's budget: `count` at once, then `count` per
+        `seconds`. Frames of every type, the ones no other limit counts (history, close, ping,
+        malformed ones) too: a flood of them on one socket slowed everyone's (issue 21). In the
+        consumer, not Redis: it is one socket's, and every frame pays for it."""
+        limit = _socket_frames(settings.WP_RATE_SOCKET_FRAMES)
+        now = time.monotonic()
+        budget = limit.count if self._budget is None else self._budget
+        budget = min(limit.count, budget + (now - self._budget_at) * limit.count / limit.seconds)
+        self._budget_at = now
+        if budget < 1:
+            self._budget = budget
+            return False
+        self._budget = budget - 1
+        return True
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.WP_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
+            return
+        if not self._within_budget():
+            await self.send_error("rate_limited", "too many frames on this socket; slow down and try again later")
             return
         frame = None
         try:
@@ -199,6 +283,8 @@ class JsonSocket(AsyncWebsocketConsumer):
             answer = await getattr(self, f"on_{frame['type']}")(frame)
         except (FrameError, ChatError) as error:
             await self.send_error(error.code, error.detail, frame)
+            if self.close_after_error:
+                await self.close(code=self.close_after_error)
         except (DatabaseError, RedisError):
             logger.exception("storage error handling a %s frame", type(self).__name__)
             await self.send_error("unavailable", "the server could not store this; try again", frame)
@@ -206,7 +292,9 @@ class JsonSocket(AsyncWebsocketConsumer):
             logger.exception("error handling a %s frame", type(self).__name__)
             await self.send_error("server_error", "something went wrong on the server", frame)
         else:
-            if answer is not None:
+            if isinstance(answer, str):  # encoded already (json_frames)
+                await self.send(text_data=answer)
+            elif answer is not None:
                 await self.send_json(answer)
 
     def _parse(self, text_data: str | None) -> dict:

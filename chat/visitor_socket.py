@@ -8,6 +8,8 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.utils import timezone
 
+from infra.ratelimit import scope_ip
+from infra.socket_caps import sockets_per_address
 from visitors import services as visitor_services
 from visitors.identities import known_visitors
 from visitors.models import hash_token
@@ -20,10 +22,12 @@ from .db import database
 from .models import Room
 from .sockets import (
     CLOSE_NO_HELLO,
+    CLOSE_TOO_MANY_SOCKETS,
     FrameError,
     JsonSocket,
     best_effort,
     header,
+    history_frame,
     host_allowed,
     id_field,
     message_fields,
@@ -69,6 +73,7 @@ class VisitorConsumer(JsonSocket):
 
     visitor_id: int | None = None
     _hello_timer: asyncio.Task | None = None
+    _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
     async def connect(self) -> None:
         if not host_allowed(self.scope, required=False):
@@ -79,6 +84,13 @@ class VisitorConsumer(JsonSocket):
         if self.site is None or not self.site.allows_origin(header(self.scope, b"origin")):
             await self.close()  # before accept: the handshake is refused (403)
             return
+        address = scope_ip(self.scope)
+        if not await sockets_per_address.admit(address, self.channel_name, now=now_ts()):
+            # An address holding WP_MAX_SOCKETS_PER_IP sockets opens no more (issue 21: 1,000
+            # silent ones from one address took a process to its file limit).
+            await self.close()
+            return
+        self._address = address
         await self.accept()
         self._hello_timer = asyncio.create_task(self._close_without_hello())
 
@@ -90,6 +102,9 @@ class VisitorConsumer(JsonSocket):
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None
+        address, self._address = self._address, None
+        if address is not None:
+            await sockets_per_address.release(address, self.channel_name)
         visitor_id, self.visitor_id = self.visitor_id, None
         if visitor_id is not None:
             await self._leave(visitor_id)
@@ -112,7 +127,7 @@ class VisitorConsumer(JsonSocket):
             raise FrameError("hello_first", "say hello first")
         return frame
 
-    async def on_hello(self, frame: dict) -> dict:
+    async def on_hello(self, frame: dict) -> dict | str:
         if self.visitor_id is not None:
             raise FrameError("not_allowed", "hello was already said on this connection")
         token = text_field(frame, "token", max_length=100, required=False)
@@ -134,12 +149,16 @@ class VisitorConsumer(JsonSocket):
         self._hello_timer = None
         try:
             return await self._welcome(token, page=page, history=history)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, FrameError) and error.code == "too_many_sockets":
+                # Said, then closed: a hello again would be refused the same way.
+                self.close_after_error = CLOSE_TOO_MANY_SOCKETS
+                raise
             # Not welcomed (the answer is an error): it may say hello again, in time.
             self._hello_timer = asyncio.create_task(self._close_without_hello())
             raise
 
-    async def _welcome(self, token: str, *, page: dict | None, history: int | None) -> dict:
+    async def _welcome(self, token: str, *, page: dict | None, history: int | None) -> dict | str:
         arrival = None
         known = known_visitors.get(self.site.pk, token) if page is not None else None
         if known is not None:
@@ -171,9 +190,8 @@ class VisitorConsumer(JsonSocket):
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
         }
-        if messages is not None:
-            welcome["messages"] = messages
-        return welcome
+        # The messages asked for in the hello: a page of them, as a `history` answer has.
+        return welcome if messages is None else history_frame(welcome, messages)
 
     async def _welcome_known(self, *, visitor_id: int, token: str, page: dict, history: int | None) -> tuple | None:
         visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
@@ -202,7 +220,11 @@ class VisitorConsumer(JsonSocket):
         in one trip to a database thread). None if `welcome` found the token is not the visitor's."""
         # Presence first, then online in the database: the sweep checks presence
         # under the same row lock, so a visitor coming back is never marked gone.
-        await visitor_presence.connected(visitor_id, self.channel_name, now=now_ts())
+        cap = settings.WP_MAX_SOCKETS_PER_VISITOR
+        if not await visitor_presence.connected(visitor_id, self.channel_name, now=now_ts(), cap=cap):
+            # One token's hundreds of sockets (issue 21: 891, from two addresses) hold what
+            # hundreds of visitors would: more tabs than anyone keeps open are refused.
+            raise FrameError("too_many_sockets", f"this visitor has {cap} sockets open already; close one")
         try:
             await self.channel_layer.group_add(events.visitor_group(visitor_id), self.channel_name)
             arrival = await welcome()
@@ -253,11 +275,11 @@ class VisitorConsumer(JsonSocket):
         token = await database(visitor_services.visitor_rotate_token)(visitor_id=self.visitor_id)
         return {"type": "token", "token": token}
 
-    async def on_history(self, frame: dict) -> dict:
+    async def on_history(self, frame: dict) -> str:
         after = id_field(frame, "after", required=False)
         messages, room = await _history(visitor_id=self.visitor_id, after=after)
         # The room too (extension): after a `resync` it is all the snippet needs to catch up.
-        return {"type": "history", "messages": messages, "room": events.room_payload(room) if room else None}
+        return history_frame({"type": "history", "room": events.room_payload(room) if room else None}, messages)
 
     async def wp_resync(self, message: dict) -> None:
         # Events for this socket may have been lost while Redis was away (chat/layers.py):

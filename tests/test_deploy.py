@@ -230,3 +230,26 @@ def test_transcript_export_streams_through_daphne_and_nginx(proxied, site, peter
     assert "Content-Length" not in headers  # streamed, not collected first
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert [row["body"] for row in rows] == [f"line {n}" for n in range(2500)]
+
+
+async def test_nginx_limits_how_fast_one_address_opens_sockets(proxied, site):
+    """Issue 21, case 4: 250 handshakes at once from one address through deploy/nginx.conf: its
+    burst (100, and the one the rate allows) gets through, the rest 429 before reaching daphne;
+    the server stays healthy and the address opens sockets again a moment later."""
+    base, _, context = proxied
+
+    async def handshake() -> int:
+        try:
+            ws = await websockets.connect(f"wss://{base}/ws/visitor/?site=shop", origin=SITE_ORIGIN, ssl=context)
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+        await ws.close()
+        return 101
+
+    statuses = await asyncio.gather(*(handshake() for _ in range(250)))
+    assert set(statuses) == {101, 429}, set(statuses)
+    assert 100 <= statuses.count(101) <= 130, statuses.count(101)
+    health = await asyncio.to_thread(urllib.request.urlopen, f"https://{base}/healthz", context=context, timeout=5)
+    assert health.status == 200
+    await asyncio.sleep(1)
+    assert await handshake() == 101

@@ -52,6 +52,19 @@ return (#ARGV - 2) / 2
 # Sockets renewed per command: Redis runs each script to its end before anything else.
 RENEW_BATCH = 500
 
+# KEYS: conns, leases, absent. ARGV: id, channel, lease deadline, cap (0: none).
+# One socket opening, as _RENEW, unless the member already has `cap` others open.
+_CONNECT = """
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('SCARD', KEYS[1]) >= cap and redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1] .. '|' .. ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+"""
+
 # KEYS: conns, leases, absent. ARGV: id, channel, leave deadline.
 _DISCONNECT = """
 redis.call('SREM', KEYS[1], ARGV[2])
@@ -142,9 +155,23 @@ class Presence:
 
     # Sockets (called by consumers, async) -----------------------------------
 
-    async def connected(self, member_id: int, channel: str, *, now: float) -> None:
-        await self.renew([(str(member_id), channel)], now=now)
-        self._start_renewing(member_id, channel)
+    async def connected(self, member_id: int, channel: str, *, now: float, cap: int = 0) -> bool:
+        """Records the socket open; False (and nothing recorded) when the member already has
+        `cap` sockets open (0: no cap)."""
+        recorded = await self._aredis().eval(
+            _CONNECT,
+            3,
+            self._conns_key(member_id),
+            self._leases_key,
+            self._absent_key,
+            member_id,
+            channel,
+            now + settings.WP_PRESENCE_LEASE,
+            cap,
+        )
+        if recorded:
+            self._start_renewing(member_id, channel)
+        return bool(recorded)
 
     async def disconnected(self, member_id: int, channel: str, *, now: float) -> None:
         self._stop_renewing(member_id, channel)

@@ -347,6 +347,11 @@ def _manage(*args: str) -> str:
 LOGIN_LINE = re.compile(r"^\s*(peter|jane)\s*/\s*\S+\s*$", re.MULTILINE)
 
 
+def frame_bytes() -> int:
+    """WP_MAX_FRAME_BYTES as the settings read it: daphne's limits in and out."""
+    return _env_int("WP_MAX_FRAME_BYTES", 64 * 1024, 1024)
+
+
 def daphne_args(port: int, app: str = "whitepanel.asgi:application") -> list[str]:
     """daphne's command line (after the Python executable), the same for `make run`, the tests
     and the benchmark (which also runs its bare relay, `bench.bare:application`, with it)."""
@@ -359,11 +364,12 @@ def daphne_args(port: int, app: str = "whitepanel.asgi:application") -> list[str
         "--websocket_timeout", "-1",
         "--ping-interval", "20",
         "--ping-timeout", "30",
-        # A frame over 64 KiB is refused (1009) from its header, before it is read.
-        "--websocket-max-frame-size", "65536",
-        # The message limit applies to what the server sends too: a panel's
-        # snapshot of thousands of visitors is larger than any frame a client sends.
-        "--websocket-max-message-size", str(8 * 1024 * 1024),
+        # A frame over 64 KiB (WP_MAX_FRAME_BYTES) is refused from its header, before it is
+        # read; a message of several frames, as soon as they add up to more. The message limit
+        # applies to what the server sends too, so it pages what would be larger (the panel's
+        # snapshot, chat/sockets.py json_frames) rather than let every client send 8 MiB.
+        "--websocket-max-frame-size", str(frame_bytes()),
+        "--websocket-max-message-size", str(frame_bytes()),
         # No access log: three lines for every page a visitor opens (1.7 % of a process's
         # event loop at 2,000 visitors, docs/benchmarks.md). nginx keeps one in production;
         # errors still go to the log (Django's LOGGING, which this flag does not change).

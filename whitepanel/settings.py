@@ -227,7 +227,8 @@ WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)
 WP_MAX_URL_LENGTH = _env_int("WP_MAX_URL_LENGTH", 2048)
 WP_MAX_TITLE_LENGTH = _env_int("WP_MAX_TITLE_LENGTH", 500)
 WP_MAX_CLIENT_ID_LENGTH = 64
-# Websocket frames above this are refused by daphne (and by the consumers) with 1009.
+# The largest websocket message either way (daphne is given it by whitepanel/launch.py): a
+# client's larger one is refused; the server pages what would be larger (chat/sockets.py).
 WP_MAX_FRAME_BYTES = _env_int("WP_MAX_FRAME_BYTES", 64 * 1024)
 # Threads per daphne process running the sockets' database calls (infra/db.py): so
 # many round trips at once, and so many database connections per process at most.
@@ -249,6 +250,14 @@ WP_RATE_IP_OPENS = os.environ.get("WP_RATE_IP_OPENS", "100/60")
 WP_RATE_VISITOR_PAGES = os.environ.get("WP_RATE_VISITOR_PAGES", "60/60")
 WP_RATE_IP_PAGES = os.environ.get("WP_RATE_IP_PAGES", "600/60")
 WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
+# Frames of every kind on one socket, either socket: `count` at once, then `count` per
+# `seconds` (kept in the consumer, chat/sockets.py). Over it a frame gets rate_limited.
+WP_RATE_SOCKET_FRAMES = os.environ.get("WP_RATE_SOCKET_FRAMES", "60/30")
+# Visitor sockets open at once per IP address (an IPv6 /64 as one), refused at the
+# handshake past it, and per visitor (token), refused at the hello (infra/socket_caps.py).
+# 0: no cap. A load test from one machine lifts the first.
+WP_MAX_SOCKETS_PER_IP = _env_int("WP_MAX_SOCKETS_PER_IP", 200)
+WP_MAX_SOCKETS_PER_VISITOR = _env_int("WP_MAX_SOCKETS_PER_VISITOR", 20)
 # Failed logins (login form, admin, API token) per user name and per IP address.
 WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
 WP_RATE_IP_LOGINS = os.environ.get("WP_RATE_IP_LOGINS", "50/300")

@@ -61,7 +61,8 @@ export function createSocket({
   pingAfterMs = 25000, // ping a quiet socket this often
   pongWithinMs = 20000, // no frame at all by then after a ping: the socket is dead
   checkEveryMs = 5000,
-  readyType = "snapshot", // the frame that says the connection is in use
+  // The frame that says the connection is in use: the snapshot's last part (docs/protocol.md).
+  isReady = (frame) => (frame.type === "snapshot" || frame.type === "snapshot_more") && frame.more !== true,
   maxFrameBytes = () => 0, // the server's limit (0: unknown)
   onFrame = () => {},
   onStatus = () => {},
@@ -148,7 +149,7 @@ export function createSocket({
   }
 
   function receive(frame) {
-    if (frame.type === readyType) {
+    if (isReady(frame)) {
       attempt = 0;
       setStatus({ state: "online", attempt: 0, retryAt: 0 });
     }

@@ -43,6 +43,7 @@ export function hasChanges(c) {
   );
 }
 
+const SNAPSHOT_LISTS = ["operators", "rooms", "visitors"];
 const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes"];
 const same = (a, b) => a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 
@@ -249,9 +250,8 @@ export function createStore() {
     log.primed = true;
     if (state.rooms.get(roomId).status === "pending") c.pool.add(roomId);
     if (state.tabs.has(roomId)) c.tabs.add(roomId);
-    // A full page means there may be more; without the server's page size, ask until one is empty.
-    const page = state.limits.history_page;
-    if (page ? frame.messages.length >= page : frame.messages.length > 0) c.history.add(roomId);
+    // The server says when there is more (a full page, or one cut to fit a frame): ask again.
+    if (frame.more === true) c.history.add(roomId);
   }
 
   function applyAck(frame, c) {
@@ -372,11 +372,29 @@ export function createStore() {
     return c;
   }
 
+  // A snapshot larger than one frame comes in parts (`snapshot`, then `snapshot_more` until one
+  // says `"more": false`), before any event: they are put together and applied as one.
+  let snapshotParts = null;
+  function applySnapshotPart(frame) {
+    if (frame.type === "snapshot") {
+      snapshotParts = { ...frame };
+      for (const name of SNAPSHOT_LISTS) snapshotParts[name] = Array.isArray(frame[name]) ? [...frame[name]] : [];
+    } else if (snapshotParts) {
+      for (const name of SNAPSHOT_LISTS) for (const item of Array.isArray(frame[name]) ? frame[name] : []) snapshotParts[name].push(item);
+    } else {
+      return emptyChanges(); // the rest of a snapshot whose start this panel never saw
+    }
+    if (frame.more === true) return emptyChanges();
+    const whole = snapshotParts;
+    snapshotParts = null;
+    return applySnapshot(whole);
+  }
+
   // ---------------------------------------------------------------- frames
 
   function applyEvent(frame) {
     if (!frame || typeof frame !== "object") return emptyChanges();
-    if (frame.type === "snapshot") return applySnapshot(frame);
+    if (frame.type === "snapshot" || frame.type === "snapshot_more") return applySnapshotPart(frame);
     const c = emptyChanges();
     switch (frame.type) {
       case "visitor":

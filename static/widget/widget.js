@@ -270,8 +270,8 @@
     frame.messages.forEach(addMessage);
     // The room as it is now comes along: after a `resync` the status catches up too.
     if ("room" in frame) { state.room = frame.room; renderStatus(); }
-    // A full answer (500) means there may be more.
-    if (frame.messages.length >= 500) send({ type: "history", after: state.lastId });
+    // More than one answer holds (500, or a frame's 64 KiB): ask for the rest.
+    if (frame.more) send({ type: "history", after: state.lastId });
     if (state.open) markSeen();
     else {
       // A message that came while the visitor was between pages pops up once, then waits in the badge.
@@ -369,10 +369,12 @@
       state.lastHeard = Date.now();
       try { handle(JSON.parse(event.data)); } catch (error) { if (window.console) console.warn(error); }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (state.socket !== socket) return;
       state.socket = null;
       state.welcomed = false;
+      // 4029: this visitor has too many tabs open; try again only now and then.
+      if (event.code === 4029) state.retries = 6;
       // Exponential backoff with jitter, so a restarted server is not stormed.
       const delay = Math.min(30000, 500 * 2 ** state.retries) * (0.5 + Math.random());
       state.retries = Math.min(state.retries + 1, 6);

@@ -146,3 +146,33 @@ def test_panel_runs_under_its_policy_and_the_policy_stops_injected_script(web_se
         })"""
     )
     assert outcome.startswith("blocked script-src")
+
+
+def test_bidirectional_controls_in_visitor_text_reorder_nothing_around_it(web_server, site, peter, panel_for):
+    """Issue 21: a right-to-left override (U+202E) left open in a page title turned the rest of
+    its line around, the page's address after it included. Visitor text is isolated (dir="auto"):
+    the address stays to the right of the title, and our own words ("on", "from") before theirs."""
+    panel = panel_for(peter)
+    with connect(f"ws://{web_server}/ws/visitor/?site=demo", origin=f"http://{web_server}") as socket:
+        socket.send(json.dumps({"type": "hello", "token": None}))
+        assert json.loads(socket.recv(timeout=5))["type"] == "welcome"
+        page = {"url": "http://shop.test/boots", "title": "\u202eBoots on sale", "referrer": "http://ref.test/\u202ex"}
+        socket.send(json.dumps({"type": "page", **page}))
+        socket.send(json.dumps({"type": "message", "body": "\u202eIs this \u2067real\u200b?", "client_id": "b"}))
+
+        pool_item = panel.locator("[data-testid=pool-item]")
+        expect(pool_item.locator("[data-testid=pool-message]")).to_have_text("\u202eIs this \u2067real\u200b?")
+        # "on" and "from" are ours, outside the visitor's text.
+        expect(pool_item.locator("[data-testid=pool-page] bdi")).to_have_text(page["title"])
+        referrer = panel.locator("[data-testid=visitor-referrer]")
+        expect(referrer.locator("bdi")).to_have_text(page["referrer"])
+        isolated = "n => getComputedStyle(n).unicodeBidi"
+        assert pool_item.locator("[data-testid=pool-message]").evaluate(isolated) in ("isolate", "plaintext")
+        pool_item.locator("[data-testid=accept]").click()
+        header = panel.locator("[data-testid=room-panel] [data-testid=room-visitor-page]")
+        expect(header).to_contain_text("Boots on sale")
+        title, url = header.locator(".page-title"), header.locator(".url")
+        assert url.bounding_box()["x"] >= title.bounding_box()["x"] + title.bounding_box()["width"] - 1
+        body = panel.locator("[data-testid=room-panel] [data-testid=message-body]").first
+        for node in (title, url, body):
+            assert node.evaluate(isolated) in ("isolate", "plaintext")

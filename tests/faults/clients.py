@@ -21,7 +21,6 @@ from http.cookies import SimpleCookie
 import websockets
 
 LIVE = ("pending", "active", "closing")
-HISTORY_PAGE = 500  # chat.selectors.HISTORY_LIMIT
 RETRY_CODES = ("unavailable", "server_error")
 
 # Clients still running; the `faults` fixtures stop them after each test.
@@ -277,7 +276,7 @@ class VisitorTab(Emulated):
             self.messages[message["id"]] = message
         if "room" in frame:
             self.room = frame["room"]
-        if len(frame["messages"]) >= HISTORY_PAGE:
+        if frame["more"]:  # a page: the rest after its last id
             await self.resync(frame)
 
     async def on_resync(self, frame: dict) -> None:
@@ -311,9 +310,15 @@ class Panel(Emulated):
 
     async def on_snapshot(self, frame: dict) -> None:
         self.me = frame["operator"]
-        self.operators = {o["id"]: o for o in frame["operators"]}
-        self.visitors = {v["id"]: v for v in frame["visitors"]}
-        self.rooms = {r["id"]: r for r in frame["rooms"]}
+        self.operators, self.visitors, self.rooms = {}, {}, {}
+        await self.on_snapshot_more(frame)
+
+    async def on_snapshot_more(self, frame: dict) -> None:
+        self.operators |= {o["id"]: o for o in frame["operators"]}
+        self.visitors |= {v["id"]: v for v in frame["visitors"]}
+        self.rooms |= {r["id"]: r for r in frame["rooms"]}
+        if frame["more"]:
+            return
         self.ready.set()
         for room_id in self.rooms:
             await self.send({"type": "history", "room": room_id, "after": self.last_id(room_id)})
@@ -354,7 +359,7 @@ class Panel(Emulated):
         log = self.logs.setdefault(frame["room"], {})
         for message in frame["messages"]:
             log[message["id"]] = message
-        if len(frame["messages"]) >= HISTORY_PAGE:
+        if frame["more"]:  # a page: the rest after its last id
             await self.resync(frame)
 
     async def on_operator(self, frame: dict) -> None:

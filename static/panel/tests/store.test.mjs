@@ -47,6 +47,23 @@ function storeWith(fields) {
 }
 
 describe("the snapshot", () => {
+  test("a snapshot in parts is applied once, whole, when its last part arrives", () => {
+    const store = storeWith({ visitors: [visitor(1)], rooms: [mine(11)] });
+    let c = store.applyEvent({ ...snapshot({ visitors: [visitor(7)], rooms: [room(12)] }), more: true });
+    assert.ok(!c.snapshot, "nothing changes on the first part");
+    assert.ok(store.state.visitors.has(1) && !store.state.visitors.has(7));
+    c = store.applyEvent({ type: "snapshot_more", operators: [], rooms: [mine(13, { visitor: 8 })], visitors: [visitor(8)], more: true });
+    assert.ok(!c.snapshot);
+    c = store.applyEvent({ type: "snapshot_more", operators: [], rooms: [], visitors: [visitor(9)], more: false });
+    assert.ok(c.snapshot);
+    assert.deepEqual([...store.state.visitors.keys()].sort(), [7, 8, 9], "every part's visitors, and only theirs");
+    assert.ok(store.inPool(12));
+    assert.ok(store.state.tabs.has(13), "a room of a later part is not taken for one that ended");
+    assert.equal(store.state.rooms.get(11).status, "expired", "a room in no part has ended");
+    assert.ok(!store.applyEvent({ type: "snapshot_more", visitors: [visitor(10)], more: false }).snapshot, "a part without its start is ignored");
+    assert.ok(!store.state.visitors.has(10));
+  });
+
   test("fills the state, and asks history for every room", () => {
     const store = createStore();
     const c = store.applySnapshot(
@@ -250,18 +267,13 @@ describe("messages by id", () => {
     assert.equal(store.firstVisitorMessage(12).body, "First");
   });
 
-  test("a full history page asks for the next one; a short one does not", () => {
-    const store = storeWith({ rooms: [mine(12)], limits: { ...LIMITS, history_page: 3 } });
-    let c = store.applyEvent({ type: "history", room: 12, messages: [1, 2, 3].map((id) => message(id, 12)) });
+  test("a history answer that says there is more asks for the next one; the last one does not", () => {
+    const store = storeWith({ rooms: [mine(12)] });
+    let c = store.applyEvent({ type: "history", room: 12, messages: [1, 2, 3].map((id) => message(id, 12)), more: true });
     assert.ok(c.history.has(12));
-    c = store.applyEvent({ type: "history", room: 12, messages: [message(4, 12)] });
+    assert.equal(store.historyAfter(12), 3, "the next one starts after the last message received");
+    c = store.applyEvent({ type: "history", room: 12, messages: [message(4, 12)], more: false });
     assert.ok(!c.history.has(12));
-  });
-
-  test("without the server's page size, history is asked again until an answer is empty", () => {
-    const store = storeWith({ rooms: [mine(12)], limits: undefined });
-    assert.ok(store.applyEvent({ type: "history", room: 12, messages: [message(1, 12)] }).history.has(12));
-    assert.ok(!store.applyEvent({ type: "history", room: 12, messages: [] }).history.has(12));
   });
 
   test("the visitor's name comes from their messages", () => {

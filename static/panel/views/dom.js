@@ -1,6 +1,9 @@
 // Building nodes. Everything a visitor supplies (page URL, title, referrer, message
 // bodies, names) reaches the page through textContent or a validated attribute, never
-// as HTML: no view sets innerHTML.
+// as HTML: no view sets innerHTML. And in an element of its own with dir="auto", which
+// isolates it (unicode-bidi: isolate): a right-to-left override or other bidirectional
+// control in it reorders nothing around it (issue 21), and Arabic or Hebrew text reads
+// in its own direction.
 
 import { httpHref, str } from "../format.js";
 
@@ -23,6 +26,9 @@ export function h(tag, props, ...children) {
   return node;
 }
 
+// Visitor text inside a line of ours ("on <title>"): isolated as a <bdi>.
+export const visitorText = (text, className) => h("bdi", { class: className, text });
+
 export function setText(node, text) {
   const value = String(text);
   if (node.textContent !== value) node.textContent = value;
@@ -32,8 +38,9 @@ export function setText(node, text) {
 export function urlNode(value, testid, className) {
   const text = str(value);
   const href = httpHref(text);
-  if (!href) return h("span", { class: className, testid, title: text }, text || "—");
+  if (!href) return h("span", { class: className, testid, title: text, dir: "auto" }, text || "—");
   const link = document.createElement("a");
+  link.dir = "auto";
   link.className = className;
   if (testid) link.dataset.testid = testid;
   link.href = href;

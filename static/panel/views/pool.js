@@ -1,7 +1,7 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
 import { duration, parseTime, str, visitorLabel } from "../format.js";
-import { h, setText } from "./dom.js";
+import { h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
 
@@ -14,7 +14,7 @@ export function createPoolView({ store, dom, actions }) {
     ui.who = h("span", { class: "who", text: visitorLabel(room.visitor) });
     ui.wait = h("span", { class: "wait num", testid: "pool-wait" });
     ui.page = h("div", { class: "pool-page", testid: "pool-page" });
-    ui.message = h("p", { class: "pool-message", testid: "pool-message" });
+    ui.message = h("p", { class: "pool-message", testid: "pool-message", dir: "auto" });
     ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: "Accept", onclick: () => actions.accept(room.id) });
     ui.item = h(
       "li",
@@ -38,8 +38,13 @@ export function createPoolView({ store, dom, actions }) {
     const ui = items.get(roomId) || build(room);
     ui.created = parseTime(room.created_at);
     const visitor = store.state.visitors.get(room.visitor);
-    const page = visitor ? str(visitor.title) || str(visitor.url) : store.state.gone.has(room.visitor) ? "left the site" : "";
-    setText(ui.page, page ? "on " + page : "");
+    const page = visitor ? str(visitor.title) || str(visitor.url) : "";
+    const left = !visitor && store.state.gone.has(room.visitor);
+    const key = left ? "\u0000left" : page;
+    if (ui.pageKey !== key) {
+      ui.pageKey = key;
+      ui.page.replaceChildren(...(left ? ["left the site"] : page ? ["on ", visitorText(page)] : []));
+    }
     ui.page.title = visitor ? str(visitor.url) : "";
     const first = store.firstVisitorMessage(roomId);
     setText(ui.message, first ? first.body : "(no message yet)");

@@ -28,14 +28,14 @@ export function createRoomsView({ store, dom, actions }) {
     const meta = h(
       "div",
       { class: "msg-meta" },
-      h("span", { class: "msg-name", text: str(m.name) || (sender === "visitor" ? "Visitor" : sender === "system" ? "System" : "Operator") }),
+      h("span", { class: "msg-name", dir: "auto", text: str(m.name) || (sender === "visitor" ? "Visitor" : sender === "system" ? "System" : "Operator") }),
       h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
     );
     const li = h(
       "li",
       { class: "msg msg-" + sender, testid: "message", dataset: { sender } },
       meta,
-      h("div", { class: "msg-body", testid: "message-body", text: str(m.body) }),
+      h("div", { class: "msg-body", testid: "message-body", dir: "auto", text: str(m.body) }),
     );
     const me = store.me;
     if (sender === "operator" && me && m.name === me.name) li.classList.add("msg-self");
@@ -241,7 +241,7 @@ export function createRoomsView({ store, dom, actions }) {
       const key = title + "\u0000" + url;
       if (ui.pageKey !== key) {
         ui.pageKey = key;
-        ui.page.replaceChildren(h("span", { class: "page-title", text: title || "(no title)" }), " ", urlNode(url, null, "url"));
+        ui.page.replaceChildren(h("span", { class: "page-title", dir: "auto", text: title || "(no title)" }), " ", urlNode(url, null, "url"));
       }
     } else if (ui.pageKey !== "-") {
       ui.pageKey = "-";

@@ -1,7 +1,7 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
 import { duration, parseTime, str } from "../format.js";
-import { h, setText, urlNode } from "./dom.js";
+import { h, setText, urlNode, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
 const STARTING_MS = 10000; // "Starting…" gives up after this long without an answer
@@ -31,7 +31,7 @@ export function createVisitorsView({ store, dom, actions }) {
 
   function buildRow(visitor) {
     const ui = { cache: {} };
-    ui.title = h("span", { class: "page-title" });
+    ui.title = h("span", { class: "page-title", dir: "auto" });
     ui.url = h("span", { class: "page-url" });
     ui.pageBox = h("div", { class: "page", testid: "visitor-page" }, ui.title, ui.url);
     ui.referrer = h("div", { class: "page-ref", testid: "visitor-referrer" });
@@ -69,7 +69,7 @@ export function createVisitorsView({ store, dom, actions }) {
     }
     if (c.referrer !== referrer) {
       c.referrer = referrer;
-      setText(ui.referrer, referrer ? "from " + referrer : "");
+      ui.referrer.replaceChildren(...(referrer ? ["from ", visitorText(referrer)] : []));
       ui.referrer.title = referrer;
       ui.referrer.hidden = !referrer;
     }
