@@ -7,15 +7,17 @@ from .models import Operator
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login form; an account or address with too many failed logins
-    (infra/ratelimit.py) is told so, with 429, and no password is checked."""
+    """Django's login form; an address, or an account from it, with too many failed logins
+    is told so, with 429, and no password is checked; so is an attempt for an account with
+    too many from anywhere that comes within seconds of another (infra/ratelimit.py)."""
 
     template_name = "operators/login.html"
 
     def form_invalid(self, form):
-        if getattr(self.request, "login_rate_limited", False):
+        refusal = getattr(self.request, "login_rate_limited", None)
+        if refusal:
             form.errors.clear()
-            form.add_error(None, "Too many failed logins. Wait a few minutes and try again.")
+            form.add_error(None, refusal[0].upper() + refusal[1:] + ".")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_invalid(form)
 

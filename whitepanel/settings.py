@@ -249,9 +249,14 @@ WP_RATE_IP_OPENS = os.environ.get("WP_RATE_IP_OPENS", "100/60")
 WP_RATE_VISITOR_PAGES = os.environ.get("WP_RATE_VISITOR_PAGES", "60/60")
 WP_RATE_IP_PAGES = os.environ.get("WP_RATE_IP_PAGES", "600/60")
 WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
-# Failed logins (login form, admin, API token) per user name and per IP address.
-WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
+# Failed logins (login form, admin, API token). Over the limit per IP address, or per user
+# name from one address, attempts are refused for the window; over the limit per user name
+# (from anywhere), attempts for it are let through once per WP_LOGIN_SLOWDOWN seconds, so
+# nobody elsewhere can lock an operator out (issue 21).
+WP_RATE_ACCOUNT_IP_LOGINS = os.environ.get("WP_RATE_ACCOUNT_IP_LOGINS", "10/300")
 WP_RATE_IP_LOGINS = os.environ.get("WP_RATE_IP_LOGINS", "50/300")
+WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
+WP_LOGIN_SLOWDOWN = _env_float("WP_LOGIN_SLOWDOWN", 5)
 
 # API tokens (`POST /api/token/`, issue 21): stored as SHA-512 digests, each valid for
 # WP_API_TOKEN_TTL seconds (30 days) from when it was issued; a password change or a
