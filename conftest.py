@@ -37,7 +37,8 @@ TEST_TIMINGS = {
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
-                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS")}  # fmt: skip
+                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
+                                                 "WP_RATE_IP_PASSWORD_RESETS")}  # fmt: skip
 
 SITE_ORIGIN = "http://shop.test"
 OTHER_ORIGIN = "http://other.test"

@@ -67,6 +67,8 @@ SETTINGS = {
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",
+    ("ip", "password_reset"): "WP_RATE_IP_PASSWORD_RESETS",
+    ("email", "password_reset"): "WP_RATE_EMAIL_PASSWORD_RESETS",
 }
 
 
@@ -289,3 +291,16 @@ def count_failed_login(sender, credentials: dict, request=None, **kwargs) -> Non
     checks = _login_checks(request, credentials).counted
     if checks:
         rate_limiter.hit(checks)
+
+
+# Password resets ------------------------------------------------------------------
+#
+# Each request may send a mail: limited per address and per email address asked for, the
+# same whether an account has that email or not, so the limit tells nothing either.
+
+
+def password_reset_refused(request, email: str) -> bool:
+    """Counts a "forgot your password?" request; True if it is over a limit."""
+    address = address_subject(request.META.get("REMOTE_ADDR") or "unknown")
+    checks = [("ip", "password_reset", address), ("email", "password_reset", email.strip().lower()[:254])]
+    return rate_limiter.hit(checks)

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -290,6 +292,26 @@ def test_successful_logins_do_not_count(peter, settings, login_clock):
         assert response.status_code == 302
         assert logged_in(client)
     assert log_in("peter", "typo")[0].status_code == 200  # a first mistake is only a mistake
+
+
+def test_password_reset_requests_are_limited_per_address_and_per_email_alike_for_unknown_ones(peter, settings):
+    """Each "forgot your password?" may send a mail: nobody may fill an operator's mailbox, and
+    the limit treats an address with no account the same, so it tells nothing about accounts."""
+    settings.WP_RATE_EMAIL_PASSWORD_RESETS = "2/3600"
+    settings.WP_RATE_IP_PASSWORD_RESETS = "3/3600"
+    get_user_model().objects.filter(pk=peter.user_id).update(email="peter@example.com")
+
+    def forgot(email: str, ip: str) -> int:
+        return Client(REMOTE_ADDR=ip).post("/operators/password/forgot/", {"email": email}).status_code
+
+    # Per email address asked for, from anywhere; the same for one nobody has.
+    assert [forgot("peter@example.com", f"192.0.2.{n}") for n in range(3)] == [302, 302, 429]
+    assert [forgot("nobody@example.com", f"192.0.2.{n}") for n in range(3)] == [302, 302, 429]
+    assert len(mail.outbox) == 2
+    # Per address, whatever the email addresses.
+    assert [forgot(f"guess{n}@example.com", ATTACKER) for n in range(4)] == [302, 302, 302, 429]
+    response = Client(REMOTE_ADDR=ATTACKER).post("/operators/password/forgot/", {"email": "other@example.com"})
+    assert "Too many requests" in response.content.decode()
 
 
 async def test_without_redis_the_limits_let_the_chat_through(sockets, visitor_from, site, settings, monkeypatch):
