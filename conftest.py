@@ -38,6 +38,7 @@ TEST_TIMINGS = {
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
                                                  "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
+                                                 "WP_RATE_IP_PASSWORD_RESETS",
                                                  # and tests send frames faster than people do
                                                  "WP_RATE_SOCKET_FRAMES")}  # fmt: skip
 # The same for sockets open at once per address: counted (the check runs), never refused.

@@ -1,7 +1,8 @@
-"""Admin for operators: one form creates the login and the operator; unticking "active"
-(or the action) deactivates them through `operator_deactivate`, which closes their
-open panels and releases their rooms at once. In chat because it ends shifts
-(chat/shifts.py); chat/admin.py registers it."""
+"""Admin for operators: one form creates the login and the operator, who is mailed an
+invitation to set their own password (operators/invitations.py); unticking "active" (or the
+action) deactivates them through `operator_deactivate`, which closes their open panels and
+releases their rooms at once. In chat because it ends shifts (chat/shifts.py); chat/admin.py
+registers it."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +12,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import Prefetch
 from django.http import HttpRequest
 
+from operators.invitations import InvitationRefused, operator_invite
 from operators.models import Operator
 from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, owned_site_ids
 from visitors.models import Site
@@ -22,6 +24,10 @@ User = get_user_model()
 DEACTIVATE_HELP = (
     "Untick to deactivate: they can no longer log in, their open panels close at once "
     "and their chats are released (visitors go back to the pool)."
+)
+LOCKED_EMAIL_HELP = (
+    "Theirs to keep: they have set their password, and links to set a new one go to this address. "
+    "A superuser can change it."
 )
 
 
@@ -55,6 +61,10 @@ class OperatorForm(forms.ModelForm):
         fields = ["sites"]
         help_texts = {"sites": "The sites whose visitors and chats this operator sees."}
 
+    # Set by OperatorAdmin.get_form: an owner changes no address that the account's password
+    # resets go to once its holder has set a password (else they could send one to themselves).
+    email_locked = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.instance.user if self.instance.pk else None
@@ -62,8 +72,14 @@ class OperatorForm(forms.ModelForm):
             for name in ("username", "first_name", "last_name", "email", "is_active"):
                 self.initial[name] = getattr(user, name)
             self.fields["password1"].help_text = "Leave empty to keep the current password."
+            if self.email_locked:
+                self.fields["email"].disabled = True
+                self.fields["email"].help_text = LOCKED_EMAIL_HELP
         else:
-            self.fields["password1"].required = self.fields["password2"].required = True
+            # Nobody sets a new operator's password: they are mailed a link to set their own.
+            del self.fields["password1"], self.fields["password2"]
+            self.fields["email"].required = True
+            self.fields["email"].help_text = "An invitation with a link to set their password goes here."
 
     @property
     def user(self):
@@ -113,7 +129,7 @@ class OperatorAdmin(SiteScopedAdmin):
     list_select_related = ["user"]
     ordering = ["user__username"]
     filter_horizontal = ["sites"]
-    actions = ["deactivate"]
+    actions = ["invite", "deactivate"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(Prefetch("sites", queryset=Site.objects.order_by("name")))
@@ -137,10 +153,15 @@ class OperatorAdmin(SiteScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and not request.user.is_superuser:
-            # Owners set a password only for an operator they create (save_model).
+        if obj is None or not request.user.is_superuser:
+            # A new operator sets their own password from an invitation; owners never set one.
             fieldsets = [(name, options) for name, options in fieldsets if name != "Password"]
         return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.email_locked = bool(obj and not request.user.is_superuser and obj.user.has_usable_password())
+        return form
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "sites":
@@ -159,6 +180,29 @@ class OperatorAdmin(SiteScopedAdmin):
             account["password"] = ""
         operator_save(operator=obj, **account)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not change:
+            # After the sites, which the invitation names.
+            self.send_invitations(request, [form.instance])
+
+    def send_invitations(self, request: HttpRequest, operators: list[Operator]) -> None:
+        origin = request.build_absolute_uri("/")
+        sent, refused = [], []
+        for operator in operators:
+            try:
+                sent.append(operator_invite(operator=operator, origin=origin, invited_by=request.user))
+            except InvitationRefused as error:
+                refused.append(f"No link sent to {operator.user.get_username()}: {error}.")
+            except OSError as error:  # the mail server's (smtplib's errors are OSErrors)
+                refused.append(f"The mail to {operator.user.email} failed ({error}): send it again with the action.")
+        if sent:
+            self.message_user(
+                request, f"A link to set their password was mailed to {', '.join(sent)}.", messages.SUCCESS
+            )
+        for text in refused:
+            self.message_user(request, text, messages.WARNING)
+
     @admin.display(description="username", ordering="user__username")
     def username(self, operator: Operator) -> str:
         return operator.user.username
@@ -174,6 +218,19 @@ class OperatorAdmin(SiteScopedAdmin):
     @admin.display(description="last login", ordering="user__last_login")
     def last_login(self, operator: Operator):
         return operator.user.last_login
+
+    @admin.action(description="Send a new invitation (a link to set their password)", permissions=["change"])
+    def invite(self, request: HttpRequest, queryset) -> None:
+        # The same rule as changing them: never a superuser's or another staff account's link,
+        # nor one of an operator who also serves a site the owner does not own.
+        allowed = [operator for operator in queryset if self.has_change_permission(request, operator)]
+        self.send_invitations(request, allowed)
+        if len(allowed) < len(queryset):
+            self.message_user(
+                request,
+                f"{len(queryset) - len(allowed)} operator(s) you may not manage: no link sent.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Deactivate selected operators", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:

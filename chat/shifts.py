@@ -103,7 +103,9 @@ def operator_save(
 ) -> Operator:
     """Create an operator, their login (a Django user) with them, or change one. An active
     operator made inactive is deactivated (operator_deactivate: panels closed, rooms
-    released); an empty password keeps the current one. The sites are the caller's to set."""
+    released); an empty password keeps the current one, and gives a new login none it can
+    log in with (they set their own from an invitation, operators/invitations.py). The sites
+    are the caller's to set."""
     with transaction.atomic():
         user = operator.user if operator.user_id else get_user_model()()
         deactivates = user.pk is not None and user.is_active and not is_active
@@ -113,6 +115,8 @@ def operator_save(
             user.is_active = is_active
         if password:
             user.set_password(password)
+        elif user.pk is None:
+            user.set_unusable_password()
         user.save()
         operator.user = user
         operator.save()

@@ -65,7 +65,10 @@ SETTINGS = {
     ("visitor", "rotate"): "WP_RATE_VISITOR_OPENS",
     ("ip", "rotate"): "WP_RATE_IP_OPENS",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
+    ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",
+    ("ip", "password_reset"): "WP_RATE_IP_PASSWORD_RESETS",
+    ("email", "password_reset"): "WP_RATE_EMAIL_PASSWORD_RESETS",
 }
 
 
@@ -192,36 +195,112 @@ def scope_ip(scope: dict) -> str:
 #
 # Every way in (the login form, admin's login, the API's token endpoint) goes through
 # django.contrib.auth.authenticate(): this backend, first in AUTHENTICATION_BACKENDS,
-# refuses an account or an address with too many recent failures before any password
-# is checked, and every failure counts against both.
+# refuses an attempt before any password is checked when
+#
+# - its address, or this account from this address, has too many recent failures (a hard
+#   stop for the window), or
+# - this account has too many recent failures from anywhere, and another attempt for it was
+#   let through less than WP_LOGIN_SLOWDOWN seconds ago (a slowdown, not a stop).
+#
+# The account alone never stops: keyed on the name only, anyone anywhere could lock a named
+# operator out by failing for them (issue 21). Every failure counts against all three.
+
+LOCKED_OUT = "too many failed logins; try again in a few minutes"
+SLOWED_DOWN = "too many attempts; try again in a few seconds"
+
+# KEYS[1]: when an attempt for the account was last let through. ARGV: now, the slowdown, the
+# key's life. 1: let this one through (and remember it), 0: too soon.
+_SLOT = """
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
 
 
-def _login_checks(request, credentials: dict) -> list[tuple[str, str, str]]:
-    checks = []
+@dataclass(frozen=True)
+class LoginChecks:
+    hard: list[tuple[str, str, str]]  # over any of these: refused for the window
+    account: list[tuple[str, str, str]]  # over this: slowed down
+
+    @property
+    def counted(self) -> list[tuple[str, str, str]]:
+        return self.hard + self.account
+
+
+def _login_checks(request, credentials: dict) -> LoginChecks:
+    hard, account = [], []
     username = credentials.get("username")
-    if isinstance(username, str) and username:
-        checks.append(("account", "login", username.strip().lower()[:150]))
-    if request is not None:
-        checks.append(("ip", "login", address_subject(request.META.get("REMOTE_ADDR") or "unknown")))
-    return checks
+    username = username.strip().lower()[:150] if isinstance(username, str) and username else ""
+    address = address_subject(request.META.get("REMOTE_ADDR") or "unknown") if request is not None else ""
+    if username:
+        account.append(("account", "login", username))
+        if address:
+            hard.append(("account_ip", "login", f"{username}|{address}"))
+    if address:
+        hard.append(("ip", "login", address))
+    return LoginChecks(hard=hard, account=account)
+
+
+def login_slot_taken(username: str) -> bool:
+    """For an account over its limit: True if another attempt for it was let through less than
+    WP_LOGIN_SLOWDOWN seconds ago; else this attempt takes the slot. Fails open, like the rest."""
+    slowdown = float(settings.WP_LOGIN_SLOWDOWN)
+    key = f"{settings.WP_REDIS_PREFIX}:rate:login:slowdown:{username}"
+    now = timezone.now().timestamp()
+    try:
+        return not rate_limiter._clients.redis().eval(_SLOT, 1, key, repr(now), repr(slowdown), math.ceil(slowdown) + 1)
+    except RedisError as error:
+        return _let_through(error)
+
+
+def login_refusal(request, username) -> str | None:
+    """Why an attempt to log in as `username` from `request`'s address is refused, or None."""
+    checks = _login_checks(request, {"username": username})
+    if checks.hard and rate_limiter.over(checks.hard):
+        return LOCKED_OUT
+    if checks.account and rate_limiter.over(checks.account) and login_slot_taken(checks.account[0][2]):
+        return SLOWED_DOWN
+    return None
 
 
 class LoginRateLimitBackend:
-    """Authenticates nobody; stops authentication while an account or address is over its limit.
+    """Authenticates nobody; stops authentication while an address, or an account from an
+    address, is over its limit, and slows down an account over its own.
 
     No get_user(): it never owns a session (and force_login() skips it)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        checks = _login_checks(request, {"username": username})
-        if checks and rate_limiter.over(checks):
+        refusal = login_refusal(request, username)
+        if refusal is not None:
             if request is not None:
-                request.login_rate_limited = True
-            raise PermissionDenied("too many failed logins; try again later")
+                # The login form and the token endpoint say why (with 429).
+                request.login_rate_limited = refusal
+            raise PermissionDenied(refusal)
         return None
 
 
 @receiver(user_login_failed, dispatch_uid="infra.ratelimit.count_failed_login")
 def count_failed_login(sender, credentials: dict, request=None, **kwargs) -> None:
-    checks = _login_checks(request, credentials)
+    if getattr(request, "login_rate_limited", None) == SLOWED_DOWN:
+        # Nothing was tried, and counting it would let whoever takes the account's slots run
+        # the owner's own refused attempts up to their address's hard stop.
+        return
+    checks = _login_checks(request, credentials).counted
     if checks:
         rate_limiter.hit(checks)
+
+
+# Password resets ------------------------------------------------------------------
+#
+# Each request may send a mail: limited per address and per email address asked for, the
+# same whether an account has that email or not, so the limit tells nothing either.
+
+
+def password_reset_refused(request, email: str) -> bool:
+    """Counts a "forgot your password?" request; True if it is over a limit."""
+    address = address_subject(request.META.get("REMOTE_ADDR") or "unknown")
+    checks = [("ip", "password_reset", address), ("email", "password_reset", email.strip().lower()[:254])]
+    return rate_limiter.hit(checks)

@@ -32,7 +32,7 @@ class TokenView(APIView):
         responses={
             200: TokenOutSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Bad credentials."),
-            429: OpenApiResponse(ErrorSerializer, description="Too many failed logins for this user or address."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many failed logins, from here or for this user."),
         },
         auth=[],
         tags=["auth"],
@@ -41,8 +41,9 @@ class TokenView(APIView):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             # Set by infra.ratelimit.LoginRateLimitBackend: no password was even checked.
-            if getattr(request, "login_rate_limited", False):
-                raise Throttled(detail="too many failed logins; try again later")
+            refusal = getattr(request, "login_rate_limited", None)
+            if refusal:
+                raise Throttled(detail=refusal)
             raise ValidationError(serializer.errors)
         token, expiry = api_token_issue(user=serializer.validated_data["user"])
         return Response({"token": token, "expiry": expiry.isoformat() if expiry else None})

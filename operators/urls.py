@@ -4,5 +4,10 @@ from . import views
 
 urlpatterns = [
     path("operators/login/", views.LoginView.as_view(), name="login"),
+    path("operators/password/forgot/", views.PasswordForgotView.as_view(), name="password-forgot"),
+    path("operators/password/sent/", views.PasswordForgotSentView.as_view(), name="password-forgot-sent"),
+    path("operators/password/done/", views.PasswordSetDoneView.as_view(), name="password-set-done"),
+    # An invitation's or a reset's link (operators/invitations.py).
+    path("operators/password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("panel/", views.panel, name="panel"),
 ]

@@ -2,22 +2,60 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.urls import reverse_lazy
+
+from infra.ratelimit import password_reset_refused
 
 from .models import Operator
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login form; an account or address with too many failed logins
-    (infra/ratelimit.py) is told so, with 429, and no password is checked."""
+    """Django's login form; an address, or an account from it, with too many failed logins
+    is told so, with 429, and no password is checked; so is an attempt for an account with
+    too many from anywhere that comes within seconds of another (infra/ratelimit.py)."""
 
     template_name = "operators/login.html"
 
     def form_invalid(self, form):
-        if getattr(self.request, "login_rate_limited", False):
+        refusal = getattr(self.request, "login_rate_limited", None)
+        if refusal:
             form.errors.clear()
-            form.add_error(None, "Too many failed logins. Wait a few minutes and try again.")
+            form.add_error(None, refusal[0].upper() + refusal[1:] + ".")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_invalid(form)
+
+
+class PasswordForgotView(auth_views.PasswordResetView):
+    """ "Forgot your password?": Django's reset form. It answers the same whether an account
+    has the address or not (a mail goes only to an active account with a password), and each
+    address and each email address asked for may ask a few times an hour (infra/ratelimit.py)."""
+
+    template_name = "operators/password_forgot.html"
+    email_template_name = "operators/password_reset_email.txt"
+    subject_template_name = "operators/password_reset_subject.txt"
+    success_url = reverse_lazy("password-forgot-sent")
+
+    def form_valid(self, form):
+        if password_reset_refused(self.request, form.cleaned_data["email"]):
+            form.add_error(None, "Too many requests. Wait a while and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)
+
+
+class PasswordForgotSentView(auth_views.PasswordResetDoneView):
+    template_name = "operators/password_forgot_sent.html"
+
+
+class PasswordSetView(auth_views.PasswordResetConfirmView):
+    """The link of an invitation or a reset (operators/invitations.py): Django's, which works
+    once and for WP_INVITE_TTL, and moves the token out of the URL before the form shows."""
+
+    template_name = "operators/password_set.html"
+    success_url = reverse_lazy("password-set-done")
+
+
+class PasswordSetDoneView(auth_views.PasswordResetCompleteView):
+    template_name = "operators/password_set_done.html"
 
 
 @login_required

@@ -258,9 +258,39 @@ WP_RATE_SOCKET_FRAMES = os.environ.get("WP_RATE_SOCKET_FRAMES", "60/30")
 # 0: no cap. A load test from one machine lifts the first.
 WP_MAX_SOCKETS_PER_IP = _env_int("WP_MAX_SOCKETS_PER_IP", 200)
 WP_MAX_SOCKETS_PER_VISITOR = _env_int("WP_MAX_SOCKETS_PER_VISITOR", 20)
-# Failed logins (login form, admin, API token) per user name and per IP address.
-WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
+# Failed logins (login form, admin, API token). Over the limit per IP address, or per user
+# name from one address, attempts are refused for the window; over the limit per user name
+# (from anywhere), attempts for it are let through once per WP_LOGIN_SLOWDOWN seconds, so
+# nobody elsewhere can lock an operator out (issue 21).
+WP_RATE_ACCOUNT_IP_LOGINS = os.environ.get("WP_RATE_ACCOUNT_IP_LOGINS", "10/300")
 WP_RATE_IP_LOGINS = os.environ.get("WP_RATE_IP_LOGINS", "50/300")
+WP_RATE_ACCOUNT_LOGINS = os.environ.get("WP_RATE_ACCOUNT_LOGINS", "10/300")
+WP_LOGIN_SLOWDOWN = _env_float("WP_LOGIN_SLOWDOWN", 5)
+# "Forgot your password?" requests per IP address and per email address asked for: each
+# may send a mail, so neither a client nor many can fill someone's mailbox.
+WP_RATE_IP_PASSWORD_RESETS = os.environ.get("WP_RATE_IP_PASSWORD_RESETS", "10/3600")
+WP_RATE_EMAIL_PASSWORD_RESETS = os.environ.get("WP_RATE_EMAIL_PASSWORD_RESETS", "3/3600")
+
+# Invitations and password resets: a set-password link (Django's PasswordResetTokenGenerator)
+# works once, for WP_INVITE_TTL seconds (3 days) (operators/invitations.py).
+PASSWORD_RESET_TIMEOUT = _env_int("WP_INVITE_TTL", 3 * 24 * 3600)
+
+# Email (invitations, password resets). Without WP_EMAIL_HOST mails are printed on the
+# console (`make run` shows them); with it, sent over SMTP: port 587 with STARTTLS by
+# default, WP_EMAIL_SSL=1 for implicit TLS (port 465).
+WP_EMAIL_HOST = os.environ.get("WP_EMAIL_HOST", "")
+if WP_EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = WP_EMAIL_HOST
+    EMAIL_USE_SSL = os.environ.get("WP_EMAIL_SSL", "") == "1"
+    EMAIL_USE_TLS = not EMAIL_USE_SSL and os.environ.get("WP_EMAIL_TLS", "1") == "1"
+    EMAIL_PORT = _env_int("WP_EMAIL_PORT", 465 if EMAIL_USE_SSL else 587)
+    EMAIL_HOST_USER = os.environ.get("WP_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("WP_EMAIL_PASSWORD", "")
+    EMAIL_TIMEOUT = 10
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "White Panel <white-panel@localhost>")
 
 # API tokens (`POST /api/token/`, issue 21): stored as SHA-512 digests, each valid for
 # WP_API_TOKEN_TTL seconds (30 days) from when it was issued; a password change or a

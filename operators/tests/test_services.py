@@ -20,6 +20,14 @@ def test_a_new_operator_gets_a_login_they_can_use(site):
     assert (operator.name, operator.user.is_active) == ("Rosa", True)
 
 
+def test_a_new_operator_without_a_password_has_none_anyone_could_log_in_with(site):
+    """Invited operators (operators/invitations.py): not even an empty password works."""
+    operator = operator_save(operator=Operator(), username="rosa", email="rosa@example.com")
+
+    assert not operator.user.has_usable_password()
+    assert authenticate(username="rosa", password="") is None
+
+
 def test_an_empty_password_keeps_the_current_one(peter):
     operator_save(operator=peter, username=peter.user.username, first_name="Pete")
 

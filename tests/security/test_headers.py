@@ -28,6 +28,10 @@ def pages(peter) -> dict[str, Client]:
     root.force_login(make_staff("root", superuser=True))
     return {
         "/operators/login/": Client(),
+        "/operators/password/forgot/": Client(),
+        "/operators/password/sent/": Client(),
+        "/operators/password/Mg/not-a-token/": Client(),  # an invitation's link, used or wrong
+        "/operators/password/done/": Client(),
         "/panel/": operator,
         "/admin/login/": Client(),
         "/admin/": root,

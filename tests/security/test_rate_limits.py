@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -182,10 +184,14 @@ def login_clock(monkeypatch):
     """The limiter's clock held in the middle of a window: its sliding window is approximated
     from two fixed ones, and attempts on both sides of a boundary weigh a little less than
     their number (3 failures just before it count as 2.99 just after), so a test counting
-    exactly to a limit would fail when a boundary fell inside it (it did, once in CI)."""
+    exactly to a limit would fail when a boundary fell inside it (it did, once in CI).
+    `advance(seconds)` moves it on: the login slowdown is timed by the same clock."""
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    held = hour + timedelta(seconds=150)  # mid-window for every window length dividing 300 s
-    monkeypatch.setattr(ratelimit, "timezone", SimpleNamespace(now=lambda: held))
+    clock = SimpleNamespace(held=hour + timedelta(seconds=150))  # mid-window for every window dividing 300 s
+    clock.now = lambda: clock.held
+    clock.advance = lambda seconds: setattr(clock, "held", clock.held + timedelta(seconds=seconds))
+    monkeypatch.setattr(ratelimit, "timezone", clock)
+    return clock
 
 
 def log_in(username: str, password: str, ip: str = ATTACKER, path: str = "/operators/login/"):
@@ -199,26 +205,63 @@ def logged_in(client: Client) -> bool:
 
 
 def test_guessing_an_operators_password_is_stopped_even_with_the_right_one(peter, jane, settings, login_clock):
-    settings.WP_RATE_ACCOUNT_LOGINS = "3/300"
+    settings.WP_RATE_ACCOUNT_IP_LOGINS = "3/300"
     for guess in ("123456", "password", "peter2024"):
         response, _ = log_in("peter", guess)
         assert response.status_code == 200  # the form again, with its error
-    response, client = log_in("Peter", PASSWORD, ip=NEIGHBOUR)  # the name in any case, from anywhere
+    response, client = log_in("Peter", PASSWORD)  # the name in any case
     assert response.status_code == 429
     assert "Too many failed logins" in response.content.decode()
     assert not logged_in(client)
     # The API's token endpoint and admin's login are the same door.
-    token = Client(REMOTE_ADDR=NEIGHBOUR).post(
+    token = Client(REMOTE_ADDR=ATTACKER).post(
         "/api/token/", {"username": "peter", "password": PASSWORD}, content_type="application/json"
     )
     assert (token.status_code, token.json()["error"]["code"]) == (429, "throttled")
-    _, admin = log_in("peter", PASSWORD, ip=NEIGHBOUR, path="/admin/login/?next=/admin/")
+    _, admin = log_in("peter", PASSWORD, path="/admin/login/?next=/admin/")
     assert settings.SESSION_COOKIE_NAME not in admin.cookies
 
-    # Another operator is not locked out by it.
+    # Another operator is not locked out by it, even from the same address.
     response, client = log_in("jane", PASSWORD)
     assert response.status_code == 302
     assert logged_in(client)
+
+
+def test_an_attacker_failing_for_an_operator_does_not_lock_them_out_elsewhere(peter, settings, login_clock):
+    """Issue 21: the account's limit was a hard stop from anywhere, so anyone could lock a named
+    operator out for the whole window by failing for them. The stop is per account and address."""
+    settings.WP_RATE_ACCOUNT_IP_LOGINS = settings.WP_RATE_ACCOUNT_LOGINS = "3/300"
+    for guess in ("123456", "password", "peter2024", "letmein", "qwerty"):
+        log_in("peter", guess)
+
+    stopped, attacker = log_in("peter", PASSWORD)
+    assert stopped.status_code == 429
+    assert not logged_in(attacker)
+    # Peter, at his own address, gets in at once: the stopped attacker took no turn from him.
+    response, client = log_in("peter", PASSWORD, ip=NEIGHBOUR)
+    assert response.status_code == 302
+    assert logged_in(client)
+
+
+def test_guesses_for_one_account_from_many_addresses_are_slowed_to_one_per_slowdown(peter, settings, login_clock):
+    settings.WP_RATE_ACCOUNT_IP_LOGINS = settings.WP_RATE_ACCOUNT_LOGINS = "3/300"
+    settings.WP_LOGIN_SLOWDOWN = 5
+    for n in range(3):
+        assert log_in("peter", "guess", ip=f"192.0.2.{n + 1}")[0].status_code == 200
+    # The account is over its limit: one attempt per 5 seconds, from wherever it comes.
+    assert log_in("peter", "guess", ip="192.0.2.10")[0].status_code == 200  # checked, and wrong
+    for ip in ("192.0.2.11", NEIGHBOUR):  # a guesser elsewhere, and Peter, within the 5 s
+        response, client = log_in("peter", PASSWORD, ip=ip)
+        assert response.status_code == 429
+        assert "try again in a few seconds" in response.content.decode()
+        assert not logged_in(client)
+    login_clock.advance(5)
+    response, client = log_in("peter", PASSWORD, ip=NEIGHBOUR)
+    assert response.status_code == 302
+    assert logged_in(client)
+    # Peter's refused attempts did not count against his address: a typo now is only a typo.
+    login_clock.advance(5)
+    assert log_in("peter", "typo", ip=NEIGHBOUR)[0].status_code == 200
 
 
 def test_one_address_trying_many_accounts_is_stopped(peter, settings, login_clock):
@@ -243,12 +286,32 @@ def test_one_ipv6_subscriber_trying_many_accounts_from_many_addresses_is_stopped
 
 
 def test_successful_logins_do_not_count(peter, settings, login_clock):
-    settings.WP_RATE_ACCOUNT_LOGINS = "2/300"
+    settings.WP_RATE_ACCOUNT_IP_LOGINS = settings.WP_RATE_ACCOUNT_LOGINS = "2/300"
     for _ in range(4):
         response, client = log_in("peter", PASSWORD)
         assert response.status_code == 302
         assert logged_in(client)
     assert log_in("peter", "typo")[0].status_code == 200  # a first mistake is only a mistake
+
+
+def test_password_reset_requests_are_limited_per_address_and_per_email_alike_for_unknown_ones(peter, settings):
+    """Each "forgot your password?" may send a mail: nobody may fill an operator's mailbox, and
+    the limit treats an address with no account the same, so it tells nothing about accounts."""
+    settings.WP_RATE_EMAIL_PASSWORD_RESETS = "2/3600"
+    settings.WP_RATE_IP_PASSWORD_RESETS = "3/3600"
+    get_user_model().objects.filter(pk=peter.user_id).update(email="peter@example.com")
+
+    def forgot(email: str, ip: str) -> int:
+        return Client(REMOTE_ADDR=ip).post("/operators/password/forgot/", {"email": email}).status_code
+
+    # Per email address asked for, from anywhere; the same for one nobody has.
+    assert [forgot("peter@example.com", f"192.0.2.{n}") for n in range(3)] == [302, 302, 429]
+    assert [forgot("nobody@example.com", f"192.0.2.{n}") for n in range(3)] == [302, 302, 429]
+    assert len(mail.outbox) == 2
+    # Per address, whatever the email addresses.
+    assert [forgot(f"guess{n}@example.com", ATTACKER) for n in range(4)] == [302, 302, 302, 429]
+    response = Client(REMOTE_ADDR=ATTACKER).post("/operators/password/forgot/", {"email": "other@example.com"})
+    assert "Too many requests" in response.content.decode()
 
 
 async def test_without_redis_the_limits_let_the_chat_through(sockets, visitor_from, site, settings, monkeypatch):
