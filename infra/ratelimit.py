@@ -206,16 +206,24 @@ def _login_checks(request, credentials: dict) -> list[tuple[str, str, str]]:
     return checks
 
 
+def login_over_limit(request, *, username: str | None) -> bool:
+    """The account or the address has too many recent failed logins: nothing may be checked
+    for them (request.login_rate_limited tells the view why)."""
+    checks = _login_checks(request, {"username": username})
+    if checks and rate_limiter.over(checks):
+        if request is not None:
+            request.login_rate_limited = True
+        return True
+    return False
+
+
 class LoginRateLimitBackend:
     """Authenticates nobody; stops authentication while an account or address is over its limit.
 
     No get_user(): it never owns a session (and force_login() skips it)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        checks = _login_checks(request, {"username": username})
-        if checks and rate_limiter.over(checks):
-            if request is not None:
-                request.login_rate_limited = True
+        if login_over_limit(request, username=username):
             raise PermissionDenied("too many failed logins; try again later")
         return None
 

@@ -2,18 +2,14 @@
 failed logins are limited per account and per address; nobody else notices."""
 
 import asyncio
-from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
 
 from chat.models import Message, Room
 from conftest import PASSWORD
-from infra import ratelimit
 from infra.ratelimit import address_subject, rate_limiter
 from infra.redis_clients import RedisClients
 from tests.sockets import of_type
@@ -175,17 +171,6 @@ async def test_limit_is_a_window_a_visitor_who_slows_down_may_write_again(socket
 
 
 # Logins -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def login_clock(monkeypatch):
-    """The limiter's clock held in the middle of a window: its sliding window is approximated
-    from two fixed ones, and attempts on both sides of a boundary weigh a little less than
-    their number (3 failures just before it count as 2.99 just after), so a test counting
-    exactly to a limit would fail when a boundary fell inside it (it did, once in CI)."""
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    held = hour + timedelta(seconds=150)  # mid-window for every window length dividing 300 s
-    monkeypatch.setattr(ratelimit, "timezone", SimpleNamespace(now=lambda: held))
 
 
 def log_in(username: str, password: str, ip: str = ATTACKER, path: str = "/operators/login/"):
