@@ -252,3 +252,18 @@ def test_required_two_factor_sends_staff_without_a_device_to_enrollment(site, pe
     response, operator = log_in("/operators/login/", "peter")
     assert operator.get("/panel/").status_code == 200
     assert token("peter").status_code == 200
+
+
+async def test_required_two_factor_keeps_a_staff_operator_without_a_device_out_of_the_panel(site, settings):
+    settings.WP_REQUIRE_2FA_STAFF = True
+
+    @database_sync_to_async
+    def owner_session() -> str:
+        owner = make_staff("olivia", site)
+        Operator.objects.create(user=owner).sites.add(site)
+        response, client = log_in("/operators/login/", "olivia")
+        assert response.status_code == 302
+        return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    refused = CommunicatorClient("/ws/operator/", panel_headers(await owner_session()))
+    assert not await refused.connect()
