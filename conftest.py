@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from infra.db import close_connections
-from tests.sockets import CommunicatorClient, LiveClient
+from tests.sockets import CommunicatorClient, LiveClient, whole_snapshot
 from whitepanel import launch
 
 ROOT = Path(__file__).resolve().parent
@@ -184,7 +184,7 @@ async def sockets():
             client = CommunicatorClient("/ws/operator/", headers)
             opened.append(client)
             assert await client.connect(), f"operator socket refused ({client.closed_code})"
-            client.snapshot = await client.expect("snapshot")
+            client.snapshot = await whole_snapshot(client)
             return client
 
         async def refused(self, path: str, headers: list[tuple[bytes, bytes]]) -> bool:
@@ -313,7 +313,7 @@ async def live_sockets():
             )
             opened.append(client)
             assert await client.connect(), f"operator socket refused ({client.closed_code})"
-            client.snapshot = await client.expect("snapshot")
+            client.snapshot = await whole_snapshot(client)
             return client
 
     yield Factory()

@@ -4,6 +4,7 @@ import logging
 from urllib.parse import urlsplit
 
 from operators.models import Operator
+from operators.two_factor import State, two_factor_state
 from visitors.presence import operator_presence
 
 from . import events, selectors, services, shifts
@@ -28,8 +29,12 @@ SNAPSHOT_LISTS = ("operators", "rooms", "visitors")
 
 
 @database
-def _operator(user) -> Operator | None:
+def _operator(user, session) -> Operator | None:
     if not user or not user.is_authenticated or not user.is_active:
+        return None
+    # A session that never gave the code of the account's device (logged in before it was set
+    # up), or a staff user who must still set one up, opens no panel (operators/two_factor.py).
+    if session is None or two_factor_state(user=user, session=session) != State.PASSED:
         return None
     operator = Operator.objects.select_related("user").filter(user=user).first()
     if operator is not None:
@@ -56,7 +61,7 @@ class OperatorConsumer(JsonSocket):
         if not host_allowed(self.scope, required=True) or not same_origin(self.scope):
             await self.close()
             return
-        operator = await _operator(self.scope.get("user"))
+        operator = await _operator(self.scope.get("user"), self.scope.get("session"))
         if operator is None:
             await self.close()
             return

@@ -266,6 +266,18 @@ def login_refusal(request, username) -> str | None:
     return None
 
 
+def login_over_limit(request, *, username: str | None) -> bool:
+    """The address, or the account from it, is over its hard limit: nothing may be checked for
+    them (request.login_rate_limited tells the view why). Takes no slot of the account's
+    slowdown: a check before another step (a second factor) that authenticate() made already."""
+    checks = _login_checks(request, {"username": username})
+    if checks.hard and rate_limiter.over(checks.hard):
+        if request is not None:
+            request.login_rate_limited = LOCKED_OUT
+        return True
+    return False
+
+
 class LoginRateLimitBackend:
     """Authenticates nobody; stops authentication while an address, or an account from an
     address, is over its limit, and slows down an account over its own.

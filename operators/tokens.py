@@ -12,6 +12,8 @@ from knox.models import AuthToken
 from knox.settings import knox_settings
 from rest_framework import exceptions
 
+from .two_factor import two_factor_device, two_factor_required
+
 
 class TokenAuthentication(auth.TokenAuthentication):
     """knox's `Authorization: Token <token>`, with a token that is not even text (bytes that
@@ -22,7 +24,11 @@ class TokenAuthentication(auth.TokenAuthentication):
             token.decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        return super().authenticate_credentials(token)
+        user, auth_token = super().authenticate_credentials(token)
+        # A token issued before WP_REQUIRE_2FA_STAFF was turned on works again once the account has a device.
+        if two_factor_required(user=user) and two_factor_device(user=user) is None:
+            raise exceptions.AuthenticationFailed("Set up two-factor login first, at /operators/2fa/.")
+        return user, auth_token
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

@@ -9,5 +9,6 @@ urlpatterns = [
     path("operators/password/done/", views.PasswordSetDoneView.as_view(), name="password-set-done"),
     # An invitation's or a reset's link (operators/invitations.py).
     path("operators/password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
+    path("operators/2fa/", views.two_factor_page, name="two-factor"),
     path("panel/", views.panel, name="panel"),
 ]

@@ -39,6 +39,19 @@ async def wait_closed(client: "SocketClient", timeout: float = 5.0) -> int | Non
     return client.closed_code
 
 
+async def whole_snapshot(client: "SocketClient", timeout: float = 5.0) -> dict:
+    """A panel's snapshot with its parts put together (`snapshot_more` frames until one says
+    `"more": false`, docs/protocol.md): one dict, as a snapshot that fits one frame is."""
+    snapshot = await client.expect("snapshot", timeout)
+    part = snapshot
+    while part["more"]:
+        part = await client.expect("snapshot_more", timeout)
+        for name in ("operators", "rooms", "visitors"):
+            snapshot[name] += part[name]
+    snapshot["more"] = False
+    return snapshot
+
+
 class SocketClient:
     """Frames in arrival order; `expect` waits for one that matches, keeping the others."""
 

@@ -94,7 +94,10 @@ def test_every_curl_example_answers_as_documented(daphne_pair, doc_world):
         if documented is None:
             assert output.strip() == "", f"{command}\nprinted {output!r} but the page shows no answer"
             continue
-        answer = json.loads(output)
+        try:
+            answer = json.loads(output)
+        except ValueError:
+            raise AssertionError(f"{command}\nanswered {output!r}, not JSON") from None
         expected = json.loads(documented)
         assert same_shape(shape(expected), shape(answer)), f"{command}\nanswered {answer}\ndocumented {expected}"
         if "error" in expected:

@@ -52,7 +52,8 @@ ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").spl
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin on the two-factor site (operators/admin.py): accounts with a device need their code.
+    "whitepanel.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "visitors",
@@ -77,6 +80,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.otp_device: the device this session passed its code with, if any.
+    "django_otp.middleware.OTPMiddleware",
+    # A session without its code is nobody's; staff who must enroll go to enrollment (operators/two_factor.py).
+    "operators.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -152,6 +159,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/operators/login/"
+
+# Two-factor login (TOTP, django-otp; operators/two_factor.py, docs/security.md). An account with a
+# confirmed device logs in with its code everywhere (login form, admin, API token, panel socket).
+# WP_REQUIRE_2FA_STAFF=1: staff users (site owners) and superusers without a device are sent to
+# enrollment and may use neither admin, the panel nor the API until they have one.
+WP_REQUIRE_2FA_STAFF = os.environ.get("WP_REQUIRE_2FA_STAFF", "0").strip().lower() in ("1", "true", "yes", "on")
+OTP_TOTP_ISSUER = "White Panel"
 LOGIN_REDIRECT_URL = "/panel/"
 
 LANGUAGE_CODE = "en-us"

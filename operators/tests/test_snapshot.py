@@ -32,7 +32,8 @@ def _many_online_visitors(site, count: int) -> None:
 
 
 async def test_panel_opens_with_a_snapshot_larger_than_a_client_frame(daphne_pair, live_sockets, site, peter):
-    # 600 visitors make a snapshot of well over 64 KiB, the limit on what clients may send.
+    # 600 visitors make a snapshot of well over 64 KiB, the limit on a message either way: it
+    # comes in parts (tests/security/test_sizes.py), put together here as the panel does.
     await database_sync_to_async(_many_online_visitors)(site, 600)
     _, base = daphne_pair[0]
     panel = await live_sockets.operator(base, peter)

@@ -2,8 +2,6 @@
 failed logins are limited per account and per address; nobody else notices."""
 
 import asyncio
-from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from channels.db import database_sync_to_async
@@ -11,11 +9,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 
 from chat.models import Message, Room
 from conftest import PASSWORD
-from infra import ratelimit
 from infra.ratelimit import address_subject, rate_limiter
 from infra.redis_clients import RedisClients
 from tests.sockets import of_type
@@ -177,21 +173,6 @@ async def test_limit_is_a_window_a_visitor_who_slows_down_may_write_again(socket
 
 
 # Logins -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def login_clock(monkeypatch):
-    """The limiter's clock held in the middle of a window: its sliding window is approximated
-    from two fixed ones, and attempts on both sides of a boundary weigh a little less than
-    their number (3 failures just before it count as 2.99 just after), so a test counting
-    exactly to a limit would fail when a boundary fell inside it (it did, once in CI).
-    `advance(seconds)` moves it on: the login slowdown is timed by the same clock."""
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    clock = SimpleNamespace(held=hour + timedelta(seconds=150))  # mid-window for every window dividing 300 s
-    clock.now = lambda: clock.held
-    clock.advance = lambda seconds: setattr(clock, "held", clock.held + timedelta(seconds=seconds))
-    monkeypatch.setattr(ratelimit, "timezone", clock)
-    return clock
 
 
 def log_in(username: str, password: str, ip: str = ATTACKER, path: str = "/operators/login/"):
