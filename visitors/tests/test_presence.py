@@ -242,6 +242,8 @@ RATE_KEY = re.compile(r"rate:(hello|page):(visitor|ip):[^:]+:[\d.]+:\d+")
 SITES_KEY = "sites:version"
 # The visit in progress and the page views waiting for the database (visitors/visits.py).
 VISIT_KEY = re.compile(r"visitor:state:\d+|pageviews(:flush)?")
+# The address's open sockets (infra/socket_caps.py): one per socket, not per frame.
+SOCKETS_KEY = re.compile(r"sockets:.+")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -267,5 +269,5 @@ async def test_idle_visitor_pinging_writes_nothing_to_the_database(sockets, site
     prefix = f"{settings.WP_REDIS_PREFIX}:"
     keys = [key.removeprefix(prefix) for key in redis_client().scan_iter(match=f"{prefix}*")]
     assert f"visitor:conns:{visitor_id}" in keys
-    known = (PRESENCE_KEY, RATE_KEY, VISIT_KEY)
+    known = (PRESENCE_KEY, RATE_KEY, VISIT_KEY, SOCKETS_KEY)
     assert [k for k in keys if not any(p.fullmatch(k) for p in known) and k != SITES_KEY] == []
