@@ -27,6 +27,11 @@ class RoomOperatorSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class RoomReturnedSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=Room.Reason.choices, help_text="Why the room before it ended.")
+    operator = serializers.CharField(allow_null=True, help_text="Whose room that was.")
+
+
 class RoomSerializer(serializers.Serializer):
     """SPEC §3's room, as the sockets send it."""
 
@@ -41,6 +46,10 @@ class RoomSerializer(serializers.Serializer):
         choices=Room.Reason.choices, allow_null=True, help_text="Why an `expired` room ended."
     )
     created_at = serializers.DateTimeField()
+    returned = RoomReturnedSerializer(
+        allow_null=True,
+        help_text="A request back in the pool by itself (R14): its visitor's question was left unanswered.",
+    )
 
     def to_representation(self, room: Room) -> dict:
         return events.room_payload(room)

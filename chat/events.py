@@ -69,6 +69,12 @@ def room_payload(room: Room) -> dict:
         "expires_at": _time(room.expires_at),
         "reason": room.reason or None,
         "created_at": _time(room.created_at),
+        # R14 (extension): a request back in the pool by itself, and why.
+        "returned": (
+            {"reason": room.return_reason, "operator": room.return_operator_name or None}
+            if room.return_reason
+            else None
+        ),
     }
 
 

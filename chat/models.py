@@ -33,6 +33,10 @@ class Room(models.Model):
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # R14: a request the server put back in the pool when the visitor's room ended with their
+    # question unanswered: why the room before ended, and whose it was ("Peter logged out").
+    return_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    return_operator_name = models.CharField(max_length=150, blank=True)
 
     class Meta:
         constraints = [

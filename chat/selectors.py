@@ -113,11 +113,19 @@ def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) 
 
 
 def operator_room_history(*, room_id: int, operator: Operator, after: int) -> list[dict]:
-    """An operator reads any room of the sites they serve, as over the API (a colleague's too:
-    reading is per site, acting only on one's own rooms); another site's room does not exist."""
-    if not Room.objects.filter(pk=room_id, site_id__in=operator.site_ids).exists():
+    """The visitor's conversation up to and including this room (R15): the messages of their
+    earlier rooms too, oldest first, each with its own `room`, so whoever takes the visitor next
+    reads what was said before. An operator reads any room of the sites they serve, as over the
+    API (a colleague's too: reading is per site, acting only on one's own rooms); another site's
+    room does not exist."""
+    visitor_id = (
+        Room.objects.filter(pk=room_id, site_id__in=operator.site_ids).values_list("visitor_id", flat=True).first()
+    )
+    if visitor_id is None:
         raise NotFound("no such room")
-    return room_history(room_id=room_id, after=after)
+    theirs = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
+    messages = Message.objects.filter(room_id__in=theirs, id__gt=after).order_by("id")[:HISTORY_LIMIT]
+    return [events.message_payload(m) for m in messages]
 
 
 # The REST API's reads ---------------------------------------------------------

@@ -170,6 +170,8 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             resent = Message.objects.select_related("room").get(pk=room.resent)  # maybe of an older room
             return _relay_again(resent, resent.room)
         if room is not None:
+            if room.status == Room.Status.CLOSING:
+                room = _reopened_by_visitor(room)
             return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
         # No live room: this message may start one. The visitor's row serialises that.
         visitor = _lock_visitor(visitor_id)
@@ -181,10 +183,22 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
                 return _relay_again(resent, resent.room)
         room = _lock_live_room(visitor_id)  # made while this waited for the visitor?
         if room is not None:
+            if room.status == Room.Status.CLOSING:
+                room = _reopened_by_visitor(room)
             return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
         room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
         events.room_changed(room, visitor=visitor, pooled=True)
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+
+
+def _reopened_by_visitor(room: Room) -> Room:
+    """R14: a visitor's question in a room its operator closed reopens it (active, the expiry
+    cancelled): it must not be left to run out with the countdown. The operator and the
+    visitor get the room; the message after it alerts the operator as any other does."""
+    Room.objects.filter(pk=room.pk).update(status=Room.Status.ACTIVE, expires_at=None)
+    room = Room.objects.select_related("operator__user", "visitor").get(pk=room.pk)
+    events.room_changed(room, visitor=room.visitor, pooled=False)
+    return room
 
 
 def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
@@ -329,6 +343,7 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             rooms.filter(status__in=Room.LIVE)
             .select_for_update(of=("self",), skip_locked=skip_locked)
             .select_related("operator__user", "visitor")
+            .annotate(last_sender=_last_sender)
             .order_by("pk")  # one locking order for every caller: no deadlock between them
         )
         if not due:
@@ -340,7 +355,46 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             was_pending = room.status == Room.Status.PENDING
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
             events.room_changed(room, visitor=room.visitor, pooled=was_pending)
+            if _stranded(room, was_pending=was_pending):
+                _room_return(room, now=now)
         return due
+
+
+# The sender of a room's last message (a system line aside): a visitor's is a question nobody
+# has answered yet.
+_last_sender = Subquery(
+    Message.objects.filter(room_id=OuterRef("pk"))
+    .exclude(sender=Message.Sender.SYSTEM)
+    .order_by("-id")
+    .values("sender")[:1]
+)
+
+
+def _stranded(room: Room, *, was_pending: bool) -> bool:
+    """R14: the room ended under a visitor still on the site, their last message unanswered.
+    Not a pool request ended (it was nobody's to answer: an owner removed it), nor a visitor
+    who left (R3: nobody to answer)."""
+    return (
+        not was_pending
+        and room.reason != Room.Reason.VISITOR_LEFT
+        and room.last_sender == Message.Sender.VISITOR
+        and room.visitor.online
+    )
+
+
+def _room_return(room: Room, *, now: datetime) -> Room:
+    """R14: the visitor's unanswered question goes back to the pool at once, without them doing
+    anything, marked with why ("Peter logged out"); whoever takes it reads the conversation
+    before it (R15, selectors.operator_room_history)."""
+    returned = _new_room(
+        visitor=room.visitor,
+        now=now,
+        visitor_in_room=room.visitor_in_room,
+        return_reason=room.reason,
+        return_operator_name=room.operator.name if room.operator else "",
+    )
+    events.room_changed(returned, visitor=room.visitor, pooled=True)
+    return returned
 
 
 def rooms_end(*, room_ids: Iterable[int], now: datetime) -> list[Room]:

@@ -145,6 +145,8 @@ export function createStore() {
       c.pool.add(room.id);
       c.visitors.add(room.visitor);
       if (!before && live) c.alerts.push({ kind: "pool", room: room.id, visitor: room.visitor });
+      // Back in the pool by itself (R14): its question is in the conversation before it.
+      if (!before && room.returned) c.history.add(room.id);
       return;
     }
     if (before && before.status === "pending") c.pool.add(room.id); // it leaves the pool
@@ -218,10 +220,13 @@ export function createStore() {
 
   // ---------------------------------------------------------------- messages
 
-  function applyMessage(m, live, c) {
+  // A message goes in the log of its room; a history answer's also in the log of the room asked
+  // about (`into`): the visitor's earlier rooms are part of its conversation (R15).
+  function applyMessage(m, live, c, into = m && m.room) {
     if (!m || typeof m.id !== "number" || typeof m.room !== "number") return;
-    if (!state.rooms.has(m.room)) return;
-    const log = getLog(m.room);
+    const room = into;
+    if (!state.rooms.has(room)) return;
+    const log = getLog(room);
     if (log.messages.has(m.id)) return; // already here (history and event, or ack first)
     log.messages.set(m.id, m);
     if (m.id > log.lastId) log.lastId = m.id;
@@ -231,14 +236,14 @@ export function createStore() {
       state.pending.delete(m.client_id);
       c.pending.add(m.client_id);
     }
-    c.messages.push({ room: m.room, id: m.id });
-    if (state.rooms.get(m.room).status === "pending") c.pool.add(m.room);
-    if (!state.tabs.has(m.room)) return;
-    c.tabs.add(m.room);
-    if (m.sender !== "visitor") return;
-    const inView = state.current === m.room && state.visible;
-    if (!inView && (live || log.primed)) bumpUnread(m.room, c);
-    if (live) c.alerts.push({ kind: "message", room: m.room, message: m, inView });
+    c.messages.push({ room, id: m.id });
+    if (state.rooms.get(room).status === "pending") c.pool.add(room);
+    if (!state.tabs.has(room)) return;
+    c.tabs.add(room);
+    if (m.sender !== "visitor" || m.room !== room) return;
+    const inView = state.current === room && state.visible;
+    if (!inView && (live || log.primed)) bumpUnread(room, c);
+    if (live) c.alerts.push({ kind: "message", room, message: m, inView });
   }
 
   function applyHistory(frame, c) {
@@ -246,7 +251,7 @@ export function createStore() {
     if (typeof roomId !== "number" || !Array.isArray(frame.messages)) return;
     if (!state.rooms.has(roomId)) return;
     const log = getLog(roomId);
-    for (const m of frame.messages) applyMessage(m, false, c);
+    for (const m of frame.messages) applyMessage(m, false, c, roomId);
     log.primed = true;
     if (state.rooms.get(roomId).status === "pending") c.pool.add(roomId);
     if (state.tabs.has(roomId)) c.tabs.add(roomId);
@@ -502,12 +507,20 @@ export function createStore() {
     return log ? [...log.messages.values()].sort((a, b) => a.id - b.id) : [];
   }
 
+  // The request's question: its first visitor message, or, for a request back in the pool with
+  // none of its own yet (R14), the last one of the conversation before it.
   function firstVisitorMessage(roomId) {
     const log = state.logs.get(roomId);
     if (!log) return null;
     let first = null;
-    for (const m of log.messages.values()) if (m.sender === "visitor" && (!first || m.id < first.id)) first = m;
-    return first;
+    let earlier = null;
+    for (const m of log.messages.values()) {
+      if (m.sender !== "visitor") continue;
+      if (m.room === roomId) {
+        if (!first || m.id < first.id) first = m;
+      } else if (!earlier || m.id > earlier.id) earlier = m;
+    }
+    return first || earlier;
   }
 
   // The visitor's name as the server spells it, once a message of theirs carries one.

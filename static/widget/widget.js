@@ -151,7 +151,9 @@
     const name = operatorName();
     greeting.textContent = state.greeting || "Questions? Write to us.";
     let text = greeting.textContent;
-    if (room && room.status === "pending") text = "Waiting for an operator…";
+    // Back in the pool by itself (R14): the visitor's question is not lost, and they need do nothing.
+    if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
+    else if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = name ? name + " has left" : "This chat has ended";
     status.textContent = text;

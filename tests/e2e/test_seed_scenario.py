@@ -103,13 +103,23 @@ def test_shop_with_your_visitors(web_server, peter, jane, panel_for, open_page, 
     peter_panel.locator("[data-testid=logout]").click()
     peter_panel.wait_for_url("**/operators/login/**")
     expect(jane_panel.locator("[data-testid=operators-online]")).not_to_contain_text("Peter")
+    # R14 (issue 22): Peter left her question about the green jacket unanswered, so it is back
+    # in the pool at once, marked why, and Linda is told it is not lost.
     linda_state = visitor_row(jane_panel, linda_id).locator("[data-testid=visitor-chat-state]")
-    expect(linda_state).to_have_attribute("data-state", "browsing")
-    expect(linda.locator("[data-testid=wp-status]")).to_have_text("Peter has left")
+    expect(linda_state).to_have_attribute("data-state", "pending")
+    returned = jane_panel.locator("[data-testid=pool-item]")
+    expect(returned.locator("[data-testid=pool-returned]")).to_have_text("Unanswered: Peter logged out")
+    expect(returned.locator("[data-testid=pool-message]")).to_contain_text("come in green")
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text(
+        "Your question is with the team again; someone will answer here soon."
+    )
 
-    # "Jane can be able to talk to Linda now and start a new conversation with Linda."
+    # "Jane can be able to talk to Linda now and start a new conversation with Linda." She reads
+    # what Linda said to Peter before (R15).
     visitor_row(jane_panel, linda_id).locator("[data-testid=start-chat]").click()
     jane_room = room_of(jane_panel, linda_id)
+    expect(jane_room.locator("[data-testid=transcript]")).to_contain_text("come in green")
+    expect(jane_room.locator("[data-testid=transcript]")).to_contain_text("Do you have them in size 42?")
     send_from_panel(jane_room, "Hi Linda, Jane here. Peter has gone home; can I help?")
     expect(linda.locator("[data-testid=wp-toast]")).to_contain_text("Jane here")
     linda.locator("[data-testid=wp-launcher]").click()

@@ -267,6 +267,21 @@ describe("messages by id", () => {
     assert.equal(store.firstVisitorMessage(12).body, "First");
   });
 
+  test("a request back in the pool (R14) reads the conversation before it, shown in its own log (R15)", () => {
+    const store = storeWith({ rooms: [] });
+    let c = store.applyEvent({ type: "room", room: room(20, { returned: { reason: "operator_logout", operator: "Jane" } }) });
+    assert.ok(c.history.has(20), "its history is asked for at once: the pool item shows the question");
+    c = store.applyEvent({
+      type: "history",
+      room: 20,
+      messages: [message(3, 11, { body: "Blue?" }), message(4, 11, { sender: "operator", body: "Yes" }), message(5, 11, { body: "And 42?" })],
+      more: false,
+    });
+    assert.deepEqual([...store.messagesOf(20)].map((m) => m.id), [3, 4, 5], "the earlier room's messages, in this room's log");
+    assert.equal(store.firstVisitorMessage(20).body, "And 42?", "the question left unanswered");
+    assert.equal(store.historyAfter(20), 5);
+  });
+
   test("a history answer that says there is more asks for the next one; the last one does not", () => {
     const store = storeWith({ rooms: [mine(12)] });
     let c = store.applyEvent({ type: "history", room: 12, messages: [1, 2, 3].map((id) => message(id, 12)), more: true });

@@ -5,6 +5,20 @@ import { h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
 
+// Why a request is back in the pool by itself (R14): its room ended with the question unanswered.
+const RETURNED = {
+  operator_logout: (name) => `${name} logged out`,
+  operator_timeout: (name) => `${name} lost the connection`,
+  operator_closed: (name) => `${name} closed the chat`,
+  ended_by_admin: () => "the chat was ended in admin",
+};
+export function returnedNote(returned) {
+  if (!returned || typeof returned !== "object") return "";
+  const say = RETURNED[returned.reason];
+  const name = str(returned.operator) || "The operator";
+  return "Unanswered: " + (say ? say(name) : "the chat ended");
+}
+
 // dom: {list, empty, count}; actions: {accept(roomId)}.
 export function createPoolView({ store, dom, actions }) {
   const items = new Map(); // room id → pool item record
@@ -14,12 +28,13 @@ export function createPoolView({ store, dom, actions }) {
     ui.who = h("span", { class: "who", text: visitorLabel(room.visitor) });
     ui.wait = h("span", { class: "wait num", testid: "pool-wait" });
     ui.page = h("div", { class: "pool-page", testid: "pool-page" });
+    ui.returned = h("div", { class: "pool-returned", testid: "pool-returned" });
     ui.message = h("p", { class: "pool-message", testid: "pool-message", dir: "auto" });
     ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: "Accept", onclick: () => actions.accept(room.id) });
     ui.item = h(
       "li",
       { class: "pool-item", testid: "pool-item", dataset: { roomId: String(room.id), visitorId: String(room.visitor) } },
-      h("div", { class: "pool-main" }, h("div", { class: "pool-line" }, ui.who, ui.wait), ui.page, ui.message),
+      h("div", { class: "pool-main" }, h("div", { class: "pool-line" }, ui.who, ui.wait), ui.returned, ui.page, ui.message),
       ui.accept,
     );
     ui.created = parseTime(room.created_at);
@@ -46,6 +61,8 @@ export function createPoolView({ store, dom, actions }) {
       ui.page.replaceChildren(...(left ? ["left the site"] : page ? ["on ", visitorText(page)] : []));
     }
     ui.page.title = visitor ? str(visitor.url) : "";
+    setText(ui.returned, returnedNote(room.returned));
+    ui.returned.hidden = !room.returned;
     const first = store.firstVisitorMessage(roomId);
     setText(ui.message, first ? first.body : "(no message yet)");
     ui.message.classList.toggle("muted", !first);

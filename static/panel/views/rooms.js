@@ -22,7 +22,8 @@ export function createRoomsView({ store, dom, actions }) {
 
   // ---------------------------------------------------------------- messages
 
-  function messageNode(m, sendState) {
+  // `roomId`: the tab it is shown in; a message of the visitor's earlier room (R15) is dimmed.
+  function messageNode(m, sendState, roomId = m.room) {
     const sender = ["visitor", "operator", "system"].includes(m.sender) ? m.sender : "system";
     const at = parseTime(m.at);
     const meta = h(
@@ -33,7 +34,7 @@ export function createRoomsView({ store, dom, actions }) {
     );
     const li = h(
       "li",
-      { class: "msg msg-" + sender, testid: "message", dataset: { sender } },
+      { class: "msg msg-" + sender + (m.room !== roomId ? " msg-earlier" : ""), testid: "message", dataset: { sender, room: String(m.room) } },
       meta,
       h("div", { class: "msg-body", testid: "message-body", dir: "auto", text: str(m.body) }),
     );
@@ -67,7 +68,7 @@ export function createRoomsView({ store, dom, actions }) {
     const log = store.state.logs.get(roomId);
     const m = log && log.messages.get(id);
     if (!m) return;
-    const li = messageNode(m);
+    const li = messageNode(m, undefined, roomId);
     ui.messages.set(id, li);
     placeMessage(ui, li, id);
   }
@@ -199,7 +200,7 @@ export function createRoomsView({ store, dom, actions }) {
     dom.rooms.append(ui.panel);
     // Messages seen while the room was in the pool, and mine still unsent.
     for (const m of store.messagesOf(id)) {
-      const li = messageNode(m);
+      const li = messageNode(m, undefined, id);
       ui.messages.set(m.id, li);
       ui.transcript.append(li);
     }
