@@ -193,9 +193,10 @@ def visitor_gone(visitor: Visitor) -> None:
     _publish([(site_group(visitor.site_id), {"type": "visitor_gone", "visitor": visitor.pk})])
 
 
-def room_changed(room: Room, *, visitor: Visitor, pooled: bool) -> None:
+def room_changed(room: Room, *, visitor: Visitor, pooled: bool, also_operator: int | None = None) -> None:
     """A room changed: its visitor, its operator (or the whole site while pooled) hear of it,
-    and every operator of the site sees the visitor's new chat state."""
+    and every operator of the site sees the visitor's new chat state. `also_operator`: the
+    operator it was handed over from (a transfer)."""
     payload = room_payload(room)
     event = {"type": "room", "room": payload}
     sends = [(visitor_group(room.visitor_id), event)]
@@ -203,6 +204,8 @@ def room_changed(room: Room, *, visitor: Visitor, pooled: bool) -> None:
         sends.append((site_group(room.site_id), event))
     elif room.operator_id:
         sends.append((operator_group(room.operator_id), event))
+    if also_operator is not None and also_operator != room.operator_id:
+        sends.append((operator_group(also_operator), event))
     live_room = room if room.status != Room.Status.EXPIRED else None
     sends.append((site_group(room.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, live_room)}))
     _publish(sends)

@@ -11,6 +11,7 @@ from . import events, selectors, services, shifts
 from .db import database
 from .sockets import (
     CLOSE_SERVER_ERROR,
+    FrameError,
     JsonSocket,
     best_effort,
     header,
@@ -52,7 +53,7 @@ def same_origin(scope: dict) -> bool:
 
 
 class OperatorConsumer(JsonSocket):
-    frame_types = frozenset({"accept", "start", "message", "close", "reopen", "history", "ping"})
+    frame_types = frozenset({"accept", "start", "message", "close", "reopen", "transfer", "history", "ping"})
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
 
     operator: Operator | None = None
@@ -128,6 +129,14 @@ class OperatorConsumer(JsonSocket):
     async def on_reopen(self, frame: dict) -> dict:
         room_id = id_field(frame, "room")
         room = await database(services.room_reopen)(room_id=room_id, operator=self.operator)
+        return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_transfer(self, frame: dict) -> dict:
+        room_id = id_field(frame, "room")
+        if "operator" not in frame:
+            raise FrameError("invalid", "'operator' is required: an operator id, or null for the pool")
+        to = None if frame["operator"] is None else id_field(frame, "operator")
+        room = await database(services.room_transfer)(room_id=room_id, operator=self.operator, to_operator_id=to)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_history(self, frame: dict) -> str:

@@ -13,6 +13,7 @@ from infra.errors import NotAllowed, NotFound, RoomExpired, RoomTaken
 from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
 from visitors.models import Visitor
+from visitors.presence import operator_presence
 
 from . import events
 from .models import Message, Room
@@ -305,6 +306,38 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
             room.expires_at = None
             room.save(update_fields=["status", "expires_at"])
             events.room_changed(room, visitor=room.visitor, pooled=False)
+        return room
+
+
+def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | None) -> Room:
+    """Hand one's live room to another operator of its site who is online now, or back to the
+    pool (`to_operator_id` None) for whoever takes it next. The visitor sees the new name; their
+    next request goes to the new operator (R7 follows the room's operator). A closing room is
+    handed over active again: its question is the new operator's to answer."""
+    with transaction.atomic():
+        room = _own_room(room_id=room_id, operator=operator, lock=True)
+        if room.status == Room.Status.EXPIRED:
+            raise RoomExpired("this room has expired")
+        if to_operator_id is None:
+            room.status, room.operator, room.accepted_at = Room.Status.PENDING, None, None
+        else:
+            target = (
+                Operator.objects.select_related("user")
+                .filter(pk=to_operator_id, sites=room.site_id, user__is_active=True)
+                .first()
+            )
+            if target is None:
+                raise NotFound("no such operator of this site")
+            if target.pk == operator.pk:
+                raise NotAllowed("this room is yours already")
+            if not operator_presence.is_connected(target.pk):
+                raise NotAllowed("that operator is not online")
+            room.status, room.operator, room.accepted_at = Room.Status.ACTIVE, target, timezone.now()
+        room.expires_at = None
+        room.save(update_fields=["status", "operator", "accepted_at", "expires_at"])
+        pooled = room.status == Room.Status.PENDING
+        # The operator handing it over hears of it too (in the pool, with the site's operators).
+        events.room_changed(room, visitor=room.visitor, pooled=pooled, also_operator=None if pooled else operator.pk)
         return room
 
 

@@ -69,7 +69,7 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping", "rotate"})
-    forbidden_types = frozenset({"accept", "start", "reopen", "snapshot"})
+    forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
     visitor_id: int | None = None
     _hello_timer: asyncio.Task | None = None

@@ -44,6 +44,7 @@ const rooms = createRoomsView({
   actions: {
     select: showRoom,
     roomAction,
+    transfer: transferRoom,
     dismiss: (roomId) => apply(store.dismiss(roomId)),
     send: sendMessage,
     retry: retryMessage,
@@ -155,6 +156,19 @@ function startChat(visitorId) {
       else if (error.code === "taken") notice("Another operator is already chatting with that visitor.");
       else errorNotice(error.frame);
     },
+  );
+}
+
+// Hand a room to a colleague (operatorId) or back to the pool (null): its tab goes when the
+// server's answer says it is no longer mine.
+function transferRoom(roomId, operatorId) {
+  if (!socket.open) {
+    notice(NOT_CONNECTED);
+    return;
+  }
+  socket.request({ type: "transfer", room: roomId, operator: operatorId }).then(
+    () => {},
+    (error) => answeredWithError(error) && errorNotice(error.frame),
   );
 }
 

@@ -21,6 +21,14 @@ export const ANSWERS = {
   start: { type: "room", matches: (request, frame) => Boolean(frame.room) && frame.room.visitor === request.visitor && frame.room.status === "active" },
   close: { type: "room", matches: (request, frame) => Boolean(frame.room) && frame.room.id === request.room && frame.room.status === "closing" },
   reopen: { type: "room", matches: (request, frame) => Boolean(frame.room) && frame.room.id === request.room && frame.room.status === "active" },
+  // Handed over: to that operator, or back to the pool (operator null).
+  transfer: {
+    type: "room",
+    matches: (request, frame) =>
+      Boolean(frame.room) &&
+      frame.room.id === request.room &&
+      (request.operator === null ? frame.room.status === "pending" : Boolean(frame.room.operator) && frame.room.operator.id === request.operator),
+  },
   message: { type: "ack", matches: (request, frame) => frame.client_id === request.client_id },
   history: { type: "history", matches: (request, frame) => frame.room === request.room },
   ping: { type: "pong", matches: () => true },

@@ -158,6 +158,13 @@ export function createStore() {
     if (!state.tabs.has(room.id)) {
       // An ended room of mine that the panel never showed: nothing to show now.
       if (room.status === "expired" && !before && !live) return;
+      // One tab per visitor: a new room with a visitor whose ended one is still on screen takes
+      // its place (its history holds the ended room's messages too, R15).
+      if (room.status !== "expired") {
+        for (const [otherId, other] of [...state.rooms]) {
+          if (otherId !== room.id && other.visitor === room.visitor && other.status === "expired" && state.tabs.has(otherId)) forget(otherId, c);
+        }
+      }
       state.tabs.add(room.id);
       c.history.add(room.id);
     }

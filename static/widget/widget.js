@@ -146,6 +146,15 @@
   try { applyBranding(JSON.parse(visit.get("brand"))); } catch { /* none kept yet */ }
 
   const operatorName = () => (state.room && state.room.operator ? state.room.operator.name : null);
+  // Why the chat ended, in the visitor's words: closing a chat is not going off duty.
+  function ended(reason, name) {
+    if (!name) return "This chat has ended";
+    if (reason === "operator_closed") return name + " closed the chat. Write again any time.";
+    if (reason === "operator_logout") return name + " has gone off duty. Write again and a colleague will answer.";
+    if (reason === "operator_timeout") return name + " lost the connection. Write again and a colleague will answer.";
+    return "This chat has ended. Write again any time.";
+  }
+
   function renderStatus() {
     const room = state.room;
     const name = operatorName();
@@ -155,7 +164,7 @@
     if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
     else if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
-    else if (room && room.status === "expired") text = name ? name + " has left" : "This chat has ended";
+    else if (room && room.status === "expired") text = ended(room.reason, name);
     status.textContent = text;
   }
 

@@ -52,7 +52,7 @@ def test_a_message_in_another_tab_is_unread_until_that_tab_is_opened(web_server,
 
 def test_close_reopen_expire_and_dismiss_a_chat(web_server, peter, panel_for, open_page, sweeper):
     panel = panel_for(peter)
-    open_page(f"http://{web_server}/demo/cart/")
+    mary = open_page(f"http://{web_server}/demo/cart/")
     room = start_chat(panel, visitor_on(panel, "/demo/cart/"))
     status = room.locator("[data-testid=room-status]")
     expect(status).to_have_text("Active")
@@ -67,6 +67,8 @@ def test_close_reopen_expire_and_dismiss_a_chat(web_server, peter, panel_for, op
     room.locator("[data-testid=close-room]").click()  # and let it expire (WP_ROOM_EXPIRY, shrunk for tests)
     expect(status).to_have_text("Expired: closed by you")
     expect(room.locator("[data-testid=message-input]")).to_be_disabled()
+    # The visitor is told he closed the chat, not that he went off duty (issue 22).
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text("Peter closed the chat. Write again any time.")
     room.locator("[data-testid=dismiss-room]").click()
     expect(panel.locator("[data-testid=room-panel]")).to_have_count(0)
     expect(panel.locator("#rooms-empty")).to_be_visible()
@@ -92,3 +94,26 @@ def test_a_reload_shows_the_same_chat_from_history(web_server, peter, panel_for,
     expect(room).to_be_visible()
     expect(room.locator("[data-testid=message][data-sender=operator]")).to_have_count(1)
     expect(room.locator("[data-testid=transcript]")).to_contain_text("Hello Mary")
+
+
+def test_an_operator_hands_a_chat_to_a_colleague_and_the_visitor_sees_who(
+    web_server, peter, jane, panel_for, open_page
+):
+    """Issue 22, transfer: Peter picks Jane in the room's Transfer list; the chat leaves his tabs,
+    opens in Jane's with what was said, and Linda's window names Jane."""
+    peter_panel = panel_for(peter)
+    jane_panel = panel_for(jane)
+    linda = open_page(f"http://{web_server}/demo/product/trail-shoes/")
+    room = start_chat(peter_panel, visitor_on(peter_panel, "/demo/product/trail-shoes/"))
+    room.locator("[data-testid=message-input]").fill("Hello, Peter here.")
+    room.locator("[data-testid=send]").click()
+    linda.locator("[data-testid=wp-launcher]").click()
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("Peter is here")
+
+    room.locator("[data-testid=transfer-to]").focus()
+    room.locator("[data-testid=transfer-to]").select_option(label="To Jane")
+    expect(peter_panel.locator("[data-testid=room-panel]")).to_have_count(0)
+    jane_room = jane_panel.locator("[data-testid=room-panel]")
+    expect(jane_room).to_be_visible()
+    expect(jane_room.locator("[data-testid=transcript]")).to_contain_text("Hello, Peter here.")
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("Jane is here")

@@ -267,6 +267,16 @@ describe("messages by id", () => {
     assert.equal(store.firstVisitorMessage(12).body, "First");
   });
 
+  test("a new chat with a visitor whose ended chat is still on screen takes its tab: one tab per visitor", () => {
+    const store = storeWith({ rooms: [mine(12, { visitor: 7 })] });
+    store.applyEvent({ type: "room", room: mine(12, { visitor: 7, status: "expired", reason: "operator_closed" }) });
+    assert.deepEqual([...store.state.tabs], [12], "the ended chat stays until dismissed");
+    store.applyEvent({ type: "room", room: mine(15, { visitor: 7 }) });
+    assert.deepEqual([...store.state.tabs], [15]);
+    store.applyEvent({ type: "room", room: mine(16, { visitor: 8 }) });
+    assert.deepEqual([...store.state.tabs], [15, 16], "other visitors' tabs stay");
+  });
+
   test("a request back in the pool (R14) reads the conversation before it, shown in its own log (R15)", () => {
     const store = storeWith({ rooms: [] });
     let c = store.applyEvent({ type: "room", room: room(20, { returned: { reason: "operator_logout", operator: "Jane" } }) });

@@ -148,6 +148,25 @@ export function createRoomsView({ store, dom, actions }) {
     ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
     ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
     ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: "Dismiss", hidden: true, onclick: () => actions.dismiss(id) });
+    // Hand the chat to a colleague online now, or back to the pool: the choices are read when
+    // the list is opened, so they are the operators online at that moment.
+    ui.transfer = h("select", { class: "transfer", testid: "transfer-to", "aria-label": "Transfer this chat" });
+    const transferChoices = () => {
+      const options = [h("option", { value: "", text: "Transfer…" }), h("option", { value: "pool", text: "Back to the pool" })];
+      for (const operator of store.state.operators.values()) {
+        if (operator.online && (!store.me || operator.id !== store.me.id)) {
+          options.push(h("option", { value: String(operator.id), text: "To " + (str(operator.name) || "operator " + operator.id) }));
+        }
+      }
+      ui.transfer.replaceChildren(...options);
+    };
+    transferChoices();
+    ui.transfer.addEventListener("focus", transferChoices);
+    ui.transfer.addEventListener("change", () => {
+      const choice = ui.transfer.value;
+      ui.transfer.value = "";
+      if (choice) actions.transfer(id, choice === "pool" ? null : Number(choice));
+    });
     ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
     ui.input = h("textarea", {
       class: "composer-input",
@@ -189,7 +208,7 @@ export function createRoomsView({ store, dom, actions }) {
         { class: "room-head" },
         h("div", { class: "room-who" }, ui.title, ui.page),
         h("div", { class: "room-state" }, ui.status, ui.countdown),
-        h("div", { class: "room-actions" }, ui.reopen, ui.close, ui.dismiss),
+        h("div", { class: "room-actions" }, ui.transfer, ui.reopen, ui.close, ui.dismiss),
       ),
       ui.signal,
       ui.transcript,
@@ -262,6 +281,7 @@ export function createRoomsView({ store, dom, actions }) {
     ui.countdown.hidden = room.status !== "closing";
     updateCountdown(ui, room, Date.now());
     ui.close.hidden = room.status !== "active";
+    ui.transfer.hidden = room.status === "expired";
     ui.reopen.hidden = room.status !== "closing";
     ui.dismiss.hidden = room.status !== "expired";
     if (room.status !== "closing") ui.reopen.disabled = false;

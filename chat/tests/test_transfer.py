@@ -1,0 +1,87 @@
+"""Transfer (issue 22): an operator hands an active room to an online colleague of the site, or
+back to the pool; the visitor sees the new name and stays with the new operator (R7)."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.models import Room
+from operators.tests.test_logout import chat_with, from_now_on
+from tests.sockets import of_type
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def room_of(room_id: int, **fields):
+    return of_type("room", room__id=room_id, **fields)
+
+
+async def test_a_room_handed_to_a_colleague_is_theirs_and_the_visitor_sees_the_new_name(sockets, peter, jane):
+    peter_panel = await sockets.operator(peter)
+    jane_panel = await sockets.operator(jane)
+    linda = await sockets.visitor()
+    room = await chat_with(linda, peter_panel, peter)
+    await linda.ask(of_type("ack", client_id="v-1"), type="message", body="Do you ship to Norway?", client_id="v-1")
+
+    handed = await peter_panel.ask(
+        room_of(room["id"], room__operator__id=jane.pk), type="transfer", room=room["id"], operator=jane.pk
+    )
+    assert handed["room"]["status"] == "active"
+    assert handed["room"]["operator"] == {"id": jane.pk, "name": "Jane"}
+    await jane_panel.expect(room_of(room["id"], room__operator__id=jane.pk))
+    await linda.expect(room_of(room["id"], room__operator__name="Jane"))
+    # Jane reads what was said and answers; Peter's messages to it are refused from now on.
+    history = await jane_panel.ask(of_type("history", room=room["id"]), type="history", room=room["id"], after=0)
+    assert [m["body"] for m in history["messages"]] == ["Do you ship to Norway?"]
+    await jane_panel.ask(
+        of_type("ack", client_id="j-1"), type="message", room=room["id"], body="We do.", client_id="j-1"
+    )
+    await linda.expect(of_type("message", message__body="We do."))
+    refused = await peter_panel.ask("error", type="message", room=room["id"], body="Me too", client_id="p-1")
+    assert refused["code"] == "not_allowed"
+    # R7 follows the new operator: Linda's next message is Jane's.
+    news = from_now_on(jane_panel, of_type("message", message__body="Thanks!"))
+    await linda.ask(of_type("ack", client_id="v-2"), type="message", body="Thanks!", client_id="v-2")
+    await jane_panel.expect(news)
+    await peter_panel.expect_none(of_type("message", message__body="Thanks!"), within=0.3)
+
+
+async def test_a_room_handed_back_to_the_pool_waits_for_anyone(sockets, peter, jane):
+    peter_panel = await sockets.operator(peter)
+    jane_panel = await sockets.operator(jane)
+    linda = await sockets.visitor()
+    room = await chat_with(linda, peter_panel, peter)
+
+    pooled = await peter_panel.ask(
+        room_of(room["id"], room__status="pending"), type="transfer", room=room["id"], operator=None
+    )
+    assert pooled["room"]["operator"] is None
+    await jane_panel.expect(room_of(room["id"], room__status="pending"))
+    await linda.expect(room_of(room["id"], room__status="pending"))
+    accepted = await jane_panel.ask(room_of(room["id"], room__operator__id=jane.pk), type="accept", room=room["id"])
+    assert accepted["room"]["status"] == "active"
+
+
+async def test_a_transfer_one_may_not_make_is_refused_and_changes_nothing(
+    sockets, peter, jane, olga, make_operator, site
+):
+    peter_panel = await sockets.operator(peter)
+    jane_panel = await sockets.operator(jane)
+    linda = await sockets.visitor()
+    room = await chat_with(linda, peter_panel, peter)
+    offline = await database_sync_to_async(make_operator)("otto", site, first_name="Otto")
+
+    cases = [
+        (peter_panel, {"operator": offline.pk}, "not_allowed"),  # not online
+        (peter_panel, {"operator": olga.pk}, "not_found"),  # not an operator of the site
+        (peter_panel, {"operator": peter.pk}, "not_allowed"),  # to oneself
+        (peter_panel, {}, "invalid"),  # to nobody said
+        (peter_panel, {"operator": "jane"}, "invalid"),
+        (jane_panel, {"operator": jane.pk}, "not_allowed"),  # not her room to give
+    ]
+    for panel, fields, code in cases:
+        error = await panel.ask("error", type="transfer", room=room["id"], **fields)
+        assert (error["code"], error["for"]) == (code, "transfer"), fields
+    stored = await database_sync_to_async(Room.objects.get)(pk=room["id"])
+    assert (stored.status, stored.operator_id) == ("active", peter.pk)
+    # A visitor cannot hand anything over.
+    assert (await linda.ask("error", type="transfer", room=room["id"], operator=jane.pk))["code"] == "not_allowed"
