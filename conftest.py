@@ -40,7 +40,7 @@ TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RAT
                                                  "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
                                                  "WP_RATE_IP_PASSWORD_RESETS",
                                                  # and tests send frames faster than people do
-                                                 "WP_RATE_SOCKET_FRAMES")}  # fmt: skip
+                                                 "WP_RATE_SOCKET_FRAMES", "WP_RATE_PANEL_FRAMES")}  # fmt: skip
 # The same for sockets open at once per address: counted (the check runs), never refused.
 TEST_SOCKET_CAPS = {"WP_MAX_SOCKETS_PER_IP": 1_000_000}
 

@@ -55,6 +55,9 @@ def same_origin(scope: dict) -> bool:
 class OperatorConsumer(JsonSocket):
     frame_types = frozenset({"accept", "start", "message", "close", "reopen", "transfer", "history", "ping"})
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
+    # A panel asks the history of every room it shows at once (the pool's too), after each
+    # reconnect: a larger budget than a visitor's, still one a flood runs out of.
+    frame_budget_setting = "WP_RATE_PANEL_FRAMES"
 
     operator: Operator | None = None
 

@@ -249,7 +249,9 @@ class JsonSocket(AsyncWebsocketConsumer):
                     error[name] = value
         await self.send_json(error)
 
-    # The socket's frame budget (WP_RATE_SOCKET_FRAMES): what is left, and when it was counted.
+    # The socket's frame budget (WP_RATE_SOCKET_FRAMES; a panel's, WP_RATE_PANEL_FRAMES): what
+    # is left, and when it was counted.
+    frame_budget_setting = "WP_RATE_SOCKET_FRAMES"
     _budget: float | None = None
     _budget_at = 0.0
 
@@ -258,7 +260,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         `seconds`. Frames of every type, the ones no other limit counts (history, close, ping,
         malformed ones) too: a flood of them on one socket slowed everyone's (issue 21). In the
         consumer, not Redis: it is one socket's, and every frame pays for it."""
-        limit = _socket_frames(settings.WP_RATE_SOCKET_FRAMES)
+        limit = _socket_frames(getattr(settings, self.frame_budget_setting))
         now = time.monotonic()
         budget = limit.count if self._budget is None else self._budget
         budget = min(limit.count, budget + (now - self._budget_at) * limit.count / limit.seconds)

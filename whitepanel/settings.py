@@ -267,6 +267,8 @@ WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
 # Frames of every kind on one socket, either socket: `count` at once, then `count` per
 # `seconds` (kept in the consumer, chat/sockets.py). Over it a frame gets rate_limited.
 WP_RATE_SOCKET_FRAMES = os.environ.get("WP_RATE_SOCKET_FRAMES", "60/30")
+# The same for an operator's panel socket: a reconnecting panel asks for every room's history.
+WP_RATE_PANEL_FRAMES = os.environ.get("WP_RATE_PANEL_FRAMES", "600/60")
 # Visitor sockets open at once per IP address (an IPv6 /64 as one), refused at the
 # handshake past it, and per visitor (token), refused at the hello (infra/socket_caps.py).
 # 0: no cap. A load test from one machine lifts the first.

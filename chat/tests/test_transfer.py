@@ -51,12 +51,16 @@ async def test_a_room_handed_back_to_the_pool_waits_for_anyone(sockets, peter, j
     linda = await sockets.visitor()
     room = await chat_with(linda, peter_panel, peter)
 
+    # Both panels and Linda saw the room pending once already (her request): only what comes
+    # from now on counts.
+    back_in_pool = room_of(room["id"], room__status="pending")
+    jane_sees, linda_sees = from_now_on(jane_panel, back_in_pool), from_now_on(linda, back_in_pool)
     pooled = await peter_panel.ask(
-        room_of(room["id"], room__status="pending"), type="transfer", room=room["id"], operator=None
+        from_now_on(peter_panel, back_in_pool), type="transfer", room=room["id"], operator=None
     )
     assert pooled["room"]["operator"] is None
-    await jane_panel.expect(room_of(room["id"], room__status="pending"))
-    await linda.expect(room_of(room["id"], room__status="pending"))
+    await jane_panel.expect(jane_sees)
+    await linda.expect(linda_sees)
     accepted = await jane_panel.ask(room_of(room["id"], room__operator__id=jane.pk), type="accept", room=room["id"])
     assert accepted["room"]["status"] == "active"
 

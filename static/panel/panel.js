@@ -21,7 +21,7 @@ import { createVisitorsView } from "./views/visitors.js";
 const LOGIN_URL = "/operators/login/";
 const CLOCK_EVERY = 5; // refresh times on site / waiting times every 5 ticks of 1 s
 const NOT_CONNECTED = "Not connected — try again in a moment.";
-const TRANSIENT = new Set(["unavailable", "server_error"]); // worth the same frame again
+const TRANSIENT = new Set(["unavailable", "server_error", "rate_limited"]); // worth the same frame again, later
 const POOL_GONE = new Set(["taken", "not_found", "expired"]); // an accept that can never succeed
 
 const $ = (id) => document.getElementById(id);

@@ -155,3 +155,16 @@ async def test_silent_sockets_from_one_address_cannot_exhaust_a_daphne(site, tmp
     finally:
         await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
         child.stop()
+
+
+async def test_a_panel_has_a_budget_of_its_own_larger_than_a_visitors(settings, sockets, site, peter):
+    """A reconnecting panel asks for every room's history at once: its socket's budget is
+    WP_RATE_PANEL_FRAMES, not a visitor's; past it, it is refused the same way."""
+    settings.WP_RATE_SOCKET_FRAMES = "5/600"
+    settings.WP_RATE_PANEL_FRAMES = "12/600"
+    panel = await sockets.operator(peter)
+    for _ in range(14):
+        await panel.send(type="ping")
+    answers = [await panel.expect(lambda frame: frame["type"] in ("pong", "error")) for _ in range(14)]
+    assert [answer["type"] for answer in answers] == ["pong"] * 12 + ["error"] * 2
+    assert answers[-1]["code"] == "rate_limited"
