@@ -371,13 +371,14 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
     then taken only if still live. With skip_locked it is skipped instead, for callers
     that come back to it (the sweep's closing rooms); a visitor or operator who is
     released once must not leave a room behind."""
+    rooms = rooms.filter(status__in=Room.LIVE).select_for_update(of=("self",), skip_locked=skip_locked)
+    if reason != Room.Reason.VISITOR_LEFT:
+        # Only a room whose visitor is still here can leave a question stranded (R14): the
+        # sweep's thousands of rooms of visitors who left pay for no subquery.
+        rooms = rooms.annotate(last_sender=_last_sender)
     with transaction.atomic():
         due = list(
-            rooms.filter(status__in=Room.LIVE)
-            .select_for_update(of=("self",), skip_locked=skip_locked)
-            .select_related("operator__user", "visitor")
-            .annotate(last_sender=_last_sender)
-            .order_by("pk")  # one locking order for every caller: no deadlock between them
+            rooms.select_related("operator__user", "visitor").order_by("pk")  # one locking order for every caller
         )
         if not due:
             return []
