@@ -32,6 +32,7 @@ TEST_TIMINGS = {
     "WP_SWEEP_INTERVAL": "0.5",
     "WP_PRESENCE_LEASE": "3",
     "WP_HELLO_TIMEOUT": "1",
+    "WP_RECONNECT_GRACE": "0.3",
 }
 
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP

@@ -66,6 +66,7 @@ def room_payload(room: Room) -> dict:
         "visitor": room.visitor_id,
         "operator": {"id": operator.pk, "name": operator.name} if operator else None,
         "visitor_in_room": room.visitor_in_room,
+        "window_opened": room.window_opened,
         "expires_at": _time(room.expires_at),
         "reason": room.reason or None,
         "created_at": _time(room.created_at),
@@ -101,14 +102,15 @@ VISITOR_ROW = ("id", "site_id", "url", "title", "referrer", "online", "since", "
 _visitor_row = attrgetter(*VISITOR_ROW)
 
 
-def visitor_payload(visitor: Visitor, room: Room | None) -> dict:
-    return visitor_row_payload(_visitor_row(visitor), room)
+def visitor_payload(visitor: Visitor, room: Room | None, **presence) -> dict:
+    return visitor_row_payload(_visitor_row(visitor), room, **presence)
 
 
-def visitor_row_payload(row: tuple, room: Room | None) -> dict:
-    """A visitor's payload from their VISITOR_ROW values."""
+def visitor_row_payload(row: tuple, room: Room | None, **presence) -> dict:
+    """A visitor's payload from their VISITOR_ROW values. `lost` (extension), when the caller
+    knows it: null for a visitor here now, else when their last socket closed (chat/departures.py)."""
     visitor_id, site_id, url, title, referrer, online, since, pages = row
-    return {
+    payload = {
         "id": visitor_id,
         "site": site_id,
         "url": url,
@@ -119,6 +121,8 @@ def visitor_row_payload(row: tuple, room: Room | None) -> dict:
         "pages": pages,
         "room": room_payload(room) if room else None,
     }
+    payload.update(presence)
+    return payload
 
 
 # Publishing ----------------------------------------------------------------
@@ -186,7 +190,25 @@ async def _group_send_all(batch: list[tuple[str, dict]]) -> None:
 
 
 def visitor_changed(visitor: Visitor, room: Room | None) -> None:
-    _publish([(site_group(visitor.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, room)})])
+    """A visitor arrived or moved: they are here, whatever their last socket did before."""
+    payload = visitor_payload(visitor, room, lost=None)
+    _publish([(site_group(visitor.site_id), {"type": "visitor", "visitor": payload})])
+
+
+def visitors_lost(lost: Iterable[tuple[int, int, datetime]]) -> list[tuple[str, dict]]:
+    """(visitor, site, since) whose last socket closed and stayed closed for WP_RECONNECT_GRACE:
+    their operators see "connection lost — may have left" until they come back or leave (R3).
+    A batch for publish_deferred."""
+    return [
+        (
+            site_group(site_id),
+            {
+                "type": "wp.event",
+                "text": _encode({"type": "visitor_lost", "visitor": visitor_id, "since": _time(since)}),
+            },
+        )
+        for visitor_id, site_id, since in lost
+    ]
 
 
 def visitor_gone(visitor: Visitor) -> None:
@@ -240,7 +262,7 @@ async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Roo
     """A visitor's page event, from the visit's state in Redis (visitors/visits.py): sent by
     the socket's event loop at once, no transaction involved."""
     row = (visit.visitor_id, visit.site_id, url, title, referrer, True, visit.since, visit.pages)
-    event = {"type": "visitor", "visitor": visitor_row_payload(row, room)}
+    event = {"type": "visitor", "visitor": visitor_row_payload(row, room, lost=None)}
     await publish_deferred([(site_group(visit.site_id), {"type": "wp.event", "text": _encode(event)})])
 
 

@@ -29,6 +29,8 @@ class Room(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     visitor_in_room = models.BooleanField(default=True)
+    # False only in a chat an operator started until the visitor opens its window (R12).
+    window_opened = models.BooleanField(default=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,7 @@
 """Reads shaped for the contract (SPEC §3)."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
@@ -8,6 +10,7 @@ from django.utils import timezone
 from infra.errors import NotFound
 from operators.models import Operator
 from visitors.models import Visitor
+from visitors.presence import visitor_presence
 from visitors.selectors import sites_visible_to
 from visitors.visits import visits
 
@@ -60,11 +63,14 @@ def operator_snapshot(*, operator: Operator) -> dict:
     room_of_visitor = {room.visitor_id: room for room in rooms}
     visitors = Visitor.objects.filter(site_id__in=site_ids, online=True).order_by("since")
     visitors = _current(list(visitors.values_list(*events.VISITOR_ROW)))  # thousands: tuples, not models
+    lost = _lost_connections()
     return {
         "type": "snapshot",
         "operator": events.operator_payload(operator),
         "operators": [events.operator_payload(o) for o in operators],
-        "visitors": [events.visitor_row_payload(row, room_of_visitor.get(row[0])) for row in visitors],
+        "visitors": [
+            events.visitor_row_payload(row, room_of_visitor.get(row[0]), lost=lost.get(row[0])) for row in visitors
+        ],
         "rooms": [
             events.room_payload(room)
             for room in rooms
@@ -74,6 +80,17 @@ def operator_snapshot(*, operator: Operator) -> dict:
         "server_time": timezone.now().isoformat(),
         # What the server accepts and sends, so the panel holds no copy of these numbers.
         "limits": snapshot_limits(),
+    }
+
+
+def _lost_connections() -> dict[int, str]:
+    """Visitors whose last socket closed over WP_RECONNECT_GRACE ago and who have not left yet:
+    when it closed (the panel shows them as "connection lost", chat/departures.py)."""
+    cutoff = timezone.now().timestamp() - settings.WP_RECONNECT_GRACE
+    return {
+        visitor_id: datetime.fromtimestamp(since, tz=UTC).isoformat()
+        for visitor_id, since in visitor_presence.absent_since().items()
+        if since <= cutoff
     }
 
 

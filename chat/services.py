@@ -14,6 +14,7 @@ from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
 from visitors.models import Visitor
 from visitors.presence import operator_presence
+from visitors.windows import chat_windows
 
 from . import events
 from .models import Message, Room
@@ -142,19 +143,21 @@ def room_open(*, visitor_id: int) -> Room:
         if room is None:
             room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
             events.room_changed(room, visitor=visitor, pooled=True)
-        elif not room.visitor_in_room:
-            room.visitor_in_room = True
-            room.save(update_fields=["visitor_in_room"])
+        elif not (room.visitor_in_room and room.window_opened):
+            room.visitor_in_room = room.window_opened = True
+            room.save(update_fields=["visitor_in_room", "window_opened"])
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
         return room
 
 
 def room_leave_window(*, visitor_id: int) -> Room | None:
-    """The visitor closes the chat window: the room stays, its operator sees them gone from it (R5)."""
+    """The visitor closed the chat window, or the tab that had it open: the room stays, its
+    operator sees them gone from it (R5), unless another tab of theirs has it open still
+    (visitors/windows.py; looked at under the visitor's lock, so a tab opening it wins)."""
     with transaction.atomic():
         visitor = _lock_visitor(visitor_id)
         room = live_room(visitor_id=visitor_id)
-        if room is not None and room.visitor_in_room:
+        if room is not None and room.visitor_in_room and not chat_windows.any_open(visitor_id):
             room.visitor_in_room = False
             room.save(update_fields=["visitor_in_room"])
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
@@ -276,7 +279,10 @@ def room_start(*, visitor_id: int, operator: Operator) -> Room:
             status=Room.Status.ACTIVE,
             operator=operator,
             accepted_at=now,
+            # The visitor has not opened the window of this chat yet: the panel says so, not
+            # "left the chat window".
             visitor_in_room=False,
+            window_opened=False,
         )
         events.room_changed(room, visitor=visitor, pooled=False)
         return room

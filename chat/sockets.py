@@ -139,13 +139,15 @@ def now_ts() -> float:
     return timezone.now().timestamp()
 
 
-async def best_effort(what: str, step: Awaitable) -> None:
+async def best_effort(what: str, step: Awaitable):
     """A cleanup step that must not stop the ones after it when Redis is down: a socket's
-    presence lease runs out on its own, but only once nothing renews it any more."""
+    presence lease runs out on its own, but only once nothing renews it any more. Its
+    result, or None when it failed."""
     try:
-        await step
+        return await step
     except RedisError as error:
         logger.warning("could not %s: %s", what, error)
+        return None
 
 
 def header(scope: dict, name: bytes) -> str | None:

@@ -16,9 +16,11 @@ from visitors.models import hash_token
 from visitors.presence import visitor_presence
 from visitors.sites import site_by_key
 from visitors.visits import Visit, visits
+from visitors.windows import chat_windows
 
 from . import events, selectors, services, visiting
 from .db import database
+from .departures import departures
 from .models import Room
 from .sockets import (
     CLOSE_NO_HELLO,
@@ -72,6 +74,7 @@ class VisitorConsumer(JsonSocket):
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
     visitor_id: int | None = None
+    window_open = False  # this tab has the chat window open (visitors/windows.py)
     _hello_timer: asyncio.Task | None = None
     _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
@@ -112,10 +115,19 @@ class VisitorConsumer(JsonSocket):
     async def _leave(self, visitor_id: int) -> None:
         # Presence first, whatever happens to the group: a closed socket still renewed
         # would keep its visitor online for ever.
-        await best_effort(
-            "record a visitor socket closing",
-            visitor_presence.disconnected(visitor_id, self.channel_name, now=now_ts()),
+        now = now_ts()
+        left = await best_effort(
+            "record a visitor socket closing", visitor_presence.disconnected(visitor_id, self.channel_name, now=now)
         )
+        window = False
+        if self.window_open:
+            self.window_open = False
+            others = await best_effort(
+                "record a chat window closing", chat_windows.closed(visitor_id, self.channel_name)
+            )
+            window = others == 0
+        # Told to the operators only if no socket (or window) comes back soon: a page change.
+        departures.socket_closed(visitor_id=visitor_id, site_id=self.site.pk, at=now, last=left == 0, window=window)
         await best_effort(
             "leave the visitor's group",
             self.channel_layer.group_discard(events.visitor_group(visitor_id), self.channel_name),
@@ -253,10 +265,15 @@ class VisitorConsumer(JsonSocket):
 
     async def on_open(self, frame: dict) -> dict:
         await self.rate_limit("open", visitor=self.visitor_id)
+        # Recorded before the room: a tab closing the window meanwhile sees this one open.
+        await chat_windows.opened(self.visitor_id, self.channel_name)
+        self.window_open = True
         room = await database(services.room_open)(visitor_id=self.visitor_id)
         return {"type": "room", "room": events.room_payload(room)}
 
     async def on_close(self, frame: dict) -> dict:
+        self.window_open = False
+        await chat_windows.closed(self.visitor_id, self.channel_name)
         room = await database(services.room_leave_window)(visitor_id=self.visitor_id)
         return {"type": "room", "room": events.room_payload(room) if room else None}
 

@@ -133,6 +133,10 @@ class Presence:
     def _conns_key(self, member_id) -> str:
         return f"{self._prefix}:conns:{member_id}"
 
+    def conns_key(self, member_id) -> str:
+        """The set of a member's open sockets (visitors/windows.py checks its own against it)."""
+        return self._conns_key(member_id)
+
     @property
     def _leases_key(self) -> str:
         return f"{self._prefix}:leases"
@@ -173,9 +177,10 @@ class Presence:
             self._start_renewing(member_id, channel)
         return bool(recorded)
 
-    async def disconnected(self, member_id: int, channel: str, *, now: float) -> None:
+    async def disconnected(self, member_id: int, channel: str, *, now: float) -> int:
+        """Records the socket closed; returns how many of the member's sockets are still open."""
         self._stop_renewing(member_id, channel)
-        await self._aredis().eval(
+        return await self._aredis().eval(
             _DISCONNECT,
             3,
             self._conns_key(member_id),
@@ -228,6 +233,20 @@ class Presence:
 
     def is_connected(self, member_id: int) -> bool:
         return self._redis().scard(self._conns_key(member_id)) > 0
+
+    async def connected_now(self, member_ids: list[int]) -> set[int]:
+        """Those of these members with a socket open, in one round trip (async)."""
+        if not member_ids:
+            return set()
+        script = "local open = {} for i, key in ipairs(KEYS) do open[i] = redis.call('EXISTS', key) end return open"
+        flags = await self._aredis().eval(script, len(member_ids), *map(self._conns_key, member_ids))
+        return {member_id for member_id, flag in zip(member_ids, flags, strict=True) if flag}
+
+    def absent_since(self) -> dict[int, float]:
+        """Members whose last socket closed and who have not left yet (the sweep has not taken
+        them): when their last socket closed."""
+        deadlines = self._redis().zrange(self._absent_key, 0, -1, withscores=True)
+        return {int(member_id): deadline - self.timeout for member_id, deadline in deadlines}
 
     def connected_among(self, member_ids: list[int]) -> set[int]:
         """Those of these members with a socket open, in one round trip."""

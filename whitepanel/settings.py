@@ -225,6 +225,10 @@ WP_SWEEP_INTERVAL = _env_float("WP_SWEEP_INTERVAL", 5)
 WP_EXPIRY_CHECK_INTERVAL = _env_float("WP_EXPIRY_CHECK_INTERVAL", 0.5)
 # A socket must say hello this soon after connecting, or it is closed.
 WP_HELLO_TIMEOUT = _env_float("WP_HELLO_TIMEOUT", 10)
+# How long a page change may take. A visitor whose last socket closed, or whose tab with the
+# chat window open closed, and who has not come back this long after, is shown to operators
+# as "connection lost" / out of the chat window (chat/departures.py).
+WP_RECONNECT_GRACE = _env_float("WP_RECONNECT_GRACE", 5)
 # Each daphne process renews the presence leases of its sockets every
 # WP_PRESENCE_LEASE / 3 seconds; a process that dies stops renewing, and its
 # sockets count as gone once their lease runs out.

@@ -207,8 +207,20 @@ export function createStore() {
       return;
     }
     const wasGone = state.gone.delete(visitor.id);
-    if (!wasGone && same(state.visitors.get(visitor.id), visitor)) return; // the same frame twice
+    const before = state.visitors.get(visitor.id);
+    // `lost` comes only from who knows it (a page: null, the snapshot): a room's change keeps it.
+    if (!("lost" in visitor)) visitor = { ...visitor, lost: before ? before.lost || null : null };
+    if (!wasGone && same(before, visitor)) return; // the same frame twice
     state.visitors.set(visitor.id, visitor);
+    c.visitors.add(visitor.id);
+    touchRoomsOf(visitor.id, c);
+  }
+
+  // The visitor's last socket closed a few seconds ago and none came back: "connection lost".
+  function applyVisitorLost(frame, c) {
+    const visitor = state.visitors.get(frame.visitor);
+    if (!visitor || visitor.lost === frame.since) return;
+    state.visitors.set(visitor.id, { ...visitor, lost: typeof frame.since === "string" ? frame.since : "" });
     c.visitors.add(visitor.id);
     touchRoomsOf(visitor.id, c);
   }
@@ -338,7 +350,7 @@ export function createStore() {
     state.gone = new Set();
     for (const visitor of frame.visitors || []) {
       if (!visitor || typeof visitor.id !== "number" || visitor.online === false) continue;
-      state.visitors.set(visitor.id, visitor);
+      state.visitors.set(visitor.id, { ...visitor, lost: visitor.lost || null });
       c.visitors.add(visitor.id);
     }
     // Visitors of rooms still on screen who are not online any more have left the site.
@@ -414,6 +426,9 @@ export function createStore() {
         break;
       case "visitor_gone":
         applyVisitorGone(frame.visitor, c);
+        break;
+      case "visitor_lost":
+        applyVisitorLost(frame, c);
         break;
       case "room":
         applyRoom(frame.room, true, c);

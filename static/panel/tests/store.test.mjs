@@ -148,6 +148,29 @@ describe("visitors by id", () => {
     assert.ok(!store.state.visitors.has(7));
   });
 
+  test("a visitor whose connection was lost stays so through a room change, until a page of theirs arrives", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [mine(13)] });
+    const since = "2026-11-26T10:55:00+00:00";
+    const c = store.applyEvent({ type: "visitor_lost", visitor: 7, since });
+    assert.ok(c.visitors.has(7) && c.tabs.has(13), "the row and the tab show it");
+    assert.equal(store.state.visitors.get(7).lost, since);
+    // The operator closes the room meanwhile: the room's visitor event does not know of the connection.
+    store.applyEvent({ type: "visitor", visitor: visitor(7, { room: mine(13, { status: "closing" }) }) });
+    assert.equal(store.state.visitors.get(7).lost, since);
+    // A page of theirs: they are back.
+    store.applyEvent({ type: "visitor", visitor: visitor(7, { lost: null }) });
+    assert.equal(store.state.visitors.get(7).lost, null);
+    assert.ok(!hasChanges(store.applyEvent({ type: "visitor_lost", visitor: 8, since })), "an unknown visitor: nothing");
+  });
+
+  test("a snapshot carries who has lost their connection, the same as the events would", () => {
+    const since = "2026-11-26T10:55:00+00:00";
+    const fromEvents = storeWith({ visitors: [visitor(7), visitor(8)] });
+    fromEvents.applyEvent({ type: "visitor_lost", visitor: 7, since });
+    const fresh = storeWith({ visitors: [visitor(7, { lost: since }), visitor(8, { lost: null })] });
+    assert.deepEqual([...fresh.state.visitors.entries()], [...fromEvents.state.visitors.entries()]);
+  });
+
   test("a change of a pooled visitor updates their pool item", () => {
     const store = storeWith({ visitors: [visitor(7)], rooms: [room(12)] });
     const c = store.applyEvent({ type: "visitor", visitor: visitor(7, { title: "Checkout" }) });

@@ -301,6 +301,12 @@ export function createRoomsView({ store, dom, actions }) {
     } else if (expired) {
       signal = "This chat has expired: messages can no longer be sent. The visitor's next message goes to the pool.";
       kind = "expired";
+    } else if (visitor && visitor.lost) {
+      signal = "Connection lost — the visitor may have left";
+      kind = "lost";
+    } else if (room.window_opened === false) {
+      signal = "The visitor has not opened the chat window yet";
+      kind = "not-opened";
     } else if (!room.visitor_in_room) {
       signal = "Visitor left the chat window";
       kind = "left-window";
@@ -308,9 +314,10 @@ export function createRoomsView({ store, dom, actions }) {
     setText(ui.signal, signal);
     ui.signal.dataset.signal = kind;
     ui.signal.hidden = !signal;
-    if (kind === "left-window") ui.signal.title = "They are still on the site; your messages still reach their page.";
+    if (kind === "left-window" || kind === "not-opened") ui.signal.title = "They are still on the site; your messages still reach their page.";
+    else if (kind === "lost") ui.signal.title = "Their last page closed or lost its connection; they leave the site if it does not come back.";
     else ui.signal.removeAttribute("title");
-    ui.tab.classList.toggle("away", kind === "left-window");
+    ui.tab.classList.toggle("away", kind === "left-window" || kind === "not-opened" || kind === "lost");
     ui.tab.classList.toggle("ended", expired || kind === "left-site");
 
     // Tab name: the visitor's name as the server spells it, once known.

@@ -10,7 +10,7 @@ function chatState(visitor) {
   const room = visitor.room;
   if (!room) return { key: "browsing", text: "browsing", note: "" };
   const who = room.operator ? str(room.operator.name) : "an operator";
-  const note = room.visitor_in_room ? "" : " (left the chat window)";
+  const note = room.visitor_in_room ? "" : room.window_opened === false ? " (window not opened yet)" : " (left the chat window)";
   switch (room.status) {
     case "pending":
       return { key: "pending", text: "waiting in pool", note: "" };
@@ -38,6 +38,8 @@ export function createVisitorsView({ store, dom, actions }) {
     ui.time = h("td", { class: "c-time num", testid: "visitor-time" });
     ui.pages = h("td", { class: "c-pages num", testid: "visitor-pages" });
     ui.chat = h("span", { class: "chat-state", testid: "visitor-chat-state" });
+    ui.lost = h("span", { class: "lost-note", testid: "visitor-lost", text: "connection lost — may have left" });
+    ui.lost.hidden = true;
     ui.action = h("td", { class: "c-action" });
     ui.row = h(
       "tr",
@@ -46,7 +48,7 @@ export function createVisitorsView({ store, dom, actions }) {
       h("td", { class: "c-page" }, ui.pageBox, ui.referrer),
       ui.time,
       ui.pages,
-      h("td", { class: "c-chat" }, ui.chat),
+      h("td", { class: "c-chat" }, ui.chat, ui.lost),
       ui.action,
     );
     updateRow(ui, visitor);
@@ -97,6 +99,14 @@ export function createVisitorsView({ store, dom, actions }) {
       ui.chat.dataset.state = chat.key;
       ui.row.dataset.chat = chat.key;
       ui.chat.dataset.inRoom = room ? String(Boolean(room.visitor_in_room)) : "";
+    }
+    // The last tab closed a few seconds ago and nothing came back: greyed until they do, or leave (R3).
+    const lost = Boolean(visitor.lost);
+    if (c.lost !== lost) {
+      c.lost = lost;
+      ui.row.classList.toggle("lost", lost);
+      ui.lost.hidden = !lost;
+      if (lost && parseTime(visitor.lost)) ui.lost.title = "since " + new Date(parseTime(visitor.lost)).toLocaleTimeString();
     }
     if (ui.row.classList.contains("mine") !== mine) ui.row.classList.toggle("mine", mine);
     if (c.action !== actionKey) {
