@@ -116,7 +116,5 @@ async def test_a_chat_the_operator_started_says_the_visitor_has_not_opened_the_w
     await panel.expect(room_frame(opened["id"], room__window_opened=True, room__visitor_in_room=True))
 
     # Closed again: now "left the chat window", the window having been opened.
-    await linda.ask(
-        room_frame(opened["id"], room__visitor_in_room=False, room__window_opened=True), type="close"
-    )
+    await linda.ask(room_frame(opened["id"], room__visitor_in_room=False, room__window_opened=True), type="close")
     await panel.expect(room_frame(opened["id"], room__visitor_in_room=False, room__window_opened=True))

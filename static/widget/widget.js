@@ -34,7 +34,7 @@
     "/ws/visitor/?site=" + encodeURIComponent(site) + "&r=" + route;
 
   const state = {
-    socket: null, retries: 0, welcomed: false, room: null, lastId: 0, lastUrl: null,
+    socket: null, retries: 0, welcomed: false, wasWelcomed: false, room: null, lastId: 0, lastUrl: null,
     seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
     messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null,
   };
@@ -65,6 +65,7 @@
     .msg.visitor { align-self: flex-end; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
     .msg.sending { opacity: .6; }
+    .unsent { display: block; font-size: 11px; font-style: italic; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
     form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e2e4e8; }
@@ -73,7 +74,9 @@
     .toast { position: absolute; right: 0; bottom: 72px; width: 280px; padding: 10px 12px; background: #fff;
       color: #1b1b1b; border-radius: 10px; box-shadow: 0 6px 20px rgba(0,0,0,.2); cursor: pointer; }
     .toast .who { display: block; font-weight: 600; font-size: 12px; }
-    .toast .text { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    .toast .text { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
+      white-space: pre-wrap; overflow-wrap: anywhere; }
+    .toast .x { position: absolute; top: 4px; right: 6px; background: transparent; font-size: 16px; color: #5b6270; }
     [hidden] { display: none !important; }`;
   // A constructed stylesheet is not inline style to a host page's Content-Security-Policy,
   // so the widget keeps its looks under a strict style-src; older browsers get a <style>.
@@ -125,6 +128,8 @@
   win.append(head, transcript, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
+  const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
+  toastClose.textContent = "\u00D7";
   root.append(...(style ? [style] : []), win, toast, launcher);
 
   // The site's greeting and colour (Django admin) arrive in welcome; the last ones are kept
@@ -160,12 +165,19 @@
     const name = operatorName();
     greeting.textContent = state.greeting || "Questions? Write to us.";
     let text = greeting.textContent;
+    // The server is out of reach: say so, rather than "Peter is here" (it comes back by itself).
     // Back in the pool by itself (R14): the visitor's question is not lost, and they need do nothing.
-    if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
+    if (state.wasWelcomed && !state.welcomed) text = "Reconnecting…";
+    else if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
     else if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = ended(room.reason, name);
     status.textContent = text;
+  }
+
+  // A message not acknowledged says so while there is no connection, or after a few seconds.
+  function renderOutbox() {
+    for (const { unsent, at } of state.outbox.values()) unsent.hidden = state.welcomed && Date.now() - at < 3000;
   }
 
   function unread() {
@@ -217,7 +229,7 @@
     who.textContent = message.name;
     const text = make("span", "text");
     text.textContent = message.body;
-    toast.append(who, text);
+    toast.append(who, text, toastClose);
     toast.dataset.id = String(message.id);
     toast.hidden = false;
   }
@@ -228,6 +240,7 @@
     win.hidden = !open;
     if (open) {
       toast.hidden = true;
+      transcript.scrollTop = transcript.scrollHeight; // the newest message, not where it was left
       markSeen();
       input.focus({ preventScroll: true });
     }
@@ -238,6 +251,7 @@
     if (state.open) { setOpen(false); send({ type: "close" }); } else { setOpen(true); send({ type: "open" }); }
   });
   closeButton.addEventListener("click", () => { setOpen(false); send({ type: "close" }); });
+  toastClose.addEventListener("click", (event) => { event.stopPropagation(); toast.hidden = true; });
   toast.addEventListener("click", () => {
     const id = toast.dataset.id;
     setOpen(true);
@@ -253,10 +267,14 @@
     const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
     const node = messageNode({ sender: "visitor", name: "You", body });
     node.classList.add("sending");
+    const unsent = make("span", "unsent", { "data-testid": "wp-unsent" });
+    unsent.textContent = "Not sent yet";
+    node.append(unsent);
     transcript.append(node);
     transcript.scrollTop = transcript.scrollHeight;
-    state.outbox.set(clientId, { body, node });
+    state.outbox.set(clientId, { body, node, unsent, at: Date.now() });
     send({ type: "message", body, client_id: clientId });
+    setTimeout(renderOutbox, 3000);
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
@@ -298,7 +316,7 @@
   function handle(frame) {
     switch (frame.type) {
       case "welcome":
-        state.welcomed = true;
+        state.welcomed = state.wasWelcomed = true;
         state.retries = 0;
         visit.set("token", frame.token);
         if (frame.site) {
@@ -313,7 +331,12 @@
         // Whatever arrived while this page had no socket (R8): asked for in the hello.
         if (frame.messages) applyHistory(frame);
         else send({ type: "history", after: state.lastId });
-        for (const [clientId, { body }] of state.outbox) send({ type: "message", body, client_id: clientId });
+        for (const [clientId, pending] of state.outbox) {
+          pending.at = Date.now();
+          send({ type: "message", body: pending.body, client_id: clientId });
+        }
+        renderOutbox();
+        setTimeout(renderOutbox, 3000);
         break;
       case "room":
         state.room = frame.room;
@@ -332,7 +355,7 @@
         break;
       case "ack": {
         const pending = state.outbox.get(frame.client_id);
-        if (pending) pending.node.classList.remove("sending");
+        if (pending) { pending.node.classList.remove("sending"); pending.unsent.remove(); }
         break;
       }
       case "resync":
@@ -384,6 +407,8 @@
       if (state.socket !== socket) return;
       state.socket = null;
       state.welcomed = false;
+      renderStatus();
+      renderOutbox();
       // 4029: this visitor has too many tabs open; try again only now and then.
       if (event.code === 4029) state.retries = 6;
       // Exponential backoff with jitter, so a restarted server is not stormed.
@@ -401,6 +426,13 @@
     send({ type: "ping" });
   }, 25000);
   window.addEventListener("online", () => { if (!state.socket) connect(); });
+  // Read in another tab is read here too: its badge and toast go.
+  window.addEventListener("storage", (event) => {
+    if (event.key !== key("seen")) return;
+    state.seen = Math.max(state.seen, Number(event.newValue) || 0);
+    if (Number(toast.dataset.id) <= state.seen) toast.hidden = true;
+    renderBadge();
+  });
 
   // Single-page apps: history API and hash changes are page views too (R1).
   for (const method of ["pushState", "replaceState"]) {
