@@ -337,9 +337,15 @@ class Panel(Emulated):
     async def on_visitor(self, frame: dict) -> None:
         visitor = frame["visitor"]
         if visitor["online"]:
+            if "lost" not in visitor:  # a room's change: the connection is as it was (docs/protocol.md)
+                visitor = visitor | {"lost": self.visitors.get(visitor["id"], {}).get("lost")}
             self.visitors[visitor["id"]] = visitor
         else:
             self.visitors.pop(visitor["id"], None)
+
+    async def on_visitor_lost(self, frame: dict) -> None:
+        if frame["visitor"] in self.visitors:
+            self.visitors[frame["visitor"]] = self.visitors[frame["visitor"]] | {"lost": frame["since"]}
 
     async def on_visitor_gone(self, frame: dict) -> None:
         self.visitors.pop(frame["visitor"], None)
