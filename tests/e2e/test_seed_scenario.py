@@ -71,6 +71,18 @@ def test_shop_with_your_visitors(web_server, peter, jane, panel_for, open_page, 
     mary_room = room_of(peter_panel, mary_id)
     send_from_panel(mary_room, "Hello Mary, anything I can help with?")
     expect(mary.locator("[data-testid=wp-toast]")).to_contain_text("Hello Mary")
+    # R14 (issue 22): a question during Closing is not lost. Peter closes Mary's room; within the
+    # minute she asks again: the room is active again and the question is his to answer.
+    mary_room.locator("[data-testid=close-room]").click()
+    expect(mary_room.locator("[data-testid=room-status]")).to_have_text("Closing")
+    mary.locator("[data-testid=wp-toast]").click()
+    send_from_shop(mary, "Wait — does it come in XL?")
+    expect(mary_room.locator("[data-testid=room-status]")).to_have_text("Active")
+    expect(mary_room.locator("[data-testid=transcript]")).to_contain_text("does it come in XL?")
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text("Peter is here")
+    send_from_panel(mary_room, "It does: XL is in stock.")
+    expect(mary.locator("[data-testid=wp-transcript]")).to_contain_text("XL is in stock")
+    mary.locator("[data-testid=wp-close]").click()
 
     # "Peter can still see Linda in the control panel and she is watching something in the website."
     linda.get_by_role("link", name="Rain jacket").first.click()
@@ -143,5 +155,25 @@ def test_shop_with_your_visitors(web_server, peter, jane, panel_for, open_page, 
     expect(jane_room.locator("[data-testid=room-status]")).to_contain_text("visitor left")
     expect(visitor_row(jane_panel, mary_id)).to_have_count(1)
 
-    for page in (peter_panel, jane_panel, mary):
+    # R14 after an operator timeout: Mary asks again and Jane takes it, then Jane's panel goes
+    # away without logging out, the question unanswered. After OPERATOR_TIMEOUT (shrunk) it is
+    # back in the pool by itself; Peter, back on duty, takes it and reads the whole conversation.
+    mary.locator("[data-testid=wp-launcher]").click()
+    send_from_shop(mary, "One more thing: do you ship to Norway?")
+    jane_panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text("Jane is here")
+    jane_panel.close()
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text(
+        "Your question is with the team again; someone will answer here soon.", timeout=15_000
+    )
+    peter_panel = panel_for(peter)
+    returned = peter_panel.locator("[data-testid=pool-item]")
+    expect(returned.locator("[data-testid=pool-returned]")).to_have_text("Unanswered: Jane lost the connection")
+    returned.locator("[data-testid=accept]").click()
+    mary_room = room_of(peter_panel, mary_id)
+    for earlier in ("Hello Mary", "does it come in XL?", "XL is in stock", "ship to Norway?"):
+        expect(mary_room.locator("[data-testid=transcript]")).to_contain_text(earlier)
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text("Peter is here")
+
+    for page in (peter_panel, mary):
         assert page.dialogs == []
