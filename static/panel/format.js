@@ -14,6 +14,32 @@ export function httpHref(value) {
   }
 }
 
+// A message's text cut into text and http(s) links (issue 23): a URL written in it becomes a link,
+// nothing else ever does. Punctuation that ends a sentence after a URL is not part of it; a
+// closing bracket is, only when the URL opened one.
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"]+/gi;
+export function linkParts(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of String(text).matchAll(URL_IN_TEXT)) {
+    let url = match[0];
+    for (;;) {
+      const end = url.at(-1);
+      if (".,;:!?'".includes(end)) url = url.slice(0, -1);
+      else if (")]}".includes(end) && count(url, "([{"[")]}".indexOf(end)]) < count(url, end)) url = url.slice(0, -1);
+      else break;
+    }
+    const href = httpHref(url);
+    if (!href) continue;
+    if (match.index > last) parts.push({ text: text.slice(last, match.index) });
+    parts.push({ text: url, href });
+    last = match.index + url.length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last) });
+  return parts;
+}
+const count = (text, char) => text.split(char).length - 1;
+
 const timeCache = new Map();
 export function parseTime(iso) {
   if (typeof iso !== "string" || !iso) return NaN;

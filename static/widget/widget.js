@@ -62,6 +62,7 @@
     .transcript { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 6px; background: #f6f7f9; }
     .msg { max-width: 80%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
     .msg .who { display: block; font-size: 11px; opacity: .7; }
+    .msg a { color: inherit; text-decoration: underline; }
     .msg.visitor { align-self: flex-end; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
     .msg.sending { opacity: .6; }
@@ -202,9 +203,24 @@
     const who = make("span", "who");
     who.textContent = message.sender === "visitor" ? "You" : message.name;
     const body = make("span");
-    body.textContent = message.body;
+    linked(body, message.body);
     node.append(who, body);
     return node;
+  }
+  // http(s) URLs in a message become links to a new tab that tells the target nothing; nothing else does.
+  function linked(node, text) {
+    let last = 0;
+    for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"]+/gi)) {
+      let url = match[0].replace(/[.,;:!?']+$/, "");
+      if (url.endsWith(")") && !url.includes("(")) url = url.slice(0, -1);
+      let href;
+      try { href = new URL(url).href; } catch { continue; }
+      const link = make("a", "", { href, target: "_blank", rel: "noopener noreferrer nofollow ugc" });
+      link.textContent = url;
+      node.append(text.slice(last, match.index), link);
+      last = match.index + url.length;
+    }
+    node.append(text.slice(last));
   }
   function addMessage(message) {
     if (state.messages.has(message.id)) return;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { countdown, duration, httpHref, parseTime, str } from "../format.js";
+import { countdown, duration, httpHref, linkParts, parseTime, str } from "../format.js";
 
 test("only http and https URLs become links", () => {
   assert.equal(httpHref("https://shop.example/a?b=1"), "https://shop.example/a?b=1");
@@ -33,4 +33,19 @@ test("str shows nothing for null and undefined", () => {
   assert.equal(str(null), "");
   assert.equal(str(undefined), "");
   assert.equal(str(7), "7");
+});
+
+test("http(s) URLs in a message become links, punctuation after them does not, nothing else does", () => {
+  assert.deepEqual(linkParts("See https://shop.example/boots?size=42. Or (https://shop.example/b_(x)) now!"), [
+    { text: "See " },
+    { text: "https://shop.example/boots?size=42", href: "https://shop.example/boots?size=42" },
+    { text: ". Or (" },
+    { text: "https://shop.example/b_(x)", href: "https://shop.example/b_(x)" },
+    { text: ") now!" },
+  ]);
+  for (const text of ["javascript:alert(1)", "www.shop.example", "ftp://shop.example/x", "mailto:a@b.c", "<a href=x>y</a>", "data:text/html,hi"]) {
+    assert.deepEqual(linkParts(text), [{ text }], text);
+  }
+  assert.deepEqual(linkParts("HTTPS://SHOP.EXAMPLE/A"), [{ text: "HTTPS://SHOP.EXAMPLE/A", href: "https://shop.example/A" }]);
+  assert.deepEqual(linkParts(""), []);
 });

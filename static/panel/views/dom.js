@@ -5,7 +5,7 @@
 // control in it reorders nothing around it (issue 21), and Arabic or Hebrew text reads
 // in its own direction.
 
-import { httpHref, str } from "../format.js";
+import { httpHref, linkParts, str } from "../format.js";
 
 // Build an element. Children that are strings become text nodes (append never parses HTML).
 export function h(tag, props, ...children) {
@@ -49,4 +49,15 @@ export function urlNode(value, testid, className) {
   link.title = text;
   link.textContent = text;
   return link;
+}
+
+// A message's body: its text, with the http(s) URLs in it as links to a new tab that tell the
+// target nothing of us and vouch for nothing (issue 23). Only those: the rest stays text.
+export function linkedText(value) {
+  return linkParts(str(value)).map((part) => {
+    if (!part.href) return part.text;
+    const link = h("a", { href: part.href, target: "_blank", class: "msg-link", text: part.text });
+    link.rel = "noopener noreferrer nofollow ugc";
+    return link;
+  });
 }

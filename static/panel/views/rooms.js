@@ -2,7 +2,7 @@
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
 import { ERROR_TEXT, clockTime, countdown, parseTime, str, visitorLabel } from "../format.js";
-import { h, setText, urlNode } from "./dom.js";
+import { h, linkedText, setText, urlNode } from "./dom.js";
 
 const REASONS = {
   operator_closed: "closed by you",
@@ -36,7 +36,7 @@ export function createRoomsView({ store, dom, actions }) {
       "li",
       { class: "msg msg-" + sender + (m.room !== roomId ? " msg-earlier" : ""), testid: "message", dataset: { sender, room: String(m.room) } },
       meta,
-      h("div", { class: "msg-body", testid: "message-body", dir: "auto", text: str(m.body) }),
+      h("div", { class: "msg-body", testid: "message-body", dir: "auto" }, ...linkedText(m.body)),
     );
     const me = store.me;
     if (sender === "operator" && me && m.name === me.name) li.classList.add("msg-self");
