@@ -7,6 +7,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from operators import reply_admin  # noqa: F401 - registers the sites' canned replies' admin
 from visitors.admin import OwnedSiteFilter, ReadOnlyInline, SiteScopedAdmin
 
 from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin

@@ -41,6 +41,9 @@ class RoomSerializer(serializers.Serializer):
     visitor = serializers.IntegerField()
     operator = RoomOperatorSerializer(allow_null=True)
     visitor_in_room = serializers.BooleanField()
+    window_opened = serializers.BooleanField(
+        help_text="False in a chat an operator started until the visitor opens its window."
+    )
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When a `closing` room expires.")
     reason = serializers.ChoiceField(
         choices=Room.Reason.choices, allow_null=True, help_text="Why an `expired` room ended."

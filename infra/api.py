@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import ChatError, NotAllowed, NotFound, RoomExpired, RoomTaken
+from .errors import ChatError, Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ MAX_ID = 2**63 - 1
 # Errors -------------------------------------------------------------------------
 
 CHAT_ERROR_STATUS = {
+    Invalid: status.HTTP_400_BAD_REQUEST,
     NotAllowed: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     RoomTaken: status.HTTP_409_CONFLICT,

@@ -23,3 +23,9 @@ class RoomTaken(ChatError):
 
 class RoomExpired(ChatError):
     code = "expired"
+
+
+class Invalid(ChatError):
+    """Input a service refuses as it stands (a duplicate name, a value out of its rules)."""
+
+    code = "invalid"

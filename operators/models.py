@@ -25,3 +25,42 @@ class Operator(models.Model):
     def site_ids(self) -> frozenset[int]:
         # Read once per socket: the panel's groups are joined from the same list.
         return frozenset(self.sites.values_list("id", flat=True))
+
+
+class CannedReply(models.Model):
+    """A prepared answer an operator puts in the composer with "/" and its shortcut (issue 23):
+    a site's, for everyone who serves it (its owners manage them), or one operator's own."""
+
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="canned_replies")
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.CASCADE, related_name="canned_replies"
+    )
+    shortcut = models.SlugField(max_length=40, help_text='Typed after "/" in the composer, e.g. "shipping".')
+    body = models.TextField(
+        max_length=4000,
+        help_text="The reply. {visitor.name}, {operator.name} and {page.title} are filled in when it is used.",
+    )
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "canned replies"
+        ordering = ["shortcut", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(site__isnull=False, operator__isnull=True)
+                | models.Q(site__isnull=True, operator__isnull=False),
+                name="canned_reply_of_a_site_or_an_operator",
+            ),
+            models.UniqueConstraint(
+                fields=["site", "shortcut"], condition=models.Q(site__isnull=False), name="one_shortcut_per_site"
+            ),
+            models.UniqueConstraint(
+                fields=["operator", "shortcut"],
+                condition=models.Q(operator__isnull=False),
+                name="one_shortcut_per_operator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "/" + self.shortcut

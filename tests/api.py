@@ -25,6 +25,9 @@ ENDPOINTS = {
     "/api/rooms/{id}/": {"get"},
     "/api/rooms/{id}/messages/": {"get", "post"},
     "/api/rooms/{id}/close/": {"post"},
+    "/api/replies/": {"get", "post"},
+    "/api/replies/{id}/": {"patch", "delete"},
+    "/api/replies/{id}/use/": {"post"},
 }
 
 

@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chat.models import Room
+from operators.models import CannedReply
 from tests.api import ENDPOINTS, make_message, make_room, make_user, make_visitor, token_of
 
 pytestmark = pytest.mark.django_db
@@ -88,12 +89,18 @@ def api_world(site, other_site, peter, jane, olga):
         for n in range(3):
             make_message(room, f"message {n}")
     make_user("root", superuser=True)
+    replies = [
+        CannedReply.objects.create(site=site, shortcut="shipping", body="We ship in two days."),
+        CannedReply.objects.create(operator=peter, shortcut="hi", body="Hi {visitor.name}!"),
+        CannedReply.objects.create(operator=jane, shortcut="jane", body="Jane's own"),
+    ]
     return {
         "token": token_of(peter.user),
         "ids": {
             "/api/rooms/": [room.pk for room in rooms],
             "/api/sites/": [site.pk, other_site.pk],
             "/api/operators/": [peter.pk, jane.pk, olga.pk],
+            "/api/replies/": [reply.pk for reply in replies],
         },
     }
 

@@ -19,6 +19,9 @@ urlpatterns = [
     path("rooms/<int:id>/", chat_api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:id>/messages/", chat_api.RoomMessagesView.as_view(), name="api-room-messages"),
     path("rooms/<int:id>/close/", chat_api.RoomCloseView.as_view(), name="api-room-close"),
+    path("replies/", operators_api.CannedReplyListView.as_view(), name="api-replies"),
+    path("replies/<int:id>/", operators_api.CannedReplyDetailView.as_view(), name="api-reply"),
+    path("replies/<int:id>/use/", operators_api.CannedReplyUseView.as_view(), name="api-reply-use"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script as a file: the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
