@@ -11,11 +11,14 @@
 
 import { createAlerts } from "./alerts.js";
 import { ERROR_TEXT, str, visitorLabel } from "./format.js";
+import { createReplies } from "./replies.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createBarView } from "./views/bar.js";
 import { createPoolView } from "./views/pool.js";
+import { createReplyManager } from "./views/reply_manager.js";
 import { createRoomsView } from "./views/rooms.js";
+import { attachReplySuggestions } from "./views/suggestions.js";
 import { createVisitorsView } from "./views/visitors.js";
 
 const LOGIN_URL = "/operators/login/";
@@ -38,6 +41,38 @@ const visitors = createVisitorsView({
   actions: { startChat, openRoom: (roomId) => showRoom(roomId, { focus: true }) },
 });
 const pool = createPoolView({ store, dom: { list: $("pool"), empty: $("pool-empty"), count: $("pool-count") }, actions: { accept: acceptRoom } });
+// The REST API with the panel's session: its CSRF token is the logout form's.
+async function fetchJson(method, url, body) {
+  const token = document.querySelector("#logout-form [name=csrfmiddlewaretoken]");
+  const response = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...(token ? { "X-CSRFToken": token.value } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw (answer && answer.error) || { code: "server_error", detail: "" };
+  return answer;
+}
+const replies = createReplies({ fetchJson });
+replies.load().catch(() => {});
+createReplyManager({
+  dom: { open: $("replies-open"), dialog: $("replies-dialog"), list: $("replies-list"), form: $("reply-form"), error: $("reply-error") },
+  replies,
+  me: () => store.me,
+});
+
+// What a canned reply's placeholders become in this room, now.
+function replyContext(roomId) {
+  const room = store.state.rooms.get(roomId);
+  const visitor = room && store.state.visitors.get(room.visitor);
+  return {
+    visitor: store.visitorName(roomId) || "",
+    operator: store.me ? str(store.me.name) : "",
+    page: visitor ? str(visitor.title) : "",
+  };
+}
+
 const rooms = createRoomsView({
   store,
   dom: { tabs: $("room-tabs"), rooms: $("rooms"), empty: $("rooms-empty") },
@@ -48,6 +83,7 @@ const rooms = createRoomsView({
     dismiss: (roomId) => apply(store.dismiss(roomId)),
     send: sendMessage,
     retry: retryMessage,
+    composer: (input, roomId) => attachReplySuggestions(input, { replies, context: () => replyContext(roomId) }),
   },
 });
 

@@ -15,7 +15,7 @@ const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new lin
 const HOLD_MS = 5000; // Close / Reopen stay disabled this long, or until the room changes
 
 // dom: {tabs, rooms, empty}; actions: {select(roomId, {focus}), roomAction(type, roomId),
-// dismiss(roomId), send(roomId, body) → true when taken, retry(clientId)}.
+// dismiss(roomId), send(roomId, body) → true when taken, retry(clientId), composer(textarea, roomId)}.
 export function createRoomsView({ store, dom, actions }) {
   const views = new Map(); // room id → tab + panel record
   const pendingNodes = new Map(); // client_id → list item of a message not acknowledged yet
@@ -185,6 +185,8 @@ export function createRoomsView({ store, dom, actions }) {
       event.preventDefault();
       submit();
     });
+    // Before the composer's own keys: canned replies' suggestions take Enter while they show.
+    if (actions.composer) actions.composer(ui.input, id);
     ui.input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
