@@ -67,6 +67,9 @@ def room_payload(room: Room) -> dict:
         "operator": {"id": operator.pk, "name": operator.name} if operator else None,
         "visitor_in_room": room.visitor_in_room,
         "window_opened": room.window_opened,
+        # Issue 23: the newest message of the room each side has seen (0: none).
+        "visitor_seen": room.visitor_seen_id,
+        "operator_seen": room.operator_seen_id,
         "expires_at": _time(room.expires_at),
         "reason": room.reason or None,
         "created_at": _time(room.created_at),
@@ -270,6 +273,20 @@ def message_sent(message: Message, room: Room) -> None:
     event = {"type": "message", "message": message_payload(message)}
     listeners = operator_group(room.operator_id) if room.operator_id else site_group(room.site_id)
     _publish([(visitor_group(room.visitor_id), event), (listeners, event)])
+
+
+def seen(*, room_id: int, by: str, message_id: int, to_group: str) -> None:
+    """One side saw the room's messages up to this id (issue 23): the other side hears of it."""
+    _publish([(to_group, {"type": "seen", "room": room_id, "sender": by, "id": message_id})])
+
+
+def typing_batch(*, room_id: int, by: str, name: str | None, to_group: str) -> list[tuple[str, dict]]:
+    """One side is typing in the room (issue 23): never stored, only to the other side. A batch
+    for publish_deferred (no transaction: nothing is written)."""
+    event = {"type": "typing", "room": room_id, "sender": by}
+    if name is not None:
+        event["name"] = name
+    return [(to_group, {"type": "wp.event", "text": _encode(event)})]
 
 
 def operator_changed(operator: Operator, site_ids: Iterable[int]) -> None:

@@ -31,6 +31,10 @@ class Room(models.Model):
     visitor_in_room = models.BooleanField(default=True)
     # False only in a chat an operator started until the visitor opens its window (R12).
     window_opened = models.BooleanField(default=True)
+    # The newest message of the room each side has seen (issue 23): the visitor with the window
+    # open or the toast shown on a visible page; the operator with the room in view.
+    visitor_seen_id = models.PositiveBigIntegerField(default=0)
+    operator_seen_id = models.PositiveBigIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)

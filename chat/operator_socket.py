@@ -11,6 +11,7 @@ from . import events, selectors, services, shifts
 from .db import database
 from .sockets import (
     CLOSE_SERVER_ERROR,
+    TYPING_EVERY,
     FrameError,
     JsonSocket,
     best_effort,
@@ -53,13 +54,16 @@ def same_origin(scope: dict) -> bool:
 
 
 class OperatorConsumer(JsonSocket):
-    frame_types = frozenset({"accept", "start", "message", "close", "reopen", "transfer", "history", "ping"})
+    frame_types = frozenset(
+        {"accept", "start", "message", "close", "reopen", "transfer", "history", "ping", "typing", "seen"}
+    )
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
     # A panel asks the history of every room it shows at once (the pool's too), after each
     # reconnect: a larger budget than a visitor's, still one a flood runs out of.
     frame_budget_setting = "WP_RATE_PANEL_FRAMES"
 
     operator: Operator | None = None
+    _typing_at: dict[int, float]  # room → when this panel's last typing frame in it was relayed
 
     async def connect(self) -> None:
         if not host_allowed(self.scope, required=True) or not same_origin(self.scope):
@@ -71,6 +75,7 @@ class OperatorConsumer(JsonSocket):
             return
         await self.accept()
         self.operator = operator
+        self._typing_at = {}
         try:
             for group in self._groups():
                 await self.channel_layer.group_add(group, self.channel_name)
@@ -141,6 +146,27 @@ class OperatorConsumer(JsonSocket):
         to = None if frame["operator"] is None else id_field(frame, "operator")
         room = await database(services.room_transfer)(room_id=room_id, operator=self.operator, to_operator_id=to)
         return {"type": "room", "room": events.room_payload(room)}
+
+    async def on_typing(self, frame: dict) -> None:
+        """The operator is typing in one of their rooms (issue 23): its visitor sees it, by name;
+        nothing is stored, one a second at most is relayed."""
+        room_id = id_field(frame, "room")
+        now = now_ts()
+        if now - self._typing_at.get(room_id, 0.0) < TYPING_EVERY:
+            return
+        self._typing_at[room_id] = now
+        visitor_id = await database(selectors.typing_target_of_operator)(room_id=room_id, operator=self.operator)
+        await events.publish_deferred(
+            events.typing_batch(
+                room_id=room_id, by="operator", name=self.operator.name, to_group=events.visitor_group(visitor_id)
+            )
+        )
+
+    async def on_seen(self, frame: dict) -> None:
+        """The operator has the room in view up to this message (issue 23): the visitor hears of it."""
+        room_id = id_field(frame, "room")
+        message_id = id_field(frame, "id")
+        await database(services.room_seen_by_operator)(room_id=room_id, operator=self.operator, message_id=message_id)
 
     async def on_history(self, frame: dict) -> str:
         room_id = id_field(frame, "room")

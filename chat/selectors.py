@@ -161,3 +161,23 @@ def live_rooms_by_visitor(*, visitor_ids: list[int]) -> dict[int, Room]:
 def room_messages(*, room_id: int, after: int = 0) -> QuerySet[Message]:
     """A room's messages after a message id, oldest first (the API pages through them)."""
     return Message.objects.filter(room_id=room_id, id__gt=after).order_by("id")
+
+
+def typing_target_of_visitor(*, visitor_id: int) -> tuple[int, int] | None:
+    """(room, operator) a visitor's typing is shown to: their live room's operator, if it has one."""
+    rooms = Room.objects.filter(
+        visitor_id=visitor_id, status__in=(Room.Status.ACTIVE, Room.Status.CLOSING), operator__isnull=False
+    )
+    return rooms.values_list("pk", "operator_id").first()
+
+
+def typing_target_of_operator(*, room_id: int, operator: Operator) -> int:
+    """The visitor an operator's typing in this room is shown to: their own live rooms only."""
+    visitor_id = (
+        Room.objects.filter(pk=room_id, operator=operator, status__in=(Room.Status.ACTIVE, Room.Status.CLOSING))
+        .values_list("visitor_id", flat=True)
+        .first()
+    )
+    if visitor_id is None:
+        raise NotFound("no live room of yours")
+    return visitor_id

@@ -367,6 +367,47 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
         )
 
 
+# Seen (issue 23) ---------------------------------------------------------------
+
+
+def room_seen_by_visitor(*, visitor_id: int, message_id: int) -> int | None:
+    """The visitor saw their conversation up to this message (the window open, or its toast on
+    a visible page): its room's operator sees which of their messages reached them. The mark
+    only moves forward; the room's id, or None when it did not move (nothing published)."""
+    row = Message.objects.filter(pk=message_id, room__visitor_id=visitor_id).values_list("room_id").first()
+    if row is None:
+        raise NotFound("no such message")
+    room_id = row[0]
+    with transaction.atomic():
+        moved = Room.objects.filter(pk=room_id, visitor_seen_id__lt=message_id).update(visitor_seen_id=message_id)
+        if not moved:
+            return None
+        operator_id = Room.objects.filter(pk=room_id).values_list("operator_id", flat=True).first()
+        if operator_id is not None:
+            events.seen(
+                room_id=room_id, by="visitor", message_id=message_id, to_group=events.operator_group(operator_id)
+            )
+    return room_id
+
+
+def room_seen_by_operator(*, room_id: int, operator: Operator, message_id: int) -> int | None:
+    """The operator has the room in view up to this message: the visitor reads "Seen" under
+    theirs. Their own rooms only; the mark only moves forward."""
+    room = _visible_room(room_id=room_id, operator=operator)
+    if room.operator_id != operator.pk:
+        raise NotAllowed("this room is not yours")
+    if not Message.objects.filter(pk=message_id, room_id=room_id).exists():
+        raise NotFound("no such message in this room")
+    with transaction.atomic():
+        moved = Room.objects.filter(pk=room_id, operator_seen_id__lt=message_id).update(operator_seen_id=message_id)
+        if not moved:
+            return None
+        events.seen(
+            room_id=room_id, by="operator", message_id=message_id, to_group=events.visitor_group(room.visitor_id)
+        )
+    return room_id
+
+
 # Expiry ----------------------------------------------------------------------
 
 

@@ -25,6 +25,10 @@ from infra.ratelimit import Rate, rate_limiter, scope_ip
 
 logger = logging.getLogger(__name__)
 
+# Typing frames (issue 23) relayed per socket (and room) at most this often, in seconds: the
+# snippet and the panel send one every few seconds while someone types.
+TYPING_EVERY = 1.0
+
 # 1009 ("message too big") is what autobahn itself sends for a fragmented message over daphne's
 # --websocket-max-message-size; a consumer may close only with 1000 or 3000-4999 (daphne raises
 # on any other code, and the client got 1011 instead, issue 21).

@@ -25,6 +25,7 @@ from .models import Room
 from .sockets import (
     CLOSE_NO_HELLO,
     CLOSE_TOO_MANY_SOCKETS,
+    TYPING_EVERY,
     FrameError,
     JsonSocket,
     best_effort,
@@ -36,6 +37,9 @@ from .sockets import (
     now_ts,
     text_field,
 )
+
+# Typing (issue 23): whom a visitor's typing goes to is looked up this often (seconds).
+TYPING_TARGET_KEPT = 5.0
 
 
 @database
@@ -70,11 +74,15 @@ def _by_id(arrival: tuple) -> tuple:
 
 
 class VisitorConsumer(JsonSocket):
-    frame_types = frozenset({"hello", "page", "open", "close", "message", "history", "ping", "rotate"})
+    frame_types = frozenset(
+        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen"}
+    )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
     visitor_id: int | None = None
     window_open = False  # this tab has the chat window open (visitors/windows.py)
+    _typing_at = 0.0  # when this socket's last typing frame was relayed
+    _typing_target: tuple[float, tuple[int, int] | None] | None = None  # when looked up, (room, operator)
     _hello_timer: asyncio.Task | None = None
     _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
@@ -284,6 +292,32 @@ class VisitorConsumer(JsonSocket):
             visitor_id=self.visitor_id, body=body, client_id=client_id
         )
         return {"type": "ack", "client_id": client_id or None, "id": message.pk}
+
+    async def on_typing(self, frame: dict) -> None:
+        """The visitor is typing (issue 23): their room's operator sees it, nobody else; nothing
+        is stored. One a second at most is relayed (the snippet sends one every few seconds);
+        the room's operator is looked up once every few seconds, not per frame."""
+        now = now_ts()
+        if now - self._typing_at < TYPING_EVERY:
+            return
+        self._typing_at = now
+        if self._typing_target is None or now - self._typing_target[0] > TYPING_TARGET_KEPT:
+            target = await database(selectors.typing_target_of_visitor)(visitor_id=self.visitor_id)
+            self._typing_target = (now, target)
+        target = self._typing_target[1]
+        if target is not None:
+            room_id, operator_id = target
+            await events.publish_deferred(
+                events.typing_batch(
+                    room_id=room_id, by="visitor", name=None, to_group=events.operator_group(operator_id)
+                )
+            )
+
+    async def on_seen(self, frame: dict) -> None:
+        """The visitor saw their conversation up to this message (issue 23): the operator hears of it."""
+        message_id = id_field(frame, "id")
+        await self.rate_limit("seen", visitor=self.visitor_id)
+        await database(services.room_seen_by_visitor)(visitor_id=self.visitor_id, message_id=message_id)
 
     async def on_rotate(self, frame: dict) -> dict:
         """A new token for this visitor (the snippet stores it in place of the old one):

@@ -64,6 +64,9 @@ SETTINGS = {
     # Token rotation writes to the database: as often as a chat request at most.
     ("visitor", "rotate"): "WP_RATE_VISITOR_OPENS",
     ("ip", "rotate"): "WP_RATE_IP_OPENS",
+    # A seen mark writes to the database: as often as a message at most (issue 23).
+    ("visitor", "seen"): "WP_RATE_VISITOR_MESSAGES",
+    ("ip", "seen"): "WP_RATE_IP_MESSAGES",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",
