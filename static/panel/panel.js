@@ -84,6 +84,7 @@ const rooms = createRoomsView({
     send: sendMessage,
     retry: retryMessage,
     composer: (input, roomId) => attachReplySuggestions(input, { replies, context: () => replyContext(roomId) }),
+    typing: sendTyping,
   },
 });
 
@@ -108,7 +109,28 @@ function apply(changes) {
   for (const roomId of changes.history) requestHistory(roomId);
   for (const clientId of changes.resend) transmit(clientId);
   for (const alert of changes.alerts) alertFor(alert);
+  reportSeen();
   updateTitle();
+}
+
+// Typing and seen (issue 23). The visitor sees "Peter is typing…" while the operator types in
+// one of their live rooms: a frame every few seconds at most, none per keystroke.
+const TYPING_EVERY_MS = 3000;
+const typingSentAt = new Map(); // room id → when
+function sendTyping(roomId) {
+  const room = store.state.rooms.get(roomId);
+  if (!store.isMine(room) || (room.status !== "active" && room.status !== "closing")) return;
+  const now = Date.now();
+  if (now - (typingSentAt.get(roomId) || 0) < TYPING_EVERY_MS) return;
+  if (socket.notify({ type: "typing", room: roomId })) typingSentAt.set(roomId, now);
+}
+
+// The room in view, on a visible page: the visitor's newest message in it has been seen.
+function reportSeen() {
+  const roomId = store.state.current;
+  if (roomId === null || !store.state.visible) return;
+  const id = store.unseenByMe(roomId);
+  if (id && socket.notify({ type: "seen", room: roomId, id })) store.markSeenByMe(roomId, id);
 }
 
 // The operator opens a tab: in view (its unread count cleared), scrolled, maybe focused.
@@ -287,7 +309,7 @@ function retryMessage(clientId) {
 
 // An error that names no request this panel is waiting for (or none at all).
 function onUnmatchedError(frame) {
-  if (frame.for === "message" || frame.for === "history" || frame.for === "ping") {
+  if (["message", "history", "ping", "typing", "seen"].includes(frame.for)) {
     console.warn("White Panel:", frame.for, frame.code, frame.detail);
     return;
   }

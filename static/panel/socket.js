@@ -254,9 +254,19 @@ export function createSocket({
     connect();
   }
 
+  // Sends a frame no answer comes for (typing, seen): false when there is no connection, and
+  // it is not sent again (the next one says the same, newer).
+  function notify(frame) {
+    if (!isOpen()) return false;
+    socket.send(JSON.stringify(frame));
+    lastSentAt = clock.now();
+    return true;
+  }
+
   return {
     connect,
     request,
+    notify,
     reconnectNow,
     // The page is going away (logout, navigation): no reconnect when the socket closes.
     leave() {

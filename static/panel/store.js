@@ -45,6 +45,7 @@ export function hasChanges(c) {
 
 const SNAPSHOT_LISTS = ["operators", "rooms", "visitors"];
 const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes"];
+const TYPING_SHOWN_MS = 6000; // "typing…" shows this long after the visitor's last typing frame
 const same = (a, b) => a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 
 export function createStore() {
@@ -61,6 +62,7 @@ export function createStore() {
     current: null, // room id of the tab in view
     visible: true, // the page is visible: messages in the current tab are read
     pending: new Map(), // client_id → {room, message, state: "sending" | "failed", error}
+    typing: new Map(), // room id → until when (ms) the visitor shows as typing
   };
 
   const isMine = (room) => Boolean(room && room.operator && state.me && room.operator.id === state.me.id);
@@ -137,6 +139,8 @@ export function createStore() {
   function applyRoom(room, live, c) {
     if (!room || typeof room.id !== "number") return;
     const before = state.rooms.get(room.id);
+    // Seen marks only move forward: a room frame sent before a `seen` event takes none back.
+    if (before && (before.visitor_seen || 0) > (room.visitor_seen || 0)) room = { ...room, visitor_seen: before.visitor_seen };
     if (before && before.status === "expired" && room.status !== "expired") return; // stale: expiry is final
     if (same(before, room) && (state.tabs.has(room.id) || room.status === "pending")) return; // the same frame twice
 
@@ -237,6 +241,44 @@ export function createStore() {
     touchRoomsOf(visitorId, c);
   }
 
+  // ---------------------------------------------------------------- typing and seen (issue 23)
+
+  // The visitor is typing in one of my rooms: shown for a few seconds, or until their message.
+  function applyTyping(frame, c, now = Date.now()) {
+    if (frame.sender !== "visitor" || !state.tabs.has(frame.room)) return;
+    state.typing.set(frame.room, now + TYPING_SHOWN_MS);
+    c.tabs.add(frame.room);
+  }
+
+  function isTyping(roomId, now = Date.now()) {
+    const until = state.typing.get(roomId);
+    if (until && until <= now) state.typing.delete(roomId);
+    return Boolean(until && until > now);
+  }
+
+  // The visitor saw my messages up to this id.
+  function applySeen(frame, c) {
+    const room = state.rooms.get(frame.room);
+    if (frame.sender !== "visitor" || !room || typeof frame.id !== "number" || frame.id <= (room.visitor_seen || 0)) return;
+    state.rooms.set(room.id, { ...room, visitor_seen: frame.id });
+    if (state.tabs.has(room.id)) c.tabs.add(room.id);
+  }
+
+  // The newest visitor message of a room in view that the server has not heard I saw: its id, or 0.
+  function unseenByMe(roomId) {
+    const room = state.rooms.get(roomId);
+    const log = state.logs.get(roomId);
+    if (!room || !isMine(room) || !log) return 0;
+    let newest = 0;
+    for (const m of log.messages.values()) if (m.room === roomId && m.sender === "visitor" && m.id > newest) newest = m.id;
+    return newest > (room.operator_seen || 0) ? newest : 0;
+  }
+
+  function markSeenByMe(roomId, id) {
+    const room = state.rooms.get(roomId);
+    if (room && id > (room.operator_seen || 0)) state.rooms.set(roomId, { ...room, operator_seen: id });
+  }
+
   // ---------------------------------------------------------------- messages
 
   // A message goes in the log of its room; a history answer's also in the log of the room asked
@@ -259,6 +301,7 @@ export function createStore() {
     if (state.rooms.get(room).status === "pending") c.pool.add(room);
     if (!state.tabs.has(room)) return;
     c.tabs.add(room);
+    if (m.sender === "visitor" && live && state.typing.delete(room)) c.tabs.add(room); // their message is here
     if (m.sender !== "visitor" || m.room !== room) return;
     const inView = state.current === room && state.visible;
     if (!inView && (live || log.primed)) bumpUnread(room, c);
@@ -430,6 +473,12 @@ export function createStore() {
       case "visitor_lost":
         applyVisitorLost(frame, c);
         break;
+      case "typing":
+        applyTyping(frame, c);
+        break;
+      case "seen":
+        applySeen(frame, c);
+        break;
       case "room":
         applyRoom(frame.room, true, c);
         break;
@@ -579,6 +628,9 @@ export function createStore() {
     firstVisitorMessage,
     visitorName,
     visitorsNewestFirst,
+    isTyping,
+    unseenByMe,
+    markSeenByMe,
     historyAfter: (roomId) => (state.logs.get(roomId) ? state.logs.get(roomId).lastId : 0),
     get limits() {
       return state.limits;

@@ -37,6 +37,7 @@
     socket: null, retries: 0, welcomed: false, wasWelcomed: false, room: null, lastId: 0, lastUrl: null,
     seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
     messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null,
+    typingAt: 0, typingTimer: 0, seenSent: 0, opSeen: [0, 0],
   };
 
   // ---- UI ---------------------------------------------------------------------
@@ -69,6 +70,8 @@
     .unsent { display: block; font-size: 11px; font-style: italic; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
+    .typing, .seen { padding: 0 12px 4px; font-size: 12px; color: #5b6270; background: #f6f7f9; }
+    .seen { align-self: flex-end; padding: 0; }
     form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e2e4e8; }
     textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
     form button { padding: 0 14px; border-radius: 8px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
@@ -126,7 +129,11 @@
   const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
   sendButton.textContent = "Send";
   form.append(input, sendButton);
-  win.append(head, transcript, form);
+  const typingLine = make("div", "typing", { "data-testid": "wp-typing", "aria-live": "polite" });
+  typingLine.hidden = true;
+  const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
+  seenMark.textContent = "Seen";
+  win.append(head, transcript, typingLine, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
   const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
@@ -174,11 +181,27 @@
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = ended(room.reason, name);
     status.textContent = text;
+    renderSeen();
   }
 
   // A message not acknowledged says so while there is no connection, or after a few seconds.
   function renderOutbox() {
     for (const { unsent, at } of state.outbox.values()) unsent.hidden = state.welcomed && Date.now() - at < 3000;
+  }
+
+  // "Seen" under my last message once the operator has had it in view (issue 23).
+  function renderSeen() {
+    const mine = [...transcript.children].filter((n) => n.dataset.sender === "visitor" && n.dataset.id).pop();
+    const room = state.room || {};
+    // A room frame sent before a `seen` event takes no mark back.
+    const upTo = Math.max(room.operator_seen || 0, state.opSeen[0] === room.id ? state.opSeen[1] : 0);
+    if (mine && Number(mine.dataset.id) <= upTo) mine.after(seenMark); else seenMark.remove();
+  }
+  // The newest message the visitor has seen: the window open, or its toast, on a visible page.
+  function reportSeen(id) {
+    if (document.visibilityState !== "visible" || id <= state.seenSent) return;
+    state.seenSent = id;
+    send({ type: "seen", id });
   }
 
   function unread() {
@@ -193,6 +216,9 @@
   }
   function markSeen() {
     if (!state.open) return;
+    let newest = 0;
+    for (const m of state.messages.values()) if (m.sender !== "visitor" && m.id > newest) newest = m.id;
+    if (newest) reportSeen(newest);
     state.seen = Math.max(state.seen, state.lastId);
     visit.set("seen", String(state.seen));
     renderBadge();
@@ -248,6 +274,7 @@
     toast.append(who, text, toastClose);
     toast.dataset.id = String(message.id);
     toast.hidden = false;
+    reportSeen(message.id);
   }
 
   function setOpen(open) {
@@ -291,6 +318,12 @@
     state.outbox.set(clientId, { body, node, unsent, at: Date.now() });
     send({ type: "message", body, client_id: clientId });
     setTimeout(renderOutbox, 3000);
+  });
+  input.addEventListener("input", () => {
+    const room = state.room;
+    if (!input.value.trim() || !room || !room.operator || Date.now() - state.typingAt < 3000) return;
+    state.typingAt = Date.now();
+    send({ type: "typing" });
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
@@ -360,7 +393,9 @@
         break;
       case "message": {
         const fresh = !state.messages.has(frame.message.id);
+        if (frame.message.sender !== "visitor") typingLine.hidden = true;
         addMessage(frame.message);
+        renderSeen();
         if (fresh && frame.message.sender !== "visitor") {
           if (state.open) markSeen(); else { showToast(frame.message); renderBadge(); }
         }
@@ -368,6 +403,16 @@
       }
       case "history":
         applyHistory(frame);
+        break;
+      case "typing":
+        typingLine.textContent = (frame.name || "The operator") + " is typing…";
+        typingLine.hidden = false;
+        clearTimeout(state.typingTimer);
+        state.typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
+        break;
+      case "seen":
+        state.opSeen = [frame.room, frame.id];
+        renderSeen();
         break;
       case "ack": {
         const pending = state.outbox.get(frame.client_id);

@@ -25,7 +25,9 @@ def test_slash_offers_canned_replies_filled_in_for_this_visitor_and_page(web_ser
     expect(composer).to_have_value("We ship Trail running shoes · Summit Outfitters within two days.")
     expect(panel.locator("[data-testid=message]")).to_have_count(0)
     composer.press("Enter")
-    expect(shop.locator("[data-testid=wp-toast]")).to_contain_text("We ship Trail running shoes · Summit Outfitters within two days.")
+    expect(shop.locator("[data-testid=wp-toast]")).to_contain_text(
+        "We ship Trail running shoes · Summit Outfitters within two days."
+    )
     assert CannedReply.objects.get(shortcut="shipping").uses == 1
 
     # Placeholders with nothing known read as words; Esc closes the list and leaves the text.

@@ -489,3 +489,33 @@ test("frames of unknown types and malformed objects change nothing", () => {
     assert.ok(!hasChanges(store.applyEvent(frame)), JSON.stringify(frame));
   }
 });
+
+describe("typing and seen (issue 23)", () => {
+  test("the visitor typing shows in my tab for a few seconds, and goes when their message arrives", () => {
+    const store = storeWith({ visitors: [visitor(7)], rooms: [mine(13)] });
+    const c = store.applyEvent({ type: "typing", room: 13, sender: "visitor" });
+    assert.ok(c.tabs.has(13));
+    assert.ok(store.isTyping(13));
+    assert.ok(!store.isTyping(13, Date.now() + 7000), "expires on its own");
+    store.applyEvent({ type: "typing", room: 13, sender: "visitor" });
+    store.applyEvent({ type: "message", message: message(40, 13) });
+    assert.ok(!store.isTyping(13));
+    assert.ok(!hasChanges(store.applyEvent({ type: "typing", room: 99, sender: "visitor" })), "not a room of mine");
+  });
+
+  test("a seen mark only moves forward, whatever order the room frame and the event come in", () => {
+    const store = storeWith({ rooms: [mine(13, { visitor_seen: 0, operator_seen: 0 })] });
+    assert.ok(store.applyEvent({ type: "seen", room: 13, sender: "visitor", id: 50 }).tabs.has(13));
+    store.applyEvent({ type: "room", room: mine(13, { visitor_seen: 40, operator_seen: 0 }) });
+    assert.equal(store.state.rooms.get(13).visitor_seen, 50);
+    assert.ok(!hasChanges(store.applyEvent({ type: "seen", room: 13, sender: "visitor", id: 45 })));
+  });
+
+  test("the newest visitor message of my room is reported seen once", () => {
+    const store = storeWith({ rooms: [mine(13, { visitor_seen: 0, operator_seen: 0 })] });
+    store.applyEvent({ type: "history", room: 13, messages: [message(40, 13), message(41, 13, { sender: "operator" })], more: false });
+    assert.equal(store.unseenByMe(13), 40);
+    store.markSeenByMe(13, 40);
+    assert.equal(store.unseenByMe(13), 0);
+  });
+});

@@ -41,12 +41,25 @@ export function createRoomsView({ store, dom, actions }) {
     const me = store.me;
     if (sender === "operator" && me && m.name === me.name) li.classList.add("msg-self");
     if (typeof m.id === "number") li.dataset.messageId = String(m.id);
+    const room = store.state.rooms.get(roomId);
+    if (sender === "operator" && typeof m.id === "number" && room && m.id <= (room.visitor_seen || 0)) meta.append(seenMark());
     if (sendState) {
       li.dataset.state = sendState;
       li.classList.add("msg-self");
       meta.append(h("span", { class: "msg-note", testid: "message-state", text: "sending…" }));
     }
     return li;
+  }
+
+  // "Seen" on my messages the visitor has seen (issue 23): marks only move forward.
+  const seenMark = () => h("span", { class: "msg-seen", testid: "message-seen", text: "Seen" });
+  function markSeen(ui, upTo) {
+    if (upTo <= ui.seenUpTo) return;
+    for (const li of ui.transcript.querySelectorAll("li[data-sender=operator][data-message-id]")) {
+      const id = Number(li.dataset.messageId);
+      if (id > ui.seenUpTo && id <= upTo && !li.querySelector(".msg-seen")) li.firstChild.append(seenMark());
+    }
+    ui.seenUpTo = upTo;
   }
 
   // Insert a stored message in id order, before any still-unsent messages.
@@ -144,6 +157,8 @@ export function createRoomsView({ store, dom, actions }) {
     ui.page = h("div", { class: "room-page", testid: "room-visitor-page" });
     ui.status = h("span", { class: "room-status", testid: "room-status" });
     ui.countdown = h("span", { class: "countdown num", testid: "countdown", hidden: true, role: "timer" });
+    ui.typing = h("span", { class: "room-typing", testid: "room-typing", text: "typing…", hidden: true });
+    ui.seenUpTo = 0; // my messages up to this id carry "Seen"
     ui.signal = h("div", { class: "room-signal", testid: "room-signal", hidden: true, role: "status" });
     ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
     ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
@@ -185,6 +200,9 @@ export function createRoomsView({ store, dom, actions }) {
       event.preventDefault();
       submit();
     });
+    ui.input.addEventListener("input", () => {
+      if (ui.input.value.trim() && actions.typing) actions.typing(id);
+    });
     // Before the composer's own keys: canned replies' suggestions take Enter while they show.
     if (actions.composer) actions.composer(ui.input, id);
     ui.input.addEventListener("keydown", (event) => {
@@ -209,7 +227,7 @@ export function createRoomsView({ store, dom, actions }) {
         "header",
         { class: "room-head" },
         h("div", { class: "room-who" }, ui.title, ui.page),
-        h("div", { class: "room-state" }, ui.status, ui.countdown),
+        h("div", { class: "room-state" }, ui.status, ui.countdown, ui.typing),
         h("div", { class: "room-actions" }, ui.transfer, ui.reopen, ui.close, ui.dismiss),
       ),
       ui.signal,
@@ -277,6 +295,12 @@ export function createRoomsView({ store, dom, actions }) {
     else if (room.status === "expired") status = "Expired: " + (REASONS[room.reason] || "ended while you were away");
     else status = str(room.status);
     setText(ui.status, status);
+    // "typing…" while the visitor types (issue 23), gone a few seconds after their last keystroke.
+    const typing = store.isTyping(roomId);
+    ui.typing.hidden = !typing;
+    clearTimeout(ui.typingTimer);
+    if (typing) ui.typingTimer = setTimeout(() => views.has(roomId) && renderRoom(roomId), 6100);
+    markSeen(ui, room.visitor_seen || 0);
     ui.status.dataset.state = room.status;
     ui.panel.dataset.status = room.status;
     ui.tab.dataset.status = room.status;
