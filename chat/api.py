@@ -44,6 +44,10 @@ class RoomSerializer(serializers.Serializer):
     window_opened = serializers.BooleanField(
         help_text="False in a chat an operator started until the visitor opens its window."
     )
+    visitor_seen = serializers.IntegerField(help_text="The newest message of the room its visitor has seen (0: none).")
+    operator_seen = serializers.IntegerField(
+        help_text="The newest message of the room its operator has seen (0: none)."
+    )
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When a `closing` room expires.")
     reason = serializers.ChoiceField(
         choices=Room.Reason.choices, allow_null=True, help_text="Why an `expired` room ended."
