@@ -38,7 +38,11 @@ from .sockets import (
 
 @database
 def _history(*, visitor_id: int, after: int):
-    return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
+    room = selectors.live_room(visitor_id=visitor_id)
+    return selectors.visitor_history(visitor_id=visitor_id, after=after), room, selectors.room_queue(room=room)
+
+
+_queue = database(selectors.room_queue)
 
 
 @database
@@ -187,6 +191,8 @@ class VisitorConsumer(JsonSocket):
             "token": token,
             "visitor": visitor_id,
             "room": events.room_payload(room) if room else None,
+            # A waiting visitor's place in line at once (R16); the rest cost nothing for it.
+            "queue": await _queue(room=room) if room is not None and room.status == Room.Status.PENDING else None,
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
         }
@@ -277,9 +283,10 @@ class VisitorConsumer(JsonSocket):
 
     async def on_history(self, frame: dict) -> str:
         after = id_field(frame, "after", required=False)
-        messages, room = await _history(visitor_id=self.visitor_id, after=after)
+        messages, room, queue = await _history(visitor_id=self.visitor_id, after=after)
         # The room too (extension): after a `resync` it is all the snippet needs to catch up.
-        return history_frame({"type": "history", "room": events.room_payload(room) if room else None}, messages)
+        frame = {"type": "history", "room": events.room_payload(room) if room else None, "queue": queue}
+        return history_frame(frame, messages)
 
     async def wp_resync(self, message: dict) -> None:
         # Events for this socket may have been lost while Redis was away (chat/layers.py):
