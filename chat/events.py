@@ -234,7 +234,11 @@ def _pool_changed(site_id: int) -> None:
 @contextlib.contextmanager
 def queues_together():
     """The pools changed inside (a request made, accepted, ended, handed back) have their queues
-    sent once each at the end: after the commit, or when the transaction around commits."""
+    sent once each at the end: after the commit, or when the transaction around commits. Inside
+    another, the outer one sends them."""
+    if changed_pools.get() is not None:
+        yield
+        return
     sites: set[int] = set()
     token = changed_pools.set(sites)
     try:

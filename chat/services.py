@@ -380,7 +380,9 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
         rooms = rooms.annotate(last_sender=_last_sender)
     if reason in _GONE_OFFLINE:
         rooms = rooms.annotate(taken=_taken_since_transfer)
-    with transaction.atomic():
+    # However many requests end here (an owner ending hundreds in admin), each site's queue is
+    # read and sent once.
+    with events.queues_together(), transaction.atomic():
         due = list(
             rooms.select_related("operator__user", "visitor").order_by("pk")  # one locking order for every caller
         )

@@ -1,6 +1,7 @@
 """R16's queue (issue 22): a waiting visitor sees their place in line and the usual wait, from
 their site's recent accepts, updated live as the pool changes. Over the sockets, on the real Redis."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 from chat import events, selectors
 from chat.expiry import sweep
 from chat.models import Room
+from chat.services import rooms_end
 from operators.tests.test_logout import from_now_on
 from tests.api import make_room
 from tests.owners import make_visitor
@@ -74,8 +76,6 @@ async def test_waiting_visitors_see_their_place_in_line_and_move_up_when_one_is_
 
 
 def _end(room_id: int) -> None:
-    from chat.services import rooms_end
-
     rooms_end(room_ids=[room_id], now=timezone.now())
 
 
@@ -187,6 +187,28 @@ def test_a_sweep_letting_many_waiting_visitors_go_reads_each_sites_queue_once(si
 
 
 def _events(batch):
-    import json
-
     return [(group, json.loads(message["text"])) for group, message in batch if "text" in message]
+
+
+def test_an_owner_ending_many_requests_in_admin_has_each_sites_queue_read_once(site, monkeypatch):
+    ended = [make_room(make_visitor(site)) for _ in range(30)]
+    staying_room = make_room(make_visitor(site))
+    read, sent = [], []
+    site_queues = selectors.site_queues
+
+    def counted(*, site_ids):
+        read.append(sorted(site_ids))
+        return site_queues(site_ids=site_ids)
+
+    monkeypatch.setattr(selectors, "site_queues", counted)
+    monkeypatch.setattr(events, "_deliver", sent.extend)
+
+    assert len(_end_rooms([room.pk for room in ended])) == 30
+
+    assert read == [[site.pk]]
+    queue_events = [event for _, event in _events(sent) if event["type"] == "queue"]
+    assert queue_events == [{"type": "queue", "room": staying_room.pk, "position": 1, "wait": None}]
+
+
+def _end_rooms(room_ids):
+    return rooms_end(room_ids=room_ids, now=timezone.now())
