@@ -1,11 +1,13 @@
 """The visitor socket, `/ws/visitor/?site=<key>` (SPEC §3): one per open page."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from infra.ratelimit import scope_ip
@@ -34,6 +36,8 @@ from .sockets import (
     now_ts,
     text_field,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @database
@@ -186,18 +190,27 @@ class VisitorConsumer(JsonSocket):
             known_visitors.remember(self.site.pk, token, visitor.pk)
         visitor_id, room, messages = arrival
         self.visitor_id = visitor_id
+        # A waiting visitor's place in line at once (R16); the others cost nothing for it.
+        queue = await self._queue(room) if room is not None and room.status == Room.Status.PENDING else None
         welcome = {
             "type": "welcome",
             "token": token,
             "visitor": visitor_id,
             "room": events.room_payload(room) if room else None,
-            # A waiting visitor's place in line at once (R16); the rest cost nothing for it.
-            "queue": await _queue(room=room) if room is not None and room.status == Room.Status.PENDING else None,
+            "queue": queue,
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
         }
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
+
+    async def _queue(self, room: Room) -> dict | None:
+        try:
+            return await _queue(room=room)
+        except DatabaseError:
+            # Welcomed all the same (the arrival is done): the next change of the pool brings it.
+            logger.warning("could not read the queue of room %s", room.pk, exc_info=True)
+            return None
 
     async def _welcome_known(self, *, visitor_id: int, token: str, page: dict, history: int | None) -> tuple | None:
         visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
