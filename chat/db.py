@@ -22,7 +22,9 @@ def database(func):
         def keeping_events():
             token = events.deferred.set(batch)
             try:
-                return func(*args, **kwargs)
+                # A pool the call changed: its queue read and sent once, with the call's events.
+                with events.queues_together():
+                    return func(*args, **kwargs)
             finally:
                 events.deferred.reset(token)
 

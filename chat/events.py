@@ -168,7 +168,9 @@ def published_together():
     rooms: list[tuple[int, int, bool]] = []
     token, rooms_token = deferred.set(batch), kept_rooms.set(rooms)
     try:
-        yield
+        # The queues of the pools that changed, once each, their events in this batch.
+        with queues_together():
+            yield
     finally:
         deferred.reset(token)
         kept_rooms.reset(rooms_token)
@@ -235,6 +237,60 @@ def room_changed(room: Room, *, visitor: Visitor, pooled: bool, also_operator: i
     sends.append((site_group(room.site_id), {"type": "visitor", "visitor": visitor_payload(visitor, live_room)}))
     _publish(sends)
     transaction.on_commit(lambda: _keep_room((room.visitor_id, room.pk, live_room is not None)))
+    if pooled:
+        _pool_changed(room.site_id)
+
+
+# The queue (R16) -------------------------------------------------------------
+
+# Set by queues_together: the sites whose pool changed meanwhile, their queues read and sent
+# once at its end. A sweep ending thousands of requests reads each site's queue once.
+changed_pools: contextvars.ContextVar[set[int] | None] = contextvars.ContextVar("changed_pools", default=None)
+
+
+def _pool_changed(site_id: int) -> None:
+    changed = changed_pools.get()
+    if changed is not None:
+        changed.add(site_id)
+    else:
+        transaction.on_commit(lambda: queues_publish(site_ids=[site_id]))
+
+
+@contextlib.contextmanager
+def queues_together():
+    """The pools changed inside (a request made, accepted, ended, handed back) have their queues
+    sent once each at the end: after the commit, or when the transaction around commits. Inside
+    another, the outer one sends them."""
+    if changed_pools.get() is not None:
+        yield
+        return
+    sites: set[int] = set()
+    token = changed_pools.set(sites)
+    try:
+        yield
+    finally:
+        changed_pools.reset(token)
+        if sites:
+            if transaction.get_connection().in_atomic_block:
+                transaction.on_commit(lambda: queues_publish(site_ids=sites))
+            else:
+                queues_publish(site_ids=sites)
+
+
+def queues_publish(*, site_ids: Iterable[int]) -> None:
+    """Every waiting visitor of these sites hears where they stand now: a `queue` event to their
+    group (their tabs), in two reads for a site however many wait. Run once the pool's change
+    has committed; at most once, like every event: a visitor missing one has it on their next
+    hello or history."""
+    from .selectors import site_queues  # selectors build their frames with this module
+
+    try:
+        queues = site_queues(site_ids=site_ids)
+    except Exception:
+        logger.exception("could not read the queues of sites %s", sorted(site_ids))
+        return
+    if queues:
+        _publish([(visitor_group(visitor_id), {"type": "queue", **queue}) for visitor_id, queue in queues])
 
 
 # Set by published_together: the room changes its commits make, kept in Redis together at the end.

@@ -43,6 +43,10 @@ class Room(models.Model):
     # question unanswered: why the room before ended, and whose it was ("Peter logged out").
     return_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
     return_operator_name = models.CharField(max_length=150, blank=True)
+    # Transfer: when the room was handed to its current operator (None: they took it from the
+    # pool or started it). Until they write in it, it is not theirs yet: their going offline
+    # puts it back in the pool (R14). `accepted_at` stays when it left the pool.
+    transferred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -59,6 +63,9 @@ class Room(models.Model):
             # one probe here. With the visitor alone indexed, PostgreSQL may walk the primary key
             # backwards looking for one, every room of every visitor (21 ms at 100,000 rooms).
             models.Index(fields=["visitor", "id"], name="chat_room_visitor_newest"),
+            # The site's last accepts, for a waiting visitor's estimated wait (R16): a few rows
+            # read backwards here, not every room the site ever had.
+            models.Index(fields=["site", "accepted_at"], name="chat_room_site_accepted"),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,12 @@
 """Reads shaped for the contract (SPEC §3)."""
 
-from datetime import UTC, datetime
+import statistics
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from infra.errors import NotFound
@@ -143,6 +145,66 @@ def operator_room_history(*, room_id: int, operator: Operator, after: int) -> li
     theirs = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
     messages = Message.objects.filter(room_id__in=theirs, id__gt=after).order_by("id")[:HISTORY_LIMIT]
     return [events.message_payload(m) for m in messages]
+
+
+# The queue (R16): where a waiting visitor stands in their site's pool, and how long
+# waits have been there lately.
+
+# The estimate is the median wait of the site's last accepts, within a day: recent enough to
+# follow the day's staffing, and one slow request among twenty does not move it.
+QUEUE_WAIT_SAMPLE = 20
+QUEUE_WAIT_WINDOW = timedelta(days=1)
+
+
+def pool_wait(*, site_id: int) -> int | None:
+    """The usual wait for an operator at this site, in seconds: the median time from request to
+    accept of its last QUEUE_WAIT_SAMPLE requests accepted within QUEUE_WAIT_WINDOW (one short
+    read by the site's accept index). None with none to go by.
+
+    Chats an operator started (R12) never waited (accepted when created): they do not count."""
+    since = timezone.now() - QUEUE_WAIT_WINDOW
+    accepted = (
+        Room.objects.filter(site_id=site_id, accepted_at__gte=since)
+        .exclude(accepted_at=F("created_at"))
+        .order_by("-accepted_at")
+        .values_list("created_at", "accepted_at")[:QUEUE_WAIT_SAMPLE]
+    )
+    waits = [(accepted_at - created_at).total_seconds() for created_at, accepted_at in accepted]
+    return max(0, round(statistics.median(waits))) if waits else None
+
+
+def queue_payload(*, room_id: int, position: int, wait: int | None) -> dict:
+    return {"room": room_id, "position": position, "wait": wait}
+
+
+def site_queues(*, site_ids: Iterable[int]) -> list[tuple[int, dict]]:
+    """Every waiting visitor of these sites with their place in the queue: (visitor id, queue
+    payload), first in line first. One read of the pools, one of the waits per site that has
+    anyone waiting: the same whether one visitor waits or twenty."""
+    waiting = (
+        Room.objects.filter(site_id__in=list(site_ids), status=Room.Status.PENDING)
+        .order_by("site_id", "created_at", "pk")
+        .values_list("pk", "site_id", "visitor_id")
+    )
+    queues, positions, waits = [], {}, {}
+    for room_id, site_id, visitor_id in waiting:
+        if site_id not in waits:
+            waits[site_id] = pool_wait(site_id=site_id)
+        positions[site_id] = position = positions.get(site_id, 0) + 1
+        queues.append((visitor_id, queue_payload(room_id=room_id, position=position, wait=waits[site_id])))
+    return queues
+
+
+def room_queue(*, room: Room | None) -> dict | None:
+    """A waiting visitor's place in the queue (their room pending), else None: for a new tab or
+    a reconnect, which no `queue` event has reached yet. Position: 1 + the site's requests made
+    before theirs (by time, then id)."""
+    if room is None or room.status != Room.Status.PENDING:
+        return None
+    ahead = Room.objects.filter(site_id=room.site_id, status=Room.Status.PENDING).filter(
+        Q(created_at__lt=room.created_at) | Q(created_at=room.created_at, pk__lt=room.pk)
+    )
+    return queue_payload(room_id=room.pk, position=ahead.count() + 1, wait=pool_wait(site_id=room.site_id))
 
 
 # The REST API's reads ---------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, router, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from infra.errors import NotAllowed, NotFound, RoomExpired, RoomTaken
@@ -325,7 +325,7 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
         if to_operator_id is None:
-            room.status, room.operator, room.accepted_at = Room.Status.PENDING, None, None
+            room.status, room.operator, room.accepted_at, room.transferred_at = Room.Status.PENDING, None, None, None
         else:
             target = (
                 Operator.objects.select_related("user")
@@ -338,9 +338,11 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
                 raise NotAllowed("this room is yours already")
             if not operator_presence.is_connected(target.pk):
                 raise NotAllowed("that operator is not online")
-            room.status, room.operator, room.accepted_at = Room.Status.ACTIVE, target, timezone.now()
+            # Not theirs until they write in it: going offline before that returns it (R14).
+            # `accepted_at` stays when the visitor was taken from the pool (their wait, R16).
+            room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, timezone.now()
         room.expires_at = None
-        room.save(update_fields=["status", "operator", "accepted_at", "expires_at"])
+        room.save(update_fields=["status", "operator", "accepted_at", "transferred_at", "expires_at"])
         pooled = room.status == Room.Status.PENDING
         # The operator handing it over hears of it too (in the pool, with the site's operators).
         events.room_changed(room, visitor=room.visitor, pooled=pooled, also_operator=None if pooled else operator.pk)
@@ -423,7 +425,11 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
         # Only a room whose visitor is still here can leave a question stranded (R14): the
         # sweep's thousands of rooms of visitors who left pay for no subquery.
         rooms = rooms.annotate(last_sender=_last_sender)
-    with transaction.atomic():
+    if reason in _GONE_OFFLINE:
+        rooms = rooms.annotate(taken=_taken_since_transfer)
+    # However many requests end here (an owner ending hundreds in admin), each site's queue is
+    # read and sent once.
+    with events.queues_together(), transaction.atomic():
         due = list(
             rooms.select_related("operator__user", "visitor").order_by("pk")  # one locking order for every caller
         )
@@ -433,10 +439,10 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             status=Room.Status.EXPIRED, reason=reason, ended_at=now
         )
         for room in due:
-            was_pending = room.status == Room.Status.PENDING
+            was = room.status
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
-            events.room_changed(room, visitor=room.visitor, pooled=was_pending)
-            if _stranded(room, was_pending=was_pending):
+            events.room_changed(room, visitor=room.visitor, pooled=was == Room.Status.PENDING)
+            if _stranded(room, was=was):
                 _room_return(room, now=now)
         return due
 
@@ -451,14 +457,35 @@ _last_sender = Subquery(
 )
 
 
-def _stranded(room: Room, *, was_pending: bool) -> bool:
-    """R14: the room ended under a visitor still on the site, their last message unanswered.
-    Not a pool request ended (it was nobody's to answer: an owner removed it), nor a visitor
-    who left (R3: nobody to answer)."""
+# The operator went offline: logged out (or was deactivated), or timed out.
+_GONE_OFFLINE = (Room.Reason.OPERATOR_LOGOUT, Room.Reason.OPERATOR_TIMEOUT)
+
+# A transferred room's operator has written in it since it was handed to them: it is theirs.
+# (Any room not transferred counts as taken: its operator accepted or started it.)
+_taken_since_transfer = Case(
+    When(transferred_at=None, then=Value(True)),
+    default=Exists(
+        Message.objects.filter(
+            room_id=OuterRef("pk"),
+            sender=Message.Sender.OPERATOR,
+            operator_id=OuterRef("operator_id"),
+            at__gte=OuterRef("transferred_at"),
+        )
+    ),
+    output_field=BooleanField(),
+)
+
+
+def _stranded(room: Room, *, was: str) -> bool:
+    """R14: the room ended under a visitor still on the site, their last message unanswered, or
+    handed to an operator who went offline before taking it (writing in it; closing it is a
+    choice made too): a transfer nobody took, whoever spoke last. Not a pool request ended (it
+    was nobody's to answer: an owner removed it), nor a visitor who left (R3: nobody to answer)."""
+    untaken = was == Room.Status.ACTIVE and not getattr(room, "taken", True)
     return (
-        not was_pending
+        was != Room.Status.PENDING
         and room.reason != Room.Reason.VISITOR_LEFT
-        and room.last_sender == Message.Sender.VISITOR
+        and (room.last_sender == Message.Sender.VISITOR or untaken)
         and room.visitor.online
     )
 

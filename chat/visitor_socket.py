@@ -1,11 +1,13 @@
 """The visitor socket, `/ws/visitor/?site=<key>` (SPEC §3): one per open page."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from infra.ratelimit import scope_ip
@@ -38,13 +40,19 @@ from .sockets import (
     text_field,
 )
 
+logger = logging.getLogger(__name__)
+
 # Typing (issue 23): whom a visitor's typing goes to is looked up this often (seconds).
 TYPING_TARGET_KEPT = 5.0
 
 
 @database
 def _history(*, visitor_id: int, after: int):
-    return selectors.visitor_history(visitor_id=visitor_id, after=after), selectors.live_room(visitor_id=visitor_id)
+    room = selectors.live_room(visitor_id=visitor_id)
+    return selectors.visitor_history(visitor_id=visitor_id, after=after), room, selectors.room_queue(room=room)
+
+
+_queue = database(selectors.room_queue)
 
 
 @database
@@ -202,16 +210,27 @@ class VisitorConsumer(JsonSocket):
             known_visitors.remember(self.site.pk, token, visitor.pk)
         visitor_id, room, messages = arrival
         self.visitor_id = visitor_id
+        # A waiting visitor's place in line at once (R16); the others cost nothing for it.
+        queue = await self._queue(room) if room is not None and room.status == Room.Status.PENDING else None
         welcome = {
             "type": "welcome",
             "token": token,
             "visitor": visitor_id,
             "room": events.room_payload(room) if room else None,
+            "queue": queue,
             "server_time": timezone.now().isoformat(),
             "site": events.site_branding_payload(self.site),
         }
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
+
+    async def _queue(self, room: Room) -> dict | None:
+        try:
+            return await _queue(room=room)
+        except DatabaseError:
+            # Welcomed all the same (the arrival is done): the next change of the pool brings it.
+            logger.warning("could not read the queue of room %s", room.pk, exc_info=True)
+            return None
 
     async def _welcome_known(self, *, visitor_id: int, token: str, page: dict, history: int | None) -> tuple | None:
         visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
@@ -328,9 +347,10 @@ class VisitorConsumer(JsonSocket):
 
     async def on_history(self, frame: dict) -> str:
         after = id_field(frame, "after", required=False)
-        messages, room = await _history(visitor_id=self.visitor_id, after=after)
+        messages, room, queue = await _history(visitor_id=self.visitor_id, after=after)
         # The room too (extension): after a `resync` it is all the snippet needs to catch up.
-        return history_frame({"type": "history", "room": events.room_payload(room) if room else None}, messages)
+        frame = {"type": "history", "room": events.room_payload(room) if room else None, "queue": queue}
+        return history_frame(frame, messages)
 
     async def wp_resync(self, message: dict) -> None:
         # Events for this socket may have been lost while Redis was away (chat/layers.py):

@@ -36,7 +36,7 @@
   const state = {
     socket: null, retries: 0, welcomed: false, wasWelcomed: false, room: null, lastId: 0, lastUrl: null,
     seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
-    messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null,
+    messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null, queue: null,
     typingAt: 0, typingTimer: 0, seenSent: 0, opSeen: [0, 0],
   };
 
@@ -68,6 +68,7 @@
     .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
     .msg.sending { opacity: .6; }
     .unsent { display: block; font-size: 11px; font-style: italic; }
+    .queue { padding: 6px 14px; background: #eef1f6; color: #3b4250; font-size: 13px; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
     .typing, .seen { padding: 0 12px 4px; font-size: 12px; color: #5b6270; background: #f6f7f9; }
@@ -120,6 +121,8 @@
   const closeButton = make("button", "", { "data-testid": "wp-close", "aria-label": "Close chat", type: "button" });
   closeButton.textContent = "\u00D7";
   head.append(status, closeButton);
+  // Under the waiting line: the visitor's place in the queue and the usual wait (R16).
+  const queueLine = make("div", "queue", { "data-testid": "wp-queue", role: "status" });
   const transcript = make("div", "transcript", { "data-testid": "wp-transcript", "aria-live": "polite" });
   // The site's greeting heads every conversation: opening the window already asks for an operator.
   const greeting = make("div", "greeting", { "data-testid": "wp-greeting" });
@@ -133,7 +136,7 @@
   typingLine.hidden = true;
   const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
   seenMark.textContent = "Seen";
-  win.append(head, transcript, typingLine, form);
+  win.append(head, queueLine, transcript, typingLine, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
   const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
@@ -181,6 +184,17 @@
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = ended(room.reason, name);
     status.textContent = text;
+    // Shown while this room waits in the pool; gone once someone accepts it.
+    const queue = state.queue;
+    const waiting = room && room.status === "pending" && queue && queue.room === room.id;
+    queueLine.hidden = !waiting;
+    if (waiting) {
+      let line = "You are number " + queue.position + " in line";
+      if (typeof queue.wait === "number") {
+        line += " \u00B7 usual wait " + (queue.wait < 60 ? "under a minute" : "about " + Math.round(queue.wait / 60) + " min");
+      }
+      queueLine.textContent = line;
+    }
     renderSeen();
   }
 
@@ -347,7 +361,7 @@
   function applyHistory(frame) {
     frame.messages.forEach(addMessage);
     // The room as it is now comes along: after a `resync` the status catches up too.
-    if ("room" in frame) { state.room = frame.room; renderStatus(); }
+    if ("room" in frame) { state.room = frame.room; state.queue = frame.queue; renderStatus(); }
     // More than one answer holds (500, or a frame's 64 KiB): ask for the rest.
     if (frame.more) send({ type: "history", after: state.lastId });
     if (state.open) markSeen();
@@ -373,6 +387,7 @@
           visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
         }
         state.room = frame.room;
+        state.queue = frame.queue;
         renderStatus();
         // The hello carried the page; a single-page app may have moved on since.
         reportPage();
@@ -389,6 +404,10 @@
         break;
       case "room":
         state.room = frame.room;
+        renderStatus();
+        break;
+      case "queue":
+        state.queue = frame;
         renderStatus();
         break;
       case "message": {

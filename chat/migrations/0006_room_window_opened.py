@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0004_room_returned'),
+        ('chat', '0005_room_transferred_at_site_accepted'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0005_room_window_opened'),
+        ('chat', '0006_room_window_opened'),
     ]
 
     operations = [
