@@ -61,6 +61,10 @@ def text_field(frame: dict, name: str, *, max_length: int, required: bool = True
         raise FrameError("invalid", f"'{name}' must be a string")
     if len(value) > max_length:
         raise FrameError("too_long", f"'{name}' is longer than {max_length} characters")
+    if "\x00" in value:
+        # PostgreSQL stores no NUL in text: refused here on every database alike, not failed as
+        # "unavailable" there (which a client retries for ever) or in a page-view batch later.
+        raise FrameError("invalid", f"'{name}' contains a NUL character")
     if not value.isascii():
         # JSON's \ud800 escapes make strings no database, log or browser can store or show
         # (a lone UTF-16 surrogate): refused here, before anything is written.

@@ -56,3 +56,21 @@ async def test_a_lone_surrogate_in_an_operators_message_is_invalid_and_stores_no
     assert await database_sync_to_async(stored)() == []
     ack = await panel.ask("ack", type="message", room=room, body="We have it.", client_id="p-2")
     await linda.expect(of_type("message", message__id=ack["id"]))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param({"type": "message", "body": "Size\x0042?", "client_id": "n-1"}, id="message"),
+        pytest.param({"type": "page", "url": "http://shop.test/boots", "title": "Bo\x00ots"}, id="page-title"),
+    ],
+)
+async def test_a_nul_character_in_a_visitors_frame_is_invalid_on_every_database(sockets, site, frame):
+    """PostgreSQL stores no NUL in text: it failed there as `unavailable`, which the snippet
+    retries for ever (and a page title with one would have failed a whole page-view batch)."""
+    linda = await sockets.visitor()
+    error = await linda.ask("error", **frame)
+    assert (error["code"], error["for"]) == ("invalid", frame["type"])
+    assert await database_sync_to_async(stored)() == []
+    await linda.ask("ack", type="message", body="Size 42?", client_id="n-2")
+    assert await database_sync_to_async(stored)() == ["Size 42?"]
