@@ -29,13 +29,16 @@ class MessageInline(ReadOnlyInline):
 class RoomAdmin(SiteScopedAdmin):
     # Owners act on their rooms (the actions below); every field stays read-only.
     owner_may_change = True
-    list_display = ["id", "site", "visitor", "operator", "status", "reason", "message_count", "created_at", "ended_at"]
+    list_display = [
+        "id", "site", "visitor", "operator", "status", "reason", "message_count", "rating", "created_at", "ended_at",
+    ]  # fmt: skip
     list_filter = [
         "status",
         ("site", OwnedSiteFilter),
         # Operators of the rooms this user may see: the admin's queryset is scoped already.
         ("operator", admin.RelatedOnlyFieldListFilter),
         "reason",
+        "rating",
         "created_at",
     ]
     list_select_related = ["site", "visitor", "operator__user"]
@@ -54,6 +57,9 @@ class RoomAdmin(SiteScopedAdmin):
         "accepted_at",
         "expires_at",
         "ended_at",
+        "rating",
+        "rating_comment",
+        "rated_at",
     ]
     inlines = [MessageInline]
     actions = ["export_transcripts", "end_rooms"]

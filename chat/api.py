@@ -48,6 +48,8 @@ class RoomSerializer(serializers.Serializer):
     operator_seen = serializers.IntegerField(
         help_text="The newest message of the room its operator has seen (0: none)."
     )
+    rating = serializers.IntegerField(allow_null=True, help_text="The visitor's rating of the chat, 1-5, or null.")
+    rating_comment = serializers.CharField(allow_null=True, help_text="The visitor's comment with their rating.")
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When a `closing` room expires.")
     reason = serializers.ChoiceField(
         choices=Room.Reason.choices, allow_null=True, help_text="Why an `expired` room ended."

@@ -70,6 +70,9 @@ def room_payload(room: Room) -> dict:
         # Issue 23: the newest message of the room each side has seen (0: none).
         "visitor_seen": room.visitor_seen_id,
         "operator_seen": room.operator_seen_id,
+        # SPEC §3: null or 1-5; the comment is an extension (issue 23).
+        "rating": room.rating,
+        "rating_comment": room.rating_comment or None,
         "expires_at": _time(room.expires_at),
         "reason": room.reason or None,
         "created_at": _time(room.created_at),
@@ -329,6 +332,16 @@ def message_sent(message: Message, room: Room) -> None:
     event = {"type": "message", "message": message_payload(message)}
     listeners = operator_group(room.operator_id) if room.operator_id else site_group(room.site_id)
     _publish([(visitor_group(room.visitor_id), event), (listeners, event)])
+
+
+def room_rated(room: Room) -> None:
+    """The visitor rated the chat: their tabs and its operator hear of it (nobody else: a rating
+    changes nobody's chat state)."""
+    event = {"type": "room", "room": room_payload(room)}
+    sends = [(visitor_group(room.visitor_id), event)]
+    if room.operator_id:
+        sends.append((operator_group(room.operator_id), event))
+    _publish(sends)
 
 
 def seen(*, room_id: int, by: str, message_id: int, to_group: str) -> None:

@@ -1,3 +1,4 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -35,6 +36,12 @@ class Room(models.Model):
     # open or the toast shown on a visible page; the operator with the room in view.
     visitor_seen_id = models.PositiveBigIntegerField(default=0)
     operator_seen_id = models.PositiveBigIntegerField(default=0)
+    # The visitor's rating of the chat (issue 23): 1-5 and a comment, once.
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    rating_comment = models.TextField(blank=True, max_length=1000)
+    rated_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)

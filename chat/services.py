@@ -9,7 +9,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
-from infra.errors import NotAllowed, NotFound, RoomExpired, RoomTaken
+from infra.errors import Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
 from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
 from visitors.models import Visitor
@@ -367,6 +367,33 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
             client_id=client_id,
             at=timezone.now(),
         )
+
+
+# Ratings (issue 23) ------------------------------------------------------------
+
+
+def room_rate(*, visitor_id: int, room_id: int, rating: int, comment: str = "") -> Room:
+    """The visitor rates a chat of theirs that an operator took part in, 1-5 with an optional
+    comment, once (SPEC §3 `rate`)."""
+    if not 1 <= rating <= 5:
+        raise Invalid("a rating is a whole number from 1 to 5")
+    with transaction.atomic():
+        room = (
+            Room.objects.select_for_update(of=("self",))
+            .select_related("operator__user")
+            .filter(pk=room_id, visitor_id=visitor_id)
+            .first()
+        )
+        if room is None:
+            raise NotFound("no such chat of yours")
+        if room.operator_id is None and room.accepted_at is None:
+            raise NotAllowed("nobody has answered in this chat yet")
+        if room.rating is not None:
+            raise NotAllowed("this chat has been rated already")
+        room.rating, room.rating_comment, room.rated_at = rating, comment, timezone.now()
+        room.save(update_fields=["rating", "rating_comment", "rated_at"])
+        events.room_rated(without_back_link(room))
+        return room
 
 
 # Seen (issue 23) ---------------------------------------------------------------

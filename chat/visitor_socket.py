@@ -83,7 +83,7 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen"}
+        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen", "rate"}
     )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
@@ -337,6 +337,19 @@ class VisitorConsumer(JsonSocket):
         message_id = id_field(frame, "id")
         await self.rate_limit("seen", visitor=self.visitor_id)
         await database(services.room_seen_by_visitor)(visitor_id=self.visitor_id, message_id=message_id)
+
+    async def on_rate(self, frame: dict) -> dict:
+        """The visitor rates a chat of theirs, once (issue 23): answered by its `room`."""
+        room_id = id_field(frame, "room")
+        rating = frame.get("rating")
+        if not isinstance(rating, int) or isinstance(rating, bool):
+            raise FrameError("invalid", "'rating' must be a whole number from 1 to 5")
+        comment = text_field(frame, "comment", max_length=settings.WP_MAX_RATING_COMMENT_LENGTH, required=False)
+        await self.rate_limit("rate", visitor=self.visitor_id)
+        room = await database(services.room_rate)(
+            visitor_id=self.visitor_id, room_id=room_id, rating=rating, comment=comment
+        )
+        return {"type": "room", "room": events.room_payload(room)}
 
     async def on_rotate(self, frame: dict) -> dict:
         """A new token for this visitor (the snippet stores it in place of the old one):

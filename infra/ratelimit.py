@@ -64,6 +64,9 @@ SETTINGS = {
     # Token rotation writes to the database: as often as a chat request at most.
     ("visitor", "rotate"): "WP_RATE_VISITOR_OPENS",
     ("ip", "rotate"): "WP_RATE_IP_OPENS",
+    # A rating writes once a chat: as often as a chat request at most (issue 23).
+    ("visitor", "rate"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "rate"): "WP_RATE_IP_OPENS",
     # A seen mark writes to the database: as often as a message at most (issue 23).
     ("visitor", "seen"): "WP_RATE_VISITOR_MESSAGES",
     ("ip", "seen"): "WP_RATE_IP_MESSAGES",

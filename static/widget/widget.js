@@ -68,6 +68,11 @@
     .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
     .msg.sending { opacity: .6; }
     .unsent { display: block; font-size: 11px; font-style: italic; }
+    .rate { padding: 8px 12px; border-top: 1px solid #e2e4e8; text-align: center; }
+    .rate span { display: block; margin-bottom: 4px; }
+    .rate .star { background: none; font-size: 22px; color: #c9ccd2; }
+    .rate .star.on { color: #f5a623; }
+    .rate input { width: 60%; margin: 4px; padding: 6px; border: 1px solid #c9ccd2; border-radius: 6px; }
     .queue { padding: 6px 14px; background: #eef1f6; color: #3b4250; font-size: 13px; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
@@ -136,7 +141,23 @@
   typingLine.hidden = true;
   const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
   seenMark.textContent = "Seen";
-  win.append(head, queueLine, transcript, typingLine, form);
+  // Rating (issue 23): a chat someone answered has ended: 1-5 and a comment, once.
+  const rate = make("div", "rate", { "data-testid": "wp-rate" });
+  const rateText = make("span");
+  const stars = [1, 2, 3, 4, 5].map((n) => {
+    const star = make("button", "star", { type: "button", "aria-label": n + " of 5", "data-testid": "wp-star" });
+    star.textContent = "\u2605";
+    star.addEventListener("click", () => { state.stars = n; stars.forEach((s, i) => s.classList.toggle("on", i < n)); });
+    return star;
+  });
+  const rateComment = make("input", "", { placeholder: "Anything to add?", maxlength: "1000", "aria-label": "Comment" });
+  const rateSend = make("button", "", { type: "button", "data-testid": "wp-rate-send" });
+  rateSend.textContent = "Rate";
+  rateSend.addEventListener("click", () => {
+    if (state.stars) send({ type: "rate", room: state.room.id, rating: state.stars, comment: rateComment.value.trim() });
+  });
+  rate.append(rateText, ...stars, rateComment, rateSend);
+  win.append(head, queueLine, transcript, typingLine, rate, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
   const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
@@ -196,6 +217,10 @@
       queueLine.textContent = line;
     }
     renderSeen();
+    const ratable = room && room.status === "expired" && room.operator;
+    rate.hidden = !ratable;
+    rateText.textContent = room && room.rating ? "Thanks for your rating!" : "How was this chat?";
+    for (const node of [...stars, rateComment, rateSend]) node.hidden = Boolean(room && room.rating);
   }
 
   // A message not acknowledged says so while there is no connection, or after a few seconds.

@@ -160,6 +160,7 @@ export function createRoomsView({ store, dom, actions }) {
     ui.typing = h("span", { class: "room-typing", testid: "room-typing", text: "typing…", hidden: true });
     ui.seenUpTo = 0; // my messages up to this id carry "Seen"
     ui.signal = h("div", { class: "room-signal", testid: "room-signal", hidden: true, role: "status" });
+    ui.rating = h("div", { class: "room-rating", testid: "room-rating", hidden: true });
     ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
     ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
     ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: "Dismiss", hidden: true, onclick: () => actions.dismiss(id) });
@@ -231,6 +232,7 @@ export function createRoomsView({ store, dom, actions }) {
         h("div", { class: "room-actions" }, ui.transfer, ui.reopen, ui.close, ui.dismiss),
       ),
       ui.signal,
+      ui.rating,
       ui.transcript,
       ui.form,
     );
@@ -301,6 +303,19 @@ export function createRoomsView({ store, dom, actions }) {
     clearTimeout(ui.typingTimer);
     if (typing) ui.typingTimer = setTimeout(() => views.has(roomId) && renderRoom(roomId), 6100);
     markSeen(ui, room.visitor_seen || 0);
+    // The visitor's rating of this chat (issue 23), their comment as their text.
+    const ratingKey = room.rating ? room.rating + "\u0000" + str(room.rating_comment) : "";
+    if (ui.ratingKey !== ratingKey) {
+      ui.ratingKey = ratingKey;
+      ui.rating.hidden = !room.rating;
+      if (room.rating) {
+        const stars = "★".repeat(room.rating) + "☆".repeat(Math.max(0, 5 - room.rating));
+        ui.rating.replaceChildren(
+          h("span", { class: "stars", text: stars, "aria-label": `Rated ${room.rating} of 5` }),
+          ...(room.rating_comment ? [" ", h("bdi", { class: "rating-comment", text: "“" + str(room.rating_comment) + "”" })] : []),
+        );
+      }
+    }
     ui.status.dataset.state = room.status;
     ui.panel.dataset.status = room.status;
     ui.tab.dataset.status = room.status;
