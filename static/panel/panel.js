@@ -357,7 +357,28 @@ window.addEventListener("focus", () => apply(store.setVisible(!document.hidden))
 window.addEventListener("online", () => socket.reconnectNow());
 $("status").addEventListener("click", () => socket.reconnectNow());
 // The server closes the socket on logout; no reconnect while the page goes.
-$("logout-form").addEventListener("submit", () => socket.leave());
+// Logging out ends one's chats at once (R10): with some open, the panel asks first and says
+// where they go.
+$("logout-form").addEventListener("submit", (event) => {
+  const open = [...store.state.rooms.values()].filter((r) => store.isMine(r) && (r.status === "active" || r.status === "closing"));
+  if (open.length && !event.submitter?.dataset.confirmed) {
+    event.preventDefault();
+    const dialog = $("logout-dialog");
+    $("logout-text").textContent =
+      `You have ${open.length} open chat${open.length === 1 ? "" : "s"}. Logging out ends ${open.length === 1 ? "it" : "them"} now: ` +
+      "a visitor whose last question you have not answered goes back to the pool with the conversation; the others may write again and a colleague will answer.";
+    dialog.returnValue = "";
+    dialog.showModal();
+    return;
+  }
+  socket.leave();
+});
+$("logout-dialog").addEventListener("close", () => {
+  if ($("logout-dialog").returnValue !== "logout") return;
+  const button = $("logout-form").querySelector("button[type=submit]");
+  button.dataset.confirmed = "1";
+  $("logout-form").requestSubmit(button);
+});
 window.addEventListener("pagehide", () => socket.leave());
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) socket.resume();

@@ -144,10 +144,12 @@ export function createSocket({
       socket = null;
       failAll("disconnected");
       if (event.code === CLOSE_LOGGED_OUT) {
-        // The operator logged out (here or in another tab): the session is over.
+        // The operator logged out (here or in another tab): the session is over. Logged out
+        // from this page, its form's own navigation is on its way: a second one would abort it.
+        const here = leaving;
         leaving = true;
         setStatus({ state: "offline", attempt, retryAt: 0 });
-        onLoggedOut();
+        if (!here) onLoggedOut();
         return;
       }
       if (leaving || stopped) return;

@@ -113,6 +113,9 @@ def test_shop_with_your_visitors(web_server, peter, jane, panel_for, open_page, 
     # "Peter is now off duties ... logout from White Panel. The system now indicate Peter is gone,
     # and Linda is now open back to public."
     peter_panel.locator("[data-testid=logout]").click()
+    # With chats open, the panel asks first and says where they go (issue 23).
+    expect(peter_panel.locator("[data-testid=logout-text]")).to_contain_text("You have 2 open chats")
+    peter_panel.locator("[data-testid=logout-confirm]").click()
     peter_panel.wait_for_url("**/operators/login/**")
     expect(jane_panel.locator("[data-testid=operators-online]")).not_to_contain_text("Peter")
     # R14 (issue 22): Peter left her question about the green jacket unanswered, so it is back

@@ -270,6 +270,14 @@ describe("reconnecting", () => {
     assert.equal(seen.statuses.at(-1).state, "offline");
   });
 
+  test("closed for logout while this page logs out: no second navigation to the login page", () => {
+    const { socket, WebSocket, seen } = connected();
+    socket.leave(); // the logout form is being sent: its answer navigates
+    WebSocket.last.drop(CLOSE_LOGGED_OUT);
+    assert.equal(seen.loggedOut || 0, 0);
+    assert.equal(seen.statuses.at(-1).state, "offline");
+  });
+
   test("a page that is leaving does not reconnect; back from the cache it does", () => {
     const { socket, WebSocket, clock } = connected();
     socket.leave();

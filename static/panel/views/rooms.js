@@ -195,14 +195,25 @@ export function createRoomsView({ store, dom, actions }) {
     ui.send = h("button", { type: "submit", class: "primary", testid: "send", text: "Send" });
     ui.form = h("form", { class: "composer" }, ui.input, ui.send);
     const submit = () => {
-      if (actions.send(id, ui.input.value)) ui.input.value = "";
+      if (actions.send(id, ui.input.value)) {
+        ui.input.value = "";
+        saveDraft(id, "");
+        renderCounter(ui);
+      }
     };
     ui.form.addEventListener("submit", (event) => {
       event.preventDefault();
       submit();
     });
+    // What is typed and not sent survives a reload (issue 23), per room, in this browser only.
+    ui.input.value = loadDraft(id);
+    ui.counter = h("span", { class: "composer-counter", testid: "composer-counter", hidden: true, "aria-live": "polite" });
+    ui.form.append(ui.counter);
+    renderCounter(ui);
     ui.input.addEventListener("input", () => {
       if (ui.input.value.trim() && actions.typing) actions.typing(id);
+      saveDraft(id, ui.input.value);
+      renderCounter(ui);
     });
     // Before the composer's own keys: canned replies' suggestions take Enter while they show.
     if (actions.composer) actions.composer(ui.input, id);
@@ -256,6 +267,33 @@ export function createRoomsView({ store, dom, actions }) {
   }
 
   // The longest message the server takes (its limit, not ours).
+  const draftKey = (roomId) => "whitepanel.draft." + roomId;
+  function loadDraft(roomId) {
+    try {
+      return localStorage.getItem(draftKey(roomId)) || "";
+    } catch {
+      return "";
+    }
+  }
+  function saveDraft(roomId, text) {
+    try {
+      if (text) localStorage.setItem(draftKey(roomId), text);
+      else localStorage.removeItem(draftKey(roomId));
+    } catch {
+      /* storage full or refused: the draft lives as long as the page */
+    }
+  }
+
+  // Near the length limit, how much is left: not a silent cut at the limit.
+  function renderCounter(ui) {
+    const max = store.limits.message_length;
+    const length = ui.input.value.length;
+    const near = Boolean(max) && length > max * 0.9;
+    ui.counter.hidden = !near;
+    if (near) setText(ui.counter, `${length} / ${max}`);
+    ui.counter.classList.toggle("full", near && length >= max);
+  }
+
   function applyLimit(ui) {
     const max = store.limits.message_length;
     if (max) ui.input.maxLength = max;
@@ -265,6 +303,7 @@ export function createRoomsView({ store, dom, actions }) {
   function remove(roomId) {
     const ui = views.get(roomId);
     if (!ui) return;
+    saveDraft(roomId, "");
     ui.tab.remove();
     ui.panel.remove();
     views.delete(roomId);

@@ -157,7 +157,11 @@ export function createVisitorsView({ store, dom, actions }) {
 
   function updateCount() {
     setText(dom.count, String(rows.size));
-    dom.empty.hidden = rows.size > 0;
+    // Filtered down to nothing: say so, rather than an empty table.
+    let shown = rows.size;
+    if (filterText) for (const ui of rows.values()) if (ui.row.hidden) shown -= 1;
+    dom.empty.hidden = shown > 0;
+    setText(dom.empty, rows.size ? `No visitors match “${dom.filter.value.trim()}”.` : "No visitors online right now.");
   }
 
   function refresh(visitorId) {
@@ -232,6 +236,7 @@ export function createVisitorsView({ store, dom, actions }) {
     filterTimer = setTimeout(() => {
       filterText = dom.filter.value.trim().toLowerCase();
       for (const [id, ui] of rows) applyFilter(ui, store.state.visitors.get(id));
+      updateCount();
     }, 120);
   });
 
