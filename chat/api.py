@@ -48,6 +48,7 @@ class RoomSerializer(serializers.Serializer):
     operator_seen = serializers.IntegerField(
         help_text="The newest message of the room its operator has seen (0: none)."
     )
+    routed = serializers.BooleanField(help_text="Given to its operator by the site's routing, not taken from the pool.")
     rating = serializers.IntegerField(allow_null=True, help_text="The visitor's rating of the chat, 1-5, or null.")
     rating_comment = serializers.CharField(allow_null=True, help_text="The visitor's comment with their rating.")
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When a `closing` room expires.")
@@ -99,6 +100,9 @@ class OperatorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     online = serializers.BooleanField(help_text="A panel of theirs is connected.")
+    status = serializers.ChoiceField(
+        choices=Operator.Status.choices, help_text="What they say of themselves: available, away or busy."
+    )
 
     def to_representation(self, operator: Operator) -> dict:
         return events.operator_payload(operator)

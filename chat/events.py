@@ -54,7 +54,8 @@ def _time(value: datetime | None) -> str | None:
 
 
 def operator_payload(operator: Operator) -> dict:
-    return {"id": operator.pk, "name": operator.name, "online": operator.online}
+    # `status` (extension, issue 23): available, away or busy, as the operator says.
+    return {"id": operator.pk, "name": operator.name, "online": operator.online, "status": operator.status}
 
 
 def room_payload(room: Room) -> dict:
@@ -70,6 +71,8 @@ def room_payload(room: Room) -> dict:
         # Issue 23: the newest message of the room each side has seen (0: none).
         "visitor_seen": room.visitor_seen_id,
         "operator_seen": room.operator_seen_id,
+        # Given to its operator by the site's routing, not taken from the pool (issue 23).
+        "routed": room.routed,
         # SPEC §3: null or 1-5; the comment is an extension (issue 23).
         "rating": room.rating,
         "rating_comment": room.rating_comment or None,

@@ -36,6 +36,8 @@ class Room(models.Model):
     # open or the toast shown on a visible page; the operator with the room in view.
     visitor_seen_id = models.PositiveBigIntegerField(default=0)
     operator_seen_id = models.PositiveBigIntegerField(default=0)
+    # Given to an operator by the site's routing (issue 23), not taken from the pool.
+    routed = models.BooleanField(default=False)
     # The visitor's rating of the chat (issue 23): 1-5 and a comment, once.
     rating = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]

@@ -22,6 +22,7 @@ from .sockets import (
     json_frames,
     message_fields,
     now_ts,
+    text_field,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def same_origin(scope: dict) -> bool:
 
 class OperatorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"accept", "start", "message", "close", "reopen", "transfer", "history", "ping", "typing", "seen"}
+        {"accept", "start", "message", "close", "reopen", "transfer", "history", "ping", "typing", "seen", "status"}
     )
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
     # A panel asks the history of every room it shows at once (the pool's too), after each
@@ -167,6 +168,12 @@ class OperatorConsumer(JsonSocket):
         room_id = id_field(frame, "room")
         message_id = id_field(frame, "id")
         await database(services.room_seen_by_operator)(room_id=room_id, operator=self.operator, message_id=message_id)
+
+    async def on_status(self, frame: dict) -> dict:
+        """Available, away or busy (issue 23): answered by this operator's `operator`."""
+        status = text_field(frame, "status", max_length=20)
+        operator = await database(shifts.operator_set_status)(operator=self.operator, status=status)
+        return {"type": "operator", "operator": events.operator_payload(operator)}
 
     async def on_history(self, frame: dict) -> str:
         room_id = id_field(frame, "room")

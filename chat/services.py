@@ -2,17 +2,17 @@
 a ChatError subclass for what the caller may not do."""
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, router, transaction
-from django.db.models import BooleanField, Case, Exists, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from infra.errors import Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
 from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
-from visitors.models import Visitor
+from visitors.models import Site, Visitor
 from visitors.presence import operator_presence
 from visitors.windows import chat_windows
 
@@ -122,6 +122,64 @@ def _check_own(room: Room | None, operator: Operator) -> None:
         raise NotAllowed("this room is not yours")
 
 
+# Routing and capacity (issue 23) ---------------------------------------------------
+
+
+def _live_chats(operator_ids: Iterable[int], site_id: int) -> dict[int, int]:
+    rows = (
+        Room.objects.filter(operator_id__in=list(operator_ids), site_id=site_id, status__in=Room.LIVE)
+        .values_list("operator_id")
+        .annotate(count=Count("pk"))
+    )
+    return dict(rows)
+
+
+def _check_capacity(operator: Operator, site: Site) -> None:
+    """A site may cap the chats an operator has open on it at once (0: no cap)."""
+    cap = site.max_chats_per_operator
+    if cap and _live_chats([operator.pk], site.pk).get(operator.pk, 0) >= cap:
+        raise NotAllowed(f"you have {cap} chats open on this site, the most it allows; close one first")
+
+
+def _assignee(site: Site, *, exclude: int | None = None) -> Operator | None:
+    """Who a new request of a site that assigns them goes to: an operator of the site who is
+    online (a panel open), available, and under the site's cap, with the fewest chats open;
+    among equals the one whose last assigned chat is oldest (round robin). None: the pool."""
+    if site.routing != Site.Routing.ASSIGN:
+        return None
+    candidates = list(
+        Operator.objects.select_related("user")
+        .filter(sites=site.pk, user__is_active=True, online=True, status=Operator.Status.AVAILABLE)
+        .exclude(pk=exclude)
+    )
+    connected = operator_presence.connected_among([operator.pk for operator in candidates])
+    candidates = [operator for operator in candidates if operator.pk in connected]
+    chats = _live_chats([operator.pk for operator in candidates], site.pk)
+    if site.max_chats_per_operator:
+        candidates = [o for o in candidates if chats.get(o.pk, 0) < site.max_chats_per_operator]
+    if not candidates:
+        return None
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return min(candidates, key=lambda o: (chats.get(o.pk, 0), o.last_assigned_at or oldest, o.pk))
+
+
+def _new_request(*, visitor: Visitor, now: datetime, exclude_operator: int | None = None, **fields) -> Room:
+    """A new request of the visitor: in the pool, or given to an operator at once when the
+    site assigns requests (issue 23). Its events are published."""
+    site = Site.objects.get(pk=visitor.site_id)
+    operator = _assignee(site, exclude=exclude_operator)
+    if operator is None:
+        room = _new_room(visitor=visitor, now=now, **fields)
+        events.room_changed(room, visitor=visitor, pooled=True)
+        return room
+    room = _new_room(
+        visitor=visitor, now=now, status=Room.Status.ACTIVE, operator=operator, accepted_at=now, routed=True, **fields
+    )
+    Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
+    events.room_changed(room, visitor=visitor, pooled=False)
+    return room
+
+
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
     try:
         with transaction.atomic():
@@ -141,8 +199,7 @@ def room_open(*, visitor_id: int) -> Room:
         visitor = _lock_visitor(visitor_id)
         room = live_room(visitor_id=visitor_id)
         if room is None:
-            room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
-            events.room_changed(room, visitor=visitor, pooled=True)
+            room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
         elif not (room.visitor_in_room and room.window_opened):
             room.visitor_in_room = room.window_opened = True
             room.save(update_fields=["visitor_in_room", "window_opened"])
@@ -190,8 +247,7 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
             return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
-        room = _new_room(visitor=visitor, now=now, visitor_in_room=True)
-        events.room_changed(room, visitor=visitor, pooled=True)
+        room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 
@@ -245,6 +301,9 @@ def room_accept(*, room_id: int, operator: Operator) -> Room:
     """Take a request from the pool. Of operators accepting at once, the database lets one win (R4)."""
     now = timezone.now()
     with transaction.atomic():
+        site = Site.objects.filter(rooms__pk=room_id, pk__in=operator.site_ids).first()
+        if site is not None:
+            _check_capacity(operator, site)
         won = Room.objects.filter(pk=room_id, status=Room.Status.PENDING, site_id__in=operator.site_ids).update(
             status=Room.Status.ACTIVE, operator=operator, accepted_at=now
         )
@@ -273,6 +332,7 @@ def room_start(*, visitor_id: int, operator: Operator) -> Room:
             if room.operator_id == operator.pk:
                 return room
             raise RoomTaken(f"this visitor is chatting with {room.operator.name if room.operator else 'someone'}")
+        _check_capacity(operator, Site.objects.get(pk=visitor.site_id))
         room = _new_room(
             visitor=visitor,
             now=now,
@@ -338,6 +398,11 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
                 raise NotAllowed("this room is yours already")
             if not operator_presence.is_connected(target.pk):
                 raise NotAllowed("that operator is not online")
+            site = Site.objects.get(pk=room.site_id)
+            if site.max_chats_per_operator and _live_chats([target.pk], site.pk).get(target.pk, 0) >= (
+                site.max_chats_per_operator
+            ):
+                raise NotAllowed(f"{target.name} has as many chats open as this site allows")
             # Not theirs until they write in it: going offline before that returns it (R14).
             # `accepted_at` stays when the visitor was taken from the pool (their wait, R16).
             room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, timezone.now()
@@ -521,15 +586,15 @@ def _room_return(room: Room, *, now: datetime) -> Room:
     """R14: the visitor's unanswered question goes back to the pool at once, without them doing
     anything, marked with why ("Peter logged out"); whoever takes it reads the conversation
     before it (R15, selectors.operator_room_history)."""
-    returned = _new_room(
+    # Where the site assigns requests, to a colleague at once (never back to the one leaving).
+    return _new_request(
         visitor=room.visitor,
         now=now,
+        exclude_operator=room.operator_id,
         visitor_in_room=room.visitor_in_room,
         return_reason=room.reason,
         return_operator_name=room.operator.name if room.operator else "",
     )
-    events.room_changed(returned, visitor=room.visitor, pooled=True)
-    return returned
 
 
 def rooms_end(*, room_ids: Iterable[int], now: datetime) -> list[Room]:

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from infra.errors import Invalid
 from operators.models import Operator
 from operators.tokens import api_tokens_revoke
 from visitors.presence import operator_presence
@@ -26,6 +27,18 @@ def operator_connect(*, operator: Operator) -> None:
         if not locked.online:
             Operator.objects.filter(pk=operator.pk).update(online=True)
             events.operator_changed(operator, operator.site_ids)
+
+
+def operator_set_status(*, operator: Operator, status: str) -> Operator:
+    """The operator says they are available, away (no new requests offered nor alerted) or busy
+    (none offered by routing): the site's operators see it (issue 23)."""
+    if status not in Operator.Status.values:
+        raise Invalid(f"'status' is one of {', '.join(Operator.Status.values)}")
+    with transaction.atomic():
+        Operator.objects.filter(pk=operator.pk).update(status=status)
+        operator.status = status
+        events.operator_changed(operator, operator.site_ids)
+    return operator
 
 
 def _operator_release(operator: Operator, *, reason: str, now: datetime) -> None:

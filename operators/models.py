@@ -14,6 +14,17 @@ class Operator(models.Model):
     # True from the panel's first connection until logout or OPERATOR_TIMEOUT.
     online = models.BooleanField(default=False)
 
+    class Status(models.TextChoices):
+        """What the operator says of themselves while online (issue 23)."""
+
+        AVAILABLE = "available"  # offered new chats, alerted of new requests
+        AWAY = "away"  # neither offered new chats nor alerted
+        BUSY = "busy"  # not offered new chats (routing), still alerted
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
+    # When routing last gave them a chat: the next goes to whoever waited longest among equals.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
     def __str__(self) -> str:
         return self.name
 

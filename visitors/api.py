@@ -28,7 +28,10 @@ class SiteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["id", "key", "name", "allowed_origins", "greeting", "color", "created_at"]
+        fields = [
+            "id", "key", "name", "allowed_origins", "greeting", "color",
+            "max_chats_per_operator", "routing", "created_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
@@ -63,8 +66,13 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["greeting", "color", "allowed_origins"]
-        extra_kwargs = {"greeting": {"required": False}, "color": {"required": False}}
+        fields = ["greeting", "color", "allowed_origins", "max_chats_per_operator", "routing"]
+        extra_kwargs = {
+            "greeting": {"required": False},
+            "color": {"required": False},
+            "max_chats_per_operator": {"required": False, "max_value": 1000},
+            "routing": {"required": False},
+        }
 
 
 SITE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Site id.")

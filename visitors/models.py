@@ -26,6 +26,17 @@ class Site(models.Model):
         default="#2457d6",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #2457d6.")],
     )
+    # Issue 23: how many chats an operator may have open on this site at once (0: no limit), and
+    # whether a new request waits in the pool (the seed's way) or goes to an available operator.
+    max_chats_per_operator = models.PositiveSmallIntegerField(
+        default=0, help_text="The most chats an operator may have open on this site at once; 0: no limit."
+    )
+
+    class Routing(models.TextChoices):
+        POOL = "pool", "The general pool: operators take requests"
+        ASSIGN = "assign", "Assign each request to the available operator with the fewest chats"
+
+    routing = models.CharField(max_length=10, choices=Routing.choices, default=Routing.POOL)
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

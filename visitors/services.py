@@ -115,6 +115,8 @@ def site_update(
     greeting: str | None = None,
     color: str | None = None,
     allowed_origins: list[str] | None = None,
+    max_chats_per_operator: int | None = None,
+    routing: str | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -135,6 +137,13 @@ def site_update(
         if allowed_origins is not None:
             site.allowed_origins = _stored_origins("\n".join(allowed_origins))
             changed.append("allowed_origins")
+        # Issue 23: the cap and the routing apply to the next request and the next accept.
+        if max_chats_per_operator is not None:
+            site.max_chats_per_operator = max_chats_per_operator
+            changed.append("max_chats_per_operator")
+        if routing is not None:
+            site.routing = routing
+            changed.append("routing")
         if changed:
             site.save(update_fields=changed)
         return site

@@ -93,7 +93,7 @@ async def test_shop_with_your_visitors(sockets, peter, jane, sweeper):
     # "If Peter and Jane, both are operators, and Linda and Mary, who is visitors."
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
-    assert {"id": peter.pk, "name": "Peter", "online": True} in jane_panel.snapshot["operators"]
+    assert {"id": peter.pk, "name": "Peter", "online": True, "status": "available"} in jane_panel.snapshot["operators"]
     linda = await sockets.visitor()
     mary = await sockets.visitor()
     linda_id, mary_id = linda.welcome["visitor"], mary.welcome["visitor"]

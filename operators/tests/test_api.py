@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
 def test_operator_sees_the_operators_of_their_sites(peter, jane, olga):
     body = client_for(peter.user).get("/api/operators/").json()
     assert body["results"] == [
-        {"id": peter.pk, "name": "Peter", "online": False},
-        {"id": jane.pk, "name": "Jane", "online": False},
+        {"id": peter.pk, "name": "Peter", "online": False, "status": "available"},
+        {"id": jane.pk, "name": "Jane", "online": False, "status": "available"},
     ]
 
 

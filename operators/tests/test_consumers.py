@@ -70,7 +70,7 @@ async def test_snapshot_shows_own_sites_visitors_the_pool_and_own_rooms_only(
     panel = await sockets.operator(peter)
     snapshot = panel.snapshot
     assert snapshot["type"] == "snapshot"
-    assert snapshot["operator"] == {"id": peter.pk, "name": "Peter", "online": True}
+    assert snapshot["operator"] == {"id": peter.pk, "name": "Peter", "online": True, "status": "available"}
 
     operators = {o["id"]: o for o in snapshot["operators"]}
     assert set(operators) == {peter.pk, jane.pk, sam.pk}
@@ -186,7 +186,7 @@ async def test_operator_connecting_is_shown_online_to_the_others(sockets, peter,
 
     await sockets.operator(jane)
     event = await peter_panel.expect(of_type("operator", operator__id=jane.pk))
-    assert event["operator"] == {"id": jane.pk, "name": "Jane", "online": True}
+    assert event["operator"] == {"id": jane.pk, "name": "Jane", "online": True, "status": "available"}
     await olga_panel.expect_none(of_type("operator", operator__id=jane.pk), within=0.5)
 
 

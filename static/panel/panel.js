@@ -32,7 +32,7 @@ const $ = (id) => document.getElementById(id);
 const store = createStore();
 store.setVisible(!document.hidden);
 
-const bar = createBarView({ store, dom: { me: $("me"), status: $("status"), operators: $("operators"), notices: $("notices") } });
+const bar = createBarView({ store, dom: { me: $("me"), myStatus: $("my-status"), status: $("status"), operators: $("operators"), notices: $("notices") } });
 const notice = bar.notice;
 const alerts = createAlerts({ dom: { sound: $("sound-toggle"), notify: $("enable-notifications") }, onOpen: (roomId) => showRoom(roomId, { focus: true }) });
 const visitors = createVisitorsView({
@@ -140,6 +140,12 @@ function showRoom(roomId, { focus = false } = {}) {
 }
 
 function alertFor(alert) {
+  // Away (issue 23): no sound or notification for new requests; messages in one's own chats still.
+  if (alert.kind === "pool" && store.me && store.me.status === "away") return;
+  if (alert.kind === "assigned") {
+    alerts.alert({ kind: "pool", roomId: alert.room, title: "New chat for you", body: visitorLabel(alert.visitor) + " was given to you." });
+    return;
+  }
   if (alert.kind === "pool") {
     alerts.alert({ kind: "pool", roomId: alert.room, title: "New chat request", body: visitorLabel(alert.visitor) + " is waiting in the pool." });
     return;
@@ -357,6 +363,19 @@ window.addEventListener("focus", () => apply(store.setVisible(!document.hidden))
 window.addEventListener("online", () => socket.reconnectNow());
 $("status").addEventListener("click", () => socket.reconnectNow());
 // The server closes the socket on logout; no reconnect while the page goes.
+// Available, away or busy (issue 23): the server answers with my operator, which the store applies.
+$("my-status").addEventListener("change", () => {
+  const select = $("my-status");
+  const wanted = select.value;
+  socket.request({ type: "status", status: wanted }).then(
+    (frame) => apply(store.applyEvent(frame)),
+    (error) => {
+      if (store.me) select.value = store.me.status || "available";
+      errorNotice(error.frame || { code: error.code });
+    },
+  );
+});
+
 // Logging out ends one's chats at once (R10): with some open, the panel asks first and says
 // where they go.
 $("logout-form").addEventListener("submit", (event) => {

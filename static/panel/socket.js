@@ -32,6 +32,8 @@ export const ANSWERS = {
   message: { type: "ack", matches: (request, frame) => frame.client_id === request.client_id },
   history: { type: "history", matches: (request, frame) => frame.room === request.room },
   ping: { type: "pong", matches: () => true },
+  // Available, away or busy (issue 23): my own operator, as it now is.
+  status: { type: "operator", matches: (request, frame) => Boolean(frame.operator) && frame.operator.status === request.status },
 };
 
 // The fields of a request that the server copies into an error answering it.

@@ -159,6 +159,8 @@ export function createStore() {
       if (before) forget(room.id, c);
       return;
     }
+    // Given to me by the site's routing (issue 23): it never was in my pool, so say it.
+    if (!before && live && room.routed && room.status === "active") c.alerts.push({ kind: "assigned", room: room.id, visitor: room.visitor });
     if (!state.tabs.has(room.id)) {
       // An ended room of mine that the panel never showed: nothing to show now.
       if (room.status === "expired" && !before && !live) return;

@@ -34,6 +34,8 @@ def site_form(site: Site, **changes) -> dict:
         "allowed_origins": site.allowed_origins,
         "greeting": site.greeting,
         "color": site.color,
+        "max_chats_per_operator": site.max_chats_per_operator,
+        "routing": site.routing,
     }
     return {**data, **changes}
 

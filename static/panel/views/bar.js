@@ -11,7 +11,9 @@ export function createBarView({ store, dom }) {
   let connection = null; // the socket's status, as last told
 
   function renderMe() {
-    if (store.me) setText(dom.me, str(store.me.name));
+    if (!store.me) return;
+    setText(dom.me, str(store.me.name));
+    if (dom.myStatus && store.me.status && dom.myStatus.value !== store.me.status) dom.myStatus.value = store.me.status;
   }
 
   function renderOperators() {
@@ -20,7 +22,13 @@ export function createBarView({ store, dom }) {
       .filter((o) => o.online)
       .sort((a, b) => (me && a.id === me.id ? -1 : me && b.id === me.id ? 1 : str(a.name).localeCompare(str(b.name))));
     const nodes = online.map((o) =>
-      h("span", { class: "operator" + (me && o.id === me.id ? " self" : ""), testid: "operator", dataset: { operatorId: String(o.id) } }, str(o.name)),
+      h(
+        "span",
+        { class: "operator" + (me && o.id === me.id ? " self" : ""), testid: "operator", dataset: { operatorId: String(o.id), status: str(o.status) || "available" } },
+        str(o.name),
+        // Away or busy, in words too (issue 23); available needs none.
+        o.status === "away" || o.status === "busy" ? h("span", { class: "operator-status", text: " (" + o.status + ")" }) : null,
+      ),
     );
     if (!nodes.length) nodes.push(h("span", { class: "muted", text: "—" }));
     // Chips on screen, "Peter, Jane" as text.
