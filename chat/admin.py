@@ -4,25 +4,49 @@ actions on rooms: export transcripts as CSV, and end rooms now."""
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from operators import reply_admin  # noqa: F401 - registers the sites' canned replies' admin
-from visitors.admin import OwnedSiteFilter, ReadOnlyInline, SiteScopedAdmin
+from visitors.admin import OwnedSiteFilter, SiteScopedAdmin
 
 from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin
 from .models import Message, Room
+from .selectors import room_transcript
 from .services import rooms_end
 from .transcripts import transcripts_csv
 
 
-class MessageInline(ReadOnlyInline):
-    """The room's full transcript, oldest first."""
-
-    model = Message
-    ordering = ["id"]
-    fields = readonly_fields = ["at", "sender", "name", "body"]
-    verbose_name_plural = "transcript"
+def transcript_table(room: Room) -> str:
+    """The room's transcript as the panel shows it (R15): the visitor's conversation up to and
+    including this room, oldest first; the earlier rooms' lines dimmed and linked to their room,
+    the system lines (who was there when) as muted lines of their own. Every text escaped."""
+    lines = room_transcript(room=room)
+    if not lines:
+        return "No messages yet."
+    rows = []
+    for line in lines:
+        earlier = line.room_id != room.pk
+        kind = "system" if line.sender == Message.Sender.SYSTEM else line.sender
+        link = reverse("admin:chat_room_change", args=[line.room_id])
+        where = format_html('<a href="{}">room {}</a>', link, line.room_id) if earlier else ""
+        who = "" if kind == "system" else line.name
+        at = date_format(timezone.localtime(line.at), "Y-m-d H:i:s")
+        rows.append((f"wp-line wp-{kind}" + (" wp-earlier" if earlier else ""), kind, at, where, who, line.body))
+    body = format_html_join(
+        "",
+        '<tr class="{}" data-sender="{}"><td class="wp-at">{}</td><td>{}</td>'
+        '<td class="wp-who">{}</td><td class="wp-body">{}</td></tr>',
+        rows,
+    )
+    return format_html(
+        '<table class="wp-transcript"><thead><tr><th>at</th><th>room</th><th>who</th><th>message</th></tr>'
+        "</thead><tbody>{}</tbody></table>",
+        body,
+    )
 
 
 @admin.register(Room)
@@ -60,9 +84,16 @@ class RoomAdmin(SiteScopedAdmin):
         "rating",
         "rating_comment",
         "rated_at",
+        "transcript",
     ]
-    inlines = [MessageInline]
     actions = ["export_transcripts", "end_rooms"]
+
+    class Media:
+        css = {"all": ["chat/admin-transcript.css"]}
+
+    @admin.display(description="transcript")
+    def transcript(self, room: Room) -> str:
+        return transcript_table(room)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_count=Count("messages"))
@@ -103,13 +134,13 @@ class RoomAdmin(SiteScopedAdmin):
 @admin.register(Message)
 class MessageAdmin(SiteScopedAdmin):
     site_lookup = "room__site"
-    list_display = ["id", "room", "site", "sender", "name", "text", "at"]
-    list_filter = ["sender", ("room__site", OwnedSiteFilter), "at"]
+    list_display = ["id", "room", "site", "sender", "event", "name", "text", "at"]
+    list_filter = ["sender", "event", ("room__site", OwnedSiteFilter), "at"]
     list_select_related = ["room__site"]
     date_hierarchy = "at"
     search_fields = ["body"]
     ordering = ["-id"]
-    fields = readonly_fields = ["room", "sender", "name", "operator", "body", "client_id", "at"]
+    fields = readonly_fields = ["room", "sender", "event", "name", "operator", "body", "client_id", "at"]
 
     def site_ids_of(self, obj: Message) -> set[int]:
         return {obj.room.site_id}

@@ -70,11 +70,18 @@ class MessageSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     room = serializers.IntegerField()
-    sender = serializers.ChoiceField(choices=Message.Sender.choices)
-    name = serializers.CharField()
-    body = serializers.CharField()
+    sender = serializers.ChoiceField(
+        choices=Message.Sender.choices, help_text="`system`: a line of the transcript saying who was there when."
+    )
+    name = serializers.CharField(help_text="The sender's name; a system line's: whom it is about.")
+    body = serializers.CharField(help_text="The text; a system line's, in English.")
     at = serializers.DateTimeField()
     client_id = serializers.CharField(allow_null=True)
+    event = serializers.ChoiceField(
+        choices=Message.Event.choices,
+        allow_null=True,
+        help_text="A system line's code (R15: docs/protocol.md lists them); null for what people wrote.",
+    )
 
     def to_representation(self, message: Message) -> dict:
         return events.message_payload(message)

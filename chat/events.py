@@ -29,7 +29,7 @@ from operators.models import Operator
 from visitors.models import Site, Visitor
 from visitors.visits import visits
 
-from .models import Message, Room
+from .models import Message, Room, visitor_sees
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ def message_payload(message: Message) -> dict:
         "body": message.body,
         "at": _time(message.at),
         "client_id": message.client_id or None,
+        # A system line's code (R15: models.Message.Event), null for what people wrote.
+        "event": message.event or None,
     }
 
 
@@ -332,9 +334,14 @@ async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Roo
 
 
 def message_sent(message: Message, room: Room) -> None:
+    """A message to the room's operator (the site's operators while it is pooled) and to its
+    visitor's tabs, unless it is a system line for operators only (R15)."""
     event = {"type": "message", "message": message_payload(message)}
     listeners = operator_group(room.operator_id) if room.operator_id else site_group(room.site_id)
-    _publish([(visitor_group(room.visitor_id), event), (listeners, event)])
+    sends = [(listeners, event)]
+    if visitor_sees(message):
+        sends.insert(0, (visitor_group(room.visitor_id), event))
+    _publish(sends)
 
 
 def room_rated(room: Room) -> None:

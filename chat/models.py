@@ -87,10 +87,33 @@ class Message(models.Model):
         OPERATOR = "operator"
         SYSTEM = "system"
 
+    class Event(models.TextChoices):
+        """What a `system` line records (R15): who was there when. Clients word it from this
+        code and the line's `name`; `body` is the same in English, for those that do not."""
+
+        JOINED = "joined"  # an operator took the visitor: accept, start, the end of a transfer
+        TRANSFERRED = "transferred"  # the operator handed the room on (to a colleague or the pool)
+        CLOSED = "closed"  # the operator closed the room: it expires unless reopened (R9)
+        REOPENED = "reopened"  # the operator reopened it
+        REOPENED_BY_VISITOR = "reopened_by_visitor"  # the visitor wrote in a closing room (R14)
+        WINDOW_OPENED = "window_opened"
+        WINDOW_CLOSED = "window_closed"
+        RETURNED = "returned"  # a request back in the pool by itself, unanswered (R14)
+        # The room ended, one code per reason (Room.Reason):
+        EXPIRED = "expired"  # operator_closed: its expiry ran out
+        LOGGED_OUT = "logged_out"  # operator_logout
+        TIMED_OUT = "timed_out"  # operator_timeout
+        ENDED_BY_ADMIN = "ended_by_admin"
+        LEFT_SITE = "left_site"  # visitor_left
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     sender = models.CharField(max_length=10, choices=Sender.choices)
+    # A system line's code; empty for what people wrote.
+    event = models.CharField(max_length=20, choices=Event.choices, blank=True, default="")
+    # Who wrote it; for a system line, the operator it is about (none for the visitor's own).
     operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL)
-    # The sender's name when it was sent: the transcript keeps it.
+    # The sender's name when it was sent: the transcript keeps it. A system line's: the name of
+    # whom it is about (the operator, or the visitor for their window and leaving).
     name = models.CharField(max_length=150)
     body = models.TextField()
     # Chosen by the client; a resend after a lost ack is stored once.
@@ -107,3 +130,27 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.body[:50]}"
+
+
+# The system lines a visitor sees (R15): the operator side, as it concerns them. Their own
+# window and leaving, and the pool's workings, are for operators only. A code not listed here
+# is operators' only, so a new one never reaches visitors by mistake.
+VISITOR_EVENTS = frozenset(
+    {
+        Message.Event.JOINED,
+        Message.Event.TRANSFERRED,
+        Message.Event.CLOSED,
+        Message.Event.REOPENED,
+        Message.Event.EXPIRED,
+        Message.Event.LOGGED_OUT,
+        Message.Event.TIMED_OUT,
+        Message.Event.ENDED_BY_ADMIN,
+    }
+)
+
+# The same rule as a filter, for the visitor's history (one statement, whatever it holds).
+FOR_VISITORS = Q(event="") | Q(event__in=sorted(VISITOR_EVENTS))
+
+
+def visitor_sees(message: Message) -> bool:
+    return not message.event or message.event in VISITOR_EVENTS

@@ -17,7 +17,7 @@ from visitors.selectors import sites_visible_to
 from visitors.visits import visits
 
 from . import events
-from .models import Message, Room
+from .models import FOR_VISITORS, Message, Room
 
 HISTORY_LIMIT = 500
 
@@ -119,8 +119,11 @@ def snapshot_limits() -> dict:
     }
 
 
-def room_history(*, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
-    messages = Message.objects.filter(room_id=room_id, id__gt=after).order_by("id")[:limit]
+def visitor_room_history(*, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """A room's messages after a message id, as its visitor sees them: without the system lines
+    that are for operators only (R15, models.VISITOR_EVENTS). Every path that gives a visitor
+    their history (`history`, a hello's) reads it here."""
+    messages = Message.objects.filter(FOR_VISITORS, room_id=room_id, id__gt=after).order_by("id")[:limit]
     return [events.message_payload(m) for m in messages]
 
 
@@ -128,7 +131,7 @@ def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) 
     """Messages of the visitor's current room after a message id: the live room, which is always
     their newest (a new room opens only once the last one expired), else the last one they had."""
     room_id = last_room_id(visitor_id=visitor_id)
-    return room_history(room_id=room_id, after=after, limit=limit) if room_id else []
+    return visitor_room_history(room_id=room_id, after=after, limit=limit) if room_id else []
 
 
 def operator_room_history(*, room_id: int, operator: Operator, after: int) -> list[dict]:
@@ -205,6 +208,15 @@ def room_queue(*, room: Room | None) -> dict | None:
         Q(created_at__lt=room.created_at) | Q(created_at=room.created_at, pk__lt=room.pk)
     )
     return queue_payload(room_id=room.pk, position=ahead.count() + 1, wait=pool_wait(site_id=room.site_id))
+
+
+def room_transcript(*, room: Room, earlier: int = HISTORY_LIMIT) -> list[Message]:
+    """A room's transcript as admin shows it, the way the panel does (R15): the visitor's
+    conversation up to and including the room, oldest first, system lines and all. Of their
+    earlier rooms, the last `earlier` messages; of this room, every one."""
+    before = Room.objects.filter(visitor_id=room.visitor_id, pk__lt=room.pk).values("pk")
+    older = list(Message.objects.filter(room_id__in=before).order_by("-id")[:earlier])
+    return [*older[::-1], *Message.objects.filter(room_id=room.pk).order_by("id")]
 
 
 # The REST API's reads ---------------------------------------------------------

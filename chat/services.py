@@ -75,7 +75,7 @@ _own_room_row_resent = PreparedQuery(
     int,
     str,
 )
-_message_insert = PreparedInsert(Message, ["room", "sender", "operator", "name", "body", "client_id", "at"])
+_message_insert = PreparedInsert(Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at"])
 
 
 def _locked_room(row: tuple | None, *, resend_checked: bool) -> Room | None:
@@ -177,6 +177,7 @@ def _new_request(*, visitor: Visitor, now: datetime, exclude_operator: int | Non
     )
     Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
     events.room_changed(room, visitor=visitor, pooled=False)
+    _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
     return room
 
 
@@ -187,6 +188,64 @@ def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
     except IntegrityError:
         # The database allows one live room a visitor: someone else made it first.
         raise RoomTaken("this visitor already has a chat room") from None
+
+
+# The transcript's system lines (R15) -------------------------------------------
+
+Event = Message.Event
+
+# Each line's English text, stored with it: what admin, the API, exports and clients that do
+# not word the `event` code themselves show. `{name}`: whom the line is about; `{to}`: where a
+# transfer went.
+_LINE_TEXT = {
+    Event.JOINED: "{name} joined the chat",
+    Event.TRANSFERRED: "{name} transferred the chat to {to}",
+    Event.CLOSED: "{name} closed the chat",
+    Event.REOPENED: "{name} reopened the chat",
+    Event.REOPENED_BY_VISITOR: "The visitor wrote again: the chat is open again",
+    Event.WINDOW_OPENED: "The visitor opened the chat window",
+    Event.WINDOW_CLOSED: "The visitor closed the chat window",
+    Event.RETURNED: "The visitor's question is back in the pool, unanswered",
+    Event.EXPIRED: "The chat has ended",
+    Event.LOGGED_OUT: "{name} logged out",
+    Event.TIMED_OUT: "{name} lost the connection",
+    Event.ENDED_BY_ADMIN: "The chat was ended by the site's team",
+    Event.LEFT_SITE: "The visitor left the site",
+}
+
+# How a room ended, as its last line says (one code per Room.Reason).
+_ENDING = {
+    Room.Reason.OPERATOR_CLOSED: Event.EXPIRED,
+    Room.Reason.OPERATOR_LOGOUT: Event.LOGGED_OUT,
+    Room.Reason.OPERATOR_TIMEOUT: Event.TIMED_OUT,
+    Room.Reason.ENDED_BY_ADMIN: Event.ENDED_BY_ADMIN,
+    Room.Reason.VISITOR_LEFT: Event.LEFT_SITE,
+}
+
+
+def _system_line(
+    *, room: Room, event: str, at: datetime, operator: Operator | None = None, name: str = "", to: str = ""
+) -> Message:
+    """A system line of the room's transcript, not stored yet. About the operator when one is
+    given, else about the visitor."""
+    if operator is not None:
+        name = operator.name
+    elif not name:
+        name = Visitor(pk=room.visitor_id).name
+    body = _LINE_TEXT[event].format(name=name, to=to)
+    return Message(room=room, sender=Message.Sender.SYSTEM, event=event, operator=operator, name=name, body=body, at=at)
+
+
+def _system_say(*, room: Room, event: str, at: datetime | None = None, **about) -> Message:
+    """Store a system line in the room's transcript (in the caller's transaction) and publish it
+    to those who see it (events.message_sent): operators all, the visitor some (VISITOR_EVENTS).
+
+    Each caller has changed the room's row first (or made it), so the line is written under the
+    room's row lock like any message: ids within a room follow commit order (R8)."""
+    line = _system_line(room=room, event=event, at=at or timezone.now(), **about)
+    _message_insert.save(line)
+    events.message_sent(line, room)
+    return line
 
 
 # Visitor actions -------------------------------------------------------------
@@ -204,6 +263,7 @@ def room_open(*, visitor_id: int) -> Room:
             room.visitor_in_room = room.window_opened = True
             room.save(update_fields=["visitor_in_room", "window_opened"])
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
+            _system_say(room=room, event=Event.WINDOW_OPENED, at=now)
         return room
 
 
@@ -218,6 +278,7 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
             room.visitor_in_room = False
             room.save(update_fields=["visitor_in_room"])
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
+            _system_say(room=room, event=Event.WINDOW_CLOSED)
         return room
 
 
@@ -258,6 +319,8 @@ def _reopened_by_visitor(room: Room) -> Room:
     Room.objects.filter(pk=room.pk).update(status=Room.Status.ACTIVE, expires_at=None)
     room = Room.objects.select_related("operator__user", "visitor").get(pk=room.pk)
     events.room_changed(room, visitor=room.visitor, pooled=False)
+    # Before the message: the transcript says why a closed room did not expire.
+    _system_say(room=room, event=Event.REOPENED_BY_VISITOR)
     return room
 
 
@@ -313,6 +376,7 @@ def room_accept(*, room_id: int, operator: Operator) -> Room:
                 return room
             raise RoomTaken("another operator has taken this request")
         events.room_changed(room, visitor=room.visitor, pooled=True)
+        _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
         return room
 
 
@@ -345,6 +409,7 @@ def room_start(*, visitor_id: int, operator: Operator) -> Room:
             window_opened=False,
         )
         events.room_changed(room, visitor=visitor, pooled=False)
+        _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
         return room
 
 
@@ -359,6 +424,7 @@ def room_close(*, room_id: int, operator: Operator) -> Room:
             room.expires_at = timezone.now() + timedelta(seconds=settings.WP_ROOM_EXPIRY)
             room.save(update_fields=["status", "expires_at"])
             events.room_changed(room, visitor=room.visitor, pooled=False)
+            _system_say(room=room, event=Event.CLOSED, operator=operator)
         return room
 
 
@@ -372,6 +438,7 @@ def room_reopen(*, room_id: int, operator: Operator) -> Room:
             room.expires_at = None
             room.save(update_fields=["status", "expires_at"])
             events.room_changed(room, visitor=room.visitor, pooled=False)
+            _system_say(room=room, event=Event.REOPENED, operator=operator)
         return room
 
 
@@ -384,6 +451,8 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
         room = _own_room(room_id=room_id, operator=operator, lock=True)
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
+        now = timezone.now()
+        target = None
         if to_operator_id is None:
             room.status, room.operator, room.accepted_at, room.transferred_at = Room.Status.PENDING, None, None, None
         else:
@@ -405,12 +474,19 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
                 raise NotAllowed(f"{target.name} has as many chats open as this site allows")
             # Not theirs until they write in it: going offline before that returns it (R14).
             # `accepted_at` stays when the visitor was taken from the pool (their wait, R16).
-            room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, timezone.now()
+            room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, now
         room.expires_at = None
         room.save(update_fields=["status", "operator", "accepted_at", "transferred_at", "expires_at"])
         pooled = room.status == Room.Status.PENDING
         # The operator handing it over hears of it too (in the pool, with the site's operators).
         events.room_changed(room, visitor=room.visitor, pooled=pooled, also_operator=None if pooled else operator.pk)
+        # Two lines, each about one operator (one name a line: clients word them from the code):
+        # who handed it on, then who took it (now, or when someone accepts it from the pool).
+        _system_say(
+            room=room, event=Event.TRANSFERRED, operator=operator, at=now, to=target.name if target else "the team"
+        )
+        if target is not None:
+            _system_say(room=room, event=Event.JOINED, operator=target, at=now)
         return room
 
 
@@ -530,13 +606,29 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
         Room.objects.filter(pk__in=[room.pk for room in due]).update(
             status=Room.Status.EXPIRED, reason=reason, ended_at=now
         )
+        lines = []
         for room in due:
             was = room.status
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
             events.room_changed(room, visitor=room.visitor, pooled=was == Room.Status.PENDING)
+            lines.append(_ending_line(room, now=now))
             if _stranded(room, was=was):
-                _room_return(room, now=now)
+                returned = _room_return(room, now=now)
+                lines.append(_system_line(room=returned, event=Event.RETURNED, at=now, name=room.visitor.name))
+        # Every room's last line in one INSERT (SQLite's takes 124 rows a statement): the sweep
+        # may end thousands of rooms at once (R15).
+        Message.objects.bulk_create(lines)
+        for line in lines:
+            events.message_sent(line, line.room)
         return due
+
+
+def _ending_line(room: Room, *, now: datetime) -> Message:
+    """Why the room ended (R15): about its operator, or, for a visitor who left, about them."""
+    event = _ENDING[room.reason]
+    if event == Event.LEFT_SITE or room.operator is None:
+        return _system_line(room=room, event=event, at=now, name=room.visitor.name)
+    return _system_line(room=room, event=event, at=now, operator=room.operator)
 
 
 # The sender of a room's last message (a system line aside): a visitor's is a question nobody

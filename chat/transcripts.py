@@ -9,7 +9,9 @@ from django.db.models import Q, QuerySet
 
 from .models import Message, Room
 
-CSV_COLUMNS = ["room", "site", "visitor", "operator", "status", "reason", "sender", "name", "body", "at"]
+# `event`: a system line's code (R15), empty for what people wrote; last, so the columns
+# before it keep their places.
+CSV_COLUMNS = ["room", "site", "visitor", "operator", "status", "reason", "sender", "name", "body", "at", "event"]
 # Rows read from the database per query: memory stays flat however many rooms are exported.
 CHUNK = 1000
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection),
@@ -52,6 +54,7 @@ def _row(message: Message) -> list[str]:
             message.name,
             message.body,
             message.at.isoformat(),
+            message.event,
         )
     ]
 

@@ -18,7 +18,7 @@ from visitors.visits import visits
 
 from . import events
 from .models import Room
-from .selectors import last_room_id, live_room, room_history
+from .selectors import last_room_id, live_room, visitor_room_history
 from .services import rooms_expire
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def _history_for(visitor: Visitor, *, history: int | None, page_viewed: bool) ->
     if history is None:
         return None
     room_id = visitor.last_room_id if page_viewed else last_room_id(visitor_id=visitor.pk)
-    return room_history(room_id=room_id, after=history) if room_id else []
+    return visitor_room_history(room_id=room_id, after=history) if room_id else []
 
 
 def visitor_leave(*, visitor_id: int, now: datetime) -> bool:

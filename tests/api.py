@@ -94,6 +94,19 @@ def make_message(room: Room, body: str, *, sender: str = Message.Sender.VISITOR)
     return Message.objects.create(room=room, sender=sender, name=name, body=body, at=timezone.now())
 
 
+def make_system_line(room: Room, event: str, body: str) -> Message:
+    """A system line about the room's operator (R15), as chat.services writes them."""
+    return Message.objects.create(
+        room=room,
+        sender=Message.Sender.SYSTEM,
+        event=event,
+        operator=room.operator,
+        name=room.operator.name,
+        body=body,
+        at=timezone.now(),
+    )
+
+
 def error_of(response) -> dict:
     """The error object of an API answer, after checking the shape every error has."""
     assert response["Content-Type"].startswith("application/json"), response.content[:200]

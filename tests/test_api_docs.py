@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PASSWORD
-from tests.api import ENDPOINTS, make_message, make_room, make_user, make_visitor, token_of
+from tests.api import ENDPOINTS, make_message, make_room, make_system_line, make_user, make_visitor, token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +60,7 @@ def doc_world(site, peter, jane):
     site.save()
     make_visitor(site)
     room = make_room(make_visitor(site, url="http://127.0.0.1:8000/demo/shoes/"), operator=peter)
+    make_system_line(room, "joined", "Peter joined the chat")
     make_message(room, "Do you have these in 42?")
     make_message(room, "We do, in blue too.", sender="operator")
     owner = make_user("owner", staff=True, owns=(site,))

@@ -72,12 +72,19 @@ async def accept(panel, room_id: int, operator) -> dict:
 
 
 async def chat_with(visitor, panel, operator) -> dict:
-    """The visitor asks to chat and this operator takes the request: an active room."""
+    """The visitor asks to chat and this operator takes the request: an active room, whose
+    transcript says who joined (R15), on both sides."""
     pending = await open_chat(visitor)
     room = await accept(panel, pending["id"], operator)
     assert room["status"] == "active"
     await visitor.expect(room_frame(room["id"], room__status="active"))
+    for side in (visitor, panel):
+        await side.expect(joined_line(room["id"], operator))
     return room
+
+
+def joined_line(room_id: int, operator):
+    return of_type("message", message__room=room_id, message__event="joined", message__name=operator.user.first_name)
 
 
 async def visitor_says(visitor, body: str, client_id: str) -> int:
@@ -297,6 +304,7 @@ async def test_visitor_messages_reach_operator_and_are_stored_across_reconnects(
         event = await panel.expect(message_frame(body))
         assert event["message"]["room"] == room["id"]
     assert await stored_messages(room["id"]) == [
+        ("system", "Peter joined the chat"),
         ("visitor", "one"),
         ("visitor", "two"),
         ("visitor", "three"),
@@ -323,7 +331,12 @@ async def test_history_after_reconnect_returns_messages_sent_while_disconnected(
     ]
     assert all(m["room"] == room["id"] for m in history["messages"])
     everything = await linda.ask("history", type="history", after=0)
-    assert [m["body"] for m in everything["messages"]] == ["Is this in stock?", "Let me check", "Yes, two left"]
+    assert [m["body"] for m in everything["messages"]] == [
+        "Peter joined the chat",
+        "Is this in stock?",
+        "Let me check",
+        "Yes, two left",
+    ]
 
 
 async def test_visitor_message_resent_with_same_client_id_is_stored_once(sockets, peter):
@@ -338,7 +351,7 @@ async def test_visitor_message_resent_with_same_client_id_is_stored_once(sockets
     second = await visitor_says(linda, "Hello?", "v-same")
 
     assert first == second
-    assert await stored_messages(room["id"]) == [("visitor", "Hello?")]
+    assert await stored_messages(room["id"]) == [("system", "Peter joined the chat"), ("visitor", "Hello?")]
 
 
 async def test_operator_message_resent_with_same_client_id_is_stored_once(sockets, peter):
@@ -350,7 +363,7 @@ async def test_operator_message_resent_with_same_client_id_is_stored_once(socket
     second = await operator_says(panel, room["id"], "Hi Linda", "o-same")
 
     assert first == second
-    assert await stored_messages(room["id"]) == [("operator", "Hi Linda")]
+    assert await stored_messages(room["id"]) == [("system", "Peter joined the chat"), ("operator", "Hi Linda")]
 
 
 # R9: the operator closes a room ---------------------------------------------------

@@ -78,7 +78,16 @@ def log_out(user):
 
 @database_sync_to_async
 def transcript(room_id: int) -> list[tuple[str, str]]:
-    return list(Message.objects.filter(room_id=room_id).order_by("id").values_list("sender", "body"))
+    """What people said in the room, in order (the system lines apart: `system_lines`)."""
+    messages = Message.objects.filter(room_id=room_id).exclude(sender=Message.Sender.SYSTEM)
+    return list(messages.order_by("id").values_list("sender", "body"))
+
+
+@database_sync_to_async
+def system_lines(room_id: int) -> list[tuple[str, str]]:
+    """Who was there when (R15): the room's system lines, in order, as (event, name)."""
+    lines = Message.objects.filter(room_id=room_id, sender=Message.Sender.SYSTEM)
+    return list(lines.order_by("id").values_list("event", "name"))
 
 
 @database_sync_to_async
@@ -243,6 +252,32 @@ async def test_shop_with_your_visitors(sockets, peter, jane, sweeper):
     # delivered to Peter" - and all are stored, in order, in the room they were sent to (R8).
     for room_id in (linda_room, mary_room, jane_room):
         assert await transcript(room_id) == chat.said[room_id]
+    # And the transcript records who was there when (R15). Both ended with their question
+    # unanswered when Peter logged out: Linda's came back to the pool (R14), where Jane took it.
+    linda_name = f"Visitor {linda_id}"
+    assert await system_lines(linda_room) == [
+        ("joined", "Peter"),
+        ("window_opened", linda_name),
+        ("window_closed", linda_name),
+        ("window_opened", linda_name),
+        ("window_closed", linda_name),
+        ("logged_out", "Peter"),
+    ]
+    assert await system_lines(mary_room) == [
+        ("joined", "Peter"),
+        ("window_opened", f"Visitor {mary_id}"),
+        ("logged_out", "Peter"),
+    ]
+    assert await system_lines(jane_room) == [
+        ("returned", linda_name),
+        ("joined", "Jane"),
+        ("window_opened", linda_name),
+        ("window_closed", linda_name),
+        ("left_site", linda_name),
+    ]
+    # Linda was told who joined and why Peter went, never what she did herself.
+    told = [f["message"]["event"] for f in linda.frames if f["type"] == "message" and f["message"]["event"]]
+    assert told == ["joined", "logged_out", "joined"]
     assert chat.visitor_acks == sorted(chat.visitor_acks)
     linda_and_mary_acks = await visitor_message_ids(linda_id) + await visitor_message_ids(mary_id)
     assert sorted(linda_and_mary_acks) == chat.visitor_acks

@@ -77,11 +77,20 @@ async def test_a_logout_puts_an_unanswered_question_back_in_the_pool_with_the_co
         of_type("history", room=returned["id"]), type="history", room=returned["id"], after=0
     )
     said = [(m["room"], m["sender"], m["body"]) for m in history["messages"]]
+    # With who was there when (R15): Peter until he logged out, then the pool, then Jane.
     assert said == [
+        (room["id"], "system", "Peter joined the chat"),
         (room["id"], "visitor", "Do these come in blue?"),
         (room["id"], "operator", "They do."),
         (room["id"], "visitor", "And in size 42?"),
+        (room["id"], "system", "Peter logged out"),
+        (returned["id"], "system", "The visitor's question is back in the pool, unanswered"),
+        (returned["id"], "system", "Jane joined the chat"),
     ]
+    # Linda was told why Peter went, and who took over; the pool's workings are not hers.
+    await linda.expect(of_type("message", message__event="logged_out", message__name="Peter"))
+    await linda.expect(of_type("message", message__event="joined", message__name="Jane"))
+    await linda.expect_none(of_type("message", message__event="returned"), within=0.2)
     # Jane's answer reaches Linda in the room she was given.
     await says(jane_panel, "Yes, 42 too.", "o-2", room=returned["id"])
     await linda.expect(of_type("message", message__body="Yes, 42 too.", message__room=returned["id"]))

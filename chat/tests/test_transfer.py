@@ -32,7 +32,14 @@ async def test_a_room_handed_to_a_colleague_is_theirs_and_the_visitor_sees_the_n
     await linda.expect(room_of(room["id"], room__operator__name="Jane"))
     # Jane reads what was said and answers; Peter's messages to it are refused from now on.
     history = await jane_panel.ask(of_type("history", room=room["id"]), type="history", room=room["id"], after=0)
-    assert [m["body"] for m in history["messages"]] == ["Do you ship to Norway?"]
+    # The transcript says who was there when (R15): Peter, then Jane, by his hand.
+    assert [(m["event"], m["body"]) for m in history["messages"]] == [
+        ("joined", "Peter joined the chat"),
+        (None, "Do you ship to Norway?"),
+        ("transferred", "Peter transferred the chat to Jane"),
+        ("joined", "Jane joined the chat"),
+    ]
+    await linda.expect(of_type("message", message__event="joined", message__name="Jane"))
     await jane_panel.ask(
         of_type("ack", client_id="j-1"), type="message", room=room["id"], body="We do.", client_id="j-1"
     )

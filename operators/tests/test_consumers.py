@@ -242,7 +242,7 @@ async def test_bad_operator_frame_gets_an_error_and_the_socket_stays_usable(sock
     )
     await linda.expect(of_type("message", message__id=ack["id"]))
     history = await panel.ask(of_type("history", room=room_id), type="history", room=room_id, after=0)
-    assert [m["body"] for m in history["messages"]] == ["kept", "still here"]
+    assert [m["body"] for m in history["messages"]] == ["Peter joined the chat", "kept", "still here"]
 
 
 # Acting on rooms that are not yours ------------------------------------------------------
@@ -253,6 +253,9 @@ async def test_acting_on_another_operators_room_is_not_allowed(sockets, site, pe
     jane_panel = await sockets.operator(jane)
     mia, room_id = await request_chat(sockets)
     await accept(jane_panel, room_id)
+    # Both were told Jane joined (R15); nothing after that may reach them.
+    for side in (mia, jane_panel):
+        await side.expect(of_type("message", message__event="joined", message__name="Jane"))
 
     for action in ("message", "close", "reopen"):
         error = await peter_panel.ask("error", type=action, room=room_id, body="psst", client_id="x", after=0)

@@ -65,7 +65,8 @@
     .msg .who { display: block; font-size: 11px; opacity: .7; }
     .msg a { color: inherit; text-decoration: underline; }
     .msg.visitor { align-self: flex-end; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
-    .msg.operator, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
+    .msg.operator { align-self: flex-start; background: #fff; border: 1px solid #e2e4e8; }
+    .msg.system { align-self: center; max-width: 90%; padding: 0 8px; color: #5b6270; font-size: 12px; text-align: center; }
     .msg.sending { opacity: .6; }
     .unsent { display: block; font-size: 11px; font-style: italic; }
     .rate { padding: 8px 12px; border-top: 1px solid #e2e4e8; text-align: center; }
@@ -245,7 +246,7 @@
 
   function unread() {
     let count = 0;
-    for (const m of state.messages.values()) if (m.sender !== "visitor" && m.id > state.seen) count += 1;
+    for (const m of state.messages.values()) if (m.sender === "operator" && m.id > state.seen) count += 1;
     return count;
   }
   function renderBadge() {
@@ -265,6 +266,8 @@
 
   function messageNode(message) {
     const node = make("div", "msg " + message.sender, { "data-testid": "wp-message", "data-sender": message.sender });
+    // Who joined, closed, left (R15): a muted line of its own, not a bubble, never unread.
+    if (message.sender === "system") { node.textContent = message.body; return node; }
     const who = make("span", "who");
     who.textContent = message.sender === "visitor" ? "You" : message.name;
     const body = make("span");
@@ -392,7 +395,7 @@
     if (state.open) markSeen();
     else {
       // A message that came while the visitor was between pages pops up once, then waits in the badge.
-      const latest = frame.messages.filter((m) => m.sender !== "visitor" && m.id > state.seen).pop();
+      const latest = frame.messages.filter((m) => m.sender === "operator" && m.id > state.seen).pop();
       if (latest && latest.id > Number(visit.get("toasted") || 0)) {
         showToast(latest);
         visit.set("toasted", String(latest.id));
@@ -440,7 +443,7 @@
         if (frame.message.sender !== "visitor") typingLine.hidden = true;
         addMessage(frame.message);
         renderSeen();
-        if (fresh && frame.message.sender !== "visitor") {
+        if (fresh && frame.message.sender === "operator") {
           if (state.open) markSeen(); else { showToast(frame.message); renderBadge(); }
         }
         break;

@@ -11,11 +11,19 @@ from chat.models import Message, Room
 from conftest import session_cookie_for
 from tests.faults.clients import Panel, VisitorTab
 
+# The system lines about the visitor themselves and the pool's workings: operators see them,
+# the visitor never does (R15, docs/protocol.md).
+OPERATORS_ONLY = ("window_opened", "window_closed", "left_site", "returned", "reopened_by_visitor")
+
 
 @database_sync_to_async
-def transcript(room_id: int) -> list[tuple[int, str, str]]:
-    """The stored messages of a room: (id, sender, body), oldest first."""
-    return list(Message.objects.filter(room_id=room_id).order_by("id").values_list("id", "sender", "body"))
+def transcript(room_id: int, *, as_visitor: bool = False) -> list[tuple[int, str, str]]:
+    """The stored messages of a room: (id, sender, body), oldest first; `as_visitor`: those its
+    visitor sees."""
+    messages = Message.objects.filter(room_id=room_id)
+    if as_visitor:
+        messages = messages.exclude(event__in=OPERATORS_ONLY)
+    return list(messages.order_by("id").values_list("id", "sender", "body"))
 
 
 @database_sync_to_async
@@ -86,10 +94,12 @@ async def write_until(done: asyncio.Event, client, *, pause: tuple[float, float]
 
 async def assert_complete(room_id: int, visitor: VisitorTab, panel: Panel, *, written: dict) -> None:
     """Every message written into the room ({client: how many}) is stored once, in the order
-    written, and both sides show exactly the stored transcript."""
+    written, and both sides show exactly the stored transcript (the visitor, without the system
+    lines for operators only)."""
     await asyncio.gather(visitor.settled(), panel.settled())
     stored = await transcript(room_id)
-    bodies = [body for _, _, body in stored]
+    seen_by_visitor = await transcript(room_id, as_visitor=True)
+    bodies = [body for _, sender, body in stored if sender != "system"]
     for client, count in written.items():
         got = [body for body in bodies if body.startswith(f"{client.name} says ")]
         expected = [f"{client.name} says {n}" for n in range(count)]
@@ -102,6 +112,9 @@ async def assert_complete(room_id: int, visitor: VisitorTab, panel: Panel, *, wr
     assert len(bodies) == sum(written.values()), "a message was stored that nobody wrote"
 
     async def both_show_it():
-        return shown(visitor.messages, room_id) == stored and shown(panel.logs.get(room_id, {}), room_id) == stored
+        return (
+            shown(visitor.messages, room_id) == seen_by_visitor
+            and shown(panel.logs.get(room_id, {}), room_id) == stored
+        )
 
     await eventually(both_show_it, timeout=10, what=f"a side does not show the stored transcript of room {room_id}")

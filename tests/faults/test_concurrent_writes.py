@@ -47,7 +47,7 @@ async def test_history_after_the_last_id_seen_misses_no_message_that_committed_l
     seen = (await linda.ask("history", type="history", after=0))["messages"]
     await peter_writes
     resumed = (await linda.ask("history", type="history", after=max(m["id"] for m in seen)))["messages"]
-    assert sorted(m["body"] for m in seen + resumed) == ["Hello?", "Let me check."]
+    assert sorted(m["body"] for m in seen + resumed) == ["Hello?", "Let me check.", "Peter joined the chat"]
 
 
 async def test_visitor_leaving_as_their_request_is_accepted_leaves_no_room_open(faults, live_sockets, peter):

@@ -67,9 +67,10 @@ async def test_database_errors_get_an_error_frame_and_a_log_line_and_the_sockets
     await panel.ask(of_type("ack", client_id="peter-1"), type="message", room=room_id, body="Yes, Peter here.",
                     client_id="peter-1")  # fmt: skip
     await linda.expect(of_type("message", message__body="Yes, Peter here."))
-    assert [body for _, _, body in await transcript(room_id)] == ["Is anyone there?", "Yes, Peter here."]
+    said = ["Peter joined the chat", "Is anyone there?", "Yes, Peter here."]
+    assert [body for _, _, body in await transcript(room_id)] == said
     history = await panel.ask(of_type("history", room=room_id), type="history", room=room_id, after=0)
-    assert [m["body"] for m in history["messages"]] == ["Is anyone there?", "Yes, Peter here."]
+    assert [m["body"] for m in history["messages"]] == said
     welcomed = await live_sockets.visitor(daphne.base)
     assert welcomed.welcome["visitor"]
 

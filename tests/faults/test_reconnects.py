@@ -88,7 +88,7 @@ async def test_operator_message_whose_ack_was_lost_is_stored_once_when_resent(fa
                           body="Hello, can I help?", client_id="peter-1")  # fmt: skip
 
     assert ack["id"] == stored["message"]["id"]
-    assert [body for _, _, body in await transcript(room_id)] == ["Hello, can I help?"]
+    assert [body for _, _, body in await transcript(room_id)] == ["Peter joined the chat", "Hello, can I help?"]
     again = await linda.expect(of_type("message", message__body="Hello, can I help?"))
     assert again["message"]["id"] == stored["message"]["id"]
 
@@ -117,7 +117,13 @@ async def test_message_resent_after_its_room_expired_is_acknowledged_not_stored_
                             client_id="peter-1")  # fmt: skip
     assert again["id"] == operator_ack["id"]
     assert await rooms_of(linda_id) == [(room_id, "expired", "operator_closed")]
-    assert [body for _, _, body in await transcript(room_id)] == ["Thanks!", "Bye!"]
+    assert [body for _, _, body in await transcript(room_id)] == [
+        "Peter joined the chat",
+        "Thanks!",
+        "Bye!",
+        "Peter closed the chat",
+        "The chat has ended",
+    ]
 
 
 async def test_message_stored_but_never_relayed_is_relayed_when_resent(faults, live_sockets, peter):
@@ -143,7 +149,11 @@ async def test_message_stored_but_never_relayed_is_relayed_when_resent(faults, l
     await panel.ask(of_type("ack", client_id="peter-1"), type="message", room=room_id, body="Yes, one moment.",
                     client_id="peter-1")  # fmt: skip
     await linda.expect(of_type("message", message__body="Yes, one moment."))
-    assert [body for _, _, body in await transcript(room_id)] == ["Are you still there?", "Yes, one moment."]
+    assert [body for _, _, body in await transcript(room_id)] == [
+        "Peter joined the chat",
+        "Are you still there?",
+        "Yes, one moment.",
+    ]
 
 
 def stored_only(action) -> None:

@@ -55,7 +55,7 @@ async def test_message_flood_is_refused_but_the_socket_and_other_visitors_carry_
     request = await panel.expect(of_type("room", room__visitor=linda.welcome["visitor"]))
     await panel.ask(of_type("room", room__id=request["room"]["id"]), type="accept", room=request["room"]["id"])
 
-    assert await stored_bodies() == [f"spam {n}" for n in range(5)] + ["hello there"]
+    assert await stored_bodies() == [f"spam {n}" for n in range(5)] + ["hello there", "Peter joined the chat"]
 
 
 async def test_many_visitors_from_one_address_are_limited_together(sockets, visitor_from, site, settings):

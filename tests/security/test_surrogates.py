@@ -49,11 +49,12 @@ async def test_a_lone_surrogate_in_an_operators_message_is_invalid_and_stores_no
     linda = await sockets.visitor()
     room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
     await panel.ask(of_type("room", room__id=room, room__status="active"), type="accept", room=room)
+    await linda.expect(of_type("message", message__event="joined"))  # the transcript's line: Peter joined
 
     error = await panel.ask("error", type="message", room=room, body=f"We have {LONE}", client_id="p-1")
     assert (error["code"], error["for"]) == ("invalid", "message")
     await linda.expect_none("message", within=0.3)
-    assert await database_sync_to_async(stored)() == []
+    assert await database_sync_to_async(stored)() == ["Peter joined the chat"]
     ack = await panel.ask("ack", type="message", room=room, body="We have it.", client_id="p-2")
     await linda.expect(of_type("message", message__id=ack["id"]))
 

@@ -355,6 +355,34 @@ describe("unread counts", () => {
     assert.equal(store.unreadTotal(), 0);
   });
 
+  test("system lines (R15) are shown but never unread, never alert, never the visitor's words", () => {
+    const store = storeWith({ rooms: [mine(12), mine(13, { visitor: 8 }), room(14, { visitor: 9 })] });
+    store.setVisible(false);
+    const line = (id, roomId, event, body, name = "Peter") => message(id, roomId, { sender: "system", event, name, body, client_id: null });
+    // Live, in a tab not in view and in the one in view with the page hidden: all would be unread if they counted.
+    for (const [id, roomId, event, body, name] of [
+      [5, 13, "window_closed", "The visitor closed the chat window", "Visitor 8"],
+      [6, 13, "left_site", "The visitor left the site", "Visitor 8"],
+      [7, 12, "closed", "Peter closed the chat"],
+      [8, 14, "window_opened", "The visitor opened the chat window", "Visitor 9"],
+    ]) {
+      const c = store.applyEvent({ type: "message", message: line(id, roomId, event, body, name) });
+      assert.deepEqual(c.alerts, [], event + " plays no sound and shows no notification");
+      assert.equal(c.unread.size, 0, event);
+    }
+    // A later history page brings them too (after the first, what it brings would be unread).
+    store.applyEvent({ type: "history", room: 13, messages: [], more: false });
+    store.applyEvent({ type: "history", room: 13, messages: [line(9, 13, "reopened", "Peter reopened the chat")], more: false });
+    assert.equal(store.unreadTotal(), 0);
+    assert.deepEqual(store.messagesOf(13).map((m) => m.event), ["window_closed", "left_site", "reopened"], "shown in the transcript, in order");
+    assert.equal(store.historyAfter(13), 9, "history resumes after them");
+    assert.equal(store.visitorName(13), "", "a line about the visitor does not name them");
+    assert.equal(store.firstVisitorMessage(14), null, "a pool item's question is the visitor's, not a system line");
+    // The visitor's own message still counts.
+    store.applyEvent({ type: "message", message: message(10, 13) });
+    assert.equal(store.state.unread.get(13), 1);
+  });
+
   test("while the page is hidden the tab in view collects unread too, cleared when visible", () => {
     const store = storeWith({ rooms: [mine(12)] });
     store.setVisible(false);

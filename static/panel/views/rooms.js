@@ -26,6 +26,7 @@ export function createRoomsView({ store, dom, actions }) {
   function messageNode(m, sendState, roomId = m.room) {
     const sender = ["visitor", "operator", "system"].includes(m.sender) ? m.sender : "system";
     const at = parseTime(m.at);
+    if (sender === "system") return systemNode(m, at, roomId);
     const meta = h(
       "div",
       { class: "msg-meta" },
@@ -60,6 +61,21 @@ export function createRoomsView({ store, dom, actions }) {
       if (id > ui.seenUpTo && id <= upTo && !li.querySelector(".msg-seen")) li.firstChild.append(seenMark());
     }
     ui.seenUpTo = upTo;
+  }
+
+  // Who was there when (R15: joined, closed, left the window…): a muted line across the
+  // transcript, not a bubble. Its text is the server's English (`event` says what it records).
+  function systemNode(m, at, roomId) {
+    return h(
+      "li",
+      {
+        class: "msg msg-system" + (m.room !== roomId ? " msg-earlier" : ""),
+        testid: "message",
+        dataset: { sender: "system", event: str(m.event), room: String(m.room), messageId: String(m.id) },
+      },
+      h("span", { class: "msg-body", testid: "message-body", dir: "auto", text: str(m.body) }),
+      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
+    );
   }
 
   // Insert a stored message in id order, before any still-unsent messages.
