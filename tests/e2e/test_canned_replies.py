@@ -28,6 +28,11 @@ def test_slash_offers_canned_replies_filled_in_for_this_visitor_and_page(web_ser
     expect(shop.locator("[data-testid=wp-toast]")).to_contain_text(
         "We ship Trail running shoes · Summit Outfitters within two days."
     )
+    # The use is counted by a request of its own, not awaited by the composer.
+    for _ in range(50):
+        if CannedReply.objects.get(shortcut="shipping").uses == 1:
+            break
+        panel.wait_for_timeout(100)
     assert CannedReply.objects.get(shortcut="shipping").uses == 1
 
     # Placeholders with nothing known read as words; Esc closes the list and leaves the text.
