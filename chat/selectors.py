@@ -119,6 +119,7 @@ def snapshot_limits() -> dict:
         "client_id_length": settings.WP_MAX_CLIENT_ID_LENGTH,
         "history_page": HISTORY_LIMIT,
         "frame_bytes": settings.WP_MAX_FRAME_BYTES,
+        "note_length": settings.WP_MAX_VISITOR_NOTE_LENGTH,
     }
 
 
