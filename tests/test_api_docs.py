@@ -69,6 +69,7 @@ def doc_world(site, peter, jane):
         "SITE": str(site.pk),
         "ROOM": str(room.pk),
         "OPERATOR": str(peter.pk),
+        "VISITOR": str(room.visitor_id),
     }
 
 
