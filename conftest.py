@@ -168,8 +168,10 @@ async def sockets():
     opened: list = []
 
     class Factory:
-        async def visitor(self, site_key="shop", *, origin=SITE_ORIGIN, hello=True, token=None) -> CommunicatorClient:
-            headers = [(b"origin", origin.encode())] if origin else []
+        async def visitor(
+            self, site_key="shop", *, origin=SITE_ORIGIN, hello=True, token=None, headers=()
+        ) -> CommunicatorClient:
+            headers = [*([(b"origin", origin.encode())] if origin else []), *headers]
             client = CommunicatorClient(f"/ws/visitor/?site={site_key}", headers)
             opened.append(client)
             assert await client.connect(), f"visitor socket refused ({client.closed_code})"

@@ -11,8 +11,9 @@ from infra.api import MAX_ID, StringField, error_responses
 from infra.errors import NotAllowed, NotFound
 from operators.models import Operator
 from operators.selectors import operator_of, operators_visible_to
+from visitors import services as visitor_services
 from visitors.models import Visitor
-from visitors.selectors import sites_visible_to, visitors_online
+from visitors.selectors import TRAIL_LIMIT, sites_visible_to, visitor_trail, visitor_visible_to, visitors_online
 from visitors.visits import visits
 
 from . import events, selectors, services
@@ -98,7 +99,52 @@ class VisitorSerializer(serializers.Serializer):
     online = serializers.BooleanField()
     since = serializers.DateTimeField(help_text="Start of the current visit.")
     pages = serializers.IntegerField(help_text="Pages seen in this visit.")
+    browser = serializers.CharField(help_text="Browser and major version from the User-Agent, e.g. `Firefox 128` ('').")
+    os = serializers.CharField(help_text="Operating system from the User-Agent, e.g. `iOS 17.5` ('': unknown).")
+    device = serializers.ChoiceField(
+        choices=["desktop", "phone", "tablet", "bot", ""], help_text="Device type from the User-Agent ('': unknown)."
+    )
+    language = serializers.CharField(help_text="The first language of the browser's Accept-Language, e.g. `de-CH`.")
+    visits = serializers.IntegerField(help_text="Visits so far, this one included.")
     room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
+
+
+class VisitorPageSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    title = serializers.CharField()
+    referrer = serializers.CharField()
+    at = serializers.DateTimeField(help_text="When the visitor opened it.")
+
+
+class VisitorUtmSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    medium = serializers.CharField()
+    campaign = serializers.CharField()
+    term = serializers.CharField()
+    content = serializers.CharField()
+
+
+class VisitorDetailSerializer(VisitorSerializer):
+    """A visitor with what the panel's side panel shows (issue 23)."""
+
+    first_seen = serializers.DateTimeField(help_text="Their first visit's start.")
+    last_seen = serializers.DateTimeField(help_text="Their latest page (up to a page view flush behind).")
+    landing_url = serializers.CharField(help_text="The first page of this visit.")
+    landing_referrer = serializers.CharField(help_text="What sent them there ('': typed or bookmarked).")
+    utm = VisitorUtmSerializer(help_text="The landing page's `utm_*` parameters ('' each if absent).")
+    note = serializers.CharField(help_text="The operators' note on the visitor ('': none).")
+    note_by = serializers.CharField(allow_null=True, help_text="The operator who wrote the note last.")
+    note_at = serializers.DateTimeField(allow_null=True, help_text="When.")
+    trail = VisitorPageSerializer(many=True, help_text=f"This visit's pages, newest first, {TRAIL_LIMIT} at most.")
+
+
+class VisitorNoteSerializer(serializers.Serializer):
+    note = StringField(
+        max_length=settings.WP_MAX_VISITOR_NOTE_LENGTH,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Replaces the note; '' removes it.",
+    )
 
 
 class OperatorSerializer(serializers.Serializer):
@@ -318,6 +364,59 @@ class VisitorListView(generics.ListAPIView):
         page: list[Visitor] = visits.overlay(self.paginate_queryset(self.get_queryset()))
         rooms = live_rooms_by_visitor(visitor_ids=[visitor.pk for visitor in page])
         return self.get_paginated_response([events.visitor_payload(v, rooms.get(v.pk)) for v in page])
+
+
+VISITOR_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Visitor id.")
+
+
+@extend_schema(tags=["visitors"])
+class VisitorDetailView(generics.GenericAPIView):
+    serializer_class = VisitorDetailSerializer
+
+    def get_visitor(self) -> Visitor:
+        # Visitors of other sites do not exist for this user: 404.
+        visitor_id = self.kwargs["id"]
+        visitor = visitor_visible_to(user=self.request.user, visitor_id=visitor_id) if visitor_id <= MAX_ID else None
+        if visitor is None:
+            raise NotFound("no such visitor")
+        return visitor
+
+    def detail(self, visitor: Visitor) -> dict:
+        [visitor] = visits.overlay([visitor])
+        return events.visitor_detail_payload(
+            visitor, selectors.live_room(visitor_id=visitor.pk), visitor_trail(visitor=visitor)
+        )
+
+    @extend_schema(
+        operation_id="visitors_retrieve",
+        summary="One visitor: who they are, how this visit began, its pages, the operators' note",
+        description="Online or not, of a site you see. The page trail includes the pages still "
+        "waiting to be stored (up to a second's worth).",
+        parameters=[VISITOR_ID],
+        responses={200: VisitorDetailSerializer, **error_responses(404)},
+    )
+    def get(self, request, id):
+        return Response(self.detail(self.get_visitor()))
+
+    @extend_schema(
+        operation_id="visitors_partial_update",
+        summary="Write the note on a visitor, as an operator of their site",
+        description="Colleagues who open the visitor later see it, with your name and the time.",
+        parameters=[VISITOR_ID],
+        request=VisitorNoteSerializer,
+        responses={200: VisitorDetailSerializer, **error_responses(400, 403, 404)},
+    )
+    def patch(self, request, id):
+        visitor = self.get_visitor()
+        operator = operator_of(user=request.user)
+        if operator is None or visitor.site_id not in operator.site_ids:
+            raise NotAllowed("only operators of the visitor's site may write the note")
+        data = VisitorNoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        visitor = visitor_services.visitor_note_update(
+            visitor_id=visitor.pk, site_ids=operator.site_ids, note=data.validated_data["note"], by=operator.name
+        )
+        return Response(self.detail(visitor))
 
 
 @extend_schema(tags=["operators"])

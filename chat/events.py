@@ -26,6 +26,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from operators.models import Operator
+from visitors.clients import UTM_FIELDS
 from visitors.models import Site, Visitor
 from visitors.visits import visits
 
@@ -109,7 +110,22 @@ def site_branding_payload(site: Site) -> dict:
 
 # A visitor's columns for visitor_row_payload: a panel's snapshot reads thousands of them,
 # as tuples, not model instances (docs/benchmarks.md).
-VISITOR_ROW = ("id", "site_id", "url", "title", "referrer", "online", "since", "pages")
+VISITOR_ROW = (
+    "id",
+    "site_id",
+    "url",
+    "title",
+    "referrer",
+    "online",
+    "since",
+    "pages",
+    # Issue 23: set when the visit starts, the same on every page of it.
+    "browser",
+    "os",
+    "device",
+    "language",
+    "visits",
+)
 _visitor_row = attrgetter(*VISITOR_ROW)
 
 
@@ -120,7 +136,7 @@ def visitor_payload(visitor: Visitor, room: Room | None, **presence) -> dict:
 def visitor_row_payload(row: tuple, room: Room | None, **presence) -> dict:
     """A visitor's payload from their VISITOR_ROW values. `lost` (extension), when the caller
     knows it: null for a visitor here now, else when their last socket closed (chat/departures.py)."""
-    visitor_id, site_id, url, title, referrer, online, since, pages = row
+    visitor_id, site_id, url, title, referrer, online, since, pages, browser, os, device, language, visits = row
     payload = {
         "id": visitor_id,
         "site": site_id,
@@ -130,10 +146,32 @@ def visitor_row_payload(row: tuple, room: Room | None, **presence) -> dict:
         "online": online,
         "since": _time(since),
         "pages": pages,
+        "browser": browser,
+        "os": os,
+        "device": device,
+        "language": language,
+        "visits": visits,
         "room": room_payload(room) if room else None,
     }
     payload.update(presence)
     return payload
+
+
+def visitor_detail_payload(visitor: Visitor, room: Room | None, trail: list[dict]) -> dict:
+    """Everything the panel's side panel shows of one visitor (issue 23): their payload, and what
+    no event carries, read for one visitor at a time (GET /api/visitors/{id}/)."""
+    return {
+        **visitor_payload(visitor, room),
+        "first_seen": _time(visitor.first_seen),
+        "last_seen": _time(visitor.last_seen),
+        "landing_url": visitor.landing_url,
+        "landing_referrer": visitor.landing_referrer,
+        "utm": {field.removeprefix("utm_"): getattr(visitor, field) for field in UTM_FIELDS},
+        "note": visitor.note,
+        "note_by": visitor.note_by or None,
+        "note_at": _time(visitor.note_at),
+        "trail": [{**page, "at": _time(page["at"])} for page in trail],
+    }
 
 
 # Publishing ----------------------------------------------------------------
@@ -328,7 +366,21 @@ def _keep_rooms(changes: list[tuple[int, int, bool]]) -> None:
 async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Room | None) -> None:
     """A visitor's page event, from the visit's state in Redis (visitors/visits.py): sent by
     the socket's event loop at once, no transaction involved."""
-    row = (visit.visitor_id, visit.site_id, url, title, referrer, True, visit.since, visit.pages)
+    row = (
+        visit.visitor_id,
+        visit.site_id,
+        url,
+        title,
+        referrer,
+        True,
+        visit.since,
+        visit.pages,
+        visit.browser,
+        visit.os,
+        visit.device,
+        visit.language,
+        visit.visits,
+    )
     event = {"type": "visitor", "visitor": visitor_row_payload(row, room, lost=None)}
     await publish_deferred([(site_group(visit.site_id), {"type": "wp.event", "text": _encode(event)})])
 

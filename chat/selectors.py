@@ -103,9 +103,12 @@ def _current(rows: list[tuple]) -> list[tuple]:
     if not current:
         return rows
     fields = ("url", "title", "referrer")
-    # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages
+    # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages, then the visit's
+    # constants (browser ... visits), which only the visit's start writes: the row's.
     return [
-        row if (c := current.get(row[0])) is None else (*row[:2], *map(c.get, fields), row[5], c["since"], c["pages"])
+        row
+        if (c := current.get(row[0])) is None
+        else (*row[:2], *map(c.get, fields), row[5], c["since"], c["pages"], *row[8:])
         for row in rows
     ]
 
@@ -116,6 +119,7 @@ def snapshot_limits() -> dict:
         "client_id_length": settings.WP_MAX_CLIENT_ID_LENGTH,
         "history_page": HISTORY_LIMIT,
         "frame_bytes": settings.WP_MAX_FRAME_BYTES,
+        "note_length": settings.WP_MAX_VISITOR_NOTE_LENGTH,
     }
 
 

@@ -8,10 +8,11 @@ from datetime import datetime
 
 import redis
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from infra.errors import NotFound
+from visitors.clients import client_of, utm_of
 from visitors.models import PageView, Visitor, hash_token
 from visitors.presence import visitor_presence
 from visitors.visits import visits
@@ -28,31 +29,73 @@ logger = logging.getLogger(__name__)
 # database (docs/architecture.md, "One path per rule").
 
 
-def visitor_arrive(*, visitor: Visitor, page: dict | None = None) -> tuple[Visitor, Room | None]:
+def visitor_arrive(
+    *, visitor: Visitor, page: dict | None = None, client: dict | None = None
+) -> tuple[Visitor, Room | None]:
     """A socket of the visitor opened (presence already records it): online, if they were not.
 
     With `page` (`url`, `title`, `referrer`: a hello that carries its page) the arrival is
-    that page view and one `visitor` event (see _view_page).
+    that page view and one `visitor` event (see _view_page). `client`: the socket's
+    `user_agent` and `accept_language`, read only if this starts a visit (see _visit_start).
 
     One conditional UPDATE and no transaction: a visitor already online (a new page, a new
     tab: nearly every hello) costs no write. A visitor the sweep has just let go is marked
     online again, here or by the sweep (visitors_leave checks presence again after its commit).
     The live room is read after the UPDATE, so it is the one after any sweep it waited for."""
     if page is not None:
-        return _view_page(visitor_id=visitor.pk, **page)
+        return _view_page(visitor_id=visitor.pk, client=client, **page)
     now = timezone.now()
+    # No page yet: the visit's landing page is the first one reported (_page_viewed).
+    started = {**_client_fields(client), "landing_url": "", "landing_referrer": "", **utm_of("")}
     came_back = Visitor.objects.filter(pk=visitor.pk, online=False).update(
-        online=True, since=now, last_seen=now, pages=0
+        online=True, since=now, last_seen=now, pages=0, visits=F("visits") + 1, **started
     )
     room = live_room(visitor_id=visitor.pk)
     if came_back:
         visitor.online, visitor.since, visitor.last_seen, visitor.pages = True, now, now, 0
+        visitor.visits += 1  # as read a moment ago (identified), not read again
+        for field, value in started.items():
+            setattr(visitor, field, value)
         events.visitor_changed(visitor, room)
     return visitor, room
 
 
+def _client_fields(client: dict | None) -> dict[str, str]:
+    """Browser, OS, device type and language from a socket's headers (visitors/clients.py):
+    parsed once a visit, when the database records its start."""
+    if client is None:
+        return {}
+    return client_of(user_agent=client.get("user_agent"), accept_language=client.get("accept_language"))
+
+
+def _visit_start(*, url: str, referrer: str, client: dict | None) -> dict:
+    """The UPDATE's values that a page starting a visit sets and a page of a visit in progress
+    keeps (the right-hand sides see the row as the UPDATE finds it): the visit count, the
+    landing page, its referrer and UTM parameters, who the browser says the visitor is.
+
+    The landing page is also set by the first page of a visit that began without one (a hello
+    without its page)."""
+    new_visit = Q(online=False)
+    landing = new_visit | Q(landing_url="")
+    field = Visitor._meta.get_field
+    kept = {"visits": Case(When(new_visit, then=F("visits") + 1), default=F("visits"), output_field=field("visits"))}
+    for name, value in _client_fields(client).items():
+        kept[name] = Case(When(new_visit, then=Value(value)), default=F(name), output_field=field(name))
+    landing_values = {"landing_url": url, "landing_referrer": referrer, **utm_of(url)}
+    for name, value in landing_values.items():
+        kept[name] = Case(When(landing, then=Value(value)), default=F(name), output_field=field(name))
+    return kept
+
+
 def _page_viewed(
-    *, visitor_id: int, url: str, title: str, referrer: str, now: datetime, token_hash: str | None = None
+    *,
+    visitor_id: int,
+    url: str,
+    title: str,
+    referrer: str,
+    now: datetime,
+    token_hash: str | None = None,
+    client: dict | None = None,
 ) -> Visitor | None:
     """The visitor's row and the page view, committed together; the row read back with the ids
     of their live and newest rooms (one SELECT). None if there is no such visitor (or the
@@ -72,6 +115,7 @@ def _page_viewed(
             title=title,
             referrer=referrer,
             last_seen=now,
+            **_visit_start(url=url, referrer=referrer, client=client),
         )
         if not changed:
             return None
@@ -87,22 +131,34 @@ def _page_viewed(
     )
 
 
-def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str) -> Visitor:
+def visitor_page_view(*, visitor_id: int, url: str, title: str, referrer: str, client: dict | None = None) -> Visitor:
     """The visitor is now on this page (R1): their row and the page view (one transaction),
     read back with their live room's id; the room itself only for a visitor who has one, for
-    the panel's event."""
-    return _view_page(visitor_id=visitor_id, url=url, title=title, referrer=referrer)[0]
+    the panel's event. `client`: as for visitor_arrive."""
+    return _view_page(visitor_id=visitor_id, url=url, title=title, referrer=referrer, client=client)[0]
 
 
 def _view_page(
-    *, visitor_id: int, url: str, title: str, referrer: str, token_hash: str | None = None
+    *,
+    visitor_id: int,
+    url: str,
+    title: str,
+    referrer: str,
+    token_hash: str | None = None,
+    client: dict | None = None,
 ) -> tuple[Visitor, Room | None]:
     """visitor_page_view, with the live room. A visitor who was not online is marked online, as
     a new visit: a hello carrying its page arrives by it (visitor_arrive). The visitor returned
     has `last_room_id` too, their newest room's id. With `token_hash`, only if it is still the
     visitor's (NotFound otherwise)."""
     visitor = _page_viewed(
-        visitor_id=visitor_id, url=url, title=title, referrer=referrer, now=timezone.now(), token_hash=token_hash
+        visitor_id=visitor_id,
+        url=url,
+        title=title,
+        referrer=referrer,
+        now=timezone.now(),
+        token_hash=token_hash,
+        client=client,
     )
     if visitor is None:
         raise NotFound("no such visitor")
@@ -118,24 +174,24 @@ def _view_page(
 
 
 def visitor_welcome(
-    *, visitor: Visitor, page: dict | None, history: int | None
+    *, visitor: Visitor, page: dict | None, history: int | None, client: dict | None = None
 ) -> tuple[Visitor, Room | None, list[dict] | None]:
     """A `hello` answered: the arrival (on its page, if it carries one), the live room, and the
     messages after `history` (None: not asked for). With the page, the arrival's statement has
     read the visitor's last room: one who never chatted (most) costs the history no query."""
-    visitor, room = visitor_arrive(visitor=visitor, page=page)
+    visitor, room = visitor_arrive(visitor=visitor, page=page, client=client)
     return visitor, room, _history_for(visitor, history=history, page_viewed=page is not None)
 
 
 def visitor_welcome_known(
-    *, visitor_id: int, token: str, page: dict, history: int | None
+    *, visitor_id: int, token: str, page: dict, history: int | None, client: dict | None = None
 ) -> tuple[Visitor, Room | None, list[dict] | None] | None:
     """visitor_welcome for a visitor whose token a process has identified before (a new page
     of theirs: nearly every hello), without reading them first: the page view's statement
     checks that the token is still theirs. None if it is not (rotated, the visitor erased):
     nothing was written, and the token is to be identified anew."""
     try:
-        visitor, room = _view_page(visitor_id=visitor_id, token_hash=hash_token(token), **page)
+        visitor, room = _view_page(visitor_id=visitor_id, token_hash=hash_token(token), client=client, **page)
     except NotFound:
         return None
     return visitor, room, _history_for(visitor, history=history, page_viewed=True)

@@ -204,7 +204,9 @@ class VisitorConsumer(JsonSocket):
             welcome_identified = database(visiting.visitor_welcome)
 
             async def welcome() -> tuple:
-                return _by_id(await welcome_identified(visitor=visitor, page=page, history=history))
+                return _by_id(
+                    await welcome_identified(visitor=visitor, page=page, history=history, client=self._client())
+                )
 
             arrival = await self._arrive(visitor.pk, welcome)
             known_visitors.remember(self.site.pk, token, visitor.pk)
@@ -224,6 +226,14 @@ class VisitorConsumer(JsonSocket):
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
 
+    def _client(self) -> dict:
+        """What the handshake's headers say of the visitor, for a visit's start (parsed there,
+        only then: visitors/clients.py)."""
+        return {
+            "user_agent": header(self.scope, b"user-agent"),
+            "accept_language": header(self.scope, b"accept-language"),
+        }
+
     async def _queue(self, room: Room) -> dict | None:
         try:
             return await _queue(room=room)
@@ -236,7 +246,7 @@ class VisitorConsumer(JsonSocket):
         visit = await visits.page(visitor_id, page=page, now=timezone.now(), token_hash=hash_token(token))
         if visit is None:
             arrival = await database(visiting.visitor_welcome_known)(
-                visitor_id=visitor_id, token=token, page=page, history=history
+                visitor_id=visitor_id, token=token, page=page, history=history, client=self._client()
             )
             return None if arrival is None else _by_id(arrival)
         room, messages = await self._visit_moved(visit, page=page, history=history)
@@ -286,7 +296,7 @@ class VisitorConsumer(JsonSocket):
         # otherwise (the visit was ended by the sweep meanwhile, or Redis lost it).
         visit = await visits.page(self.visitor_id, page=page, now=timezone.now())
         if visit is None:
-            await database(visiting.visitor_page_view)(visitor_id=self.visitor_id, **page)
+            await database(visiting.visitor_page_view)(visitor_id=self.visitor_id, client=self._client(), **page)
         else:
             await self._visit_moved(visit, page=page)
 

@@ -21,6 +21,7 @@ ENDPOINTS = {
     "/api/operators/": {"get"},
     "/api/operators/{id}/": {"get"},
     "/api/visitors/": {"get"},
+    "/api/visitors/{id}/": {"get", "patch"},
     "/api/rooms/": {"get"},
     "/api/rooms/{id}/": {"get"},
     "/api/rooms/{id}/messages/": {"get", "post"},

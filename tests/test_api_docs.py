@@ -70,6 +70,7 @@ def doc_world(site, peter, jane):
         "SITE": str(site.pk),
         "ROOM": str(room.pk),
         "OPERATOR": str(peter.pk),
+        "VISITOR": str(room.visitor_id),
     }
 
 

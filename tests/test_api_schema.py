@@ -101,6 +101,7 @@ def api_world(site, other_site, peter, jane, olga):
             "/api/sites/": [site.pk, other_site.pk],
             "/api/operators/": [peter.pk, jane.pk, olga.pk],
             "/api/replies/": [reply.pk for reply in replies],
+            "/api/visitors/": [room.visitor_id for room in rooms],
         },
     }
 

@@ -197,8 +197,8 @@ class PageViewInline(ReadOnlyInline):
 class VisitorAdmin(SiteScopedAdmin):
     """Visitors are recorded by the snippet: read-only here."""
 
-    list_display = ["id", "site", "online", "url", "title", "pages", "since", "last_seen"]
-    list_filter = [("site", OwnedSiteFilter), "online"]
+    list_display = ["id", "site", "online", "url", "title", "pages", "device", "visits", "since", "last_seen"]
+    list_filter = [("site", OwnedSiteFilter), "online", "device"]
     list_select_related = ["site"]
     search_fields = ["url", "title", "page_views__url", "page_views__title"]
     date_hierarchy = "last_seen"
@@ -213,6 +213,22 @@ class VisitorAdmin(SiteScopedAdmin):
         "since",
         "first_seen",
         "last_seen",
+        # Who they are (issue 23): from their browser's headers, when the visit started.
+        "browser",
+        "os",
+        "device",
+        "language",
+        "visits",
+        "landing_url",
+        "landing_referrer",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "note",
+        "note_by",
+        "note_at",
     ]
     inlines = [PageViewInline]
 

@@ -57,6 +57,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+DEVICES = ("desktop", "phone", "tablet", "bot")
+
+
 class Visitor(models.Model):
     """An anonymous person on a site, the same on every page and tab (one token)."""
 
@@ -72,6 +75,25 @@ class Visitor(models.Model):
     referrer = models.CharField(max_length=2048, blank=True)
     # Pages seen in the current visit.
     pages = models.PositiveIntegerField(default=0)
+    # Who they are, as their browser says, and how this visit began (issue 23): written when a
+    # visit starts (chat/visiting.py), from the socket's headers (visitors/clients.py).
+    browser = models.CharField(max_length=100, blank=True)
+    os = models.CharField(max_length=100, blank=True)
+    device = models.CharField(max_length=10, blank=True, choices=[(d, d) for d in DEVICES])
+    language = models.CharField(max_length=35, blank=True)
+    landing_url = models.CharField(max_length=2048, blank=True)
+    landing_referrer = models.CharField(max_length=2048, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    # Visits so far, this one included.
+    visits = models.PositiveIntegerField(default=0)
+    # The operators' note on the visitor (WP_MAX_VISITOR_NOTE_LENGTH), who wrote it last and when.
+    note = models.TextField(blank=True)
+    note_by = models.CharField(max_length=150, blank=True)
+    note_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["site", "online"])]

@@ -3,6 +3,7 @@ Their arrival, pages and leaving, which touch rooms and publish chat's events: c
 
 import logging
 import secrets
+from collections.abc import Iterable
 
 import redis
 from django.contrib.auth.models import AbstractBaseUser
@@ -103,6 +104,19 @@ def _page_views_store(entries: list[PageViewEntry]) -> None:
                 if e.visitor_id in existing
             ]
         )
+
+
+def visitor_note_update(*, visitor_id: int, site_ids: Iterable[int], note: str, by: str) -> Visitor:
+    """An operator of one of `site_ids` writes the note on a visitor of theirs (issue 23): what
+    colleagues see of them next time, replaced whole. NotFound for a visitor of another site."""
+    now = timezone.now()
+    changed = Visitor.objects.filter(pk=visitor_id, site_id__in=list(site_ids)).update(
+        note=note, note_by=by if note else "", note_at=now if note else None
+    )
+    visitor = Visitor.objects.filter(pk=visitor_id).first() if changed else None
+    if visitor is None:
+        raise NotFound("no such visitor")
+    return visitor
 
 
 # Site settings (site owners, through the API) -------------------------------

@@ -11,6 +11,8 @@ Keys, under the install's prefix P:
 
 - `P:visitor:state:<id>`  hash: `visiting` ("1" while the visit is in progress), `token`
   (the digest of the visitor's token), `site`, `since`, `pages`, `url`, `title`, `referrer`;
+  who the visitor is, as the visit's start recorded it (issue 23: `browser`, `os`, `device`,
+  `language`, `visits`), which every page event carries and nothing here changes;
   and what the visitor's rooms are: `live` (their live room's id, 0: none) and `last` (their
   newest room's id, 0: none). Kept STATE_TTL after its last write.
 - `P:pageviews`            stream of page views not yet in the database.
@@ -49,7 +51,8 @@ FLUSH_BATCH = 2_000
 # The visit in progress moves to this page: its count goes up and the view joins the stream.
 # Nil if the visit is not known here (the caller goes to the database).
 _PAGE = """
-local s = redis.call('HMGET', KEYS[1], 'visiting', 'token', 'since', 'site', 'live', 'last')
+local s = redis.call('HMGET', KEYS[1], 'visiting', 'token', 'since', 'site', 'live', 'last',
+  'browser', 'os', 'device', 'language', 'visits')
 if s[1] ~= '1' or not s[3] or not s[4] or not s[5] or not s[6] then return false end
 if ARGV[1] ~= '' and s[2] ~= ARGV[1] then return false end
 local pages = redis.call('HINCRBY', KEYS[1], 'pages', 1)
@@ -57,15 +60,17 @@ redis.call('HSET', KEYS[1], 'url', ARGV[2], 'title', ARGV[3], 'referrer', ARGV[4
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
   'v', ARGV[7], 'u', ARGV[2], 't', ARGV[3], 'r', ARGV[4], 'at', ARGV[5], 'p', pages)
-return {pages, s[3], s[4], s[5], s[6]}
+return {pages, s[3], s[4], s[5], s[6], s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '0'}
 """
 
-# KEYS: state. ARGV: token digest, site, since, pages, url, title, referrer, live, last, ttl.
+# KEYS: state. ARGV: token digest, site, since, pages, url, title, referrer, live, last, ttl,
+# browser, os, device, language, visits.
 # A visit the database has just recorded (its first page, or one not known here). Room ids
 # already kept are newer than (or as new as) the row's: kept.
 _FILL = """
 redis.call('HSET', KEYS[1], 'visiting', '1', 'token', ARGV[1], 'site', ARGV[2], 'since', ARGV[3],
-  'pages', ARGV[4], 'url', ARGV[5], 'title', ARGV[6], 'referrer', ARGV[7])
+  'pages', ARGV[4], 'url', ARGV[5], 'title', ARGV[6], 'referrer', ARGV[7],
+  'browser', ARGV[11], 'os', ARGV[12], 'device', ARGV[13], 'language', ARGV[14], 'visits', ARGV[15])
 redis.call('HSETNX', KEYS[1], 'live', ARGV[8])
 redis.call('HSETNX', KEYS[1], 'last', ARGV[9])
 redis.call('EXPIRE', KEYS[1], ARGV[10])
@@ -108,6 +113,12 @@ class Visit:
     pages: int
     live_room_id: int | None
     last_room_id: int | None
+    # Who the visitor is, as the visit's start recorded it.
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+    language: str = ""
+    visits: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,18 @@ class PageViewEntry:
 
 def _decode(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry(entry_id, fields: dict) -> PageViewEntry:
+    return PageViewEntry(
+        entry_id=_decode(entry_id),
+        visitor_id=int(fields[b"v"]),
+        url=fields[b"u"].decode(),
+        title=fields[b"t"].decode(),
+        referrer=fields[b"r"].decode(),
+        at=datetime.fromisoformat(fields[b"at"].decode()),
+        pages=int(fields[b"p"]),
+    )
 
 
 class Visits:
@@ -163,7 +186,7 @@ class Visits:
         )
         if not answer:
             return None
-        pages, since, site, live, last = answer
+        pages, since, site, live, last, browser, os, device, language, visits_so_far = answer
         return Visit(
             visitor_id=visitor_id,
             site_id=int(site),
@@ -171,6 +194,11 @@ class Visits:
             pages=int(pages),
             live_room_id=int(live) or None,
             last_room_id=int(last) or None,
+            browser=_decode(browser),
+            os=_decode(os),
+            device=_decode(device),
+            language=_decode(language),
+            visits=int(visits_so_far),
         )
 
     async def room_ended(self, visitor_id: int, room_id: int) -> None:
@@ -195,6 +223,11 @@ class Visits:
             live_room_id or 0,
             last_room_id or 0,
             STATE_TTL,
+            visitor.browser,
+            visitor.os,
+            visitor.device,
+            visitor.language,
+            visitor.visits,
         )
 
     def rooms_changed(self, changes: list[tuple[int, int, bool]]) -> None:
@@ -259,19 +292,16 @@ class Visits:
 
     def waiting(self, *, limit: int = FLUSH_BATCH) -> list[PageViewEntry]:
         """The oldest page views not yet stored."""
-        entries = self._clients.redis().xrange(self._stream_key, count=limit)
         return [
-            PageViewEntry(
-                entry_id=_decode(entry_id),
-                visitor_id=int(fields[b"v"]),
-                url=fields[b"u"].decode(),
-                title=fields[b"t"].decode(),
-                referrer=fields[b"r"].decode(),
-                at=datetime.fromisoformat(fields[b"at"].decode()),
-                pages=int(fields[b"p"]),
-            )
-            for entry_id, fields in entries
+            _entry(entry_id, fields) for entry_id, fields in self._clients.redis().xrange(self._stream_key, count=limit)
         ]
+
+    def waiting_of(self, visitor_id: int, *, scan: int = FLUSH_BATCH) -> list[PageViewEntry]:
+        """The visitor's page views not yet stored, newest first, among the `scan` newest of the
+        stream (it holds about a flush interval's views; more only while the flush is down)."""
+        entries = self._clients.redis().xrevrange(self._stream_key, count=scan)
+        wanted = str(visitor_id).encode()
+        return [_entry(entry_id, fields) for entry_id, fields in entries if fields[b"v"] == wanted]
 
     def stored(self, entries: list[PageViewEntry]) -> None:
         """These page views are in the database: off the stream."""

@@ -14,6 +14,36 @@ export function httpHref(value) {
   }
 }
 
+// What the panel shows of a page's URL (issue 23): its path, query and fragment, not the host
+// (every visitor of a site is on the same one). Text that is no URL is shown as it is.
+export function pathOf(value) {
+  const text = str(value);
+  try {
+    const url = new URL(text);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return text;
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return text;
+  }
+}
+
+const DEVICES = { desktop: "Desktop", phone: "Phone", tablet: "Tablet", bot: "Bot" };
+
+// Who a visitor is, as their browser says, in one line: "Phone · iOS 17.5 · Mobile Safari 17 · de-CH".
+export function whoLine(visitor) {
+  if (!visitor) return "";
+  const parts = [DEVICES[visitor.device] || "", str(visitor.os), str(visitor.browser), str(visitor.language)];
+  return parts.filter(Boolean).join(" · ");
+}
+
+// "1st visit", "2nd visit", "11th visit"…
+export function visitOrdinal(count) {
+  if (!Number.isFinite(count) || count < 1) return "";
+  const tens = count % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][count % 10] || "th";
+  return count + suffix + " visit";
+}
+
 // A message's text cut into text and http(s) links (issue 23): a URL written in it becomes a link,
 // nothing else ever does. Punctuation that ends a sentence after a URL is not part of it; a
 // closing bracket is, only when the URL opened one.

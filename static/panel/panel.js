@@ -18,6 +18,7 @@ import { createBarView } from "./views/bar.js";
 import { createPoolView } from "./views/pool.js";
 import { createReplyManager } from "./views/reply_manager.js";
 import { createRoomsView } from "./views/rooms.js";
+import { createVisitorInfo } from "./views/visitor_info.js";
 import { attachReplySuggestions } from "./views/suggestions.js";
 import { createVisitorsView } from "./views/visitors.js";
 
@@ -85,6 +86,7 @@ const rooms = createRoomsView({
     retry: retryMessage,
     composer: (input, roomId) => attachReplySuggestions(input, { replies, context: () => replyContext(roomId) }),
     typing: sendTyping,
+    visitorInfo: createVisitorInfo({ fetchJson, noteLength: () => store.limits.note_length || 0 }),
   },
 });
 

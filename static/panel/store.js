@@ -44,14 +44,14 @@ export function hasChanges(c) {
 }
 
 const SNAPSHOT_LISTS = ["operators", "rooms", "visitors"];
-const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes"];
+const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes", "note_length"];
 const TYPING_SHOWN_MS = 6000; // "typing…" shows this long after the visitor's last typing frame
 const same = (a, b) => a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 
 export function createStore() {
   const state = {
     me: null,
-    limits: {}, // from the server: message_length, client_id_length, history_page, frame_bytes
+    limits: {}, // from the server: message_length, client_id_length, history_page, frame_bytes, note_length
     operators: new Map(), // id → operator
     visitors: new Map(), // id → visitor (as last received)
     rooms: new Map(), // id → room: the pool and my rooms

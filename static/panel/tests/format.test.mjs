@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { countdown, duration, httpHref, linkParts, parseTime, str } from "../format.js";
+import { countdown, duration, httpHref, linkParts, parseTime, pathOf, str, visitOrdinal, whoLine } from "../format.js";
 
 test("only http and https URLs become links", () => {
   assert.equal(httpHref("https://shop.example/a?b=1"), "https://shop.example/a?b=1");
@@ -48,4 +48,24 @@ test("http(s) URLs in a message become links, punctuation after them does not, n
   }
   assert.deepEqual(linkParts("HTTPS://SHOP.EXAMPLE/A"), [{ text: "HTTPS://SHOP.EXAMPLE/A", href: "https://shop.example/A" }]);
   assert.deepEqual(linkParts(""), []);
+});
+
+test("a page's URL shows as its path, not the host (issue 23)", () => {
+  assert.equal(pathOf("https://shop.example/boots?size=42#reviews"), "/boots?size=42#reviews");
+  assert.equal(pathOf("http://shop.example"), "/");
+  assert.equal(pathOf("javascript:alert(1)"), "javascript:alert(1)");
+  assert.equal(pathOf("not a url"), "not a url");
+  assert.equal(pathOf(null), "");
+});
+
+test("who the visitor is reads as one line, and returning visitors their visit", () => {
+  assert.equal(whoLine({ device: "phone", os: "iOS 17.5", browser: "Mobile Safari 17", language: "de-CH" }), "Phone · iOS 17.5 · Mobile Safari 17 · de-CH");
+  assert.equal(whoLine({ device: "", os: "", browser: "curl 8", language: "" }), "curl 8");
+  assert.equal(whoLine({ device: "<b>x</b>" }), "");
+  assert.equal(visitOrdinal(1), "1st visit");
+  assert.equal(visitOrdinal(2), "2nd visit");
+  assert.equal(visitOrdinal(3), "3rd visit");
+  assert.equal(visitOrdinal(11), "11th visit");
+  assert.equal(visitOrdinal(22), "22nd visit");
+  assert.equal(visitOrdinal(0), "");
 });

@@ -5,7 +5,7 @@
 // control in it reorders nothing around it (issue 21), and Arabic or Hebrew text reads
 // in its own direction.
 
-import { httpHref, linkParts, str } from "../format.js";
+import { httpHref, linkParts, pathOf, str } from "../format.js";
 
 // Build an element. Children that are strings become text nodes (append never parses HTML).
 export function h(tag, props, ...children) {
@@ -34,11 +34,13 @@ export function setText(node, text) {
   if (node.textContent !== value) node.textContent = value;
 }
 
-// A link for http(s) URLs only; anything else is shown as text.
-export function urlNode(value, testid, className) {
+// A link for http(s) URLs only; anything else is shown as text. `shown`: what the link reads
+// (the path, say), the whole URL in its tooltip.
+export function urlNode(value, testid, className, shown) {
   const text = str(value);
+  const label = shown === undefined ? text : str(shown);
   const href = httpHref(text);
-  if (!href) return h("span", { class: className, testid, title: text, dir: "auto" }, text || "—");
+  if (!href) return h("span", { class: className, testid, title: text, dir: "auto" }, label || "—");
   const link = document.createElement("a");
   link.dir = "auto";
   link.className = className;
@@ -47,9 +49,12 @@ export function urlNode(value, testid, className) {
   link.target = "_blank";
   link.rel = "noopener noreferrer";
   link.title = text;
-  link.textContent = text;
+  link.textContent = label || text;
   return link;
 }
+
+// A page's URL as the panel lists it: its path, the whole URL in the tooltip and the link.
+export const pathNode = (value, testid, className) => urlNode(value, testid, className, pathOf(value));
 
 // A message's body: its text, with the http(s) URLs in it as links to a new tab that tell the
 // target nothing of us and vouch for nothing (issue 23). Only those: the rest stays text.

@@ -2,7 +2,7 @@
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
 import { ERROR_TEXT, clockTime, countdown, parseTime, str, visitorLabel } from "../format.js";
-import { h, linkedText, setText, urlNode } from "./dom.js";
+import { h, linkedText, pathNode, setText } from "./dom.js";
 
 const REASONS = {
   operator_closed: "closed by you",
@@ -180,6 +180,16 @@ export function createRoomsView({ store, dom, actions }) {
     ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
     ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
     ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: "Dismiss", hidden: true, onclick: () => actions.dismiss(id) });
+    // Who the visitor is (issue 23): a column beside the transcript, read when the room opens.
+    ui.info = actions.visitorInfo ? actions.visitorInfo(room.visitor) : null;
+    ui.infoToggle = h("button", {
+      type: "button",
+      class: "ghost info-toggle",
+      testid: "info-toggle",
+      text: "Visitor info",
+      hidden: !ui.info,
+      onclick: () => setInfoShown(!infoShown()),
+    });
     // Hand the chat to a colleague online now, or back to the pool: the choices are read when
     // the list is opened, so they are the operators online at that moment.
     ui.transfer = h("select", { class: "transfer", testid: "transfer-to", "aria-label": "Transfer this chat" });
@@ -256,13 +266,12 @@ export function createRoomsView({ store, dom, actions }) {
         { class: "room-head" },
         h("div", { class: "room-who" }, ui.title, ui.page),
         h("div", { class: "room-state" }, ui.status, ui.countdown, ui.typing),
-        h("div", { class: "room-actions" }, ui.transfer, ui.reopen, ui.close, ui.dismiss),
+        h("div", { class: "room-actions" }, ui.infoToggle, ui.transfer, ui.reopen, ui.close, ui.dismiss),
       ),
-      ui.signal,
-      ui.rating,
-      ui.transcript,
-      ui.form,
+      h("div", { class: "room-body" }, h("div", { class: "room-main" }, ui.signal, ui.rating, ui.transcript, ui.form), ui.info ? ui.info.node : null),
     );
+    showInfo(ui);
+    if (ui.info) ui.info.load();
     views.set(id, ui);
     dom.tabs.append(ui.tab);
     dom.rooms.append(ui.panel);
@@ -280,6 +289,31 @@ export function createRoomsView({ store, dom, actions }) {
     }
     scrollToEnd(ui, true);
     return ui;
+  }
+
+  // The visitor side panel, shown or folded away in every room alike; remembered in this browser.
+  const INFO_KEY = "whitepanel.visitor-info";
+  function infoShown() {
+    try {
+      return localStorage.getItem(INFO_KEY) !== "hidden";
+    } catch {
+      return true;
+    }
+  }
+  function setInfoShown(on) {
+    try {
+      if (on) localStorage.removeItem(INFO_KEY);
+      else localStorage.setItem(INFO_KEY, "hidden");
+    } catch {
+      /* refused: this page only */
+    }
+    for (const ui of views.values()) showInfo(ui, on);
+  }
+  function showInfo(ui, on = infoShown()) {
+    if (!ui.info) return;
+    ui.info.node.hidden = !on;
+    ui.infoToggle.setAttribute("aria-expanded", String(on));
+    ui.infoToggle.classList.toggle("on", on);
   }
 
   // The longest message the server takes (its limit, not ours).
@@ -322,6 +356,7 @@ export function createRoomsView({ store, dom, actions }) {
     saveDraft(roomId, "");
     ui.tab.remove();
     ui.panel.remove();
+    if (ui.info) ui.info.stop();
     views.delete(roomId);
   }
 
@@ -338,9 +373,14 @@ export function createRoomsView({ store, dom, actions }) {
       const key = title + "\u0000" + url;
       if (ui.pageKey !== key) {
         ui.pageKey = key;
-        ui.page.replaceChildren(h("span", { class: "page-title", dir: "auto", text: title || "(no title)" }), " ", urlNode(url, null, "url"));
+        ui.page.replaceChildren(h("span", { class: "page-title", dir: "auto", text: title || "(no title)" }), " ", pathNode(url, null, "url"));
       }
+      // A page event: the side panel's trail and time read again (a burst of them, once).
+      const trailKey = url + "\u0000" + visitor.pages + "\u0000" + visitor.since;
+      if (ui.info && ui.trailKey !== undefined && ui.trailKey !== trailKey) ui.info.refresh();
+      ui.trailKey = trailKey;
     } else if (ui.pageKey !== "-") {
+      if (ui.info && ui.pageKey !== undefined) ui.info.refresh(); // they left: the panel says so
       ui.pageKey = "-";
       ui.page.replaceChildren(h("span", { class: "muted", text: goneFromSite ? "Not on the site" : "Page unknown" }));
     }
@@ -511,6 +551,7 @@ export function createRoomsView({ store, dom, actions }) {
     for (const [roomId, ui] of views) {
       const room = store.state.rooms.get(roomId);
       if (room && room.status === "closing") updateCountdown(ui, room, now);
+      if (ui.info) ui.info.tick(now);
     }
   }
 

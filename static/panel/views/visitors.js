@@ -1,7 +1,7 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
-import { duration, parseTime, str } from "../format.js";
-import { h, setText, urlNode, visitorText } from "./dom.js";
+import { duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
+import { h, pathNode, setText, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
 const STARTING_MS = 10000; // "Starting…" gives up after this long without an answer
@@ -35,6 +35,8 @@ export function createVisitorsView({ store, dom, actions }) {
     ui.url = h("span", { class: "page-url" });
     ui.pageBox = h("div", { class: "page", testid: "visitor-page" }, ui.title, ui.url);
     ui.referrer = h("div", { class: "page-ref", testid: "visitor-referrer" });
+    // Who they are (issue 23): device, OS, browser, language, and a returning visitor's visit count.
+    ui.who = h("div", { class: "who", testid: "visitor-who" });
     ui.time = h("td", { class: "c-time num", testid: "visitor-time" });
     ui.pages = h("td", { class: "c-pages num", testid: "visitor-pages" });
     ui.chat = h("span", { class: "chat-state", testid: "visitor-chat-state" });
@@ -45,7 +47,7 @@ export function createVisitorsView({ store, dom, actions }) {
       "tr",
       { testid: "visitor-row", dataset: { visitorId: String(visitor.id) } },
       h("td", { class: "c-id", text: "#" + visitor.id }),
-      h("td", { class: "c-page" }, ui.pageBox, ui.referrer),
+      h("td", { class: "c-page" }, ui.pageBox, ui.referrer, ui.who),
       ui.time,
       ui.pages,
       h("td", { class: "c-chat" }, ui.chat, ui.lost),
@@ -67,13 +69,20 @@ export function createVisitorsView({ store, dom, actions }) {
     }
     if (c.url !== url) {
       c.url = url;
-      ui.url.replaceChildren(urlNode(url, null, "url"));
+      ui.url.replaceChildren(pathNode(url, null, "url"));
     }
     if (c.referrer !== referrer) {
       c.referrer = referrer;
       ui.referrer.replaceChildren(...(referrer ? ["from ", visitorText(referrer)] : []));
       ui.referrer.title = referrer;
       ui.referrer.hidden = !referrer;
+    }
+    const who = whoLine(visitor);
+    const returning = visitor.visits > 1 ? visitOrdinal(visitor.visits) : "";
+    if (c.who !== who + "\u0000" + returning) {
+      c.who = who + "\u0000" + returning;
+      ui.who.replaceChildren(...(who ? [visitorText(who)] : []), ...(returning ? [h("span", { class: "returning", testid: "visitor-returning", text: returning })] : []));
+      ui.who.hidden = !who && !returning;
     }
     const pages = String(Number.isFinite(visitor.pages) ? visitor.pages : "—");
     if (c.pages !== pages) {
