@@ -123,11 +123,14 @@ def snapshot_limits() -> dict:
     }
 
 
-def visitor_room_history(*, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
-    """A room's messages after a message id, as its visitor sees them: without the system lines
-    that are for operators only (R15, models.VISITOR_EVENTS). Every path that gives a visitor
-    their history (`history`, a hello's) reads it here."""
-    messages = Message.objects.filter(FOR_VISITORS, room_id=room_id, id__gt=after).order_by("id")[:limit]
+def visitor_room_history(*, visitor_id: int, room_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The visitor's conversation up to and including their room `room_id`, after a message id,
+    as they see it (R15: one continuous conversation, their earlier rooms too, so a page after a
+    handover still shows what was said before it): without the system lines that are for
+    operators only (models.VISITOR_EVENTS). Every path that gives a visitor their history
+    (`history`, a hello's) reads it here."""
+    rooms = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
+    messages = Message.objects.filter(FOR_VISITORS, room_id__in=rooms, id__gt=after).order_by("id")[:limit]
     return [events.message_payload(m) for m in messages]
 
 
@@ -135,7 +138,7 @@ def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) 
     """Messages of the visitor's current room after a message id: the live room, which is always
     their newest (a new room opens only once the last one expired), else the last one they had."""
     room_id = last_room_id(visitor_id=visitor_id)
-    return visitor_room_history(room_id=room_id, after=after, limit=limit) if room_id else []
+    return visitor_room_history(visitor_id=visitor_id, room_id=room_id, after=after, limit=limit) if room_id else []
 
 
 def operator_room_history(*, room_id: int, operator: Operator, after: int) -> list[dict]:

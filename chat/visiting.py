@@ -201,7 +201,7 @@ def _history_for(visitor: Visitor, *, history: int | None, page_viewed: bool) ->
     if history is None:
         return None
     room_id = visitor.last_room_id if page_viewed else last_room_id(visitor_id=visitor.pk)
-    return visitor_room_history(room_id=room_id, after=history) if room_id else []
+    return visitor_room_history(visitor_id=visitor.pk, room_id=room_id, after=history) if room_id else []
 
 
 def visitor_leave(*, visitor_id: int, now: datetime) -> bool:

@@ -63,7 +63,9 @@ def _visit_rooms(*, visit: Visit, history: int | None) -> tuple[Room | None, lis
     messages = None
     if history is not None:
         last = visit.last_room_id
-        messages = selectors.visitor_room_history(room_id=last, after=history) if last else []
+        messages = (
+            selectors.visitor_room_history(visitor_id=visit.visitor_id, room_id=last, after=history) if last else []
+        )
     return room, messages
 
 

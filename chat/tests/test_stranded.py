@@ -94,6 +94,18 @@ async def test_a_logout_puts_an_unanswered_question_back_in_the_pool_with_the_co
     # Jane's answer reaches Linda in the room she was given.
     await says(jane_panel, "Yes, 42 too.", "o-2", room=returned["id"])
     await linda.expect(of_type("message", message__body="Yes, 42 too.", message__room=returned["id"]))
+    # One conversation for Linda too (R15): her next page shows it all, not only Jane's room.
+    next_page = await sockets.visitor(token=linda.welcome["token"])
+    shown = await next_page.ask(of_type("history"), type="history", after=0)
+    assert [(m["sender"], m["body"]) for m in shown["messages"]] == [
+        ("system", "Peter joined the chat"),
+        ("visitor", "Do these come in blue?"),
+        ("operator", "They do."),
+        ("visitor", "And in size 42?"),
+        ("system", "Peter logged out"),
+        ("system", "Jane joined the chat"),
+        ("operator", "Yes, 42 too."),
+    ]
 
 
 async def test_an_answered_visitor_is_not_put_back_in_the_pool(sockets, peter, jane):
