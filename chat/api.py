@@ -32,6 +32,11 @@ class RoomReturnedSerializer(serializers.Serializer):
     operator = serializers.CharField(allow_null=True, help_text="Whose room that was.")
 
 
+class RoomContactSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="May be empty.")
+    email = serializers.CharField(help_text="May be empty.")
+
+
 class RoomSerializer(serializers.Serializer):
     """SPEC §3's room, as the sockets send it."""
 
@@ -49,6 +54,13 @@ class RoomSerializer(serializers.Serializer):
     returned = RoomReturnedSerializer(
         allow_null=True,
         help_text="A request back in the pool by itself (R14): its visitor's question was left unanswered.",
+    )
+    offline_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="An offline request (R16) since then: asked while no operator was online, or not taken in time.",
+    )
+    contact = RoomContactSerializer(
+        allow_null=True, help_text="The name and email the visitor left (R16), null if neither."
     )
 
     def to_representation(self, room: Room) -> dict:
@@ -82,6 +94,8 @@ class VisitorSerializer(serializers.Serializer):
     since = serializers.DateTimeField(help_text="Start of the current visit.")
     pages = serializers.IntegerField(help_text="Pages seen in this visit.")
     room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
+    name = serializers.CharField(help_text="The name the visitor left (R16), or empty.")
+    email = serializers.CharField(help_text="The email the visitor left (R16), or empty.")
 
 
 class OperatorSerializer(serializers.Serializer):

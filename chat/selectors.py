@@ -49,14 +49,16 @@ def live_room(*, visitor_id: int, room_id: int | None = None) -> Room | None:
         if room_id is None:
             return None
     rooms = Room.objects.filter(pk=room_id, visitor_id=visitor_id, status__in=Room.LIVE)
-    return without_back_link(rooms.select_related("operator__user").first())
+    return without_back_link(rooms.select_related("operator__user", "visitor").first())
 
 
 def operator_snapshot(*, operator: Operator) -> dict:
     """The first frame of a panel: everything it shows, in four queries."""
     site_ids = operator.site_ids
     operators = Operator.objects.filter(sites__in=site_ids, user__is_active=True).select_related("user").distinct()
-    rooms = list(Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user"))
+    rooms = list(
+        Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user", "visitor")
+    )
     room_of_visitor = {room.visitor_id: room for room in rooms}
     visitors = Visitor.objects.filter(site_id__in=site_ids, online=True).order_by("since")
     visitors = _current(list(visitors.values_list(*events.VISITOR_ROW)))  # thousands: tuples, not models
@@ -84,9 +86,11 @@ def _current(rows: list[tuple]) -> list[tuple]:
     if not current:
         return rows
     fields = ("url", "title", "referrer")
-    # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages
+    # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages, given_name, email
     return [
-        row if (c := current.get(row[0])) is None else (*row[:2], *map(c.get, fields), row[5], c["since"], c["pages"])
+        row
+        if (c := current.get(row[0])) is None
+        else (*row[:2], *map(c.get, fields), row[5], c["since"], c["pages"], *row[8:])
         for row in rows
     ]
 
@@ -133,11 +137,13 @@ def operator_room_history(*, room_id: int, operator: Operator, after: int) -> li
 
 def rooms_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Room]:
     """Rooms of the sites the user may see (visitors.selectors.sites_visible_to)."""
-    return Room.objects.filter(site__in=sites_visible_to(user=user)).select_related("operator__user")
+    return Room.objects.filter(site__in=sites_visible_to(user=user)).select_related("operator__user", "visitor")
 
 
 def live_rooms_by_visitor(*, visitor_ids: list[int]) -> dict[int, Room]:
-    rooms = Room.objects.filter(visitor_id__in=visitor_ids, status__in=Room.LIVE).select_related("operator__user")
+    rooms = Room.objects.filter(visitor_id__in=visitor_ids, status__in=Room.LIVE).select_related(
+        "operator__user", "visitor"
+    )
     return {room.visitor_id: room for room in rooms}
 
 

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import ChatError, NotAllowed, NotFound, RoomExpired, RoomTaken
+from .errors import ChatError, Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ CHAT_ERROR_STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     RoomTaken: status.HTTP_409_CONFLICT,
     RoomExpired: status.HTTP_409_CONFLICT,
+    Invalid: status.HTTP_400_BAD_REQUEST,
 }
 
 # DRF's exceptions under the socket's names where there is one (docs/protocol.md).

@@ -23,3 +23,9 @@ class RoomTaken(ChatError):
 
 class RoomExpired(ChatError):
     code = "expired"
+
+
+class Invalid(ChatError):
+    """What was given cannot be stored as it is (an email address that is none)."""
+
+    code = "invalid"

@@ -64,6 +64,9 @@ SETTINGS = {
     # Token rotation writes to the database: as often as a chat request at most.
     ("visitor", "rotate"): "WP_RATE_VISITOR_OPENS",
     ("ip", "rotate"): "WP_RATE_IP_OPENS",
+    # A visitor's name and email (R16): a write, and what an operator's answer is mailed to.
+    ("visitor", "details"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "details"): "WP_RATE_IP_OPENS",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",

@@ -1,6 +1,6 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
-import { duration, parseTime, str } from "../format.js";
+import { contactText, duration, parseTime, str } from "../format.js";
 import { h, setText, urlNode, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
@@ -39,10 +39,11 @@ export function createVisitorsView({ store, dom, actions }) {
     ui.pages = h("td", { class: "c-pages num", testid: "visitor-pages" });
     ui.chat = h("span", { class: "chat-state", testid: "visitor-chat-state" });
     ui.action = h("td", { class: "c-action" });
+    ui.contact = h("div", { class: "visitor-contact", testid: "visitor-contact" });
     ui.row = h(
       "tr",
       { testid: "visitor-row", dataset: { visitorId: String(visitor.id) } },
-      h("td", { class: "c-id", text: "#" + visitor.id }),
+      h("td", { class: "c-id" }, "#" + visitor.id, ui.contact),
       h("td", { class: "c-page" }, ui.pageBox, ui.referrer),
       ui.time,
       ui.pages,
@@ -55,6 +56,12 @@ export function createVisitorsView({ store, dom, actions }) {
 
   function updateRow(ui, visitor) {
     const c = ui.cache;
+    // The name and email they left (R16).
+    const contact = contactText(visitor);
+    if (c.contact !== contact) {
+      c.contact = contact;
+      setText(ui.contact, contact);
+    }
     const title = str(visitor.title);
     const url = str(visitor.url);
     const referrer = str(visitor.referrer);
@@ -139,7 +146,7 @@ export function createVisitorsView({ store, dom, actions }) {
   function applyFilter(ui, visitor) {
     let hide = false;
     if (filterText) {
-      const haystack = ("#" + visitor.id + " " + str(visitor.title) + " " + str(visitor.url)).toLowerCase();
+      const haystack = ("#" + visitor.id + " " + str(visitor.title) + " " + str(visitor.url) + " " + contactText(visitor)).toLowerCase();
       hide = !haystack.includes(filterText);
     }
     if (ui.row.hidden !== hide) ui.row.hidden = hide;
