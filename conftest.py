@@ -33,6 +33,7 @@ TEST_TIMINGS = {
     "WP_PRESENCE_LEASE": "3",
     "WP_HELLO_TIMEOUT": "1",
     "WP_RECONNECT_GRACE": "0.3",
+    "WP_POOL_TIMEOUT": "3",
 }
 
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
@@ -50,8 +51,16 @@ OTHER_ORIGIN = "http://other.test"
 PASSWORD = "operator-password-1"
 
 
+def mail_dir() -> Path:
+    """Where the tests' child processes (the Celery worker above all) write the mails they send,
+    one file per connection (Django's file backend, WP_EMAIL_FILE_PATH): this process's own
+    mails are in django.core.mail.outbox instead."""
+    return Path(settings.VAR_DIR) / f"test_mail-{settings.WP_REDIS_PREFIX}"
+
+
 def pytest_configure(config):
     # Settings are loaded already; child processes read the same values from the environment.
+    os.environ["WP_EMAIL_FILE_PATH"] = str(mail_dir())
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))

@@ -49,15 +49,32 @@ def transcript_table(room: Room) -> str:
     )
 
 
+class OfflineFilter(admin.SimpleListFilter):
+    """Offline requests (R16): asked while nobody could answer."""
+
+    title = "offline request"
+    parameter_name = "offline"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(offline_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Room)
 class RoomAdmin(SiteScopedAdmin):
     # Owners act on their rooms (the actions below); every field stays read-only.
     owner_may_change = True
     list_display = [
-        "id", "site", "visitor", "operator", "status", "reason", "message_count", "rating", "created_at", "ended_at",
+        "id", "site", "visitor", "contact", "operator", "status", "offline", "reason", "message_count", "rating",
+        "created_at", "ended_at",
     ]  # fmt: skip
     list_filter = [
         "status",
+        OfflineFilter,
         ("site", OwnedSiteFilter),
         # Operators of the rooms this user may see: the admin's queryset is scoped already.
         ("operator", admin.RelatedOnlyFieldListFilter),
@@ -67,12 +84,13 @@ class RoomAdmin(SiteScopedAdmin):
     ]
     list_select_related = ["site", "visitor", "operator__user"]
     date_hierarchy = "created_at"
-    search_fields = ["messages__body"]
-    search_help_text = "Search the rooms' messages."
+    search_fields = ["messages__body", "visitor__given_name", "visitor__email"]
+    search_help_text = "Search the rooms' messages, and the names and emails their visitors left."
     ordering = ["-created_at"]
     fields = readonly_fields = [
         "site",
         "visitor",
+        "contact",
         "operator",
         "status",
         "reason",
@@ -81,6 +99,8 @@ class RoomAdmin(SiteScopedAdmin):
         "accepted_at",
         "expires_at",
         "ended_at",
+        "offline_at",
+        "owners_notified_at",
         "rating",
         "rating_comment",
         "rated_at",
@@ -101,6 +121,14 @@ class RoomAdmin(SiteScopedAdmin):
     @admin.display(description="messages", ordering="message_count")
     def message_count(self, room: Room) -> int:
         return room.message_count
+
+    @admin.display(description="offline", boolean=True, ordering="offline_at")
+    def offline(self, room: Room) -> bool:
+        return room.offline_at is not None
+
+    @admin.display(description="name and email left")
+    def contact(self, room: Room) -> str:
+        return " · ".join(filter(None, [room.visitor.given_name, room.visitor.email]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Nothing here is edited by hand: no save buttons.

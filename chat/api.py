@@ -33,6 +33,11 @@ class RoomReturnedSerializer(serializers.Serializer):
     operator = serializers.CharField(allow_null=True, help_text="Whose room that was.")
 
 
+class RoomContactSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="May be empty.")
+    email = serializers.CharField(help_text="May be empty.")
+
+
 class RoomSerializer(serializers.Serializer):
     """SPEC §3's room, as the sockets send it."""
 
@@ -60,6 +65,13 @@ class RoomSerializer(serializers.Serializer):
     returned = RoomReturnedSerializer(
         allow_null=True,
         help_text="A request back in the pool by itself (R14): its visitor's question was left unanswered.",
+    )
+    offline_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="An offline request (R16) since then: asked while no operator was online, or not taken in time.",
+    )
+    contact = RoomContactSerializer(
+        allow_null=True, help_text="The name and email the visitor left (R16), null if neither."
     )
 
     def to_representation(self, room: Room) -> dict:
@@ -107,6 +119,8 @@ class VisitorSerializer(serializers.Serializer):
     language = serializers.CharField(help_text="The first language of the browser's Accept-Language, e.g. `de-CH`.")
     visits = serializers.IntegerField(help_text="Visits so far, this one included.")
     room = RoomSerializer(allow_null=True, help_text="The visitor's live room, if any.")
+    name = serializers.CharField(help_text="The name the visitor left (R16), or empty.")
+    email = serializers.CharField(help_text="The email the visitor left (R16), or empty.")
 
 
 class VisitorPageSerializer(serializers.Serializer):

@@ -26,14 +26,20 @@ def _operator_sites_changed(sender, instance, action: str, reverse: bool, pk_set
         return
     from operators.models import Operator
 
+    from .availability import sites_availability_update_later
     from .shifts import operator_sites_changed
 
     if not reverse:
         operator_sites_changed(operator_ids=[instance.pk])
-    elif action == "pre_clear":
-        operator_sites_changed(operator_ids=Operator.objects.filter(sites=instance).values_list("pk", flat=True))
+        sites = instance.sites.values_list("pk", flat=True) if action == "pre_clear" else pk_set or ()
     else:
-        operator_sites_changed(operator_ids=pk_set or ())
+        if action == "pre_clear":
+            operator_sites_changed(operator_ids=Operator.objects.filter(sites=instance).values_list("pk", flat=True))
+        else:
+            operator_sites_changed(operator_ids=pk_set or ())
+        sites = [instance.pk]
+    # Whether anyone is online for those sites may have changed with who serves them (R16).
+    sites_availability_update_later(site_ids=sites)
 
 
 def _site_deleted(sender, instance, **kwargs) -> None:

@@ -6,7 +6,8 @@ these builders. Events go only to those who may see them:
 - `visitor-<id>`: every socket (tab) of one visitor: their room and messages;
 - `operator-<id>`: every panel of one operator: their rooms and messages;
 - `site-<id>-operators`: every operator serving the site: visitors, the pool,
-  operator presence.
+  operator presence;
+- `site-<id>-visitors`: every visitor socket of the site: whether anyone is online (R16).
 
 Each event is serialised to JSON once, here, and the consumers pass the text
 through: no query and no encoding per event per operator.
@@ -47,6 +48,10 @@ def site_group(site_id: int) -> str:
     return f"site-{site_id}-operators"
 
 
+def site_visitors_group(site_id: int) -> str:
+    return f"site-{site_id}-visitors"
+
+
 # Payloads ------------------------------------------------------------------
 
 
@@ -60,7 +65,9 @@ def operator_payload(operator: Operator) -> dict:
 
 
 def room_payload(room: Room) -> dict:
+    """A room; `room.visitor` is read with it (select_related) wherever one is sent."""
     operator = room.operator
+    visitor = room.visitor
     return {
         "id": room.pk,
         "site": room.site_id,
@@ -86,7 +93,15 @@ def room_payload(room: Room) -> dict:
             if room.return_reason
             else None
         ),
+        # R16 (extension): an offline request since when, and how its visitor can be answered
+        # once they have left (operators see it with the request even then).
+        "offline_at": _time(room.offline_at),
+        "contact": _contact(visitor.given_name, visitor.email),
     }
+
+
+def _contact(name: str, email: str) -> dict | None:
+    return {"name": name, "email": email} if name or email else None
 
 
 def message_payload(message: Message) -> dict:
@@ -103,9 +118,10 @@ def message_payload(message: Message) -> dict:
     }
 
 
-def site_branding_payload(site: Site) -> dict:
-    """What the snippet shows of its site (extension of `welcome`)."""
-    return {"key": site.key, "name": site.name, "greeting": site.greeting, "color": site.color}
+def site_payload(site: Site, *, online: bool) -> dict:
+    """The site as its snippet knows it: `welcome`'s and the `site` event's. `online`: whether
+    any of its operators is (R16); the rest is what the snippet shows (extension)."""
+    return {"key": site.key, "online": online, "name": site.name, "greeting": site.greeting, "color": site.color}
 
 
 # A visitor's columns for visitor_row_payload: a panel's snapshot reads thousands of them,
@@ -125,6 +141,9 @@ VISITOR_ROW = (
     "device",
     "language",
     "visits",
+    # R16: what the visitor gave to be answered by email (`details`).
+    "given_name",
+    "email",
 )
 _visitor_row = attrgetter(*VISITOR_ROW)
 
@@ -136,7 +155,8 @@ def visitor_payload(visitor: Visitor, room: Room | None, **presence) -> dict:
 def visitor_row_payload(row: tuple, room: Room | None, **presence) -> dict:
     """A visitor's payload from their VISITOR_ROW values. `lost` (extension), when the caller
     knows it: null for a visitor here now, else when their last socket closed (chat/departures.py)."""
-    visitor_id, site_id, url, title, referrer, online, since, pages, browser, os, device, language, visits = row
+    (visitor_id, site_id, url, title, referrer, online, since, pages,
+     browser, os, device, language, visits, name, email) = row  # fmt: skip
     payload = {
         "id": visitor_id,
         "site": site_id,
@@ -152,6 +172,8 @@ def visitor_row_payload(row: tuple, room: Room | None, **presence) -> dict:
         "language": language,
         "visits": visits,
         "room": room_payload(room) if room else None,
+        "name": name,
+        "email": email,
     }
     payload.update(presence)
     return payload
@@ -380,6 +402,8 @@ async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Roo
         visit.device,
         visit.language,
         visit.visits,
+        visit.name,
+        visit.email,
     )
     event = {"type": "visitor", "visitor": visitor_row_payload(row, room, lost=None)}
     await publish_deferred([(site_group(visit.site_id), {"type": "wp.event", "text": _encode(event)})])
@@ -423,6 +447,24 @@ def typing_batch(*, room_id: int, by: str, name: str | None, to_group: str) -> l
 def operator_changed(operator: Operator, site_ids: Iterable[int]) -> None:
     event = {"type": "operator", "operator": operator_payload(operator)}
     _publish([(site_group(site_id), event) for site_id in site_ids])
+
+
+def site_availability_changed(sites: Iterable[Site]) -> None:
+    """Whether anyone is online changed for these sites (chat/availability.py): one `site` event
+    each, to the site's visitor sockets. Sent as `wp.site` with the state beside the text: a
+    socket keeps it for its welcome, even before its hello."""
+    batch = [
+        (
+            site_visitors_group(site.pk),
+            {
+                "type": "wp.site",
+                "online": site.operators_online,
+                "text": _encode({"type": "site", "site": site_payload(site, online=site.operators_online)}),
+            },
+        )
+        for site in sites
+    ]
+    transaction.on_commit(lambda: _deliver(batch))
 
 
 def operator_sockets_close(operator_id: int) -> None:

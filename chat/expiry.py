@@ -16,7 +16,7 @@ from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
 from visitors.services import page_views_flush
 
-from . import events
+from . import events, offline
 from .models import Room
 from .services import rooms_expire_due
 from .shifts import operator_timeout
@@ -30,6 +30,7 @@ class SweepResult:
     rooms_expired: int = 0
     visitors_left: int = 0
     operators_timed_out: int = 0
+    rooms_offline: int = 0
 
 
 def _recover_presence(presence: Presence, online: QuerySet, *, now: float) -> None:
@@ -81,6 +82,10 @@ def _sweep(*, now: datetime) -> SweepResult:
     due += [(deadline, _VISITOR, member) for member, deadline in visitor_presence.due_deadlines(now=ts)]
     due += [(deadline, _OPERATOR, member) for member, deadline in operator_presence.due_deadlines(now=ts)]
     due.sort()
+    # Pool requests nobody can answer now become offline requests (R16) before their visitors
+    # are let go below: those stay in the pool.
+    offline_due = offline.sweep_due(now=now)
+    result.rooms_offline = len(offline.rooms_mark_offline(room_ids=offline_due.offline, now=now))
     for kind, items in groupby(due, key=itemgetter(1)):
         ids = [member for _, _, member in items]
         if kind == _ROOM:
@@ -95,4 +100,6 @@ def _sweep(*, now: datetime) -> SweepResult:
             for operator_id in ids:
                 result.operators_timed_out += operator_timeout(operator_id=operator_id, now=now)
                 operator_presence.forget([operator_id], now=ts)
+    # The mails due (R16): a task each, which claims what it sends.
+    offline.mails_queue(offline_due)
     return result

@@ -56,6 +56,17 @@ class Room(models.Model):
     # pool or started it). Until they write in it, it is not theirs yet: their going offline
     # puts it back in the pool (R14). `accepted_at` stays when it left the pool.
     transferred_at = models.DateTimeField(null=True, blank=True)
+    # R16. When it last entered the pool (made, or handed back): WP_POOL_TIMEOUT counts from it.
+    pooled_at = models.DateTimeField(null=True, blank=True)
+    # When the request became an offline request: asked while no operator of the site was
+    # online, or not accepted within WP_POOL_TIMEOUT. It stays in the pool when its visitor
+    # leaves, and whoever takes it answers by email if they are gone (chat/offline.py).
+    offline_at = models.DateTimeField(null=True, blank=True)
+    # When the site's owners were mailed about it: claimed once, whatever sweeps or retries race.
+    owners_notified_at = models.DateTimeField(null=True, blank=True)
+    # The last operator message of the room the visitor was mailed, or was on the site to see:
+    # the ones after it are still to be mailed if they have left (at most once each).
+    replies_mailed_through = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -54,14 +54,16 @@ def live_room(*, visitor_id: int, room_id: int | None = None) -> Room | None:
         if room_id is None:
             return None
     rooms = Room.objects.filter(pk=room_id, visitor_id=visitor_id, status__in=Room.LIVE)
-    return without_back_link(rooms.select_related("operator__user").first())
+    return without_back_link(rooms.select_related("operator__user", "visitor").first())
 
 
 def operator_snapshot(*, operator: Operator) -> dict:
     """The first frame of a panel: everything it shows, in four queries."""
     site_ids = operator.site_ids
     operators = Operator.objects.filter(sites__in=site_ids, user__is_active=True).select_related("user").distinct()
-    rooms = list(Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user"))
+    rooms = list(
+        Room.objects.filter(site_id__in=site_ids, status__in=Room.LIVE).select_related("operator__user", "visitor")
+    )
     room_of_visitor = {room.visitor_id: room for room in rooms}
     visitors = Visitor.objects.filter(site_id__in=site_ids, online=True).order_by("since")
     visitors = _current(list(visitors.values_list(*events.VISITOR_ROW)))  # thousands: tuples, not models
@@ -104,7 +106,7 @@ def _current(rows: list[tuple]) -> list[tuple]:
         return rows
     fields = ("url", "title", "referrer")
     # VISITOR_ROW: id, site_id, url, title, referrer, online, since, pages, then the visit's
-    # constants (browser ... visits), which only the visit's start writes: the row's.
+    # constants (browser ... visits) and the contact (given_name, email): the row's.
     return [
         row
         if (c := current.get(row[0])) is None
@@ -231,11 +233,13 @@ def room_transcript(*, room: Room, earlier: int = HISTORY_LIMIT) -> list[Message
 
 def rooms_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Room]:
     """Rooms of the sites the user may see (visitors.selectors.sites_visible_to)."""
-    return Room.objects.filter(site__in=sites_visible_to(user=user)).select_related("operator__user")
+    return Room.objects.filter(site__in=sites_visible_to(user=user)).select_related("operator__user", "visitor")
 
 
 def live_rooms_by_visitor(*, visitor_ids: list[int]) -> dict[int, Room]:
-    rooms = Room.objects.filter(visitor_id__in=visitor_ids, status__in=Room.LIVE).select_related("operator__user")
+    rooms = Room.objects.filter(visitor_id__in=visitor_ids, status__in=Room.LIVE).select_related(
+        "operator__user", "visitor"
+    )
     return {room.visitor_id: room for room in rooms}
 
 

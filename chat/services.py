@@ -16,7 +16,7 @@ from visitors.models import Site, Visitor
 from visitors.presence import operator_presence
 from visitors.windows import chat_windows
 
-from . import events
+from . import events, offline
 from .models import Message, Room
 from .selectors import live_room, without_back_link
 
@@ -55,8 +55,11 @@ _live_room_row_resent = PreparedQuery(
     int,
     str,
 )
+# An operator's room is read with whether it is an offline request (R16): its replies may be mailed.
 _own_room_row = PreparedQuery(
-    Room, lambda room_id: Room.objects.filter(pk=room_id).select_for_update().values_list(*_ROOM_FIELDS)[:1], int
+    Room,
+    lambda room_id: Room.objects.filter(pk=room_id).select_for_update().values_list(*_ROOM_FIELDS, "offline_at")[:1],
+    int,
 )
 _own_room_row_resent = PreparedQuery(
     Room,
@@ -70,7 +73,7 @@ _own_room_row_resent = PreparedQuery(
                 ).values("pk")[:1]
             )
         )
-        .values_list(*_ROOM_FIELDS, "resent")[:1]
+        .values_list(*_ROOM_FIELDS, "offline_at", "resent")[:1]
     ),
     int,
     str,
@@ -78,13 +81,15 @@ _own_room_row_resent = PreparedQuery(
 _message_insert = PreparedInsert(Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at"])
 
 
-def _locked_room(row: tuple | None, *, resend_checked: bool) -> Room | None:
+def _locked_room(row: tuple | None, *, resend_checked: bool, offline_read: bool = False) -> Room | None:
     """The room of a locking read's row, with the fields a message needs (the others are
-    deferred) and `resent`: the id of the message a resend repeats, or None."""
+    deferred), `resent`: the id of the message a resend repeats, or None, and `offline`: whether
+    it is an offline request (when the read has it)."""
     if row is None:
         return None
     room = Room.from_db(router.db_for_write(Room), _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
     room.resent = row[-1] if resend_checked else None
+    room.offline = offline_read and row[len(_ROOM_FIELDS)] is not None
     return room
 
 
@@ -107,9 +112,9 @@ def _lock_own_room(*, room_id: int, operator: Operator, resent_of: str = "") -> 
     """The operator's room, locked to write a message in it (see _lock_live_room), with the
     fields a message needs; `resent` as there, of the operator's messages in this room."""
     if resent_of:
-        room = _locked_room(_own_room_row_resent.first(room_id, resent_of), resend_checked=True)
+        room = _locked_room(_own_room_row_resent.first(room_id, resent_of), resend_checked=True, offline_read=True)
     else:
-        room = _locked_room(_own_room_row.first(room_id), resend_checked=False)
+        room = _locked_room(_own_room_row.first(room_id), resend_checked=False, offline_read=True)
     _check_own(room, operator)
     return room
 
@@ -182,6 +187,8 @@ def _new_request(*, visitor: Visitor, now: datetime, exclude_operator: int | Non
 
 
 def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
+    if fields.get("status", Room.Status.PENDING) == Room.Status.PENDING:
+        fields["pooled_at"] = now  # WP_POOL_TIMEOUT counts from here (R16)
     try:
         with transaction.atomic():
             return Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
@@ -455,6 +462,7 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
         target = None
         if to_operator_id is None:
             room.status, room.operator, room.accepted_at, room.transferred_at = Room.Status.PENDING, None, None, None
+            room.pooled_at = now
         else:
             target = (
                 Operator.objects.select_related("user")
@@ -476,7 +484,7 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
             # `accepted_at` stays when the visitor was taken from the pool (their wait, R16).
             room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, now
         room.expires_at = None
-        room.save(update_fields=["status", "operator", "accepted_at", "transferred_at", "expires_at"])
+        room.save(update_fields=["status", "operator", "accepted_at", "transferred_at", "expires_at", "pooled_at"])
         pooled = room.status == Room.Status.PENDING
         # The operator handing it over hears of it too (in the pool, with the site's operators).
         events.room_changed(room, visitor=room.visitor, pooled=pooled, also_operator=None if pooled else operator.pk)
@@ -500,7 +508,7 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
             return _relay_again(Message.objects.get(pk=room.resent), room)
         if room.status == Room.Status.EXPIRED:
             raise RoomExpired("this room has expired")
-        return _message_create(
+        message = _message_create(
             room=room,
             sender=Message.Sender.OPERATOR,
             operator=operator,
@@ -508,6 +516,9 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
             client_id=client_id,
             at=timezone.now(),
         )
+        if room.offline:
+            offline.reply_written(room_id=room.pk, visitor_id=room.visitor_id, message_id=message.pk)
+        return message
 
 
 # Ratings (issue 23) ------------------------------------------------------------

@@ -15,6 +15,7 @@ from operators.tokens import api_tokens_revoke
 from visitors.presence import operator_presence
 
 from . import events
+from .availability import sites_availability_update
 from .models import Room
 from .services import rooms_expire
 
@@ -27,6 +28,8 @@ def operator_connect(*, operator: Operator) -> None:
         if not locked.online:
             Operator.objects.filter(pk=operator.pk).update(online=True)
             events.operator_changed(operator, operator.site_ids)
+            # The first of a site's operators in: its visitors' snippets hear it (R16).
+            sites_availability_update(site_ids=operator.site_ids)
 
 
 def operator_set_status(*, operator: Operator, status: str) -> Operator:
@@ -48,6 +51,8 @@ def _operator_release(operator: Operator, *, reason: str, now: datetime) -> None
         operator.online = False
         Operator.objects.filter(pk=operator.pk).update(online=False)
         events.operator_changed(operator, operator.site_ids)
+        # The last of a site's operators out: its visitors' snippets hear it (R16).
+        sites_availability_update(site_ids=operator.site_ids)
 
 
 def operator_logout(*, operator: Operator) -> None:

@@ -1,18 +1,22 @@
 import logging
+from smtplib import SMTPException
 
 from celery import shared_task
 from django.utils import timezone
 
+from . import offline
 from .expiry import rooms_due
 from .expiry import sweep as run_sweep
 
 logger = logging.getLogger(__name__)
 
+MAIL_ERRORS = (OSError, SMTPException)
+
 
 @shared_task(name="chat.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     result = run_sweep(now=timezone.now())
-    if result.rooms_expired or result.visitors_left or result.operators_timed_out:
+    if result.rooms_expired or result.visitors_left or result.operators_timed_out or result.rooms_offline:
         logger.info("sweep: %s", result)
 
 
@@ -22,3 +26,43 @@ def sweep_if_rooms_due() -> None:
     now = timezone.now()
     if rooms_due(now=now):
         sweep()
+
+
+# Each mail is claimed in the database before it is sent (chat/offline.py), so it goes once
+# however many of these race. One that fails gives its claim back: the sweeps queue it again
+# after a pause (offline.mail_failed), rather than a retry with a countdown here.
+
+
+@shared_task(name="chat.tasks.owners_notify", ignore_result=True)
+def owners_notify(site_id: int) -> None:
+    """Mail a site's owners about its offline requests due (R16)."""
+    room_ids = offline.owners_notice_claim(site_id=site_id, now=timezone.now())
+    if room_ids:
+        _send(
+            lambda: offline.owners_notice_send(site_id=site_id, room_ids=room_ids),
+            give_back=lambda: offline.owners_notice_release(room_ids=room_ids),
+            what=f"the owners of site {site_id} about rooms {room_ids}",
+        )
+
+
+@shared_task(name="chat.tasks.replies_mail", ignore_result=True)
+def replies_mail(room_id: int) -> None:
+    """Mail a visitor who has left the replies to their offline request (R16)."""
+    message_ids = offline.replies_claim(room_id=room_id)
+    if message_ids:
+        _send(
+            lambda: offline.replies_send(room_id=room_id, message_ids=message_ids),
+            give_back=lambda: offline.replies_release(room_id=room_id, message_ids=message_ids),
+            what=f"the visitor of room {room_id} replies {message_ids}",
+        )
+
+
+def _send(send, *, give_back, what: str) -> None:
+    try:
+        send()
+    except MAIL_ERRORS as error:
+        give_back()
+        pause = offline.mail_failed()
+        logger.warning("could not mail %s (%s): tried again in %g s", what, error, pause)
+    else:
+        offline.mail_sent()

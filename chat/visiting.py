@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import redis
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
-from infra.errors import NotFound
+from infra.errors import Invalid, NotFound
 from visitors.clients import client_of, utm_of
 from visitors.models import PageView, Visitor, hash_token
 from visitors.presence import visitor_presence
@@ -204,6 +206,45 @@ def _history_for(visitor: Visitor, *, history: int | None, page_viewed: bool) ->
     return visitor_room_history(visitor_id=visitor.pk, room_id=room_id, after=history) if room_id else []
 
 
+# The `details` frame's limits: the columns'.
+NAME_LENGTH = Visitor._meta.get_field("given_name").max_length
+EMAIL_LENGTH = Visitor._meta.get_field("email").max_length
+
+
+def visitor_details_save(*, visitor_id: int, name: str, email: str) -> Visitor:
+    """The visitor's name and email address (R16, the `details` frame), either maybe empty:
+    operators see them on the visitor and on their request, whose answers are mailed to the
+    address once they have left the site (chat/offline.py). Raises Invalid for an address that
+    is none (Django's validator: what its EmailField stores)."""
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise Invalid("'email' is not an email address") from None
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+        if (visitor.given_name, visitor.email) == (name, email):
+            return visitor
+        visitor.given_name, visitor.email = name, email
+        visitor.save(update_fields=["given_name", "email"])
+        # The panel's line shows the page the visit is on now, which Redis has (visits.py).
+        visits.overlay([visitor])
+        room = live_room(visitor_id=visitor_id)
+        if room is not None:
+            events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
+        else:
+            events.visitor_changed(visitor, None)
+        transaction.on_commit(lambda: _keep_contact(visitor))
+    return visitor
+
+
+def _keep_contact(visitor: Visitor) -> None:
+    try:
+        visits.contact(visitor.pk, name=visitor.given_name, email=visitor.email)
+    except redis.RedisError:
+        logger.warning("could not keep visitor %s's details in Redis", visitor.pk, exc_info=True)
+
+
 def visitor_leave(*, visitor_id: int, now: datetime) -> bool:
     """The visitor has had no socket for VISITOR_TIMEOUT: gone from every panel, and
     their room expires whatever its state (R3). False if they were back already."""
@@ -226,7 +267,9 @@ def visitors_leave(*, visitor_ids: Iterable[int], now: datetime) -> list[int]:
             return []
         ids = [visitor.pk for visitor in leaving]
         Visitor.objects.filter(pk__in=ids).update(online=False, last_seen=now)
-        rooms_expire(Room.objects.filter(visitor_id__in=ids), reason=Room.Reason.VISITOR_LEFT, now=now)
+        # Their rooms expire (R3), but not an offline request (R16), taken or not: it is there to
+        # be answered by email (chat/offline.py).
+        rooms_expire(Room.objects.filter(visitor_id__in=ids, offline_at=None), reason=Room.Reason.VISITOR_LEFT, now=now)
         for visitor in leaving:
             visitor.online, visitor.last_seen = False, now
             events.visitor_gone(visitor)

@@ -16,7 +16,7 @@ from visitors import services as visitor_services
 from visitors.identities import known_visitors
 from visitors.models import hash_token
 from visitors.presence import visitor_presence
-from visitors.sites import site_by_key
+from visitors.sites import kept_site_id, site_by_key
 from visitors.visits import Visit, visits
 from visitors.windows import chat_windows
 
@@ -85,7 +85,7 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen", "rate"}
+        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen", "rate", "details"}
     )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
@@ -94,6 +94,8 @@ class VisitorConsumer(JsonSocket):
     _typing_at = 0.0  # when this socket's last typing frame was relayed
     _typing_target: tuple[float, tuple[int, int] | None] | None = None  # when looked up, (room, operator)
     _hello_timer: asyncio.Task | None = None
+    _site_group: str | None = None  # the site's visitor group, joined at the handshake
+    site_online = False  # whether any operator of the site is online (R16), kept from its events
     _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
     async def connect(self) -> None:
@@ -101,10 +103,23 @@ class VisitorConsumer(JsonSocket):
             await self.close()
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        self.site = await site_by_key(query.get("site", [""])[0][:64])
+        key = query.get("site", [""])[0][:64]
+        # The site's group first, then the site with its state read: a change of whether anyone
+        # is online committed after that read is an event this socket gets (chat/availability.py).
+        # Known to the process (nearly every handshake), the group is joined without a trip to
+        # Redis, and the read is the one the handshake made anyway.
+        known = kept_site_id(key)
+        if known is not None:
+            await self._join_site(known)
+        self.site = await site_by_key(key)
         if self.site is None or not self.site.allows_origin(header(self.scope, b"origin")):
             await self.close()  # before accept: the handshake is refused (403)
             return
+        if self.site.pk != known:
+            # The first handshake of this site in this process: read once more, in the group.
+            await self._join_site(self.site.pk)
+            self.site = await site_by_key(key) or self.site
+        self.site_online = self.site.operators_online
         address = scope_ip(self.scope)
         if not await sockets_per_address.admit(address, self.channel_name, now=now_ts()):
             # An address holding WP_MAX_SOCKETS_PER_IP sockets opens no more (issue 21: 1,000
@@ -119,7 +134,18 @@ class VisitorConsumer(JsonSocket):
         await asyncio.sleep(settings.WP_HELLO_TIMEOUT)
         await self.close(code=CLOSE_NO_HELLO)
 
+    async def _join_site(self, site_id: int) -> None:
+        await self._leave_site()
+        self._site_group = events.site_visitors_group(site_id)
+        await self.channel_layer.group_add(self._site_group, self.channel_name)
+
+    async def _leave_site(self) -> None:
+        group, self._site_group = self._site_group, None
+        if group is not None:
+            await best_effort("leave the site's group", self.channel_layer.group_discard(group, self.channel_name))
+
     async def ended(self) -> None:
+        await self._leave_site()
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None
@@ -223,7 +249,7 @@ class VisitorConsumer(JsonSocket):
             "room": events.room_payload(room) if room else None,
             "queue": queue,
             "server_time": timezone.now().isoformat(),
-            "site": events.site_branding_payload(self.site),
+            "site": events.site_payload(self.site, online=self.site_online),
         }
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
@@ -376,6 +402,20 @@ class VisitorConsumer(JsonSocket):
         # The room too (extension): after a `resync` it is all the snippet needs to catch up.
         frame = {"type": "history", "room": events.room_payload(room) if room else None, "queue": queue}
         return history_frame(frame, messages)
+
+    async def on_details(self, frame: dict) -> dict:
+        """The visitor's name and email, to be answered by email once they have left (R16)."""
+        name = text_field(frame, "name", max_length=visiting.NAME_LENGTH, required=False).strip()
+        email = text_field(frame, "email", max_length=visiting.EMAIL_LENGTH, required=False).strip()
+        await self.rate_limit("details", visitor=self.visitor_id)
+        visitor = await database(visiting.visitor_details_save)(visitor_id=self.visitor_id, name=name, email=email)
+        return {"type": "details", "name": visitor.given_name, "email": visitor.email}
+
+    async def wp_site(self, message: dict) -> None:
+        # Whether anyone is online changed (R16): kept for the welcome, sent once welcomed.
+        self.site_online = message["online"]
+        if self.visitor_id is not None:
+            await self.send(text_data=message["text"])
 
     async def wp_resync(self, message: dict) -> None:
         # Events for this socket may have been lost while Redis was away (chat/layers.py):

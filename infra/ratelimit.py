@@ -70,6 +70,9 @@ SETTINGS = {
     # A seen mark writes to the database: as often as a message at most (issue 23).
     ("visitor", "seen"): "WP_RATE_VISITOR_MESSAGES",
     ("ip", "seen"): "WP_RATE_IP_MESSAGES",
+    # A visitor's name and email (R16): a write, and what an operator's answer is mailed to.
+    ("visitor", "details"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "details"): "WP_RATE_IP_OPENS",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",

@@ -197,15 +197,20 @@ class PageViewInline(ReadOnlyInline):
 class VisitorAdmin(SiteScopedAdmin):
     """Visitors are recorded by the snippet: read-only here."""
 
-    list_display = ["id", "site", "online", "url", "title", "pages", "device", "visits", "since", "last_seen"]
+    list_display = [
+        "id", "site", "online", "given_name", "email", "url", "title", "pages", "device", "visits",
+        "since", "last_seen",
+    ]  # fmt: skip
     list_filter = [("site", OwnedSiteFilter), "online", "device"]
     list_select_related = ["site"]
-    search_fields = ["url", "title", "page_views__url", "page_views__title"]
+    search_fields = ["given_name", "email", "url", "title", "page_views__url", "page_views__title"]
     date_hierarchy = "last_seen"
     ordering = ["-last_seen"]
     fields = readonly_fields = [
         "site",
         "online",
+        "given_name",
+        "email",
         "url",
         "title",
         "referrer",

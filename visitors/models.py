@@ -40,6 +40,10 @@ class Site(models.Model):
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # R16: whether any operator of the site is online, as the snippet is told. Kept by
+    # chat.availability under the site's row lock as operators come and go (never by a form:
+    # `visitors.services.site_save` leaves it out), so each change is seen exactly once.
+    operators_online = models.BooleanField(default=False, editable=False)
 
     def __str__(self) -> str:
         return self.name
@@ -94,6 +98,9 @@ class Visitor(models.Model):
     note = models.TextField(blank=True)
     note_by = models.CharField(max_length=150, blank=True)
     note_at = models.DateTimeField(null=True, blank=True)
+    # What the visitor gave to be answered by email (R16, the `details` frame); either may be empty.
+    given_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["site", "online"])]

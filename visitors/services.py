@@ -164,9 +164,14 @@ def site_update(
 
 
 def site_save(*, site: Site) -> Site:
-    """A site created or changed in admin (validated by its form)."""
+    """A site created or changed in admin (validated by its form). A change leaves out whether
+    its operators are online: the form read it a moment ago, and chat.availability may have
+    changed it since."""
     site.allowed_origins = _stored_origins(site.allowed_origins)
-    site.save()
+    if site._state.adding:
+        site.save()
+    else:
+        site.save(update_fields=[f.name for f in Site._meta.concrete_fields if f.editable and not f.primary_key])
     return site
 
 

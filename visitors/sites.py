@@ -84,6 +84,14 @@ async def site_by_key(key: str) -> Site | None:
     return site
 
 
+def kept_site_id(key: str) -> int | None:
+    """The id of the site this process last read under `key`, without asking anyone: a socket
+    joins its site's group before `site_by_key` reads the site, so nothing sent to the group
+    after that read can pass it by (chat/visitor_socket.py)."""
+    kept = _kept.get(key)
+    return kept[2].pk if kept is not None else None
+
+
 def sites_changed() -> None:
     """Every process reads its sites again at their next handshake."""
     try:

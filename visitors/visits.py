@@ -12,7 +12,8 @@ Keys, under the install's prefix P:
 - `P:visitor:state:<id>`  hash: `visiting` ("1" while the visit is in progress), `token`
   (the digest of the visitor's token), `site`, `since`, `pages`, `url`, `title`, `referrer`;
   who the visitor is, as the visit's start recorded it (issue 23: `browser`, `os`, `device`,
-  `language`, `visits`), which every page event carries and nothing here changes;
+  `language`, `visits`), which every page event carries and nothing here changes; `name` and
+  `email` (what the visitor gave, R16: their page events show it);
   and what the visitor's rooms are: `live` (their live room's id, 0: none) and `last` (their
   newest room's id, 0: none). Kept STATE_TTL after its last write.
 - `P:pageviews`            stream of page views not yet in the database.
@@ -52,25 +53,26 @@ FLUSH_BATCH = 2_000
 # Nil if the visit is not known here (the caller goes to the database).
 _PAGE = """
 local s = redis.call('HMGET', KEYS[1], 'visiting', 'token', 'since', 'site', 'live', 'last',
-  'browser', 'os', 'device', 'language', 'visits')
-if s[1] ~= '1' or not s[3] or not s[4] or not s[5] or not s[6] then return false end
+  'browser', 'os', 'device', 'language', 'visits', 'name', 'email')
+if s[1] ~= '1' or not s[3] or not s[4] or not s[5] or not s[6] or not s[12] or not s[13] then return false end
 if ARGV[1] ~= '' and s[2] ~= ARGV[1] then return false end
 local pages = redis.call('HINCRBY', KEYS[1], 'pages', 1)
 redis.call('HSET', KEYS[1], 'url', ARGV[2], 'title', ARGV[3], 'referrer', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*',
   'v', ARGV[7], 'u', ARGV[2], 't', ARGV[3], 'r', ARGV[4], 'at', ARGV[5], 'p', pages)
-return {pages, s[3], s[4], s[5], s[6], s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '0'}
+return {pages, s[3], s[4], s[5], s[6], s[7] or '', s[8] or '', s[9] or '', s[10] or '', s[11] or '0', s[12], s[13]}
 """
 
 # KEYS: state. ARGV: token digest, site, since, pages, url, title, referrer, live, last, ttl,
-# browser, os, device, language, visits.
+# browser, os, device, language, visits, name, email.
 # A visit the database has just recorded (its first page, or one not known here). Room ids
 # already kept are newer than (or as new as) the row's: kept.
 _FILL = """
 redis.call('HSET', KEYS[1], 'visiting', '1', 'token', ARGV[1], 'site', ARGV[2], 'since', ARGV[3],
   'pages', ARGV[4], 'url', ARGV[5], 'title', ARGV[6], 'referrer', ARGV[7],
-  'browser', ARGV[11], 'os', ARGV[12], 'device', ARGV[13], 'language', ARGV[14], 'visits', ARGV[15])
+  'browser', ARGV[11], 'os', ARGV[12], 'device', ARGV[13], 'language', ARGV[14], 'visits', ARGV[15],
+  'name', ARGV[16], 'email', ARGV[17])
 redis.call('HSETNX', KEYS[1], 'live', ARGV[8])
 redis.call('HSETNX', KEYS[1], 'last', ARGV[9])
 redis.call('EXPIRE', KEYS[1], ARGV[10])
@@ -88,6 +90,11 @@ elseif live and tonumber(live) == id then
   redis.call('HSET', KEYS[1], 'live', 0)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+"""
+
+# KEYS: state. ARGV: name, email.
+_CONTACT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'name', ARGV[1], 'email', ARGV[2]) end
 """
 
 # KEYS: state. ARGV: token digest.
@@ -119,6 +126,8 @@ class Visit:
     device: str = ""
     language: str = ""
     visits: int = 0
+    name: str = ""
+    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,7 +195,7 @@ class Visits:
         )
         if not answer:
             return None
-        pages, since, site, live, last, browser, os, device, language, visits_so_far = answer
+        pages, since, site, live, last, browser, os, device, language, visits_so_far, name, email = answer
         return Visit(
             visitor_id=visitor_id,
             site_id=int(site),
@@ -199,6 +208,8 @@ class Visits:
             device=_decode(device),
             language=_decode(language),
             visits=int(visits_so_far),
+            name=_decode(name),
+            email=_decode(email),
         )
 
     async def room_ended(self, visitor_id: int, room_id: int) -> None:
@@ -228,6 +239,8 @@ class Visits:
             visitor.device,
             visitor.language,
             visitor.visits,
+            visitor.given_name,
+            visitor.email,
         )
 
     def rooms_changed(self, changes: list[tuple[int, int, bool]]) -> None:
@@ -244,6 +257,10 @@ class Visits:
         """The visitors left the site (the sweep): their next page starts a new visit."""
         if visitor_ids:
             self._clients.redis().eval(_END, len(visitor_ids), *[self._state_key(v) for v in visitor_ids])
+
+    def contact(self, visitor_id: int, *, name: str, email: str) -> None:
+        """What the visitor gave (R16), for the page events of the visit in progress."""
+        self._clients.redis().eval(_CONTACT, 1, self._state_key(visitor_id), name, email)
 
     def retoken(self, visitor_id: int, token_hash: str) -> None:
         """The visitor's token was rotated: a hello with the old one is no longer theirs."""

@@ -219,6 +219,10 @@ WP_VISITOR_TIMEOUT = _env_float("WP_VISITOR_TIMEOUT", 60)
 WP_ROOM_EXPIRY = _env_float("WP_ROOM_EXPIRY", 60)
 WP_OPERATOR_TIMEOUT = _env_float("WP_OPERATOR_TIMEOUT", 60)
 WP_SWEEP_INTERVAL = _env_float("WP_SWEEP_INTERVAL", 5)
+# A pool request with a question that nobody has accepted this long is an offline request
+# (R16), as is one made while no operator of the site is online: the visitor is offered to
+# leave their name and email, the site's owners are emailed (chat/offline.py).
+WP_POOL_TIMEOUT = _env_float("WP_POOL_TIMEOUT", 120)
 # Between sweeps, Celery beat checks this often whether a closed room's expiry is due
 # (one indexed query), and sweeps at once if so: rooms expire on time (R9). Not less
 # than WP_SWEEP_INTERVAL: no check.
@@ -297,7 +301,7 @@ WP_RATE_EMAIL_PASSWORD_RESETS = os.environ.get("WP_RATE_EMAIL_PASSWORD_RESETS", 
 # works once, for WP_INVITE_TTL seconds (3 days) (operators/invitations.py).
 PASSWORD_RESET_TIMEOUT = _env_int("WP_INVITE_TTL", 3 * 24 * 3600)
 
-# Email (invitations, password resets). Without WP_EMAIL_HOST mails are printed on the
+# Email (invitations, password resets, offline requests). Without WP_EMAIL_HOST mails are printed on the
 # console (`make run` shows them); with it, sent over SMTP: port 587 with STARTTLS by
 # default, WP_EMAIL_SSL=1 for implicit TLS (port 465).
 WP_EMAIL_HOST = os.environ.get("WP_EMAIL_HOST", "")
@@ -310,9 +314,16 @@ if WP_EMAIL_HOST:
     EMAIL_HOST_USER = os.environ.get("WP_EMAIL_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("WP_EMAIL_PASSWORD", "")
     EMAIL_TIMEOUT = 10
+elif os.environ.get("WP_EMAIL_FILE_PATH"):
+    # Each mail written as a file in this folder instead (a staging box; the tests read them).
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["WP_EMAIL_FILE_PATH"]
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "White Panel <white-panel@localhost>")
+# Where people reach this server: the panel's address in the mails sent without a request
+# to take it from (the owners' mail about an offline request, R16).
+WP_PUBLIC_URL = os.environ.get("WP_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
 
 # API tokens (`POST /api/token/`, issue 21): stored as SHA-512 digests, each valid for
 # WP_API_TOKEN_TTL seconds (30 days) from when it was issued; a password change or a

@@ -107,6 +107,12 @@ export function visitorLabel(visitorId) {
   return "Visitor " + visitorId;
 }
 
+// The name and email a visitor left (R16, a room's `contact`), as one line; "" if none.
+export function contactText(contact) {
+  if (!contact || typeof contact !== "object") return "";
+  return [str(contact.name), str(contact.email)].filter(Boolean).join(" · ");
+}
+
 // What the operator reads for each error code of the protocol (docs/protocol.md, Errors).
 export const ERROR_TEXT = {
   taken: "Another operator took that request first.",

@@ -38,6 +38,7 @@
     seen: Number(visit.get("seen") || 0), open: tab.get("open") === "1",
     messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null, queue: null,
     typingAt: 0, typingTimer: 0, seenSent: 0, opSeen: [0, 0],
+    online: null, details: null, // R16: anyone online (welcome, `site` events); what we were told to reply to
   };
 
   // ---- UI ---------------------------------------------------------------------
@@ -82,6 +83,9 @@
     form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e2e4e8; }
     textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
     form button { padding: 0 14px; border-radius: 8px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
+    .away { padding: 10px 12px 0; border-top: 1px solid #e2e4e8; background: #fffbea; color: #4a4335; font-size: 13px; }
+    .away form { padding: 8px 0 10px; border: 0; }
+    input { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
     .toast { position: absolute; right: 0; bottom: 72px; width: 280px; padding: 10px 12px; background: #fff;
       color: #1b1b1b; border-radius: 10px; box-shadow: 0 6px 20px rgba(0,0,0,.2); cursor: pointer; }
     .toast .who { display: block; font-weight: 600; font-size: 12px; }
@@ -133,6 +137,16 @@
   // The site's greeting heads every conversation: opening the window already asks for an operator.
   const greeting = make("div", "greeting", { "data-testid": "wp-greeting" });
   transcript.append(greeting);
+  // Nobody online, or nobody answering (R16): say so, and ask where to reply.
+  const away = make("div", "away", { "data-testid": "wp-offline" });
+  const awayText = make("div", "", { "data-testid": "wp-offline-text" });
+  const details = make("form", "", { "data-testid": "wp-details" });
+  const nameInput = make("input", "", { "data-testid": "wp-name", placeholder: "Your name", maxlength: "100", autocomplete: "name" });
+  const emailInput = make("input", "", { "data-testid": "wp-email", type: "email", placeholder: "Your email", maxlength: "254", autocomplete: "email", required: "" });
+  const detailsButton = make("button", "", { "data-testid": "wp-details-save", type: "submit" });
+  detailsButton.textContent = "Save";
+  details.append(nameInput, emailInput, detailsButton);
+  away.append(awayText, details);
   const form = make("form");
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
   const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
@@ -158,7 +172,7 @@
     if (state.stars) send({ type: "rate", room: state.room.id, rating: state.stars, comment: rateComment.value.trim() });
   });
   rate.append(rateText, ...stars, rateComment, rateSend);
-  win.append(head, queueLine, transcript, typingLine, rate, form);
+  win.append(head, queueLine, transcript, typingLine, rate, away, form);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
   const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
@@ -198,9 +212,20 @@
     const name = operatorName();
     greeting.textContent = state.greeting || "Questions? Write to us.";
     let text = greeting.textContent;
+    // R16: nobody online, or nobody took the request in time: say so, and offer to answer by email.
+    const waiting = !room || room.status === "pending" || room.status === "expired";
+    const offline = waiting && (state.online === false || Boolean(room && room.status === "pending" && room.offline_at));
+    const told = (room && room.status !== "expired" && room.contact) || state.details;
+    const email = told && told.email;
+    away.hidden = !offline;
+    details.hidden = Boolean(email);
+    awayText.textContent = email ? "Thanks, we'll reply to " + email
+      : state.online === false ? "We're offline right now \u2014 leave a message and your email and we'll get back to you"
+      : "Nobody can answer right now. Leave your email and we'll reply.";
     // The server is out of reach: say so, rather than "Peter is here" (it comes back by itself).
-    // Back in the pool by itself (R14): the visitor's question is not lost, and they need do nothing.
     if (state.wasWelcomed && !state.welcomed) text = "Reconnecting…";
+    else if (offline && room) text = state.online === false ? "We're offline" : "Nobody is free right now";
+    // Back in the pool by itself (R14): the visitor's question is not lost, and they need do nothing.
     else if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
     else if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
@@ -208,9 +233,9 @@
     status.textContent = text;
     // Shown while this room waits in the pool; gone once someone accepts it.
     const queue = state.queue;
-    const waiting = room && room.status === "pending" && queue && queue.room === room.id;
-    queueLine.hidden = !waiting;
-    if (waiting) {
+    const queued = room && room.status === "pending" && queue && queue.room === room.id;
+    queueLine.hidden = !queued;
+    if (queued) {
       let line = "You are number " + queue.position + " in line";
       if (typeof queue.wait === "number") {
         line += " \u00B7 usual wait " + (queue.wait < 60 ? "under a minute" : "about " + Math.round(queue.wait / 60) + " min");
@@ -367,6 +392,10 @@
     state.typingAt = Date.now();
     send({ type: "typing" });
   });
+  details.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send({ type: "details", name: nameInput.value.trim(), email: emailInput.value.trim() });
+  });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
   });
@@ -411,6 +440,7 @@
         state.retries = 0;
         visit.set("token", frame.token);
         if (frame.site) {
+          state.online = frame.site.online !== false;
           applyBranding(frame.site);
           visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
         }
@@ -436,6 +466,14 @@
         break;
       case "queue":
         state.queue = frame;
+        renderStatus();
+        break;
+      case "site":
+        state.online = frame.site.online !== false;
+        renderStatus();
+        break;
+      case "details":
+        state.details = { name: frame.name, email: frame.email };
         renderStatus();
         break;
       case "message": {
@@ -472,6 +510,7 @@
         break;
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
+        if (frame.for === "details" && frame.code !== "rate_limited") awayText.textContent = "Please check your email address.";
         if (frame.code === "unavailable" || frame.code === "server_error") retry(frame, 1000);
         // Too many frames from this visitor or address: the same, after a longer pause.
         if (frame.code === "rate_limited") retry(frame, 10000);

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from chat import shifts
 from visitors.models import Site
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,9 +57,11 @@ def host_page(web_server):
 
 
 @pytest.fixture
-def embedded(web_server, site, host_page):
-    """The demo site allows the owner's page (set before the browser starts, see test_widget_branding)."""
+def embedded(web_server, site, host_page, peter):
+    """The demo site allows the owner's page (set before the browser starts, see test_widget_branding),
+    and an operator of it is online (R16: with nobody, the window says so instead of waiting)."""
     Site.objects.filter(pk=site.pk).update(allowed_origins=f"http://{web_server}\n{host_page}", color="#0a7d3b")
+    shifts.operator_connect(operator=peter)
     return host_page
 
 

@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from chat import shifts
 from visitors.models import Site
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +21,14 @@ def branded(request, site):
     return site
 
 
+@pytest.fixture
+def someone_online(peter):
+    """An operator of the site is online (R16: with nobody, the window says so instead)."""
+    shifts.operator_connect(operator=peter)
+
+
 @pytest.mark.parametrize("branded", [(GREETING, "#0a7d3b")], indirect=True)
+@pytest.mark.usefixtures("someone_online")
 def test_widget_shows_the_sites_greeting_and_colour(web_server, branded, open_page):
     shop = open_page(f"http://{web_server}/demo/")
     launcher = shop.locator("[data-testid=wp-launcher]")

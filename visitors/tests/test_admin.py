@@ -156,7 +156,13 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
 
     linda = await sockets.visitor()
 
-    assert linda.welcome["site"] == {"key": "shop", "name": "Shop", "greeting": "Hej! Need a size?", "color": "#0a7d3b"}
+    assert linda.welcome["site"] == {
+        "key": "shop",
+        "online": False,
+        "name": "Shop",
+        "greeting": "Hej! Need a size?",
+        "color": "#0a7d3b",
+    }
 
 
 @pytest.mark.django_db(transaction=True)

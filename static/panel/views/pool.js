@@ -1,6 +1,6 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
-import { duration, parseTime, str, visitorLabel } from "../format.js";
+import { contactText, duration, parseTime, str, visitorLabel } from "../format.js";
 import { h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
@@ -29,12 +29,13 @@ export function createPoolView({ store, dom, actions }) {
     ui.wait = h("span", { class: "wait num", testid: "pool-wait" });
     ui.page = h("div", { class: "pool-page", testid: "pool-page" });
     ui.returned = h("div", { class: "pool-returned", testid: "pool-returned" });
+    ui.offline = h("div", { class: "pool-offline", testid: "pool-offline" });
     ui.message = h("p", { class: "pool-message", testid: "pool-message", dir: "auto" });
     ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: "Accept", onclick: () => actions.accept(room.id) });
     ui.item = h(
       "li",
       { class: "pool-item", testid: "pool-item", dataset: { roomId: String(room.id), visitorId: String(room.visitor) } },
-      h("div", { class: "pool-main" }, h("div", { class: "pool-line" }, ui.who, ui.wait), ui.returned, ui.page, ui.message),
+      h("div", { class: "pool-main" }, h("div", { class: "pool-line" }, ui.who, ui.wait), ui.returned, ui.offline, ui.page, ui.message),
       ui.accept,
     );
     ui.created = parseTime(room.created_at);
@@ -63,6 +64,11 @@ export function createPoolView({ store, dom, actions }) {
     ui.page.title = visitor ? str(visitor.url) : "";
     setText(ui.returned, returnedNote(room.returned));
     ui.returned.hidden = !room.returned;
+    // R16: asked while nobody could answer; how to reach them once they have gone.
+    const contact = contactText(room.contact);
+    setText(ui.offline, room.offline_at ? "Offline request · " + (contact || "no email left yet") : contact);
+    ui.offline.hidden = !room.offline_at && !contact;
+    ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
     setText(ui.message, first ? first.body : "(no message yet)");
     ui.message.classList.toggle("muted", !first);

@@ -1,7 +1,7 @@
 // My chats: a tab and a panel per room (header, signal, transcript, composer), keyed by
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
-import { ERROR_TEXT, clockTime, countdown, parseTime, str, visitorLabel } from "../format.js";
+import { ERROR_TEXT, clockTime, contactText, countdown, parseTime, str, visitorLabel } from "../format.js";
 import { h, linkedText, pathNode, setText } from "./dom.js";
 
 const REASONS = {
@@ -171,6 +171,7 @@ export function createRoomsView({ store, dom, actions }) {
 
     ui.title = h("h3", { class: "room-title", text: visitorLabel(room.visitor) });
     ui.page = h("div", { class: "room-page", testid: "room-visitor-page" });
+    ui.contact = h("div", { class: "room-contact", testid: "room-contact", hidden: true });
     ui.status = h("span", { class: "room-status", testid: "room-status" });
     ui.countdown = h("span", { class: "countdown num", testid: "countdown", hidden: true, role: "timer" });
     ui.typing = h("span", { class: "room-typing", testid: "room-typing", text: "typing…", hidden: true });
@@ -264,7 +265,7 @@ export function createRoomsView({ store, dom, actions }) {
       h(
         "header",
         { class: "room-head" },
-        h("div", { class: "room-who" }, ui.title, ui.page),
+        h("div", { class: "room-who" }, ui.title, ui.contact, ui.page),
         h("div", { class: "room-state" }, ui.status, ui.countdown, ui.typing),
         h("div", { class: "room-actions" }, ui.infoToggle, ui.transfer, ui.reopen, ui.close, ui.dismiss),
       ),
@@ -385,6 +386,11 @@ export function createRoomsView({ store, dom, actions }) {
       ui.page.replaceChildren(h("span", { class: "muted", text: goneFromSite ? "Not on the site" : "Page unknown" }));
     }
 
+    // The name and email they left (R16).
+    const contact = contactText(room.contact);
+    setText(ui.contact, contact);
+    ui.contact.hidden = !contact;
+
     // Status, countdown and actions.
     let status;
     if (room.status === "active") status = "Active";
@@ -431,7 +437,14 @@ export function createRoomsView({ store, dom, actions }) {
     // The signal: what the operator should know about the visitor right now.
     let signal = "";
     let kind = "";
-    if (goneFromSite) {
+    const email = room.contact ? str(room.contact.email) : "";
+    if (goneFromSite && room.offline_at && !expired) {
+      // An offline request outlives its visitor's visit (R16): the answer goes by email.
+      signal = email
+        ? "Visitor left the site: what you write is emailed to " + email
+        : "Visitor left the site without leaving an email: close the chat when you are done";
+      kind = "left-site";
+    } else if (goneFromSite) {
       signal = "Visitor left the site";
       kind = "left-site";
     } else if (expired) {

@@ -1,6 +1,6 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
-import { duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
+import { contactText, duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
 import { h, pathNode, setText, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
@@ -43,10 +43,11 @@ export function createVisitorsView({ store, dom, actions }) {
     ui.lost = h("span", { class: "lost-note", testid: "visitor-lost", text: "connection lost — may have left" });
     ui.lost.hidden = true;
     ui.action = h("td", { class: "c-action" });
+    ui.contact = h("div", { class: "visitor-contact", testid: "visitor-contact" });
     ui.row = h(
       "tr",
       { testid: "visitor-row", dataset: { visitorId: String(visitor.id) } },
-      h("td", { class: "c-id", text: "#" + visitor.id }),
+      h("td", { class: "c-id" }, "#" + visitor.id, ui.contact),
       h("td", { class: "c-page" }, ui.pageBox, ui.referrer, ui.who),
       ui.time,
       ui.pages,
@@ -59,6 +60,12 @@ export function createVisitorsView({ store, dom, actions }) {
 
   function updateRow(ui, visitor) {
     const c = ui.cache;
+    // The name and email they left (R16).
+    const contact = contactText(visitor);
+    if (c.contact !== contact) {
+      c.contact = contact;
+      setText(ui.contact, contact);
+    }
     const title = str(visitor.title);
     const url = str(visitor.url);
     const referrer = str(visitor.referrer);
@@ -158,7 +165,7 @@ export function createVisitorsView({ store, dom, actions }) {
   function applyFilter(ui, visitor) {
     let hide = false;
     if (filterText) {
-      const haystack = ("#" + visitor.id + " " + str(visitor.title) + " " + str(visitor.url)).toLowerCase();
+      const haystack = ("#" + visitor.id + " " + str(visitor.title) + " " + str(visitor.url) + " " + contactText(visitor)).toLowerCase();
       hide = !haystack.includes(filterText);
     }
     if (ui.row.hidden !== hide) ui.row.hidden = hide;
