@@ -23,7 +23,7 @@ def test_slash_offers_canned_replies_filled_in_for_this_visitor_and_page(web_ser
     expect(suggestions.first).to_contain_text("/shipping")
     composer.press("Enter")  # puts the reply in; does not send it
     expect(composer).to_have_value("We ship Trail running shoes · Summit Outfitters within two days.")
-    expect(panel.locator("[data-testid=message]")).to_have_count(0)
+    expect(panel.locator("[data-testid=message][data-sender=operator]")).to_have_count(0)
     composer.press("Enter")
     expect(shop.locator("[data-testid=wp-toast]")).to_contain_text(
         "We ship Trail running shoes · Summit Outfitters within two days."

@@ -166,9 +166,9 @@ def test_shop_with_your_visitors(web_server, peter, jane, panel_for, open_page, 
     jane_panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
     expect(mary.locator("[data-testid=wp-status]")).to_have_text("Jane is here")
     jane_panel.close()
-    expect(mary.locator("[data-testid=wp-status]")).to_have_text(
-        "Your question is with the team again; someone will answer here soon.", timeout=15_000
-    )
+    # Nobody is on duty now: Mary is told so (R16) and may leave her email; her question waits.
+    expect(mary.locator("[data-testid=wp-status]")).to_have_text("We're offline", timeout=15_000)
+    expect(mary.locator("[data-testid=wp-offline]")).to_be_visible()
     peter_panel = panel_for(peter)
     returned = peter_panel.locator("[data-testid=pool-item]")
     expect(returned.locator("[data-testid=pool-returned]")).to_have_text("Unanswered: Jane lost the connection")
