@@ -84,7 +84,9 @@ class MessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField()
     sender = serializers.ChoiceField(
-        choices=Message.Sender.choices, help_text="`system`: a line of the transcript saying who was there when."
+        choices=Message.Sender.choices,
+        help_text="`system`: a line of the transcript saying who was there when; `note`: an operators' note, "
+        "never shown to the visitor.",
     )
     name = serializers.CharField(help_text="The sender's name; a system line's: whom it is about.")
     body = serializers.CharField(help_text="The text; a system line's, in English.")

@@ -409,12 +409,15 @@ async def visitor_moved(visit, *, url: str, title: str, referrer: str, room: Roo
     await publish_deferred([(site_group(visit.site_id), {"type": "wp.event", "text": _encode(event)})])
 
 
-def message_sent(message: Message, room: Room) -> None:
+def message_sent(message: Message, room: Room, *, also_operator: int | None = None) -> None:
     """A message to the room's operator (the site's operators while it is pooled) and to its
-    visitor's tabs, unless it is a system line for operators only (R15)."""
+    visitor's tabs, unless it is a system line for operators only (R15) or a note (issue 23).
+    `also_operator`: a colleague who wrote a note in it."""
     event = {"type": "message", "message": message_payload(message)}
     listeners = operator_group(room.operator_id) if room.operator_id else site_group(room.site_id)
     sends = [(listeners, event)]
+    if also_operator is not None and room.operator_id and also_operator != room.operator_id:
+        sends.append((operator_group(also_operator), event))
     if visitor_sees(message):
         sends.insert(0, (visitor_group(room.visitor_id), event))
     _publish(sends)

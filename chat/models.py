@@ -97,6 +97,8 @@ class Message(models.Model):
         VISITOR = "visitor"
         OPERATOR = "operator"
         SYSTEM = "system"
+        # An operators' note on the room (issue 23): seen by operators only, by no path ever the visitor.
+        NOTE = "note"
 
     class Event(models.TextChoices):
         """What a `system` line records (R15): who was there when. Clients word it from this
@@ -160,8 +162,11 @@ VISITOR_EVENTS = frozenset(
 )
 
 # The same rule as a filter, for the visitor's history (one statement, whatever it holds).
-FOR_VISITORS = Q(event="") | Q(event__in=sorted(VISITOR_EVENTS))
+FOR_VISITORS = (Q(event="") | Q(event__in=sorted(VISITOR_EVENTS))) & ~Q(sender=Message.Sender.NOTE)
 
 
 def visitor_sees(message: Message) -> bool:
+    """Whether the visitor is shown this message (every path to them asks: events, history)."""
+    if message.sender == Message.Sender.NOTE:
+        return False
     return not message.event or message.event in VISITOR_EVENTS

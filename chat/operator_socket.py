@@ -56,7 +56,20 @@ def same_origin(scope: dict) -> bool:
 
 class OperatorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"accept", "start", "message", "close", "reopen", "transfer", "history", "ping", "typing", "seen", "status"}
+        {
+            "accept",
+            "start",
+            "message",
+            "close",
+            "reopen",
+            "transfer",
+            "history",
+            "ping",
+            "typing",
+            "seen",
+            "status",
+            "note",
+        }
     )
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
     # A panel asks the history of every room it shows at once (the pool's too), after each
@@ -168,6 +181,15 @@ class OperatorConsumer(JsonSocket):
         room_id = id_field(frame, "room")
         message_id = id_field(frame, "id")
         await database(services.room_seen_by_operator)(room_id=room_id, operator=self.operator, message_id=message_id)
+
+    async def on_note(self, frame: dict) -> dict:
+        """An internal note on a room (issue 23): operators only, never the visitor; answered by `ack`."""
+        room_id = id_field(frame, "room")
+        body, client_id = message_fields(frame)
+        note = await database(services.note_add)(
+            room_id=room_id, operator=self.operator, body=body, client_id=client_id
+        )
+        return {"type": "ack", "client_id": client_id or None, "id": note.pk}
 
     async def on_status(self, frame: dict) -> dict:
         """Available, away or busy (issue 23): answered by this operator's `operator`."""

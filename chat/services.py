@@ -548,6 +548,35 @@ def room_rate(*, visitor_id: int, room_id: int, rating: int, comment: str = "") 
         return room
 
 
+# Notes (issue 23) --------------------------------------------------------------
+
+
+def note_add(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
+    """An operators' note on a room of their sites (its operator's or a colleague's, live or
+    ended): the room's operator and whoever opens the conversation later read it; the visitor
+    never does (models.visitor_sees). The same client_id again is stored once."""
+    with transaction.atomic():
+        # Under the room's row lock, as every message: ids within a room follow commit order (R8).
+        room = _visible_room(room_id=room_id, operator=operator, lock=True)
+        if client_id:
+            resent = Message.objects.filter(room=room, sender=Message.Sender.NOTE, client_id=client_id).first()
+            if resent is not None:
+                events.message_sent(resent, room, also_operator=operator.pk)
+                return resent
+        note = Message(
+            room=room,
+            sender=Message.Sender.NOTE,
+            operator=operator,
+            name=operator.name,
+            body=body,
+            client_id=client_id,
+            at=timezone.now(),
+        )
+        _message_insert.save(note)
+        events.message_sent(note, room, also_operator=operator.pk)
+        return note
+
+
 # Seen (issue 23) ---------------------------------------------------------------
 
 
@@ -646,7 +675,7 @@ def _ending_line(room: Room, *, now: datetime) -> Message:
 # has answered yet.
 _last_sender = Subquery(
     Message.objects.filter(room_id=OuterRef("pk"))
-    .exclude(sender=Message.Sender.SYSTEM)
+    .exclude(sender__in=(Message.Sender.SYSTEM, Message.Sender.NOTE))
     .order_by("-id")
     .values("sender")[:1]
 )

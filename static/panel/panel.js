@@ -86,6 +86,7 @@ const rooms = createRoomsView({
     retry: retryMessage,
     composer: (input, roomId) => attachReplySuggestions(input, { replies, context: () => replyContext(roomId) }),
     typing: sendTyping,
+    note: sendNote,
     visitorInfo: createVisitorInfo({ fetchJson, noteLength: () => store.limits.note_length || 0 }),
   },
 });
@@ -125,6 +126,17 @@ function sendTyping(roomId) {
   const now = Date.now();
   if (now - (typingSentAt.get(roomId) || 0) < TYPING_EVERY_MS) return;
   if (socket.notify({ type: "typing", room: roomId })) typingSentAt.set(roomId, now);
+}
+
+// An internal note (issue 23): stored and shown once acknowledged (its `message` event comes
+// to this panel too); refused, its text comes back into the composer's notice.
+let noteCounter = 0;
+function sendNote(roomId, body) {
+  noteCounter += 1;
+  const frame = { type: "note", room: roomId, body, client_id: "n-" + Date.now().toString(36) + "-" + noteCounter };
+  socket.request(frame).catch((error) => {
+    errorNotice(error.frame || { code: error.code, detail: "The note was not saved: " + body.slice(0, 80) });
+  });
 }
 
 // The room in view, on a visible page: the visitor's newest message in it has been seen.

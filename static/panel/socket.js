@@ -30,6 +30,7 @@ export const ANSWERS = {
       (request.operator === null ? frame.room.status === "pending" : Boolean(frame.room.operator) && frame.room.operator.id === request.operator),
   },
   message: { type: "ack", matches: (request, frame) => frame.client_id === request.client_id },
+  note: { type: "ack", matches: (request, frame) => frame.client_id === request.client_id },
   history: { type: "history", matches: (request, frame) => frame.room === request.room },
   ping: { type: "pong", matches: () => true },
   // Available, away or busy (issue 23): my own operator, as it now is.

@@ -24,18 +24,18 @@ export function createRoomsView({ store, dom, actions }) {
 
   // `roomId`: the tab it is shown in; a message of the visitor's earlier room (R15) is dimmed.
   function messageNode(m, sendState, roomId = m.room) {
-    const sender = ["visitor", "operator", "system"].includes(m.sender) ? m.sender : "system";
+    const sender = ["visitor", "operator", "system", "note"].includes(m.sender) ? m.sender : "system";
     const at = parseTime(m.at);
     if (sender === "system") return systemNode(m, at, roomId);
     const meta = h(
       "div",
       { class: "msg-meta" },
-      h("span", { class: "msg-name", dir: "auto", text: str(m.name) || (sender === "visitor" ? "Visitor" : sender === "system" ? "System" : "Operator") }),
+      h("span", { class: "msg-name", dir: "auto", text: (sender === "note" ? "Note · " : "") + (str(m.name) || (sender === "visitor" ? "Visitor" : "Operator")) }),
       h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
     );
     const li = h(
       "li",
-      { class: "msg msg-" + sender + (m.room !== roomId ? " msg-earlier" : ""), testid: "message", dataset: { sender, room: String(m.room) } },
+      { class: "msg msg-" + (sender === "note" ? "internal" : sender) + (m.room !== roomId ? " msg-earlier" : ""), testid: "message", dataset: { sender, room: String(m.room) } },
       meta,
       h("div", { class: "msg-body", testid: "message-body", dir: "auto" }, ...linkedText(m.body)),
     );
@@ -221,7 +221,34 @@ export function createRoomsView({ store, dom, actions }) {
     applyLimit(ui);
     ui.send = h("button", { type: "submit", class: "primary", testid: "send", text: "Send" });
     ui.form = h("form", { class: "composer" }, ui.input, ui.send);
+    // An internal note instead of a message (issue 23): operators only, never the visitor.
+    ui.noteMode = false;
+    ui.noteToggle = h("button", {
+      type: "button",
+      class: "ghost note-toggle",
+      testid: "note-toggle",
+      text: "Note",
+      title: "Write an internal note: only operators see it",
+      "aria-pressed": "false",
+      onclick: () => {
+        ui.noteMode = !ui.noteMode;
+        ui.noteToggle.setAttribute("aria-pressed", String(ui.noteMode));
+        ui.form.classList.toggle("note-mode", ui.noteMode);
+        ui.input.placeholder = ui.noteMode ? "Internal note — only operators see it" : PLACEHOLDER;
+        ui.input.focus();
+      },
+    });
+    ui.form.prepend(ui.noteToggle);
     const submit = () => {
+      if (ui.noteMode) {
+        if (actions.note && ui.input.value.trim()) {
+          actions.note(id, ui.input.value);
+          ui.input.value = "";
+          saveDraft(id, "");
+          renderCounter(ui);
+        }
+        return;
+      }
       if (actions.send(id, ui.input.value)) {
         ui.input.value = "";
         saveDraft(id, "");
