@@ -212,6 +212,12 @@ class RoomFilterSerializer(serializers.Serializer):
     visitor = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     created_after = serializers.DateTimeField(required=False, help_text="Created at or after (ISO 8601).")
     created_before = serializers.DateTimeField(required=False, help_text="Created before (ISO 8601).")
+    q = StringField(
+        required=False,
+        min_length=2,
+        max_length=100,
+        help_text="Text in the conversation (what was said, notes included) or in the visitor's name or email.",
+    )
     ordering = serializers.ChoiceField(choices=ORDERINGS, default="-created_at")
 
 
@@ -275,6 +281,8 @@ class RoomListView(VisibleRoomMixin, generics.ListAPIView):
             rooms = rooms.filter(created_at__gte=params["created_after"])
         if "created_before" in params:
             rooms = rooms.filter(created_at__lt=params["created_before"])
+        if params.get("q"):
+            rooms = rooms.filter(selectors.rooms_matching(text=params["q"]))
         ordering = params["ordering"]
         # Ties on created_at are broken by id, so pages never overlap.
         return rooms.order_by(ordering, ordering.replace("created_at", "id"))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from infra.errors import NotFound
@@ -266,3 +266,13 @@ def typing_target_of_operator(*, room_id: int, operator: Operator) -> int:
     if visitor_id is None:
         raise NotFound("no live room of yours")
     return visitor_id
+
+
+def rooms_matching(*, text: str) -> Q:
+    """Rooms whose conversation says `text` (any message of theirs, system lines and notes too),
+    or whose visitor's name or email holds it: the panel's search of past conversations and the
+    API's `q` (issue 23). Case-insensitive, a substring; a scan of the sites' messages, fine for
+    the thousands of conversations a shop keeps, not an index (a site with millions would want
+    PostgreSQL's full-text search here)."""
+    said = Message.objects.filter(room_id=OuterRef("pk"), body__icontains=text)
+    return Q(Exists(said)) | Q(visitor__given_name__icontains=text) | Q(visitor__email__icontains=text)

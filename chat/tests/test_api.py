@@ -430,3 +430,22 @@ async def test_closing_through_the_api_starts_the_expiry_the_visitor_sees(socket
     assert (await Room.objects.aget(pk=room_id)).status == Room.Status.CLOSING
     await database_sync_to_async(sweep)(now=expires_at + timedelta(seconds=0.1))
     await visitor.expect(of_type("room", room__id=room_id, room__status="expired", room__reason="operator_closed"))
+
+
+def test_past_conversations_are_found_by_what_was_said_or_who_said_it(rooms, peter):
+    """The panel's History search (issue 23): `q` in any message of the room, a note too, or in
+    the visitor's name or email; never another site's rooms; too short a text is refused."""
+    make_message(rooms["old"], "Do you ship the BLUE boots to Norway?")
+    make_message(rooms["jane"], "Only a note here", sender=Message.Sender.NOTE)
+    make_message(rooms["other"], "Blue boots please")
+    linda = rooms["pool"].visitor
+    linda.given_name, linda.email = "Linda Berg", "linda@example.com"
+    linda.save()
+    client = client_for(peter.user)
+
+    assert ids(client.get("/api/rooms/?q=blue boots")) == [rooms["old"].pk]
+    assert ids(client.get("/api/rooms/?q=a note")) == [rooms["jane"].pk]
+    assert ids(client.get("/api/rooms/?q=linda@EXAMPLE")) == [rooms["pool"].pk]
+    assert ids(client.get("/api/rooms/?q=nothing like it")) == []
+    short = client.get("/api/rooms/?q=b")
+    assert (short.status_code, error_of(short)["code"]) == (400, "invalid")

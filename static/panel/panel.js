@@ -15,6 +15,7 @@ import { createReplies } from "./replies.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createBarView } from "./views/bar.js";
+import { createHistory } from "./views/history.js";
 import { createPoolView } from "./views/pool.js";
 import { createReplyManager } from "./views/reply_manager.js";
 import { createRoomsView } from "./views/rooms.js";
@@ -56,6 +57,10 @@ async function fetchJson(method, url, body) {
   return answer;
 }
 const replies = createReplies({ fetchJson });
+createHistory({
+  dom: { open: $("history-open"), dialog: $("history-dialog"), form: $("history-form"), list: $("history-list"), transcript: $("history-transcript"), status: $("history-status") },
+  fetchJson,
+});
 replies.load().catch(() => {});
 createReplyManager({
   dom: { open: $("replies-open"), dialog: $("replies-dialog"), list: $("replies-list"), form: $("reply-form"), error: $("reply-error") },

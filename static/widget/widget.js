@@ -70,6 +70,7 @@
     .msg.system { align-self: center; max-width: 90%; padding: 0 8px; color: #5b6270; font-size: 12px; text-align: center; }
     .msg.sending { opacity: .6; }
     .unsent { display: block; font-size: 11px; font-style: italic; }
+    .counter { align-self: center; font-size: 11px; color: #5b6270; }
     .rate { padding: 8px 12px; border-top: 1px solid #e2e4e8; text-align: center; }
     .rate span { display: block; margin-bottom: 4px; }
     .rate .star { background: none; font-size: 22px; color: #c9ccd2; }
@@ -118,7 +119,9 @@
   svg.setAttribute("height", "26");
   svg.setAttribute("aria-hidden", "true");
   const bubble = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  bubble.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+  const BUBBLE = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";
+  const CROSS = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
+  bubble.setAttribute("d", BUBBLE);
   bubble.setAttribute("fill", "currentColor");
   svg.append(bubble);
   launcher.append(svg);
@@ -151,7 +154,14 @@
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
   const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
   sendButton.textContent = "Send";
-  form.append(input, sendButton);
+  // How much is left near the length limit, instead of a silent cut (issue 23).
+  const counter = make("span", "counter", { "data-testid": "wp-counter", "aria-live": "polite" });
+  counter.hidden = true;
+  input.addEventListener("input", () => {
+    counter.hidden = input.value.length < 3600;
+    counter.textContent = input.value.length + "/4000";
+  });
+  form.append(input, counter, sendButton);
   const typingLine = make("div", "typing", { "data-testid": "wp-typing", "aria-live": "polite" });
   typingLine.hidden = true;
   const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
@@ -295,6 +305,13 @@
     if (message.sender === "system") { node.textContent = message.body; return node; }
     const who = make("span", "who");
     who.textContent = message.sender === "visitor" ? "You" : message.name;
+    // When it was said, in the visitor's own clock and words (issue 23).
+    const at = message.at ? new Date(message.at) : new Date();
+    if (!isNaN(at)) {
+      const time = make("time", "", { datetime: at.toISOString(), "data-testid": "wp-time" });
+      time.textContent = " \u00B7 " + at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      who.append(time);
+    }
     const body = make("span");
     linked(body, message.body);
     node.append(who, body);
@@ -348,6 +365,10 @@
     state.open = open;
     tab.set("open", open ? "1" : "0");
     win.hidden = !open;
+    // The launcher closes an open window, and says so (issue 23).
+    bubble.setAttribute("d", open ? CROSS : BUBBLE);
+    launcher.setAttribute("aria-label", open ? "Close chat" : "Chat with us");
+    launcher.setAttribute("aria-expanded", String(open));
     if (open) {
       toast.hidden = true;
       transcript.scrollTop = transcript.scrollHeight; // the newest message, not where it was left
@@ -361,6 +382,13 @@
     if (state.open) { setOpen(false); send({ type: "close" }); } else { setOpen(true); send({ type: "open" }); }
   });
   closeButton.addEventListener("click", () => { setOpen(false); send({ type: "close" }); });
+  // Esc closes the window; the focus goes back to the launcher, not lost in the page.
+  win.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    setOpen(false);
+    send({ type: "close" });
+    launcher.focus();
+  });
   toastClose.addEventListener("click", (event) => { event.stopPropagation(); toast.hidden = true; });
   toast.addEventListener("click", () => {
     const id = toast.dataset.id;
@@ -374,6 +402,7 @@
     const body = input.value.trim();
     if (!body) return;
     input.value = "";
+    counter.hidden = true;
     const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
     const node = messageNode({ sender: "visitor", name: "You", body });
     node.classList.add("sending");

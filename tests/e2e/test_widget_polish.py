@@ -1,0 +1,44 @@
+"""The snippet's small things a visitor notices (issue 23, part 9): times on messages, the
+launcher that closes an open window, Esc, and a counter near the length limit."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_times_the_launcher_esc_and_the_counter(web_server, peter, panel_for, open_page):
+    panel_for(peter)
+    shop = open_page(f"http://{web_server}/demo/")
+    launcher = shop.locator("[data-testid=wp-launcher]")
+    expect(launcher).to_have_attribute("aria-label", "Chat with us")
+    launcher.click()
+    window = shop.locator("[data-testid=wp-window]")
+    expect(window).to_be_visible()
+    expect(launcher).to_have_attribute("aria-label", "Close chat")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+
+    shop.locator("[data-testid=wp-input]").fill("Hello there")
+    shop.locator("[data-testid=wp-send]").click()
+    expect(shop.locator("[data-testid=wp-message][data-sender=visitor] [data-testid=wp-time]").first).to_have_text(
+        re.compile(r"· \d{1,2}:\d{2}")
+    )
+
+    counter = shop.locator("[data-testid=wp-counter]")
+    expect(counter).to_be_hidden()
+    shop.locator("[data-testid=wp-input]").fill("x" * 3950)
+    shop.locator("[data-testid=wp-input]").press("End")
+    shop.locator("[data-testid=wp-input]").press_sequentially("y")
+    expect(counter).to_have_text("3951/4000")
+
+    # Esc closes the window and gives the focus back to the launcher.
+    shop.locator("[data-testid=wp-input]").press("Escape")
+    expect(window).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-label", "Chat with us")
+    launcher.click()
+    expect(window).to_be_visible()
+    launcher.click()  # the launcher closes it too
+    expect(window).to_be_hidden()
