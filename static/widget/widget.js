@@ -148,7 +148,11 @@
   const emailInput = make("input", "", { "data-testid": "wp-email", type: "email", placeholder: "Your email", maxlength: "254", autocomplete: "email", required: "" });
   const detailsButton = make("button", "", { "data-testid": "wp-details-save", type: "submit" });
   detailsButton.textContent = "Save";
-  details.append(nameInput, emailInput, detailsButton);
+  // The site's pre-chat form (issue 23) may be skipped when it is optional.
+  const skip = make("button", "", { "data-testid": "wp-details-skip", type: "button" });
+  skip.textContent = "Skip";
+  skip.addEventListener("click", () => { tab.set("skipped", "1"); renderStatus(); });
+  details.append(nameInput, emailInput, detailsButton, skip);
   away.append(awayText, details);
   const form = make("form");
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
@@ -226,10 +230,17 @@
     const waiting = !room || room.status === "pending" || room.status === "expired";
     const offline = waiting && (state.online === false || Boolean(room && room.status === "pending" && room.offline_at));
     const told = (room && room.status !== "expired" && room.contact) || state.details;
-    const email = told && told.email;
-    away.hidden = !offline;
+    const email = (told && told.email) || visit.get("told");
+    // The pre-chat form: before a conversation starts, a name and email (required, or optional).
+    const prechat = state.prechat || "off";
+    const asking = prechat !== "off" && !email && waiting && !tab.get("skipped");
+    away.hidden = !offline && !asking;
     details.hidden = Boolean(email);
+    skip.hidden = prechat !== "optional";
+    nameInput.required = prechat === "required";
+    form.hidden = asking && prechat === "required";
     awayText.textContent = email ? "Thanks, we'll reply to " + email
+      : asking && !offline ? "Before we start: your name and email, so we can answer even if you leave."
       : state.online === false ? "We're offline right now \u2014 leave a message and your email and we'll get back to you"
       : "Nobody can answer right now. Leave your email and we'll reply.";
     // The server is out of reach: say so, rather than "Peter is here" (it comes back by itself).
@@ -470,6 +481,7 @@
         visit.set("token", frame.token);
         if (frame.site) {
           state.online = frame.site.online !== false;
+          state.prechat = frame.site.prechat;
           applyBranding(frame.site);
           visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
         }
@@ -503,7 +515,11 @@
         break;
       case "details":
         state.details = { name: frame.name, email: frame.email };
+        if (frame.email) visit.set("told", frame.email);
         renderStatus();
+        // The pre-chat form answered with the window open: now the request (an `open` found none).
+        if (state.open && !state.room) send({ type: "open" });
+        for (const [clientId, pending] of state.outbox) send({ type: "message", body: pending.body, client_id: clientId });
         break;
       case "message": {
         const fresh = !state.messages.has(frame.message.id);
@@ -540,6 +556,7 @@
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
         if (frame.for === "details" && frame.code !== "rate_limited") awayText.textContent = "Please check your email address.";
+        if (frame.code === "details_required") { state.prechat = "required"; tab.set("skipped", ""); renderStatus(); }
         if (frame.code === "unavailable" || frame.code === "server_error") retry(frame, 1000);
         // Too many frames from this visitor or address: the same, after a longer pause.
         if (frame.code === "rate_limited") retry(frame, 10000);
