@@ -75,7 +75,8 @@
     .rate span { display: block; margin-bottom: 4px; }
     .rate .star { background: none; font-size: 22px; color: #c9ccd2; }
     .rate .star.on { color: #f5a623; }
-    .rate input { width: 60%; margin: 4px; padding: 6px; border: 1px solid #c9ccd2; border-radius: 6px; }
+    .rate input { width: 68%; margin: 4px; padding: 6px; border: 1px solid #c9ccd2; border-radius: 6px; }
+    .rate > button:not(.star) { padding: 6px 12px; border-radius: 6px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .queue { padding: 6px 14px; background: #eef1f6; color: #3b4250; font-size: 13px; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
