@@ -121,7 +121,15 @@ def message_payload(message: Message) -> dict:
 def site_payload(site: Site, *, online: bool) -> dict:
     """The site as its snippet knows it: `welcome`'s and the `site` event's. `online`: whether
     any of its operators is (R16); the rest is what the snippet shows (extension)."""
-    return {"key": site.key, "online": online, "name": site.name, "greeting": site.greeting, "color": site.color}
+    return {
+        "key": site.key,
+        "online": online,
+        "name": site.name,
+        "greeting": site.greeting,
+        "color": site.color,
+        # The pre-chat form (issue 23): off, optional or required.
+        "prechat": site.prechat,
+    }
 
 
 # A visitor's columns for visitor_row_payload: a panel's snapshot reads thousands of them,

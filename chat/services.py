@@ -9,7 +9,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
-from infra.errors import Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
+from infra.errors import DetailsRequired, Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
 from infra.prepared import PreparedInsert, PreparedQuery
 from operators.models import Operator
 from visitors.models import Site, Visitor
@@ -258,13 +258,24 @@ def _system_say(*, room: Room, event: str, at: datetime | None = None, **about) 
 # Visitor actions -------------------------------------------------------------
 
 
-def room_open(*, visitor_id: int) -> Room:
-    """The visitor opens the chat window: back to their live room (R7), else a new pool request (R4)."""
+def _details_missing(visitor: Visitor) -> bool:
+    """The visitor's site asks for a name and email before a first message (its pre-chat form,
+    issue 23) and they have not left them yet."""
+    if visitor.email and visitor.given_name:
+        return False
+    return Site.objects.filter(pk=visitor.site_id, prechat=Site.Prechat.REQUIRED).exists()
+
+
+def room_open(*, visitor_id: int) -> Room | None:
+    """The visitor opens the chat window: back to their live room (R7), else a new pool request
+    (R4); none yet (None) while their site's pre-chat form wants their name and email first."""
     now = timezone.now()
     with transaction.atomic():
         visitor = _lock_visitor(visitor_id)
         room = live_room(visitor_id=visitor_id)
         if room is None:
+            if _details_missing(visitor):
+                return None
             room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
         elif not (room.visitor_in_room and room.window_opened):
             room.visitor_in_room = room.window_opened = True
@@ -315,6 +326,8 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
             return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+        if _details_missing(visitor):
+            raise DetailsRequired("leave your name and email first: this site asks for them before a first message")
         room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 

@@ -334,7 +334,8 @@ class VisitorConsumer(JsonSocket):
         await chat_windows.opened(self.visitor_id, self.channel_name)
         self.window_open = True
         room = await database(services.room_open)(visitor_id=self.visitor_id)
-        return {"type": "room", "room": events.room_payload(room)}
+        # None: the site's pre-chat form first (issue 23); `details`, then a message, make the request.
+        return {"type": "room", "room": events.room_payload(room) if room else None}
 
     async def on_close(self, frame: dict) -> dict:
         self.window_open = False

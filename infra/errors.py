@@ -25,6 +25,12 @@ class RoomExpired(ChatError):
     code = "expired"
 
 
+class DetailsRequired(ChatError):
+    """The site asks for a name and email before a first message (its pre-chat form)."""
+
+    code = "details_required"
+
+
 class Invalid(ChatError):
     """Input a service refuses as it stands (a duplicate name, a value out of its rules)."""
 

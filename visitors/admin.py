@@ -96,7 +96,10 @@ class OwnedSiteFilter(admin.RelatedOnlyFieldListFilter):
 class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
-        fields = ["key", "name", "allowed_origins", "greeting", "color", "max_chats_per_operator", "routing", "owners"]
+        fields = [
+            "key", "name", "allowed_origins", "greeting", "color", "max_chats_per_operator", "routing", "prechat",
+            "owners",
+        ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
             "color": forms.TextInput(attrs={"type": "color"}),

@@ -37,6 +37,14 @@ class Site(models.Model):
         ASSIGN = "assign", "Assign each request to the available operator with the fewest chats"
 
     routing = models.CharField(max_length=10, choices=Routing.choices, default=Routing.POOL)
+
+    class Prechat(models.TextChoices):
+        OFF = "off", "No form: the visitor writes at once"
+        OPTIONAL = "optional", "Ask for a name and email first; the visitor may skip it"
+        REQUIRED = "required", "A name and email before the first message"
+
+    # Issue 23: the pre-chat form the window shows before a first message.
+    prechat = models.CharField(max_length=10, choices=Prechat.choices, default=Prechat.OFF)
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -131,6 +131,7 @@ def site_update(
     allowed_origins: list[str] | None = None,
     max_chats_per_operator: int | None = None,
     routing: str | None = None,
+    prechat: str | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -158,6 +159,9 @@ def site_update(
         if routing is not None:
             site.routing = routing
             changed.append("routing")
+        if prechat is not None:
+            site.prechat = prechat
+            changed.append("prechat")
         if changed:
             site.save(update_fields=changed)
         return site

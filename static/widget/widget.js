@@ -75,7 +75,8 @@
     .rate span { display: block; margin-bottom: 4px; }
     .rate .star { background: none; font-size: 22px; color: #c9ccd2; }
     .rate .star.on { color: #f5a623; }
-    .rate input { width: 60%; margin: 4px; padding: 6px; border: 1px solid #c9ccd2; border-radius: 6px; }
+    .rate input { width: 68%; margin: 4px; padding: 6px; border: 1px solid #c9ccd2; border-radius: 6px; }
+    .rate > button:not(.star) { padding: 6px 12px; border-radius: 6px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .queue { padding: 6px 14px; background: #eef1f6; color: #3b4250; font-size: 13px; }
     .greeting { align-self: center; max-width: 90%; padding: 4px 8px; color: #5b6270; font-size: 13px; text-align: center; }
     .msg.flash { outline: 2px solid #f5a623; }
@@ -148,7 +149,11 @@
   const emailInput = make("input", "", { "data-testid": "wp-email", type: "email", placeholder: "Your email", maxlength: "254", autocomplete: "email", required: "" });
   const detailsButton = make("button", "", { "data-testid": "wp-details-save", type: "submit" });
   detailsButton.textContent = "Save";
-  details.append(nameInput, emailInput, detailsButton);
+  // The site's pre-chat form (issue 23) may be skipped when it is optional.
+  const skip = make("button", "", { "data-testid": "wp-details-skip", type: "button" });
+  skip.textContent = "Skip";
+  skip.addEventListener("click", () => { tab.set("skipped", "1"); renderStatus(); });
+  details.append(nameInput, emailInput, detailsButton, skip);
   away.append(awayText, details);
   const form = make("form");
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
@@ -226,10 +231,17 @@
     const waiting = !room || room.status === "pending" || room.status === "expired";
     const offline = waiting && (state.online === false || Boolean(room && room.status === "pending" && room.offline_at));
     const told = (room && room.status !== "expired" && room.contact) || state.details;
-    const email = told && told.email;
-    away.hidden = !offline;
+    const email = (told && told.email) || visit.get("told");
+    // The pre-chat form: before a conversation starts, a name and email (required, or optional).
+    const prechat = state.prechat || "off";
+    const asking = prechat !== "off" && !email && waiting && !tab.get("skipped");
+    away.hidden = !offline && !asking;
     details.hidden = Boolean(email);
+    skip.hidden = prechat !== "optional";
+    nameInput.required = prechat === "required";
+    form.hidden = asking && prechat === "required";
     awayText.textContent = email ? "Thanks, we'll reply to " + email
+      : asking && !offline ? "Before we start: your name and email, so we can answer even if you leave."
       : state.online === false ? "We're offline right now \u2014 leave a message and your email and we'll get back to you"
       : "Nobody can answer right now. Leave your email and we'll reply.";
     // The server is out of reach: say so, rather than "Peter is here" (it comes back by itself).
@@ -470,6 +482,7 @@
         visit.set("token", frame.token);
         if (frame.site) {
           state.online = frame.site.online !== false;
+          state.prechat = frame.site.prechat;
           applyBranding(frame.site);
           visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
         }
@@ -503,7 +516,11 @@
         break;
       case "details":
         state.details = { name: frame.name, email: frame.email };
+        if (frame.email) visit.set("told", frame.email);
         renderStatus();
+        // The pre-chat form answered with the window open: now the request (an `open` found none).
+        if (state.open && !state.room) send({ type: "open" });
+        for (const [clientId, pending] of state.outbox) send({ type: "message", body: pending.body, client_id: clientId });
         break;
       case "message": {
         const fresh = !state.messages.has(frame.message.id);
@@ -540,6 +557,7 @@
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
         if (frame.for === "details" && frame.code !== "rate_limited") awayText.textContent = "Please check your email address.";
+        if (frame.code === "details_required") { state.prechat = "required"; tab.set("skipped", ""); renderStatus(); }
         if (frame.code === "unavailable" || frame.code === "server_error") retry(frame, 1000);
         // Too many frames from this visitor or address: the same, after a longer pause.
         if (frame.code === "rate_limited") retry(frame, 10000);

@@ -9,14 +9,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 
+# The visitors of the pictures browse as people do, not as a headless test browser (a bot).
+BROWSERS = {
+    "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "mac": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
+}
+
 
 def test_screenshots_of_panel_and_demo_shop(web_server, peter, jane, panel_for, open_page):
     shop = f"http://{web_server}/demo"
     panel = panel_for(peter)
     panel_for(jane)
-    linda = open_page(f"{shop}/product/trail-shoes/")
-    mary = open_page(f"{shop}/cart/")
-    open_page(f"{shop}/product/rain-jacket/")
+    linda = open_page(f"{shop}/product/trail-shoes/?utm_source=newsletter", user_agent=BROWSERS["mac"], locale="de-CH")
+    mary = open_page(f"{shop}/cart/", user_agent=BROWSERS["desktop"])
+    open_page(f"{shop}/product/rain-jacket/", user_agent=BROWSERS["desktop"])
     expect(panel.locator("[data-testid=visitor-row]")).to_have_count(3)
 
     mary.locator("[data-testid=wp-launcher]").click()
@@ -33,6 +41,14 @@ def test_screenshots_of_panel_and_demo_shop(web_server, peter, jane, panel_for, 
     linda.locator("[data-testid=wp-input]").fill("Usually 39.")
     linda.locator("[data-testid=wp-send]").click()
     expect(panel.locator("[data-testid=transcript]")).to_contain_text("Usually 39.")
+    # A link, and the visitor typing her next question (issue 23); the room's side panel shows
+    # who she is.
+    panel.locator("[data-testid=message-input]").fill("39 it is. Our size guide: https://shop.example/size-guide")
+    panel.locator("[data-testid=send]").click()
+    expect(linda.locator("[data-testid=wp-transcript] a")).to_have_count(1)
+    # (The snippet says it is typing once every 3 s at most: her last message was just now.)
+    linda.locator("[data-testid=wp-input]").press_sequentially("And do they come in gre", delay=200)
+    expect(panel.locator("[data-testid=room-typing]")).to_be_visible()
     expect(linda.locator("[data-testid=wp-transcript]")).to_contain_text("true to size")
 
     IMAGES.mkdir(parents=True, exist_ok=True)
@@ -40,3 +56,24 @@ def test_screenshots_of_panel_and_demo_shop(web_server, peter, jane, panel_for, 
     linda.screenshot(path=IMAGES / "demo-shop.png")
     for name in ("panel.png", "demo-shop.png"):
         assert (IMAGES / name).stat().st_size > 10_000
+
+
+def test_screenshot_of_the_widget_asking_for_a_rating(web_server, peter, panel_for, open_page, sweeper):
+    panel = panel_for(peter)
+    linda = open_page(f"http://{web_server}/demo/product/trail-shoes/", user_agent=BROWSERS["mac"])
+    linda.locator("[data-testid=wp-launcher]").click()
+    linda.locator("[data-testid=wp-input]").fill("Do these shoes run small?")
+    linda.locator("[data-testid=wp-send]").click()
+    panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
+    panel.locator("[data-testid=message-input]").fill("They run true to size: take your usual 39.")
+    panel.locator("[data-testid=send]").click()
+    expect(linda.locator("[data-testid=wp-transcript]")).to_contain_text("true to size")
+    # The chat ended: the widget asks for a rating (issue 23).
+    panel.locator("[data-testid=close-room]").click()
+    rate = linda.locator("[data-testid=wp-rate]")
+    expect(rate).to_contain_text("How was this chat?", timeout=15_000)
+    linda.locator("[data-testid=wp-star]").nth(4).click()
+    rate.locator("input").fill("Quick and friendly, thanks!")
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    linda.screenshot(path=IMAGES / "widget-rating.png")
+    assert (IMAGES / "widget-rating.png").stat().st_size > 10_000

@@ -36,6 +36,7 @@ def site_form(site: Site, **changes) -> dict:
         "color": site.color,
         "max_chats_per_operator": site.max_chats_per_operator,
         "routing": site.routing,
+        "prechat": site.prechat,
     }
     return {**data, **changes}
 
