@@ -163,6 +163,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
         "name": "Shop",
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",
+        "prechat": "off",
     }
 
 
