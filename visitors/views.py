@@ -9,7 +9,6 @@ accepts it (docs/embedding.md)."""
 import gzip
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 
 from django.contrib.staticfiles import finders
@@ -31,17 +30,6 @@ class Snippet:
 
 _snippet: Snippet | None = None
 
-# A line that is only a `//` comment. The snippet's comments say why for its readers; every
-# visitor of every site would download them (a fifth of its weight): they are served without.
-# The snippet has no template literal or string spanning lines that such a line could be part
-# of (visitors/tests/test_widget.py checks the served file still parses).
-_COMMENT_LINE = re.compile(rb"^[ \t]*//[^\n]*\n", re.M)
-
-
-def served(source: bytes) -> bytes:
-    """The snippet as browsers get it: its source without its whole-line comments."""
-    return _COMMENT_LINE.sub(b"", source)
-
 
 def snippet() -> Snippet:
     """The snippet's file, read and compressed once (again only when the file changes)."""
@@ -50,7 +38,7 @@ def snippet() -> Snippet:
     mtime_ns = os.stat(path).st_mtime_ns
     if _snippet is None or _snippet.mtime_ns != mtime_ns:
         with open(path, "rb") as file:
-            body = served(file.read())
+            body = file.read()
         version = hashlib.sha256(body).hexdigest()[:12]
         _snippet = Snippet(mtime_ns, body, gzip.compress(body, compresslevel=9, mtime=0), version)
     return _snippet

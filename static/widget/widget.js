@@ -135,13 +135,11 @@
   const closeButton = make("button", "", { "data-testid": "wp-close", "aria-label": "Close chat", type: "button" });
   closeButton.textContent = "\u00D7";
   head.append(status, closeButton);
-  // Under the waiting line: the visitor's place in the queue and the usual wait (R16).
   const queueLine = make("div", "queue", { "data-testid": "wp-queue", role: "status" });
   const transcript = make("div", "transcript", { "data-testid": "wp-transcript", "aria-live": "polite" });
   // The site's greeting heads every conversation: opening the window already asks for an operator.
   const greeting = make("div", "greeting", { "data-testid": "wp-greeting" });
   transcript.append(greeting);
-  // Nobody online, or nobody answering (R16): say so, and ask where to reply.
   const away = make("div", "away", { "data-testid": "wp-offline" });
   const awayText = make("div", "", { "data-testid": "wp-offline-text" });
   const details = make("form", "", { "data-testid": "wp-details" });
@@ -149,7 +147,6 @@
   const emailInput = make("input", "", { "data-testid": "wp-email", type: "email", placeholder: "Your email", maxlength: "254", autocomplete: "email", required: "" });
   const detailsButton = make("button", "", { "data-testid": "wp-details-save", type: "submit" });
   detailsButton.textContent = "Save";
-  // The site's pre-chat form (issue 23) may be skipped when it is optional.
   const skip = make("button", "", { "data-testid": "wp-details-skip", type: "button" });
   skip.textContent = "Skip";
   skip.addEventListener("click", () => { tab.set("skipped", "1"); renderStatus(); });
@@ -159,7 +156,6 @@
   const input = make("textarea", "", { "data-testid": "wp-input", placeholder: "Write a message…", maxlength: "4000" });
   const sendButton = make("button", "", { "data-testid": "wp-send", type: "submit" });
   sendButton.textContent = "Send";
-  // How much is left near the length limit, instead of a silent cut (issue 23).
   const counter = make("span", "counter", { "data-testid": "wp-counter", "aria-live": "polite" });
   counter.hidden = true;
   input.addEventListener("input", () => {
@@ -171,7 +167,7 @@
   typingLine.hidden = true;
   const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
   seenMark.textContent = "Seen";
-  // Rating (issue 23): a chat someone answered has ended: 1-5 and a comment, once.
+  // Rating, once an answered chat has ended.
   const rate = make("div", "rate", { "data-testid": "wp-rate" });
   const rateText = make("span");
   const stars = [1, 2, 3, 4, 5].map((n) => {
@@ -227,12 +223,11 @@
     const name = operatorName();
     greeting.textContent = state.greeting || "Questions? Write to us.";
     let text = greeting.textContent;
-    // R16: nobody online, or nobody took the request in time: say so, and offer to answer by email.
+    // R16: nobody online, or nobody answering in time: offer to answer by email.
     const waiting = !room || room.status === "pending" || room.status === "expired";
     const offline = waiting && (state.online === false || Boolean(room && room.status === "pending" && room.offline_at));
     const told = (room && room.status !== "expired" && room.contact) || state.details;
     const email = (told && told.email) || visit.get("told");
-    // The pre-chat form: before a conversation starts, a name and email (required, or optional).
     const prechat = state.prechat || "off";
     const asking = prechat !== "off" && !email && waiting && !tab.get("skipped");
     away.hidden = !offline && !asking;
@@ -244,16 +239,13 @@
       : asking && !offline ? "Before we start: your name and email, so we can answer even if you leave."
       : state.online === false ? "We're offline right now \u2014 leave a message and your email and we'll get back to you"
       : "Nobody can answer right now. Leave your email and we'll reply.";
-    // The server is out of reach: say so, rather than "Peter is here" (it comes back by itself).
     if (state.wasWelcomed && !state.welcomed) text = "Reconnecting…";
     else if (offline && room) text = state.online === false ? "We're offline" : "Nobody is free right now";
-    // Back in the pool by itself (R14): the visitor's question is not lost, and they need do nothing.
     else if (room && room.status === "pending" && room.returned) text = "Your question is with the team again; someone will answer here soon.";
     else if (room && room.status === "pending") text = "Waiting for an operator…";
     else if (room && (room.status === "active" || room.status === "closing")) text = name + " is here";
     else if (room && room.status === "expired") text = ended(room.reason, name);
     status.textContent = text;
-    // Shown while this room waits in the pool; gone once someone accepts it.
     const queue = state.queue;
     const queued = room && room.status === "pending" && queue && queue.room === room.id;
     queueLine.hidden = !queued;
@@ -271,20 +263,16 @@
     for (const node of [...stars, rateComment, rateSend]) node.hidden = Boolean(room && room.rating);
   }
 
-  // A message not acknowledged says so while there is no connection, or after a few seconds.
   function renderOutbox() {
     for (const { unsent, at } of state.outbox.values()) unsent.hidden = state.welcomed && Date.now() - at < 3000;
   }
 
-  // "Seen" under my last message once the operator has had it in view (issue 23).
   function renderSeen() {
     const mine = [...transcript.children].filter((n) => n.dataset.sender === "visitor" && n.dataset.id).pop();
     const room = state.room || {};
-    // A room frame sent before a `seen` event takes no mark back.
     const upTo = Math.max(room.operator_seen || 0, state.opSeen[0] === room.id ? state.opSeen[1] : 0);
     if (mine && Number(mine.dataset.id) <= upTo) mine.after(seenMark); else seenMark.remove();
   }
-  // The newest message the visitor has seen: the window open, or its toast, on a visible page.
   function reportSeen(id) {
     if (document.visibilityState !== "visible" || id <= state.seenSent) return;
     state.seenSent = id;
@@ -313,11 +301,10 @@
 
   function messageNode(message) {
     const node = make("div", "msg " + message.sender, { "data-testid": "wp-message", "data-sender": message.sender });
-    // Who joined, closed, left (R15): a muted line of its own, not a bubble, never unread.
+    // R15 system line: muted, never unread.
     if (message.sender === "system") { node.textContent = message.body; return node; }
     const who = make("span", "who");
     who.textContent = message.sender === "visitor" ? "You" : message.name;
-    // When it was said, in the visitor's own clock and words (issue 23).
     const at = message.at ? new Date(message.at) : new Date();
     if (!isNaN(at)) {
       const time = make("time", "", { datetime: at.toISOString(), "data-testid": "wp-time" });
@@ -329,7 +316,7 @@
     node.append(who, body);
     return node;
   }
-  // http(s) URLs in a message become links to a new tab that tells the target nothing; nothing else does.
+  // Only http(s) URLs become links.
   function linked(node, text) {
     let last = 0;
     for (const match of text.matchAll(/\bhttps?:\/\/[^\s<>"]+/gi)) {
@@ -377,7 +364,6 @@
     state.open = open;
     tab.set("open", open ? "1" : "0");
     win.hidden = !open;
-    // The launcher closes an open window, and says so (issue 23).
     bubble.setAttribute("d", open ? CROSS : BUBBLE);
     launcher.setAttribute("aria-label", open ? "Close chat" : "Chat with us");
     launcher.setAttribute("aria-expanded", String(open));
@@ -394,7 +380,6 @@
     if (state.open) { setOpen(false); send({ type: "close" }); } else { setOpen(true); send({ type: "open" }); }
   });
   closeButton.addEventListener("click", () => { setOpen(false); send({ type: "close" }); });
-  // Esc closes the window; the focus goes back to the launcher, not lost in the page.
   win.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     setOpen(false);
@@ -518,7 +503,7 @@
         state.details = { name: frame.name, email: frame.email };
         if (frame.email) visit.set("told", frame.email);
         renderStatus();
-        // The pre-chat form answered with the window open: now the request (an `open` found none).
+        // Pre-chat form answered: now the request.
         if (state.open && !state.room) send({ type: "open" });
         for (const [clientId, pending] of state.outbox) send({ type: "message", body: pending.body, client_id: clientId });
         break;
@@ -620,7 +605,7 @@
     send({ type: "ping" });
   }, 25000);
   window.addEventListener("online", () => { if (!state.socket) connect(); });
-  // Read in another tab is read here too: its badge and toast go.
+  // Read in another tab: read here too.
   window.addEventListener("storage", (event) => {
     if (event.key !== key("seen")) return;
     state.seen = Math.max(state.seen, Number(event.newValue) || 0);
