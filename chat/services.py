@@ -168,10 +168,12 @@ def _assignee(site: Site, *, exclude: int | None = None) -> Operator | None:
     return min(candidates, key=lambda o: (chats.get(o.pk, 0), o.last_assigned_at or oldest, o.pk))
 
 
-def _new_request(*, visitor: Visitor, now: datetime, exclude_operator: int | None = None, **fields) -> Room:
+def _new_request(
+    *, visitor: Visitor, now: datetime, site: Site | None = None, exclude_operator: int | None = None, **fields
+) -> Room:
     """A new request of the visitor: in the pool, or given to an operator at once when the
     site assigns requests (issue 23). Its events are published."""
-    site = Site.objects.get(pk=visitor.site_id)
+    site = site or Site.objects.get(pk=visitor.site_id)
     operator = _assignee(site, exclude=exclude_operator)
     if operator is None:
         room = _new_room(visitor=visitor, now=now, **fields)
@@ -258,12 +260,10 @@ def _system_say(*, room: Room, event: str, at: datetime | None = None, **about) 
 # Visitor actions -------------------------------------------------------------
 
 
-def _details_missing(visitor: Visitor) -> bool:
+def _details_missing(visitor: Visitor, site: Site) -> bool:
     """The visitor's site asks for a name and email before a first message (its pre-chat form,
     issue 23) and they have not left them yet."""
-    if visitor.email and visitor.given_name:
-        return False
-    return Site.objects.filter(pk=visitor.site_id, prechat=Site.Prechat.REQUIRED).exists()
+    return site.prechat == Site.Prechat.REQUIRED and not (visitor.email and visitor.given_name)
 
 
 def room_open(*, visitor_id: int) -> Room | None:
@@ -274,9 +274,10 @@ def room_open(*, visitor_id: int) -> Room | None:
         visitor = _lock_visitor(visitor_id)
         room = live_room(visitor_id=visitor_id)
         if room is None:
-            if _details_missing(visitor):
+            site = Site.objects.get(pk=visitor.site_id)  # read once: the form's rule, then routing
+            if _details_missing(visitor, site):
                 return None
-            room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
+            room = _new_request(visitor=visitor, now=now, site=site, visitor_in_room=True)
         elif not (room.visitor_in_room and room.window_opened):
             room.visitor_in_room = room.window_opened = True
             room.save(update_fields=["visitor_in_room", "window_opened"])
@@ -326,9 +327,10 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
             return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
-        if _details_missing(visitor):
+        site = Site.objects.get(pk=visitor.site_id)  # read once: the form's rule, then routing
+        if _details_missing(visitor, site):
             raise DetailsRequired("leave your name and email first: this site asks for them before a first message")
-        room = _new_request(visitor=visitor, now=now, visitor_in_room=True)
+        room = _new_request(visitor=visitor, now=now, site=site, visitor_in_room=True)
         return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
 
 

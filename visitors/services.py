@@ -152,16 +152,12 @@ def site_update(
         if allowed_origins is not None:
             site.allowed_origins = _stored_origins("\n".join(allowed_origins))
             changed.append("allowed_origins")
-        # Issue 23: the cap and the routing apply to the next request and the next accept.
-        if max_chats_per_operator is not None:
-            site.max_chats_per_operator = max_chats_per_operator
-            changed.append("max_chats_per_operator")
-        if routing is not None:
-            site.routing = routing
-            changed.append("routing")
-        if prechat is not None:
-            site.prechat = prechat
-            changed.append("prechat")
+        # Issue 23: the cap, the routing and the pre-chat form apply to the next request.
+        chat_settings = {"max_chats_per_operator": max_chats_per_operator, "routing": routing, "prechat": prechat}
+        for name, value in chat_settings.items():
+            if value is not None:
+                setattr(site, name, value)
+                changed.append(name)
         if changed:
             site.save(update_fields=changed)
         return site

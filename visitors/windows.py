@@ -19,7 +19,7 @@ from infra.redis_clients import RedisClients
 
 from .presence import visitor_presence
 
-# KEYS: window, conns. ARGV: channel to drop ("" for none), ttl.
+# KEYS: window, conns. ARGV: channel to drop ("" for none).
 # The sockets still holding the window open, stale ones dropped on the way.
 _COUNT = """
 if ARGV[1] ~= '' then
@@ -57,16 +57,13 @@ class ChatWindows:
     async def closed(self, visitor_id: int, channel: str) -> int:
         """This socket's tab closed the window (or the socket closed): how many others still have it open."""
         return await self._clients.aredis().eval(
-            _COUNT, 2, self._key(visitor_id), visitor_presence.conns_key(visitor_id), channel, _TTL
+            _COUNT, 2, self._key(visitor_id), visitor_presence.conns_key(visitor_id), channel
         )
 
     def any_open(self, visitor_id: int) -> bool:
         """Whether any tab of the visitor has the window open now (sync: a service asks)."""
         return (
-            self._clients.redis().eval(
-                _COUNT, 2, self._key(visitor_id), visitor_presence.conns_key(visitor_id), "", _TTL
-            )
-            > 0
+            self._clients.redis().eval(_COUNT, 2, self._key(visitor_id), visitor_presence.conns_key(visitor_id), "") > 0
         )
 
 
