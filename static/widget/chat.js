@@ -42,7 +42,13 @@
     form button { padding: 0 14px; border-radius: 8px; background: var(--wp-color, #2457d6); color: var(--wp-on-color, #fff); }
     .away { padding: 10px 12px 0; border-top: 1px solid #e2e4e8; background: #fffbea; color: #4a4335; font-size: 13px; }
     .away form { padding: 8px 0 10px; border: 0; }
-    input { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid #c9ccd2; border-radius: 8px; }`);
+    input { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid #c9ccd2; border-radius: 8px; }
+    .msg img { display: block; max-width: 100%; height: auto; margin-top: 4px; border-radius: 6px; }
+    .file { display: block; margin-top: 4px; }
+    form .attach { padding: 0 8px; background: transparent; color: #5b6270; font-size: 18px; }
+    progress { display: block; width: 100%; }
+    .mail { margin-top: 6px; }
+    .mail button { background: none; color: inherit; text-decoration: underline; }`);
 
     const win = make("div", "window", { "data-testid": "wp-window", role: "dialog", "aria-label": "Chat" });
     const head = make("div", "head");
@@ -77,7 +83,13 @@
       counter.hidden = input.value.length < 3600;
       counter.textContent = input.value.length + "/4000";
     });
-    form.append(input, counter, sendButton);
+    // Files and images (issue 23): sent by an upload, which makes the message (docs/protocol.md).
+    const attach = make("button", "attach", { "data-testid": "wp-attach", "aria-label": "Send a file", type: "button" });
+    attach.textContent = "\u{1F4CE}";
+    const picker = make("input", "", { type: "file", "data-testid": "wp-file", hidden: "" });
+    attach.addEventListener("click", () => picker.click());
+    picker.addEventListener("change", () => { for (const file of picker.files) upload(file); picker.value = ""; });
+    form.append(attach, picker, input, counter, sendButton);
     const typingLine = make("div", "typing", { "data-testid": "wp-typing", "aria-live": "polite" });
     typingLine.hidden = true;
     let typingAt = 0;
@@ -100,7 +112,17 @@
     rateSend.addEventListener("click", () => {
       if (chosen) send({ type: "rate", room: state.room.id, rating: chosen, comment: rateComment.value.trim() });
     });
-    rate.append(rateText, ...stars, rateComment, rateSend);
+    // The conversation by email, once it has ended (issue 23): to the address given, or one asked for here.
+    const mail = make("form", "mail", { "data-testid": "wp-mail" });
+    const mailTo = make("input", "", { type: "email", placeholder: "Your email", maxlength: "254", "aria-label": "Email", "data-testid": "wp-mail-to" });
+    const mailSend = make("button", "", { type: "submit", "data-testid": "wp-mail-send" });
+    const mailText = make("span", "", { "data-testid": "wp-mail-text", role: "status" });
+    mail.append(mailTo, mailSend, mailText);
+    mail.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send({ type: "transcript", room: state.room.id, email: mailTo.value.trim() || undefined });
+    });
+    rate.append(rateText, ...stars, rateComment, rateSend, mail);
     win.append(head, queueLine, transcript, typingLine, rate, away, form);
     core.root.insertBefore(win, core.launcher);
 
@@ -157,11 +179,19 @@
       rate.hidden = !ratable;
       rateText.textContent = room && room.rating ? "Thanks for your rating!" : "How was this chat?";
       for (const node of [...stars, rateComment, rateSend]) node.hidden = Boolean(room && room.rating);
+      const mailed = ratable && mailState[0] === room.id && mailState[1];
+      mailTo.hidden = Boolean(mailed || email);
+      mailSend.hidden = Boolean(mailed);
+      mailSend.textContent = email ? "Email me this conversation" : "Email it";
+      mailText.textContent = mailed ? "We'll send the conversation to " + mailed : "";
       renderOutbox();
     }
 
-    // The visitor's messages the server does not have yet, by client id.
+    let mailState = [0, ""]; // the room whose transcript was asked for, and where to
+
+    // The visitor's messages the server does not have yet, by client id; their files likewise.
     const pending = new Map();
+    const uploading = new Map();
     // Stored (acked) ones lose their mark; the message itself, when it comes, takes their place.
     function renderOutbox() {
       for (const [clientId, node] of pending) {
@@ -201,9 +231,53 @@
         who.append(time);
       }
       const body = make("span");
-      linked(body, message.body);
+      linked(body, message.body || "");
       node.append(who, body);
+      if (message.file) node.append(fileNode(message.file));
       return node;
+    }
+    // An image as its thumbnail, anything else as a download; both open in a new tab.
+    function fileNode(file) {
+      const link = make("a", "file", { href: file.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "wp-file-link" });
+      if (file.image && file.thumb) {
+        const image = make("img", "", { src: file.thumb, alt: file.name, "data-testid": "wp-image" });
+        link.append(image);
+      } else {
+        link.textContent = file.name + " (" + size(file.size) + ")";
+        link.setAttribute("download", file.name);
+      }
+      return link;
+    }
+    const size = (bytes) => (bytes < 1e6 ? Math.max(1, Math.round(bytes / 1e3)) + " KB" : (bytes / 1e6).toFixed(1) + " MB");
+
+    // One file: a message with a progress bar until the server has it; refused, it says why.
+    function upload(file) {
+      const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+      const node = messageNode({ sender: "visitor", name: "You", body: file.name });
+      node.classList.add("sending");
+      const bar = make("progress", "", { max: "1", value: "0", "data-testid": "wp-progress", "aria-label": "Sending " + file.name });
+      const note = make("span", "unsent", { "data-testid": "wp-upload-error" });
+      node.append(bar, note);
+      transcript.append(node);
+      transcript.scrollTop = transcript.scrollHeight;
+      uploading.set(clientId, node);
+      const data = new FormData();
+      data.append("site", core.site);
+      data.append("token", core.visit.get("token") || "");
+      data.append("client_id", clientId);
+      data.append("file", file);
+      const request = new XMLHttpRequest();
+      request.open("POST", new URL("files/visitor/", core.server).href);
+      request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
+      const failed = (detail) => { bar.remove(); note.textContent = detail || "Not sent: the file could not be uploaded"; };
+      request.onload = () => {
+        if (request.status < 300) { bar.value = 1; return; } // the message itself comes by the socket
+        let answer = {};
+        try { answer = JSON.parse(request.responseText); } catch { /* not ours */ }
+        failed(answer.detail && "Not sent: " + answer.detail);
+      };
+      request.onerror = () => failed();
+      request.send(data);
     }
     // Only http(s) URLs become links.
     function linked(node, text) {
@@ -221,8 +295,10 @@
       node.append(text.slice(last));
     }
     function drawMessage(message) {
-      const waiting = message.client_id && pending.get(message.client_id);
-      if (waiting) { waiting.remove(); pending.delete(message.client_id); }
+      for (const drawn of [pending, uploading]) {
+        const waiting = message.client_id && drawn.get(message.client_id);
+        if (waiting) { waiting.remove(); drawn.delete(message.client_id); }
+      }
       const node = messageNode(message);
       node.dataset.id = String(message.id);
       // Keep id order even when history fills a gap after live messages.
@@ -285,6 +361,12 @@
           typingLine.hidden = false;
           clearTimeout(typingTimer);
           typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
+        }
+        if (frame.type === "transcript") mailState = [frame.room, frame.email];
+        if (frame.type === "error" && frame.for === "transcript") {
+          render();
+          mailText.textContent = frame.code === "email_required" || frame.code === "invalid" ? "Please check your email address." : "Not sent: try again in a moment.";
+          return;
         }
         if (frame.type === "error" && frame.for === "details" && frame.code !== "rate_limited") {
           render();
