@@ -104,6 +104,9 @@ class RoomAdmin(SiteScopedAdmin):
         "rating",
         "rating_comment",
         "rated_at",
+        "transcript_email",
+        "transcript_asked_at",
+        "transcript_sent_at",
         "transcript",
     ]
     actions = ["export_transcripts", "end_rooms"]

@@ -38,6 +38,12 @@ class RoomContactSerializer(serializers.Serializer):
     email = serializers.CharField(help_text="May be empty.")
 
 
+class RoomTranscriptSerializer(serializers.Serializer):
+    email = serializers.CharField(help_text="Where it is mailed.")
+    asked_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="When it was mailed; null until then.")
+
+
 class RoomSerializer(serializers.Serializer):
     """SPEC §3's room, as the sockets send it."""
 
@@ -72,6 +78,10 @@ class RoomSerializer(serializers.Serializer):
     )
     contact = RoomContactSerializer(
         allow_null=True, help_text="The name and email the visitor left (R16), null if neither."
+    )
+    transcript = RoomTranscriptSerializer(
+        allow_null=True,
+        help_text="The visitor asked for the conversation by email (mailed once the room has ended); null if not.",
     )
 
     def to_representation(self, room: Room) -> dict:

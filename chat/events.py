@@ -97,6 +97,16 @@ def room_payload(room: Room) -> dict:
         # once they have left (operators see it with the request even then).
         "offline_at": _time(room.offline_at),
         "contact": _contact(visitor.given_name, visitor.email),
+        # Issue 23 (extension): the visitor asked for the conversation by email; `sent_at` once mailed.
+        "transcript": (
+            {
+                "email": room.transcript_email,
+                "asked_at": _time(room.transcript_asked_at),
+                "sent_at": _time(room.transcript_sent_at),
+            }
+            if room.transcript_asked_at
+            else None
+        ),
     }
 
 
@@ -129,6 +139,8 @@ def site_payload(site: Site, *, online: bool) -> dict:
         "color": site.color,
         # The pre-chat form (issue 23): off, optional or required.
         "prechat": site.prechat,
+        # Whether the visitor may ask for the conversation by email (issue 23).
+        "transcripts": site.transcripts,
     }
 
 

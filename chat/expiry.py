@@ -16,7 +16,7 @@ from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
 from visitors.services import page_views_flush
 
-from . import events, offline
+from . import events, offline, transcript_mail
 from .models import Room
 from .services import rooms_expire_due
 from .shifts import operator_timeout
@@ -102,4 +102,6 @@ def _sweep(*, now: datetime) -> SweepResult:
                 operator_presence.forget([operator_id], now=ts)
     # The mails due (R16): a task each, which claims what it sends.
     offline.mails_queue(offline_due)
+    # The transcripts asked for whose rooms have ended, these included (issue 23).
+    transcript_mail.transcripts_queue()
     return result

@@ -67,6 +67,12 @@ class Room(models.Model):
     # The last operator message of the room the visitor was mailed, or was on the site to see:
     # the ones after it are still to be mailed if they have left (at most once each).
     replies_mailed_through = models.BigIntegerField(default=0)
+    # Issue 23: the visitor asked for the conversation by email (the `transcript` frame), to this
+    # address, mailed once the room has ended (chat/transcript_mail.py). `transcript_sent_at` is
+    # the claim of the one sender: set before the mail goes, given back if it could not.
+    transcript_email = models.CharField(max_length=254, blank=True)
+    transcript_asked_at = models.DateTimeField(null=True, blank=True)
+    transcript_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -86,6 +92,13 @@ class Room(models.Model):
             # The site's last accepts, for a waiting visitor's estimated wait (R16): a few rows
             # read backwards here, not every room the site ever had.
             models.Index(fields=["site", "accepted_at"], name="chat_room_site_accepted"),
+            # The transcripts still to mail (issue 23): the sweep finds them here, a handful of
+            # rows, not by reading every room that ever ended.
+            models.Index(
+                fields=["transcript_asked_at"],
+                condition=Q(transcript_asked_at__isnull=False, transcript_sent_at__isnull=True),
+                name="chat_room_transcript_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -131,9 +131,15 @@ def visitor_room_history(*, visitor_id: int, room_id: int, after: int, limit: in
     handover still shows what was said before it): without the system lines that are for
     operators only (models.VISITOR_EVENTS). Every path that gives a visitor their history
     (`history`, a hello's) reads it here."""
+    messages = visitor_conversation(visitor_id=visitor_id, room_id=room_id).filter(id__gt=after).order_by("id")
+    return [events.message_payload(m) for m in messages[:limit]]
+
+
+def visitor_conversation(*, visitor_id: int, room_id: int) -> QuerySet[Message]:
+    """The messages the visitor sees of their conversation up to and including their room
+    `room_id` (R15), unordered: their history's, and their transcript's by email (issue 23)."""
     rooms = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
-    messages = Message.objects.filter(FOR_VISITORS, room_id__in=rooms, id__gt=after).order_by("id")[:limit]
-    return [events.message_payload(m) for m in messages]
+    return Message.objects.filter(FOR_VISITORS, room_id__in=rooms)
 
 
 def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:

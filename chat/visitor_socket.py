@@ -20,7 +20,7 @@ from visitors.sites import kept_site_id, site_by_key
 from visitors.visits import Visit, visits
 from visitors.windows import chat_windows
 
-from . import events, selectors, services, visiting
+from . import events, selectors, services, transcript_mail, visiting
 from .db import database
 from .departures import departures
 from .models import Room
@@ -85,7 +85,7 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen", "rate", "details"}
+        "hello page open close message history ping rotate typing seen rate details transcript".split()
     )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
@@ -411,6 +411,20 @@ class VisitorConsumer(JsonSocket):
         await self.rate_limit("details", visitor=self.visitor_id)
         visitor = await database(visiting.visitor_details_save)(visitor_id=self.visitor_id, name=name, email=email)
         return {"type": "details", "name": visitor.given_name, "email": visitor.email}
+
+    async def on_transcript(self, frame: dict) -> dict:
+        """The visitor asks for the conversation of a room of theirs by email (issue 23): mailed
+        once, when the room has ended. Asked again, the same answer."""
+        room_id = id_field(frame, "room")
+        email = text_field(frame, "email", max_length=visiting.EMAIL_LENGTH, required=False).strip()
+        await self.rate_limit("transcript", visitor=self.visitor_id)
+        room = await database(transcript_mail.transcript_ask)(visitor_id=self.visitor_id, room_id=room_id, email=email)
+        return {
+            "type": "transcript",
+            "room": room.pk,
+            "email": room.transcript_email,
+            "status": transcript_mail.transcript_status(room),
+        }
 
     async def wp_site(self, message: dict) -> None:
         # Whether anyone is online changed (R16): kept for the welcome, sent once welcomed.

@@ -35,3 +35,9 @@ class Invalid(ChatError):
     """Input a service refuses as it stands (a duplicate name, a value out of its rules)."""
 
     code = "invalid"
+
+
+class EmailRequired(ChatError):
+    """Mail asked for with no address to send it to (issue 23: the transcript by email)."""
+
+    code = "email_required"

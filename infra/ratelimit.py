@@ -73,6 +73,9 @@ SETTINGS = {
     # A visitor's name and email (R16): a write, and what an operator's answer is mailed to.
     ("visitor", "details"): "WP_RATE_VISITOR_OPENS",
     ("ip", "details"): "WP_RATE_IP_OPENS",
+    # The transcript by email (issue 23): a write, and a mail: as often as a chat request at most.
+    ("visitor", "transcript"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "transcript"): "WP_RATE_IP_OPENS",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",

@@ -98,7 +98,7 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = [
             "key", "name", "allowed_origins", "greeting", "color", "max_chats_per_operator", "routing", "prechat",
-            "owners",
+            "transcripts", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),

@@ -30,7 +30,7 @@ class SiteSerializer(serializers.ModelSerializer):
         model = Site
         fields = [
             "id", "key", "name", "allowed_origins", "greeting", "color",
-            "max_chats_per_operator", "routing", "prechat", "created_at",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -66,13 +66,16 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat"]
+        fields = [
+            "greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat", "transcripts",
+        ]  # fmt: skip
         extra_kwargs = {
             "greeting": {"required": False},
             "color": {"required": False},
             "max_chats_per_operator": {"required": False, "max_value": 1000},
             "routing": {"required": False},
             "prechat": {"required": False},
+            "transcripts": {"required": False},
         }
 
 

@@ -45,6 +45,10 @@ class Site(models.Model):
 
     # Issue 23: the pre-chat form the window shows before a first message.
     prechat = models.CharField(max_length=10, choices=Prechat.choices, default=Prechat.OFF)
+    # Issue 23: whether a visitor may ask for their conversation by email (the `transcript` frame).
+    transcripts = models.BooleanField(
+        default=True, help_text="Visitors may ask for their conversation by email when a chat ends."
+    )
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -38,6 +38,8 @@ def site_form(site: Site, **changes) -> dict:
         "routing": site.routing,
         "prechat": site.prechat,
     }
+    # A checkbox: sent when ticked, left out when not.
+    data.update({"transcripts": "on"} if site.transcripts else {})
     return {**data, **changes}
 
 
@@ -164,6 +166,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",
         "prechat": "off",
+        "transcripts": True,
     }
 
 
