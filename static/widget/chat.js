@@ -106,14 +106,14 @@
       star.addEventListener("click", () => { chosen = n; stars.forEach((s, i) => s.classList.toggle("on", i < n)); });
       return star;
     });
-    const rateComment = make("input", "", { placeholder: "Anything to add?", maxlength: "1000", "aria-label": "Comment" });
+    const rateComment = make("input", "", { placeholder: "Anything to add?", maxlength: "1000", "aria-label": "Comment", "data-testid": "wp-rate-comment" });
     const rateSend = make("button", "", { type: "button", "data-testid": "wp-rate-send" });
     rateSend.textContent = "Rate";
     rateSend.addEventListener("click", () => {
       if (chosen) send({ type: "rate", room: state.room.id, rating: chosen, comment: rateComment.value.trim() });
     });
     // The conversation by email, once it has ended (issue 23): to the address given, or one asked for here.
-    const mail = make("form", "mail", { "data-testid": "wp-mail" });
+    const mail = make("form", "mail", { "data-testid": "wp-mail", novalidate: "" });
     const mailTo = make("input", "", { type: "email", placeholder: "Your email", maxlength: "254", "aria-label": "Email", "data-testid": "wp-mail-to" });
     const mailSend = make("button", "", { type: "submit", "data-testid": "wp-mail-send" });
     const mailText = make("span", "", { "data-testid": "wp-mail-text", role: "status" });
@@ -179,15 +179,17 @@
       rate.hidden = !ratable;
       rateText.textContent = room && room.rating ? "Thanks for your rating!" : "How was this chat?";
       for (const node of [...stars, rateComment, rateSend]) node.hidden = Boolean(room && room.rating);
-      const mailed = ratable && mailState[0] === room.id && mailState[1];
-      mailTo.hidden = Boolean(mailed || email);
-      mailSend.hidden = Boolean(mailed);
+      // Asked for on this page, or before (the room says so).
+      const asked = !ratable ? null : mailState.room === room.id ? mailState : room.transcript;
+      mail.hidden = !ratable || state.transcripts === false;
+      mailTo.hidden = Boolean(asked || email);
+      mailSend.hidden = Boolean(asked);
       mailSend.textContent = email ? "Email me this conversation" : "Email it";
-      mailText.textContent = mailed ? "We'll send the conversation to " + mailed : "";
+      mailText.textContent = !asked ? "" : (asked.sent_at || asked.status === "sent" ? "Sent to " : "We'll send it to ") + asked.email;
       renderOutbox();
     }
 
-    let mailState = [0, ""]; // the room whose transcript was asked for, and where to
+    let mailState = {}; // the answer to asking for a room's transcript by email
 
     // The visitor's messages the server does not have yet, by client id; their files likewise.
     const pending = new Map();
@@ -362,10 +364,11 @@
           clearTimeout(typingTimer);
           typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
         }
-        if (frame.type === "transcript") mailState = [frame.room, frame.email];
+        if (frame.type === "transcript") mailState = frame;
         if (frame.type === "error" && frame.for === "transcript") {
           render();
-          mailText.textContent = frame.code === "email_required" || frame.code === "invalid" ? "Please check your email address." : "Not sent: try again in a moment.";
+          mailTo.hidden = false;
+          mailText.textContent = frame.code === "rate_limited" ? "Not sent: try again in a moment." : "Please check your email address.";
           return;
         }
         if (frame.type === "error" && frame.for === "details" && frame.code !== "rate_limited") {

@@ -253,6 +253,13 @@
     }
   }
 
+  // R16's anyone online, and what the site asks or offers (issue 23).
+  function siteSays(site) {
+    state.online = site.online !== false;
+    state.prechat = site.prechat;
+    state.transcripts = site.transcripts;
+  }
+
   function handle(frame) {
     switch (frame.type) {
       case "welcome":
@@ -260,8 +267,7 @@
         state.retries = 0;
         visit.set("token", frame.token);
         if (frame.site) {
-          state.online = frame.site.online !== false;
-          state.prechat = frame.site.prechat;
+          siteSays(frame.site);
           applyBranding(frame.site);
           visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
         }
@@ -286,7 +292,7 @@
         state.queue = frame;
         break;
       case "site":
-        state.online = frame.site.online !== false;
+        siteSays(frame.site);
         break;
       case "details":
         state.details = { name: frame.name, email: frame.email };
