@@ -135,8 +135,14 @@ def site_payload(site: Site, *, online: bool) -> dict:
         "key": site.key,
         "online": online,
         "name": site.name,
-        "greeting": site.greeting,
+        # The default greeting is the snippet's own, in the visitor's language (issue 24).
+        "greeting": "" if site.greeting == Site._meta.get_field("greeting").default else site.greeting,
         "color": site.color,
+        # Issue 24: the window's language (empty: the browser's), the site's own words, the
+        # button's lift above the page's bottom.
+        "language": site.language,
+        "texts": site.texts,
+        "offset": site.launcher_offset,
         # The pre-chat form (issue 23): off, optional or required.
         "prechat": site.prechat,
         # Whether the visitor may ask for the conversation by email (issue 23).

@@ -6,7 +6,7 @@ they hold: ownership is the permission.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
 from .services import site_save
+from .widget_texts import MIN_CONTRAST, best_contrast
 
 
 def owned_site_ids(request: HttpRequest) -> frozenset[int]:
@@ -97,12 +98,13 @@ class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
         fields = [
-            "key", "name", "allowed_origins", "greeting", "color", "max_chats_per_operator", "routing", "prechat",
-            "transcripts", "owners",
+            "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
             "color": forms.TextInput(attrs={"type": "color"}),
+            "texts": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
         }
         help_texts = {
             "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
@@ -139,6 +141,16 @@ class SiteAdmin(SiteScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         site_save(site=obj)
+        contrast = best_contrast(obj.color)
+        if contrast < MIN_CONTRAST:
+            # Issue 24: the snippet picks dark or white text, whichever reads better; on some
+            # mid-tones neither reaches WCAG AA.
+            messages.warning(
+                request,
+                f"The colour {obj.color} cannot carry readable text: the best the chat button's text reaches "
+                f"on it is {contrast:.1f}:1, under the {MIN_CONTRAST}:1 visitors with weaker eyesight need. "
+                "A darker or a lighter colour fixes it.",
+            )
 
     @admin.display(description="allowed origins")
     def origins_list(self, site: Site) -> str:

@@ -29,7 +29,7 @@ class SiteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Site
         fields = [
-            "id", "key", "name", "allowed_origins", "greeting", "color",
+            "id", "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
             "max_chats_per_operator", "routing", "prechat", "transcripts", "created_at",
         ]  # fmt: skip
         read_only_fields = fields
@@ -67,7 +67,8 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Site
         fields = [
-            "greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat", "transcripts",
+            "greeting", "color", "language", "texts", "launcher_offset", "allowed_origins", "max_chats_per_operator",
+            "routing", "prechat", "transcripts",
         ]  # fmt: skip
         extra_kwargs = {
             "greeting": {"required": False},
@@ -76,6 +77,9 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
             "routing": {"required": False},
             "prechat": {"required": False},
             "transcripts": {"required": False},
+            "language": {"required": False},
+            "texts": {"required": False},
+            "launcher_offset": {"required": False},
         }
 
 

@@ -1,10 +1,11 @@
 import hashlib
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
 from .origins import validate_origins
+from .widget_texts import validate_texts
 
 
 class Site(models.Model):
@@ -48,6 +49,33 @@ class Site(models.Model):
     # Issue 23: whether a visitor may ask for their conversation by email (the `transcript` frame).
     transcripts = models.BooleanField(
         default=True, help_text="Visitors may ask for their conversation by email when a chat ends."
+    )
+    # Issue 24: the snippet's language (empty: each visitor's browser's), the site's own words
+    # in place of any of the snippet's, and how far above the page's bottom its button sits.
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[
+            ("", "The visitor's browser language"),
+            ("en", "English"),
+            ("de", "Deutsch"),
+            ("fr", "Français"),
+            ("es", "Español"),
+            ("ar", "العربية"),
+        ],
+        help_text="The chat window's language; by default each visitor's browser's, among those the snippet speaks.",
+    )
+    texts = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_texts],
+        help_text='The site\'s own words in place of the snippet\'s, per language, e.g. {"en": {"waiting": '
+        '"One moment, a person is coming"}}. The words are listed in docs/embedding.md.',
+    )
+    launcher_offset = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(400)],
+        help_text="Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400).",
     )
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)

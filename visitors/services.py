@@ -133,6 +133,9 @@ def site_update(
     routing: str | None = None,
     prechat: str | None = None,
     transcripts: bool | None = None,
+    language: str | None = None,
+    texts: dict | None = None,
+    launcher_offset: int | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -160,6 +163,10 @@ def site_update(
             "routing": routing,
             "prechat": prechat,
             "transcripts": transcripts,
+            # Issue 24: the snippet's language, words and button, from the next page on.
+            "language": language,
+            "texts": texts,
+            "launcher_offset": launcher_offset,
         }
         for name, value in chat_settings.items():
             if value is not None:

@@ -9,6 +9,7 @@ accepts it (docs/embedding.md)."""
 
 import gzip
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -21,8 +22,10 @@ SHORT_CACHE = "public, max-age=300"
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 
 
-# The files served, by the name the browser asks for.
-FILES = {"widget.js": "widget/widget.js", "widget-chat.js": "widget/chat.js"}
+# The files served, by the name the browser asks for: the source, and which part of the
+# translation table (static/widget/texts.json, issue 24) it carries in place of `/*TEXTS*/{}`.
+FILES = {"widget.js": ("widget/widget.js", "snippet"), "widget-chat.js": ("widget/chat.js", "window")}
+TEXTS_MARK = b"/*TEXTS*/{}"
 
 
 @dataclass(frozen=True)
@@ -37,16 +40,26 @@ _snippets: dict[str, Snippet] = {}
 
 
 def snippet(name: str = "widget.js") -> Snippet:
-    """One of the snippet's files, read and compressed once (again only when the file changes)."""
-    path = finders.find(FILES[name])
-    mtime_ns = os.stat(path).st_mtime_ns
+    """One of the snippet's files as served: its words put in, read and compressed once (again
+    only when it or the words change)."""
+    source, part = FILES[name]
+    paths = [finders.find(source), finders.find("widget/texts.json")]
+    mtime_ns = max(os.stat(path).st_mtime_ns for path in paths)
     current = _snippets.get(name)
     if current is None or current.mtime_ns != mtime_ns:
-        with open(path, "rb") as file:
-            body = file.read()
+        body = build(paths[0], paths[1], part)
         version = hashlib.sha256(body).hexdigest()[:12]
         current = _snippets[name] = Snippet(mtime_ns, body, gzip.compress(body, compresslevel=9, mtime=0), version)
     return current
+
+
+def build(source_path: str, texts_path: str, part: str) -> bytes:
+    """The file with its part of the translation table in it, as compact JSON."""
+    with open(source_path, "rb") as file:
+        body = file.read()
+    with open(texts_path, encoding="utf-8") as file:
+        texts = json.load(file)[part]
+    return body.replace(TEXTS_MARK, json.dumps(texts, ensure_ascii=False, separators=(",", ":")).encode(), 1)
 
 
 def widget_path() -> str:

@@ -43,6 +43,23 @@
     online: null, details: null, // R16: anyone online (welcome, `site` events); what we were told to reply to
   };
 
+  // The snippet's words in each language it speaks (static/widget/texts.json, put in by the
+  // server); the site's own words (`texts`) go before them.
+  const TEXTS = /*TEXTS*/{};
+  const word = (key) => {
+    const own = state.texts[state.lang] || {};
+    return typeof own[key] === "string" ? own[key] : (TEXTS[state.lang] || TEXTS.en || {})[key] || key;
+  };
+  // The site's language, else the first of the browser's the snippet speaks.
+  function pickLanguage(fixed) {
+    for (const tag of [fixed, ...(navigator.languages || [navigator.language])]) {
+      const code = String(tag || "").toLowerCase().split("-")[0];
+      if (TEXTS[code]) return code;
+    }
+    return "en";
+  }
+  state.texts = {};
+  state.lang = pickLanguage();
 
   // ---- The button, badge and toast; the window comes with chat.js ------------------
   const host = document.createElement("div");
@@ -76,6 +93,9 @@
     .toast .text { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;
       white-space: pre-wrap; overflow-wrap: anywhere; }
     .toast .x { position: absolute; top: 4px; right: 6px; background: transparent; font-size: 16px; color: #5b6270; }
+    :focus-visible { outline: 2px solid #fff; outline-offset: 1px; box-shadow: 0 0 0 4px #1b1b1b; }
+    @media (max-width: 480px) { :host([data-open]) .launcher { display: none; } }
+    @media (prefers-reduced-motion: reduce) { * { transition: none !important; animation: none !important; scroll-behavior: auto !important; } }
     [hidden] { display: none !important; }`);
   const make = (tag, className, attrs = {}) => {
     const node = document.createElement(tag);
@@ -83,7 +103,7 @@
     for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
     return node;
   };
-  const launcher = make("button", "launcher", { "data-testid": "wp-launcher", "aria-label": "Chat with us", type: "button" });
+  const launcher = make("button", "launcher", { "data-testid": "wp-launcher", "aria-label": word("open"), type: "button" });
   // A speech bubble, drawn: emoji fonts are not everywhere.
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
@@ -102,15 +122,33 @@
   launcher.append(badge);
   const toast = make("div", "toast", { "data-testid": "wp-toast", role: "status" });
   toast.hidden = true;
-  const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": "Dismiss", type: "button" });
+  const toastClose = make("button", "x", { "data-testid": "wp-toast-close", "aria-label": word("dismiss"), type: "button" });
   toastClose.textContent = "\u00D7";
   root.append(toast, launcher);
 
-  // The site's greeting and colour (Django admin) arrive in welcome; the last ones are kept
-  // so the next page starts with them. Checked here too: they end up in the page.
+
+  // The window's view (chat.js): null until it has loaded. Every change of state is told to
+  // it; when it loads it draws what the state holds by then.
+  let view = null;
+  let loading = null;
+  const render = () => { if (view) view.render(); };
+
+  // The site's greeting, colour, language, words and button lift (Django admin) arrive in
+  // welcome; the last ones are kept so the next page starts with them. Checked here too: they
+  // end up in the page.
   function applyBranding(brand) {
     if (!brand || typeof brand !== "object") return;
-    if (typeof brand.greeting === "string" && brand.greeting.trim()) state.greeting = brand.greeting.slice(0, 200);
+    state.greeting = typeof brand.greeting === "string" && brand.greeting.trim() ? brand.greeting.slice(0, 200) : null;
+    state.texts = brand.texts && typeof brand.texts === "object" ? brand.texts : {};
+    state.lang = pickLanguage(brand.language);
+    const rtl = ["ar", "he", "fa", "ur"].includes(state.lang);
+    host.dir = rtl ? "rtl" : "ltr";
+    host.style.setProperty(rtl ? "left" : "right", "20px", "important");
+    host.style.setProperty(rtl ? "right" : "left", "auto", "important");
+    host.style.setProperty("bottom", 20 + Math.min(400, Math.max(0, Number(brand.offset) || 0)) + "px", "important");
+    launcher.setAttribute("aria-label", word(state.open ? "close" : "open"));
+    toastClose.setAttribute("aria-label", word("dismiss"));
+    render();
     if (typeof brand.color === "string" && /^#[0-9a-fA-F]{6}$/.test(brand.color)) {
       // Dark text on a light colour, white on a dark one (WCAG relative luminance).
       const [r, g, b] = [1, 3, 5].map((i) => {
@@ -124,11 +162,6 @@
   }
   try { applyBranding(JSON.parse(visit.get("brand"))); } catch { /* none kept yet */ }
 
-  // The window's view (chat.js): null until it has loaded. Every change of state is told to
-  // it; when it loads it draws what the state holds by then.
-  let view = null;
-  let loading = null;
-  const render = () => { if (view) view.render(); };
   function loadChat() {
     loading = loading || new Promise((resolve, reject) => {
       hub.mount = (factory) => { view = factory(core); resolve(); };
@@ -189,7 +222,8 @@
     state.open = open;
     tab.set("open", open ? "1" : "0");
     bubble.setAttribute("d", open ? CROSS : BUBBLE);
-    launcher.setAttribute("aria-label", open ? "Close chat" : "Chat with us");
+    launcher.setAttribute("aria-label", word(open ? "close" : "open"));
+    host.toggleAttribute("data-open", open); // a phone's window covers the screen, button included
     launcher.setAttribute("aria-expanded", String(open));
     if (tell) send({ type: open ? "open" : "close" });
     if (open) {
@@ -258,6 +292,7 @@
     state.online = site.online !== false;
     state.prechat = site.prechat;
     state.transcripts = site.transcripts;
+    state.backAt = site.back_at; // business hours (issue 25): when a closed site opens again
   }
 
   function handle(frame) {
@@ -269,7 +304,8 @@
         if (frame.site) {
           siteSays(frame.site);
           applyBranding(frame.site);
-          visit.set("brand", JSON.stringify({ greeting: frame.site.greeting, color: frame.site.color }));
+          const { greeting, color, language, texts, offset } = frame.site;
+          visit.set("brand", JSON.stringify({ greeting, color, language, texts, offset }));
         }
         state.room = frame.room;
         state.queue = frame.queue;
@@ -409,7 +445,7 @@
   window.addEventListener("hashchange", reportPage);
 
   // What the window's code may use (chat.js).
-  const core = { state, root, launcher, make, addStyle, send, sendMessage, setOpen, markSeen, reportSeen, visit, tab, server, site };
+  const core = { state, root, host, launcher, make, addStyle, send, sendMessage, setOpen, markSeen, reportSeen, visit, tab, server, site };
 
   const mount = () => {
     document.body.append(host);

@@ -50,7 +50,7 @@ def open_page(browser):
 
     def open_page(url: str, **context_options) -> Page:
         # context_options: Playwright's, e.g. user_agent or locale (a phone, a German browser).
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, **context_options)
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
         contexts.append(context)
         page = context.new_page()
         page.dialogs = []  # any alert() a payload manages to run lands here
