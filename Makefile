@@ -27,18 +27,39 @@ FAST_IGNORE := --ignore=tests/e2e --ignore=tests/faults --ignore=tests/test_benc
 NODE ?= node
 JS_TESTS := static/panel/tests/*.test.mjs
 
-.PHONY: run test test-fast js-test lint format clean venv bench lock
+# The languages of the panel, login and admin (issue 24, docs/architecture.md, Languages): the
+# catalogs in locale/ (committed) compiled to .mo files (build products, not committed) by Babel,
+# pure Python, so no machine needs GNU gettext to build; `make messages` (maintainers, with
+# gettext installed) extracts the strings from the source again.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/*.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+LANGUAGE_CODES := $(notdir $(wildcard locale/*))
 
-run: $(RUNTIME)
+.PHONY: run test test-fast js-test lint format clean venv bench lock messages compile-messages
+
+run: $(RUNTIME) $(MO_FILES)
 	$(BIN)/python -m whitepanel.launch run
 
-test: $(DEV) $(CHROMIUM) $(NGINX)
+compile-messages: $(MO_FILES)
+
+%.mo: %.po | $(RUNTIME)
+	$(BIN)/python -m babel.messages.frontend compile -i $< -o $@
+
+# Every msgid the templates, Python and the panel's scripts use, merged into each catalog
+# (the widget has its own table: static/widget/texts.json). Then translate the new entries:
+# visitors/tests/test_panel_catalogs.py fails on any left empty or fuzzy.
+MESSAGES_IGNORE := -i 'var/*' -i 'tests/*' -i '*/tests/*' -i 'bench/*' -i 'demo/*' -i 'docs/*' -i 'static/widget/*'
+messages: $(RUNTIME)
+	$(BIN)/python manage.py makemessages --no-location --no-wrap $(addprefix -l ,$(LANGUAGE_CODES)) -d django $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py makemessages --no-location --no-wrap $(addprefix -l ,$(LANGUAGE_CODES)) -d djangojs $(MESSAGES_IGNORE)
+
+test: $(DEV) $(CHROMIUM) $(NGINX) $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(NODE) --test $(JS_TESTS)
 	$(BIN)/python -m whitepanel.launch test $(PYTEST_ARGS)
 
-test-fast: $(DEV)
+test-fast: $(DEV) $(MO_FILES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(NODE) --test $(JS_TESTS)

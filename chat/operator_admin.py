@@ -58,7 +58,7 @@ class OperatorForm(forms.ModelForm):
 
     class Meta:
         model = Operator
-        fields = ["sites"]
+        fields = ["sites", "language"]
         help_texts = {"sites": "The sites whose visitors and chats this operator sees."}
 
     # Set by OperatorAdmin.get_form: an owner changes no address that the account's password
@@ -122,6 +122,8 @@ class OperatorAdmin(SiteScopedAdmin):
         (None, {"fields": ["username", "first_name", "last_name", "email", "is_active"]}),
         ("Password", {"fields": ["password1", "password2"]}),
         ("Sites", {"fields": ["sites"]}),
+        # The panel's and admin's language for them (issue 24); blank: their browser's.
+        ("Language", {"fields": ["language"]}),
     ]
     list_display = ["name", "username", "active", "online", "site_list", "last_login"]
     list_filter = ["online", "user__is_active", ("sites", OwnedSiteFilter)]

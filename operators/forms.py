@@ -4,11 +4,12 @@ code after the password (operators/two_factor.py), and the two-factor page's for
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from .two_factor import TwoFactorFailed, login_code_check
 
 
-def code_field(*, required: bool, label: str = "Code") -> forms.CharField:
+def code_field(*, required: bool, label: str = _("Code")) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=required,
@@ -39,11 +40,11 @@ class TwoFactorLoginMixin:
 
 
 class LoginForm(TwoFactorLoginMixin, AuthenticationForm):
-    otp = code_field(required=False, label="Code (two-factor login)")
+    otp = code_field(required=False, label=_("Code (two-factor login)"))
 
 
 class AdminLoginForm(TwoFactorLoginMixin, AdminAuthenticationForm):
-    otp = code_field(required=False, label="Code (two-factor login)")
+    otp = code_field(required=False, label=_("Code (two-factor login)"))
 
 
 class ConfirmForm(forms.Form):
@@ -63,5 +64,5 @@ class RemoveForm(forms.Form):
     def clean(self):
         cleaned_data = super().clean()
         if not cleaned_data.get("code") and not cleaned_data.get("password"):
-            raise forms.ValidationError("Enter a current code or your password.", code="required")
+            raise forms.ValidationError(_("Enter a current code or your password."), code="required")
         return cleaned_data

@@ -2,9 +2,11 @@
 of its account's device counts as nobody's, and a staff user who must still set one up
 (WP_REQUIRE_2FA_STAFF) reaches only the set-up page, logging in and out."""
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.utils import translation
 
 from infra.api import error_body
 
@@ -37,3 +39,22 @@ class TwoFactorMiddleware:
                 return JsonResponse(error_body("not_allowed", detail), status=403)
             return redirect("two-factor")
         return None
+
+
+class OperatorLanguageMiddleware:
+    """After AuthenticationMiddleware and LocaleMiddleware (issue 24): a signed-in operator who chose
+    a language (Operator.language) reads every page in it; with none chosen, LocaleMiddleware's
+    pick stands (the language cookie, else the browser's Accept-Language)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            operator = getattr(user, "operator", None)  # a related object that may not exist
+            language = operator.language if operator is not None else ""
+            if language and language in dict(settings.LANGUAGES):
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+        return self.get_response(request)

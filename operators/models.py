@@ -24,6 +24,14 @@ class Operator(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.AVAILABLE)
     # When routing last gave them a chat: the next goes to whoever waited longest among equals.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The language of the panel, login and admin for them (issue 24); blank: their browser's.
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        choices=settings.LANGUAGES,
+        help_text="The language of the panel and admin for this operator; blank: their browser's.",
+    )
 
     def __str__(self) -> str:
         return self.name

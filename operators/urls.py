@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import i18n, views
 
 urlpatterns = [
     path("operators/login/", views.LoginView.as_view(), name="login"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("operators/password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("operators/2fa/", views.two_factor_page, name="two-factor"),
     path("panel/", views.panel, name="panel"),
+    # The operator's language (issue 24): saved on them, from the panel's bar.
+    path("operators/language/", i18n.set_operator_language, name="operator-language"),
 ]

@@ -8,6 +8,7 @@ from infra.ratelimit import password_reset_refused
 
 from . import two_factor
 from .forms import ConfirmForm, LoginForm, RemoveForm
+from .i18n import panel_catalog
 from .models import Operator
 
 
@@ -67,7 +68,7 @@ def panel(request):
     operator = Operator.objects.select_related("user").filter(user=request.user).first()
     if operator is None:
         raise PermissionDenied("Only operators have a panel.")
-    return render(request, "operators/panel.html", {"operator": operator})
+    return render(request, "operators/panel.html", {"operator": operator, "i18n": panel_catalog()})
 
 
 @login_required

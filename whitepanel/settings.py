@@ -77,6 +77,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the page (issue 24): the language cookie, else the browser's Accept-Language;
+    # OperatorLanguageMiddleware below puts a signed-in operator's own choice over both.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -84,6 +87,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # A session without its code is nobody's; staff who must enroll go to enrollment (operators/two_factor.py).
     "operators.middleware.TwoFactorMiddleware",
+    "operators.middleware.OperatorLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -168,7 +172,18 @@ WP_REQUIRE_2FA_STAFF = os.environ.get("WP_REQUIRE_2FA_STAFF", "0").strip().lower
 OTP_TOTP_ISSUER = "White Panel"
 LOGIN_REDIRECT_URL = "/panel/"
 
-LANGUAGE_CODE = "en-us"
+# The panel, the login and password pages and admin in the operator's language (issue 24,
+# docs/architecture.md, Languages): the catalogs in locale/, compiled by the build (`make run`,
+# `make test`), the same languages as the snippet's (static/widget/texts.json).
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ar", "العربية"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

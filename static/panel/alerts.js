@@ -1,6 +1,8 @@
 // Telling the operator without them looking: a short beep (on unless turned off) and,
 // when allowed, desktop notifications.
 
+import { t } from "./i18n.js";
+
 const SOUND_KEY = "whitepanel.sound";
 
 // dom: {sound (toggle button), notify (enable-notifications button)};
@@ -44,7 +46,7 @@ export function createAlerts({ dom, onOpen }) {
   }
 
   function renderSound() {
-    dom.sound.textContent = soundOn ? "Sound on" : "Sound off";
+    dom.sound.textContent = soundOn ? t("Sound on") : t("Sound off");
     dom.sound.setAttribute("aria-pressed", String(soundOn));
     dom.sound.classList.toggle("off", !soundOn);
   }

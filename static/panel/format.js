@@ -1,5 +1,8 @@
 // How the panel writes values: text, times and durations. Pure functions, no DOM,
-// so Node's test runner can load them too.
+// so Node's test runner can load them too. Words through t() and n() (i18n.js); dates and times
+// in the page's language (its <html lang>) and the browser's time zone.
+
+import { locale, t } from "./i18n.js";
 
 export const str = (value) => (typeof value === "string" ? value : value === null || value === undefined ? "" : String(value));
 
@@ -27,7 +30,7 @@ export function pathOf(value) {
   }
 }
 
-const DEVICES = { desktop: "Desktop", phone: "Phone", tablet: "Tablet", bot: "Bot" };
+const DEVICES = { desktop: t("Desktop"), phone: t("Phone"), tablet: t("Tablet"), bot: t("Bot") };
 
 // Who a visitor is, as their browser says, in one line: "Phone · iOS 17.5 · Mobile Safari 17 · de-CH".
 export function whoLine(visitor) {
@@ -36,12 +39,16 @@ export function whoLine(visitor) {
   return parts.filter(Boolean).join(" · ");
 }
 
-// "1st visit", "2nd visit", "11th visit"…
+// "1st visit", "2nd visit", "11th visit"… (and "1. Besuch", "1re visite"… in other languages).
 export function visitOrdinal(count) {
   if (!Number.isFinite(count) || count < 1) return "";
+  if (count === 1) return t("1st visit");
   const tens = count % 100;
-  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][count % 10] || "th";
-  return count + suffix + " visit";
+  const ending = tens >= 11 && tens <= 13 ? 0 : count % 10;
+  if (ending === 1) return t("{count}st visit", { count });
+  if (ending === 2) return t("{count}nd visit", { count });
+  if (ending === 3) return t("{count}rd visit", { count });
+  return t("{count}th visit", { count });
 }
 
 // A message's text cut into text and http(s) links (issue 23): a URL written in it becomes a link,
@@ -86,10 +93,10 @@ export function parseTime(iso) {
 export function duration(ms) {
   if (!Number.isFinite(ms)) return "—";
   const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return s + " s";
+  if (s < 60) return t("{s} s", { s });
   const m = Math.floor(s / 60);
-  if (m < 60) return m + " min";
-  return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " m";
+  if (m < 60) return t("{m} min", { m });
+  return t("{h} h {m} m", { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
 }
 
 export function countdown(ms) {
@@ -100,11 +107,17 @@ export function countdown(ms) {
 export function clockTime(iso) {
   const ms = parseTime(iso);
   if (!Number.isFinite(ms)) return "";
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
 }
 
+// A moment in full (a tooltip), a date alone, a time alone, a date with a short time: the page's language.
+export const fullTime = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleString(locale) : "");
+export const dayOf = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleDateString(locale) : "");
+export const timeOf = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleTimeString(locale) : "");
+export const whenOf = (ms) => (Number.isFinite(ms) ? new Date(ms).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" }) : "");
+
 export function visitorLabel(visitorId) {
-  return "Visitor " + visitorId;
+  return t("Visitor {id}", { id: visitorId });
 }
 
 // The name and email a visitor left (R16, a room's `contact`), as one line; "" if none.
@@ -115,11 +128,11 @@ export function contactText(contact) {
 
 // What the operator reads for each error code of the protocol (docs/protocol.md, Errors).
 export const ERROR_TEXT = {
-  taken: "Another operator took that request first.",
-  expired: "That chat has already expired.",
-  not_allowed: "That action is not allowed.",
-  not_found: "That chat or visitor no longer exists.",
-  unavailable: "The server is busy — please try again.",
-  server_error: "Something went wrong on the server.",
-  too_long: "That message is too long.",
+  taken: t("Another operator took that request first."),
+  expired: t("That chat has already expired."),
+  not_allowed: t("That action is not allowed."),
+  not_found: t("That chat or visitor no longer exists."),
+  unavailable: t("The server is busy — please try again."),
+  server_error: t("Something went wrong on the server."),
+  too_long: t("That message is too long."),
 };

@@ -11,6 +11,7 @@
 
 import { createAlerts } from "./alerts.js";
 import { ERROR_TEXT, str, visitorLabel } from "./format.js";
+import { n, t } from "./i18n.js";
 import { createReplies } from "./replies.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
@@ -25,7 +26,7 @@ import { createVisitorsView } from "./views/visitors.js";
 
 const LOGIN_URL = "/operators/login/";
 const CLOCK_EVERY = 5; // refresh times on site / waiting times every 5 ticks of 1 s
-const NOT_CONNECTED = "Not connected — try again in a moment.";
+const NOT_CONNECTED = t("Not connected — try again in a moment.");
 const TRANSIENT = new Set(["unavailable", "server_error", "rate_limited"]); // worth the same frame again, later
 const POOL_GONE = new Set(["taken", "not_found", "expired"]); // an accept that can never succeed
 
@@ -140,7 +141,7 @@ function sendNote(roomId, body) {
   noteCounter += 1;
   const frame = { type: "note", room: roomId, body, client_id: "n-" + Date.now().toString(36) + "-" + noteCounter };
   socket.request(frame).catch((error) => {
-    errorNotice(error.frame || { code: error.code, detail: "The note was not saved: " + body.slice(0, 80) });
+    errorNotice(error.frame || { code: error.code, detail: t("The note was not saved: {text}", { text: body.slice(0, 80) }) });
   });
 }
 
@@ -162,11 +163,11 @@ function alertFor(alert) {
   // Away (issue 23): no sound or notification for new requests; messages in one's own chats still.
   if (alert.kind === "pool" && store.me && store.me.status === "away") return;
   if (alert.kind === "assigned") {
-    alerts.alert({ kind: "pool", roomId: alert.room, title: "New chat for you", body: visitorLabel(alert.visitor) + " was given to you." });
+    alerts.alert({ kind: "pool", roomId: alert.room, title: t("New chat for you"), body: t("{visitor} was given to you.", { visitor: visitorLabel(alert.visitor) }) });
     return;
   }
   if (alert.kind === "pool") {
-    alerts.alert({ kind: "pool", roomId: alert.room, title: "New chat request", body: visitorLabel(alert.visitor) + " is waiting in the pool." });
+    alerts.alert({ kind: "pool", roomId: alert.room, title: t("New chat request"), body: t("{visitor} is waiting in the pool.", { visitor: visitorLabel(alert.visitor) }) });
     return;
   }
   if (alert.inView && document.hasFocus()) return;
@@ -175,7 +176,7 @@ function alertFor(alert) {
   alerts.alert({
     kind: "message",
     roomId: alert.room,
-    title: (str(m.name) || visitorLabel(room ? room.visitor : "")) + " wrote",
+    title: t("{name} wrote", { name: str(m.name) || visitorLabel(room ? room.visitor : "") }),
     body: str(m.body),
     inView: alert.inView,
   });
@@ -186,8 +187,8 @@ function updateTitle() {
   const unread = store.unreadTotal();
   const waiting = pool.size;
   const parts = [];
-  if (unread) parts.push(unread + " unread");
-  if (waiting) parts.push(waiting + " waiting");
+  if (unread) parts.push(t("{count} unread", { count: unread }));
+  if (waiting) parts.push(t("{count} waiting", { count: waiting }));
   const title = (parts.length ? "(" + parts.join(", ") + ") " : "") + baseTitle;
   if (document.title !== title) document.title = title;
 }
@@ -196,7 +197,7 @@ function updateTitle() {
 
 function errorNotice(frame) {
   const code = str(frame.code);
-  notice(ERROR_TEXT[code] || (frame.detail ? str(frame.detail) : "Error: " + code), code === "taken" ? "info" : "warn");
+  notice(ERROR_TEXT[code] || (frame.detail ? str(frame.detail) : t("Error: {code}", { code })), code === "taken" ? "info" : "warn");
 }
 
 // A request that failed without an answer (offline, disconnected) is settled by the
@@ -235,8 +236,8 @@ function startChat(visitorId) {
     (error) => {
       if (!answeredWithError(error)) return;
       visitors.setStarting(visitorId, false);
-      if (error.code === "not_allowed") notice("That visitor has left the site.");
-      else if (error.code === "taken") notice("Another operator is already chatting with that visitor.");
+      if (error.code === "not_allowed") notice(t("That visitor has left the site."));
+      else if (error.code === "taken") notice(t("Another operator is already chatting with that visitor."));
       else errorNotice(error.frame);
     },
   );
@@ -299,7 +300,7 @@ function sendMessage(roomId, body) {
   const problem = store.messageProblem(body);
   if (problem === "empty") return false;
   if (problem === "too_long") {
-    notice("That message is too long (at most " + store.limits.message_length + " characters).");
+    notice(t("That message is too long (at most {count} characters).", { count: store.limits.message_length }));
     return false;
   }
   const clientId = newClientId();
@@ -394,6 +395,8 @@ $("my-status").addEventListener("change", () => {
     },
   );
 });
+// The panel's language (issue 24): saved on the operator, and the page loads again in it.
+$("language").addEventListener("change", () => $("language-form").requestSubmit());
 
 // Logging out ends one's chats at once (R10): with some open, the panel asks first and says
 // where they go.
@@ -403,8 +406,9 @@ $("logout-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const dialog = $("logout-dialog");
     $("logout-text").textContent =
-      `You have ${open.length} open chat${open.length === 1 ? "" : "s"}. Logging out ends ${open.length === 1 ? "it" : "them"} now: ` +
-      "a visitor whose last question you have not answered goes back to the pool with the conversation; the others may write again and a colleague will answer.";
+      n("You have {count} open chat. Logging out ends it now:", "You have {count} open chats. Logging out ends them now:", open.length) +
+      " " +
+      t("a visitor whose last question you have not answered goes back to the pool with the conversation; the others may write again and a colleague will answer.");
     dialog.returnValue = "";
     dialog.showModal();
     return;

@@ -2,6 +2,8 @@
 // shortcut matches; the one picked replaces what was typed, its placeholders filled in.
 // The list comes from the REST API (/api/replies/, the panel's session), most used first.
 
+import { t } from "./i18n.js";
+
 const MAX_SHOWN = 8;
 const PLACEHOLDER = /\{(visitor\.name|operator\.name|page\.title)\}/g;
 
@@ -22,7 +24,7 @@ export function matchReplies(replies, typed) {
 // A reply's body with {visitor.name}, {operator.name} and {page.title} filled in (an unknown
 // value leaves a readable word, never the braces).
 export function fillReply(body, { visitor = "", operator = "", page = "" } = {}) {
-  const values = { "visitor.name": visitor || "there", "operator.name": operator || "", "page.title": page || "this page" };
+  const values = { "visitor.name": visitor || t("there"), "operator.name": operator || "", "page.title": page || t("this page") };
   return String(body).replace(PLACEHOLDER, (_, name) => values[name]);
 }
 

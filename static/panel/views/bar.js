@@ -1,6 +1,7 @@
 // The bar at the top (who I am, the connection, the operators online) and the notices.
 
 import { str } from "../format.js";
+import { t } from "../i18n.js";
 import { h, setText } from "./dom.js";
 
 const NOTICE_MS = 5000;
@@ -27,7 +28,7 @@ export function createBarView({ store, dom }) {
         { class: "operator" + (me && o.id === me.id ? " self" : ""), testid: "operator", dataset: { operatorId: String(o.id), status: str(o.status) || "available" } },
         str(o.name),
         // Away or busy, in words too (issue 23); available needs none.
-        o.status === "away" || o.status === "busy" ? h("span", { class: "operator-status", text: " (" + o.status + ")" }) : null,
+        o.status === "away" || o.status === "busy" ? h("span", { class: "operator-status", text: " (" + (o.status === "away" ? t("away") : t("busy")) + ")" }) : null,
       ),
     );
     if (!nodes.length) nodes.push(h("span", { class: "muted", text: "—" }));
@@ -50,12 +51,12 @@ export function createBarView({ store, dom }) {
   function renderConnection(now) {
     if (!connection) return;
     let text;
-    if (connection.state === "online") text = "Online";
-    else if (connection.state === "offline") text = "Logged out";
+    if (connection.state === "online") text = t("Online");
+    else if (connection.state === "offline") text = t("Logged out");
     else if (connection.state === "reconnecting") {
       const seconds = Math.max(0, Math.ceil((connection.retryAt - now) / 1000));
-      text = seconds > 0 ? "Offline — retrying in " + seconds + " s" : "Reconnecting…";
-    } else text = connection.attempt ? "Reconnecting…" : "Connecting…";
+      text = seconds > 0 ? t("Offline — retrying in {seconds} s", { seconds }) : t("Reconnecting…");
+    } else text = connection.attempt ? t("Reconnecting…") : t("Connecting…");
     dom.status.dataset.state = connection.state;
     setText(dom.status, text);
   }

@@ -1,7 +1,8 @@
 // The "History" dialog (issue 23): past conversations of my sites found by what was said in
 // them or the visitor's name or email (GET /api/rooms/?q=…), and one read in full.
 
-import { clockTime, parseTime, str, visitorLabel } from "../format.js";
+import { clockTime, parseTime, str, visitorLabel, whenOf } from "../format.js";
+import { t } from "../i18n.js";
 import { h, linkedText, setText } from "./dom.js";
 
 // dom: {open (button), dialog, form, list, transcript, status}; fetchJson(method, url).
@@ -9,8 +10,7 @@ export function createHistory({ dom, fetchJson }) {
   let asked = 0; // the latest search: an older answer arriving late is dropped
 
   function when(iso) {
-    const at = parseTime(iso);
-    return Number.isFinite(at) ? new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
+    return whenOf(parseTime(iso));
   }
 
   function row(room) {
@@ -25,7 +25,7 @@ export function createHistory({ dom, fetchJson }) {
         " ",
         h("bdi", { class: "history-who", text: who }),
         " · ",
-        h("span", { class: "muted", text: room.operator ? str(room.operator.name) : "nobody" }),
+        h("span", { class: "muted", text: room.operator ? str(room.operator.name) : t("nobody") }),
         room.rating ? h("span", { class: "history-rating", text: " " + "★".repeat(room.rating) }) : null,
       ),
     );
@@ -33,7 +33,7 @@ export function createHistory({ dom, fetchJson }) {
 
   async function search(text) {
     const mine = ++asked;
-    setText(dom.status, "Searching…");
+    setText(dom.status, t("Searching…"));
     const params = new URLSearchParams({ q: text, page_size: "50" });
     for (const status of ["pending", "active", "closing", "expired"]) params.append("status", status);
     try {
@@ -41,14 +41,14 @@ export function createHistory({ dom, fetchJson }) {
       if (mine !== asked) return;
       const rooms = (answer && answer.results) || [];
       dom.list.replaceChildren(...rooms.map(row));
-      setText(dom.status, rooms.length ? (answer.count > rooms.length ? `The newest ${rooms.length} of ${answer.count}` : "") : `Nothing found for “${text}”.`);
+      setText(dom.status, rooms.length ? (answer.count > rooms.length ? t("The newest {shown} of {count}", { shown: rooms.length, count: answer.count }) : "") : t("Nothing found for “{text}”.", { text }));
     } catch (error) {
-      if (mine === asked) setText(dom.status, (error && error.detail) || "The search failed; try again.");
+      if (mine === asked) setText(dom.status, (error && error.detail) || t("The search failed; try again."));
     }
   }
 
   async function read(room) {
-    dom.transcript.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
+    dom.transcript.replaceChildren(h("p", { class: "muted", text: t("Loading…") }));
     try {
       const answer = await fetchJson("GET", `/api/rooms/${room.id}/messages/?page_size=200`);
       const lines = ((answer && answer.results) || []).map((m) =>
@@ -56,13 +56,13 @@ export function createHistory({ dom, fetchJson }) {
           "li",
           { class: "history-line history-" + str(m.sender), testid: "history-line", dataset: { sender: str(m.sender) } },
           h("span", { class: "msg-time", text: clockTime(m.at) + " " }),
-          h("bdi", { class: "history-name", text: (m.sender === "note" ? "Note · " : "") + str(m.name) + ": " }),
+          h("bdi", { class: "history-name", text: (m.sender === "note" ? t("Note") + " · " : "") + str(m.name) + ": " }),
           h("span", { dir: "auto" }, ...linkedText(m.body)),
         ),
       );
       dom.transcript.replaceChildren(h("ol", { class: "history-transcript" }, ...lines));
     } catch {
-      dom.transcript.replaceChildren(h("p", { class: "muted", text: "Could not read this conversation." }));
+      dom.transcript.replaceChildren(h("p", { class: "muted", text: t("Could not read this conversation.") }));
     }
   }
 
@@ -74,6 +74,6 @@ export function createHistory({ dom, fetchJson }) {
     event.preventDefault();
     const text = String(new FormData(dom.form).get("q") || "").trim();
     if (text.length >= 2) search(text);
-    else setText(dom.status, "Type at least 2 characters.");
+    else setText(dom.status, t("Type at least 2 characters."));
   });
 }

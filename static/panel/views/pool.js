@@ -1,22 +1,23 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
 import { contactText, duration, parseTime, str, visitorLabel } from "../format.js";
+import { t } from "../i18n.js";
 import { h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
 
 // Why a request is back in the pool by itself (R14): its room ended with the question unanswered.
 const RETURNED = {
-  operator_logout: (name) => `${name} logged out`,
-  operator_timeout: (name) => `${name} lost the connection`,
-  operator_closed: (name) => `${name} closed the chat`,
-  ended_by_admin: () => "the chat was ended in admin",
+  operator_logout: (name) => t("{name} logged out", { name }),
+  operator_timeout: (name) => t("{name} lost the connection", { name }),
+  operator_closed: (name) => t("{name} closed the chat", { name }),
+  ended_by_admin: () => t("the chat was ended in admin"),
 };
 export function returnedNote(returned) {
   if (!returned || typeof returned !== "object") return "";
   const say = RETURNED[returned.reason];
-  const name = str(returned.operator) || "The operator";
-  return "Unanswered: " + (say ? say(name) : "the chat ended");
+  const name = str(returned.operator) || t("The operator");
+  return t("Unanswered: {reason}", { reason: say ? say(name) : t("the chat ended") });
 }
 
 // dom: {list, empty, count}; actions: {accept(roomId)}.
@@ -31,7 +32,7 @@ export function createPoolView({ store, dom, actions }) {
     ui.returned = h("div", { class: "pool-returned", testid: "pool-returned" });
     ui.offline = h("div", { class: "pool-offline", testid: "pool-offline" });
     ui.message = h("p", { class: "pool-message", testid: "pool-message", dir: "auto" });
-    ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: "Accept", onclick: () => actions.accept(room.id) });
+    ui.accept = h("button", { type: "button", class: "primary", testid: "accept", text: t("Accept"), onclick: () => actions.accept(room.id) });
     ui.item = h(
       "li",
       { class: "pool-item", testid: "pool-item", dataset: { roomId: String(room.id), visitorId: String(room.visitor) } },
@@ -59,18 +60,18 @@ export function createPoolView({ store, dom, actions }) {
     const key = left ? "\u0000left" : page;
     if (ui.pageKey !== key) {
       ui.pageKey = key;
-      ui.page.replaceChildren(...(left ? ["left the site"] : page ? ["on ", visitorText(page)] : []));
+      ui.page.replaceChildren(...(left ? [t("left the site")] : page ? [t("on") + " ", visitorText(page)] : []));
     }
     ui.page.title = visitor ? str(visitor.url) : "";
     setText(ui.returned, returnedNote(room.returned));
     ui.returned.hidden = !room.returned;
     // R16: asked while nobody could answer; how to reach them once they have gone.
     const contact = contactText(room.contact);
-    setText(ui.offline, room.offline_at ? "Offline request · " + (contact || "no email left yet") : contact);
+    setText(ui.offline, room.offline_at ? t("Offline request") + " · " + (contact || t("no email left yet")) : contact);
     ui.offline.hidden = !room.offline_at && !contact;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
-    setText(ui.message, first ? first.body : "(no message yet)");
+    setText(ui.message, first ? first.body : t("(no message yet)"));
     ui.message.classList.toggle("muted", !first);
     updateClock(ui, Date.now());
   }
@@ -84,7 +85,7 @@ export function createPoolView({ store, dom, actions }) {
   }
 
   function updateClock(ui, now) {
-    const text = Number.isFinite(ui.created) ? "waiting " + duration(now - ui.created) : "";
+    const text = Number.isFinite(ui.created) ? t("waiting {time}", { time: duration(now - ui.created) }) : "";
     if (ui.waitText !== text) {
       ui.waitText = text;
       ui.wait.textContent = text;
@@ -111,7 +112,7 @@ export function createPoolView({ store, dom, actions }) {
     if (!ui) return;
     clearTimeout(ui.acceptTimer);
     ui.accept.disabled = on;
-    ui.accept.textContent = on ? "Accepting…" : "Accept";
+    ui.accept.textContent = on ? t("Accepting…") : t("Accept");
     if (on) ui.acceptTimer = setTimeout(() => setAccepting(roomId, false), ACCEPTING_MS);
   }
 

@@ -1,6 +1,7 @@
 // The "Replies" dialog: the canned replies this operator is offered, their own with a way to
 // remove them, and a form to add one (issue 23). Site replies are the owners' (admin).
 
+import { t } from "../i18n.js";
 import { h, setText } from "./dom.js";
 
 // dom: {open (button), dialog, list, form, error}; replies: createReplies(); me(): my operator.
@@ -15,16 +16,16 @@ export function createReplyManager({ dom, replies, me }) {
           h("span", { class: "reply-shortcut", text: "/" + reply.shortcut }),
           h("span", { class: "reply-body", text: reply.body }),
           reply.operator && mine && reply.operator === mine.id
-            ? h("button", { type: "button", class: "small ghost", testid: "reply-remove", text: "Remove", onclick: () => replies.remove(reply.id).catch(showError) })
-            : h("span", { class: "muted", text: "site" }),
+            ? h("button", { type: "button", class: "small ghost", testid: "reply-remove", text: t("Remove"), onclick: () => replies.remove(reply.id).catch(showError) })
+            : h("span", { class: "muted", text: t("site") }),
         ),
       ),
     );
-    if (!list.length) dom.list.append(h("li", { class: "muted", text: "No replies yet." }));
+    if (!list.length) dom.list.append(h("li", { class: "muted", text: t("No replies yet.") }));
   }
 
   function showError(error) {
-    setText(dom.error, (error && error.detail) || "Could not save that; try again.");
+    setText(dom.error, (error && error.detail) || t("Could not save that; try again."));
     dom.error.hidden = false;
   }
 

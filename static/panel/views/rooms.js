@@ -1,17 +1,18 @@
 // My chats: a tab and a panel per room (header, signal, transcript, composer), keyed by
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
-import { ERROR_TEXT, clockTime, contactText, countdown, parseTime, str, visitorLabel } from "../format.js";
+import { ERROR_TEXT, clockTime, contactText, countdown, fullTime, parseTime, str, visitorLabel } from "../format.js";
+import { t } from "../i18n.js";
 import { h, linkedText, pathNode, setText } from "./dom.js";
 
 const REASONS = {
-  operator_closed: "closed by you",
-  operator_logout: "you logged out",
-  operator_timeout: "timed out",
-  visitor_left: "visitor left",
-  ended_by_admin: "ended in admin",
+  operator_closed: t("closed by you"),
+  operator_logout: t("you logged out"),
+  operator_timeout: t("timed out"),
+  visitor_left: t("visitor left"),
+  ended_by_admin: t("ended in admin"),
 };
-const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new line";
+const PLACEHOLDER = t("Type a message — Enter to send, Shift+Enter for a new line");
 const HOLD_MS = 5000; // Close / Reopen stay disabled this long, or until the room changes
 
 // dom: {tabs, rooms, empty}; actions: {select(roomId, {focus}), roomAction(type, roomId),
@@ -30,8 +31,8 @@ export function createRoomsView({ store, dom, actions }) {
     const meta = h(
       "div",
       { class: "msg-meta" },
-      h("span", { class: "msg-name", dir: "auto", text: (sender === "note" ? "Note · " : "") + (str(m.name) || (sender === "visitor" ? "Visitor" : "Operator")) }),
-      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
+      h("span", { class: "msg-name", dir: "auto", text: (sender === "note" ? t("Note") + " · " : "") + (str(m.name) || (sender === "visitor" ? t("Visitor") : t("Operator"))) }),
+      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: fullTime(at) }),
     );
     const li = h(
       "li",
@@ -47,13 +48,13 @@ export function createRoomsView({ store, dom, actions }) {
     if (sendState) {
       li.dataset.state = sendState;
       li.classList.add("msg-self");
-      meta.append(h("span", { class: "msg-note", testid: "message-state", text: "sending…" }));
+      meta.append(h("span", { class: "msg-note", testid: "message-state", text: t("sending…") }));
     }
     return li;
   }
 
   // "Seen" on my messages the visitor has seen (issue 23): marks only move forward.
-  const seenMark = () => h("span", { class: "msg-seen", testid: "message-seen", text: "Seen" });
+  const seenMark = () => h("span", { class: "msg-seen", testid: "message-seen", text: t("Seen") });
   function markSeen(ui, upTo) {
     if (upTo <= ui.seenUpTo) return;
     for (const li of ui.transcript.querySelectorAll("li[data-sender=operator][data-message-id]")) {
@@ -74,7 +75,7 @@ export function createRoomsView({ store, dom, actions }) {
         dataset: { sender: "system", event: str(m.event), room: String(m.room), messageId: String(m.id) },
       },
       h("span", { class: "msg-body", testid: "message-body", dir: "auto", text: str(m.body) }),
-      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: Number.isFinite(at) ? new Date(at).toLocaleString() : "" }),
+      h("time", { class: "msg-time", text: clockTime(m.at), dateTime: str(m.at), title: fullTime(at) }),
     );
   }
 
@@ -123,14 +124,14 @@ export function createRoomsView({ store, dom, actions }) {
     const note = li.querySelector(".msg-note");
     li.dataset.state = pending.state;
     if (pending.state !== "failed") {
-      note.replaceChildren("sending…");
+      note.replaceChildren(t("sending…"));
       return;
     }
     const code = pending.error;
-    note.replaceChildren(code === "expired" ? "not sent: the chat has ended" : "not sent (" + (ERROR_TEXT[code] || code) + ")");
+    note.replaceChildren(code === "expired" ? t("not sent: the chat has ended") : t("not sent ({reason})", { reason: ERROR_TEXT[code] || code }));
     const room = store.state.rooms.get(pending.room);
     if (room && room.status !== "expired") {
-      note.append(" ", h("button", { type: "button", class: "link", testid: "retry", text: "Retry", onclick: () => actions.retry(clientId) }));
+      note.append(" ", h("button", { type: "button", class: "link", testid: "retry", text: t("Retry"), onclick: () => actions.retry(clientId) }));
     }
   }
 
@@ -174,31 +175,31 @@ export function createRoomsView({ store, dom, actions }) {
     ui.contact = h("div", { class: "room-contact", testid: "room-contact", hidden: true });
     ui.status = h("span", { class: "room-status", testid: "room-status" });
     ui.countdown = h("span", { class: "countdown num", testid: "countdown", hidden: true, role: "timer" });
-    ui.typing = h("span", { class: "room-typing", testid: "room-typing", text: "typing…", hidden: true });
+    ui.typing = h("span", { class: "room-typing", testid: "room-typing", text: t("typing…"), hidden: true });
     ui.seenUpTo = 0; // my messages up to this id carry "Seen"
     ui.signal = h("div", { class: "room-signal", testid: "room-signal", hidden: true, role: "status" });
     ui.rating = h("div", { class: "room-rating", testid: "room-rating", hidden: true });
-    ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: "Close chat", onclick: () => actions.roomAction("close", id) });
-    ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: "Reopen", hidden: true, onclick: () => actions.roomAction("reopen", id) });
-    ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: "Dismiss", hidden: true, onclick: () => actions.dismiss(id) });
+    ui.close = h("button", { type: "button", class: "ghost", testid: "close-room", text: t("Close chat"), onclick: () => actions.roomAction("close", id) });
+    ui.reopen = h("button", { type: "button", class: "primary", testid: "reopen-room", text: t("Reopen"), hidden: true, onclick: () => actions.roomAction("reopen", id) });
+    ui.dismiss = h("button", { type: "button", class: "ghost", testid: "dismiss-room", text: t("Dismiss"), hidden: true, onclick: () => actions.dismiss(id) });
     // Who the visitor is (issue 23): a column beside the transcript, read when the room opens.
     ui.info = actions.visitorInfo ? actions.visitorInfo(room.visitor) : null;
     ui.infoToggle = h("button", {
       type: "button",
       class: "ghost info-toggle",
       testid: "info-toggle",
-      text: "Visitor info",
+      text: t("Visitor info"),
       hidden: !ui.info,
       onclick: () => setInfoShown(!infoShown()),
     });
     // Hand the chat to a colleague online now, or back to the pool: the choices are read when
     // the list is opened, so they are the operators online at that moment.
-    ui.transfer = h("select", { class: "transfer", testid: "transfer-to", "aria-label": "Transfer this chat" });
+    ui.transfer = h("select", { class: "transfer", testid: "transfer-to", "aria-label": t("Transfer this chat") });
     const transferChoices = () => {
-      const options = [h("option", { value: "", text: "Transfer…" }), h("option", { value: "pool", text: "Back to the pool" })];
+      const options = [h("option", { value: "", text: t("Transfer…") }), h("option", { value: "pool", text: t("Back to the pool") })];
       for (const operator of store.state.operators.values()) {
         if (operator.online && (!store.me || operator.id !== store.me.id)) {
-          options.push(h("option", { value: String(operator.id), text: "To " + (str(operator.name) || "operator " + operator.id) }));
+          options.push(h("option", { value: String(operator.id), text: t("To {name}", { name: str(operator.name) || t("operator {id}", { id: operator.id }) }) }));
         }
       }
       ui.transfer.replaceChildren(...options);
@@ -210,16 +211,16 @@ export function createRoomsView({ store, dom, actions }) {
       ui.transfer.value = "";
       if (choice) actions.transfer(id, choice === "pool" ? null : Number(choice));
     });
-    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
+    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": t("Transcript") });
     ui.input = h("textarea", {
       class: "composer-input",
       testid: "message-input",
       rows: 2,
       placeholder: PLACEHOLDER,
-      "aria-label": "Message",
+      "aria-label": t("Message"),
     });
     applyLimit(ui);
-    ui.send = h("button", { type: "submit", class: "primary", testid: "send", text: "Send" });
+    ui.send = h("button", { type: "submit", class: "primary", testid: "send", text: t("Send") });
     ui.form = h("form", { class: "composer" }, ui.input, ui.send);
     // An internal note instead of a message (issue 23): operators only, never the visitor.
     ui.noteMode = false;
@@ -227,14 +228,14 @@ export function createRoomsView({ store, dom, actions }) {
       type: "button",
       class: "ghost note-toggle",
       testid: "note-toggle",
-      text: "Note",
-      title: "Write an internal note: only operators see it",
+      text: t("Note"),
+      title: t("Write an internal note: only operators see it"),
       "aria-pressed": "false",
       onclick: () => {
         ui.noteMode = !ui.noteMode;
         ui.noteToggle.setAttribute("aria-pressed", String(ui.noteMode));
         ui.form.classList.toggle("note-mode", ui.noteMode);
-        ui.input.placeholder = ui.noteMode ? "Internal note — only operators see it" : PLACEHOLDER;
+        ui.input.placeholder = ui.noteMode ? t("Internal note — only operators see it") : PLACEHOLDER;
         ui.input.focus();
       },
     });
@@ -401,7 +402,7 @@ export function createRoomsView({ store, dom, actions }) {
       const key = title + "\u0000" + url;
       if (ui.pageKey !== key) {
         ui.pageKey = key;
-        ui.page.replaceChildren(h("span", { class: "page-title", dir: "auto", text: title || "(no title)" }), " ", pathNode(url, null, "url"));
+        ui.page.replaceChildren(h("span", { class: "page-title", dir: "auto", text: title || t("(no title)") }), " ", pathNode(url, null, "url"));
       }
       // A page event: the side panel's trail and time read again (a burst of them, once).
       const trailKey = url + "\u0000" + visitor.pages + "\u0000" + visitor.since;
@@ -410,7 +411,7 @@ export function createRoomsView({ store, dom, actions }) {
     } else if (ui.pageKey !== "-") {
       if (ui.info && ui.pageKey !== undefined) ui.info.refresh(); // they left: the panel says so
       ui.pageKey = "-";
-      ui.page.replaceChildren(h("span", { class: "muted", text: goneFromSite ? "Not on the site" : "Page unknown" }));
+      ui.page.replaceChildren(h("span", { class: "muted", text: goneFromSite ? t("Not on the site") : t("Page unknown") }));
     }
 
     // The name and email they left (R16).
@@ -420,9 +421,9 @@ export function createRoomsView({ store, dom, actions }) {
 
     // Status, countdown and actions.
     let status;
-    if (room.status === "active") status = "Active";
-    else if (room.status === "closing") status = "Closing";
-    else if (room.status === "expired") status = "Expired: " + (REASONS[room.reason] || "ended while you were away");
+    if (room.status === "active") status = t("Active");
+    else if (room.status === "closing") status = t("Closing");
+    else if (room.status === "expired") status = t("Expired: {reason}", { reason: REASONS[room.reason] || t("ended while you were away") });
     else status = str(room.status);
     setText(ui.status, status);
     // "typing…" while the visitor types (issue 23), gone a few seconds after their last keystroke.
@@ -439,7 +440,7 @@ export function createRoomsView({ store, dom, actions }) {
       if (room.rating) {
         const stars = "★".repeat(room.rating) + "☆".repeat(Math.max(0, 5 - room.rating));
         ui.rating.replaceChildren(
-          h("span", { class: "stars", text: stars, "aria-label": `Rated ${room.rating} of 5` }),
+          h("span", { class: "stars", text: stars, "aria-label": t("Rated {rating} of 5", { rating: room.rating }) }),
           ...(room.rating_comment ? [" ", h("bdi", { class: "rating-comment", text: "“" + str(room.rating_comment) + "”" })] : []),
         );
       }
@@ -459,7 +460,7 @@ export function createRoomsView({ store, dom, actions }) {
     const expired = room.status === "expired";
     ui.input.disabled = expired;
     ui.send.disabled = expired;
-    ui.input.placeholder = expired ? "This chat has ended." : PLACEHOLDER;
+    ui.input.placeholder = expired ? t("This chat has ended.") : PLACEHOLDER;
 
     // The signal: what the operator should know about the visitor right now.
     let signal = "";
@@ -468,30 +469,30 @@ export function createRoomsView({ store, dom, actions }) {
     if (goneFromSite && room.offline_at && !expired) {
       // An offline request outlives its visitor's visit (R16): the answer goes by email.
       signal = email
-        ? "Visitor left the site: what you write is emailed to " + email
-        : "Visitor left the site without leaving an email: close the chat when you are done";
+        ? t("Visitor left the site: what you write is emailed to {email}", { email })
+        : t("Visitor left the site without leaving an email: close the chat when you are done");
       kind = "left-site";
     } else if (goneFromSite) {
-      signal = "Visitor left the site";
+      signal = t("Visitor left the site");
       kind = "left-site";
     } else if (expired) {
-      signal = "This chat has expired: messages can no longer be sent. The visitor's next message goes to the pool.";
+      signal = t("This chat has expired: messages can no longer be sent. The visitor's next message goes to the pool.");
       kind = "expired";
     } else if (visitor && visitor.lost) {
-      signal = "Connection lost — the visitor may have left";
+      signal = t("Connection lost — the visitor may have left");
       kind = "lost";
     } else if (room.window_opened === false) {
-      signal = "The visitor has not opened the chat window yet";
+      signal = t("The visitor has not opened the chat window yet");
       kind = "not-opened";
     } else if (!room.visitor_in_room) {
-      signal = "Visitor left the chat window";
+      signal = t("Visitor left the chat window");
       kind = "left-window";
     }
     setText(ui.signal, signal);
     ui.signal.dataset.signal = kind;
     ui.signal.hidden = !signal;
-    if (kind === "left-window" || kind === "not-opened") ui.signal.title = "They are still on the site; your messages still reach their page.";
-    else if (kind === "lost") ui.signal.title = "Their last page closed or lost its connection; they leave the site if it does not come back.";
+    if (kind === "left-window" || kind === "not-opened") ui.signal.title = t("They are still on the site; your messages still reach their page.");
+    else if (kind === "lost") ui.signal.title = t("Their last page closed or lost its connection; they leave the site if it does not come back.");
     else ui.signal.removeAttribute("title");
     ui.tab.classList.toggle("away", kind === "left-window" || kind === "not-opened" || kind === "lost");
     ui.tab.classList.toggle("ended", expired || kind === "left-site");
@@ -505,7 +506,7 @@ export function createRoomsView({ store, dom, actions }) {
   function updateCountdown(ui, room, now) {
     if (room.status !== "closing") return;
     const at = parseTime(room.expires_at);
-    const text = Number.isFinite(at) ? "expires in " + countdown(at - now) : "expiring";
+    const text = Number.isFinite(at) ? t("expires in {time}", { time: countdown(at - now) }) : t("expiring");
     if (ui.countdown.textContent !== text) ui.countdown.textContent = text;
     ui.countdown.classList.toggle("urgent", Number.isFinite(at) && at - now < 15000);
   }

@@ -5,7 +5,8 @@
 //
 // Everything here but our own labels is the visitor's (or a colleague's) text: textContent only.
 
-import { clockTime, duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
+import { clockTime, dayOf, duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
+import { t } from "../i18n.js";
 import { h, pathNode, setText, urlNode, visitorText } from "./dom.js";
 
 const REFRESH_MS = 1500; // page events closer together than this cost one read
@@ -19,12 +20,12 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
     const rows = {};
     const list = h("dl", { class: "info-list" });
     for (const [key, label] of [
-      ["who", "Device"],
-      ["visits", "Visits"],
-      ["time", "On site"],
-      ["landing", "Landed on"],
-      ["referrer", "Came from"],
-      ["utm", "Campaign"],
+      ["who", t("Device")],
+      ["visits", t("Visits")],
+      ["time", t("On site")],
+      ["landing", t("Landed on")],
+      ["referrer", t("Came from")],
+      ["utm", t("Campaign")],
     ]) {
       rows[key] = h("dd", { testid: "info-" + key });
       list.append(h("dt", { text: label }), rows[key]);
@@ -33,8 +34,8 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
     ui.email = h("div", { class: "info-email", testid: "info-email", hidden: true });
     ui.error = h("p", { class: "info-error", testid: "info-error", role: "alert", hidden: true });
 
-    ui.note = h("textarea", { class: "note-input", testid: "visitor-note", rows: 3, placeholder: "A note for your colleagues…", "aria-label": "Note on this visitor" });
-    ui.noteSave = h("button", { type: "submit", class: "small", testid: "save-note", text: "Save note", disabled: true });
+    ui.note = h("textarea", { class: "note-input", testid: "visitor-note", rows: 3, placeholder: t("A note for your colleagues…"), "aria-label": t("Note on this visitor") });
+    ui.noteSave = h("button", { type: "submit", class: "small", testid: "save-note", text: t("Save note"), disabled: true });
     ui.noteBy = h("span", { class: "note-by", testid: "note-by" });
     ui.noteForm = h("form", { class: "note-form" }, ui.note, h("div", { class: "note-foot" }, ui.noteBy, ui.noteSave));
     ui.note.addEventListener("input", () => {
@@ -46,17 +47,17 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
       saveNote();
     });
 
-    ui.trail = h("ol", { class: "trail", testid: "trail", "aria-label": "Pages of this visit, newest first" });
+    ui.trail = h("ol", { class: "trail", testid: "trail", "aria-label": t("Pages of this visit, newest first") });
     ui.node = h(
       "aside",
-      { class: "visitor-info", testid: "visitor-info", "aria-label": "About the visitor" },
+      { class: "visitor-info", testid: "visitor-info", "aria-label": t("About the visitor") },
       ui.name,
       ui.email,
       ui.error,
       list,
-      h("h4", { text: "Note" }),
+      h("h4", { text: t("Note") }),
       ui.noteForm,
-      h("h4", { text: "Pages this visit" }),
+      h("h4", { text: t("Pages this visit") }),
       ui.trail,
     );
 
@@ -70,19 +71,19 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
         node.hidden = !text;
       }
       const who = whoLine(detail);
-      setText(rows.who, who || "unknown");
+      setText(rows.who, who || t("unknown"));
       const first = clockDate(detail.first_seen);
-      setText(rows.visits, (visitOrdinal(detail.visits) || "—") + (detail.visits > 1 && first ? " (first " + first + ")" : ""));
+      setText(rows.visits, (visitOrdinal(detail.visits) || "—") + (detail.visits > 1 && first ? " " + t("(first {date})", { date: first }) : ""));
       tick(Date.now());
       rows.landing.replaceChildren(detail.landing_url ? pathNode(detail.landing_url, "info-landing-link", "url") : "—");
-      rows.referrer.replaceChildren(detail.landing_referrer ? urlNode(detail.landing_referrer, null, "url") : "direct");
+      rows.referrer.replaceChildren(detail.landing_referrer ? urlNode(detail.landing_referrer, null, "url") : t("direct"));
       const utm = detail.utm || {};
       const parts = UTM.filter((key) => str(utm[key])).map((key) => h("span", { class: "utm", dataset: { utm: key } }, key + ": ", visitorText(str(utm[key]))));
       rows.utm.replaceChildren(...(parts.length ? parts : ["—"]));
       if (!ui.dirty) ui.note.value = str(detail.note);
       const max = noteLength();
       if (max) ui.note.maxLength = max;
-      setText(ui.noteBy, detail.note_by ? "by " + str(detail.note_by) + (detail.note_at ? ", " + clockDate(detail.note_at) : "") : "");
+      setText(ui.noteBy, detail.note_by ? t("by {name}", { name: str(detail.note_by) }) + (detail.note_at ? ", " + clockDate(detail.note_at) : "") : "");
       ui.trail.replaceChildren(
         ...(detail.trail || []).map((page) =>
           h(
@@ -98,7 +99,7 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
 
     function tick(now) {
       const since = parseTime(ui.detail && ui.detail.since);
-      setText(rows.time, Number.isFinite(since) && ui.detail.online ? duration(now - since) : ui.detail && !ui.detail.online ? "left the site" : "—");
+      setText(rows.time, Number.isFinite(since) && ui.detail.online ? duration(now - since) : ui.detail && !ui.detail.online ? t("left the site") : "—");
     }
 
     async function load() {
@@ -133,7 +134,7 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
 
     function showError(error) {
       const detail = error && error.detail ? str(error.detail) : "";
-      setText(ui.error, "Could not " + (detail ? "do that: " + detail : "read the visitor's details."));
+      setText(ui.error, detail ? t("Could not do that: {detail}", { detail }) : t("Could not read the visitor's details."));
       ui.error.hidden = false;
     }
 
@@ -150,5 +151,5 @@ function clockDate(iso) {
   const ms = parseTime(iso);
   if (!Number.isFinite(ms)) return "";
   const date = new Date(ms);
-  return date.toDateString() === new Date().toDateString() ? clockTime(iso) : date.toLocaleDateString();
+  return date.toDateString() === new Date().toDateString() ? clockTime(iso) : dayOf(ms);
 }

@@ -1,6 +1,7 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
-import { contactText, duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
+import { contactText, duration, parseTime, str, timeOf, visitOrdinal, whoLine } from "../format.js";
+import { t } from "../i18n.js";
 import { h, pathNode, setText, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
@@ -8,18 +9,18 @@ const STARTING_MS = 10000; // "Starting…" gives up after this long without an 
 
 function chatState(visitor) {
   const room = visitor.room;
-  if (!room) return { key: "browsing", text: "browsing", note: "" };
-  const who = room.operator ? str(room.operator.name) : "an operator";
-  const note = room.visitor_in_room ? "" : room.window_opened === false ? " (window not opened yet)" : " (left the chat window)";
+  if (!room) return { key: "browsing", text: t("browsing"), note: "" };
+  const who = room.operator ? str(room.operator.name) : t("an operator");
+  const note = room.visitor_in_room ? "" : room.window_opened === false ? " " + t("(window not opened yet)") : " " + t("(left the chat window)");
   switch (room.status) {
     case "pending":
-      return { key: "pending", text: "waiting in pool", note: "" };
+      return { key: "pending", text: t("waiting in pool"), note: "" };
     case "active":
-      return { key: "active", text: "chatting with " + who, note };
+      return { key: "active", text: t("chatting with {name}", { name: who }), note };
     case "closing":
-      return { key: "closing", text: "closing, " + who, note };
+      return { key: "closing", text: t("closing, {name}", { name: who }), note };
     default:
-      return { key: "browsing", text: "browsing", note: "" };
+      return { key: "browsing", text: t("browsing"), note: "" };
   }
 }
 
@@ -40,7 +41,7 @@ export function createVisitorsView({ store, dom, actions }) {
     ui.time = h("td", { class: "c-time num", testid: "visitor-time" });
     ui.pages = h("td", { class: "c-pages num", testid: "visitor-pages" });
     ui.chat = h("span", { class: "chat-state", testid: "visitor-chat-state" });
-    ui.lost = h("span", { class: "lost-note", testid: "visitor-lost", text: "connection lost — may have left" });
+    ui.lost = h("span", { class: "lost-note", testid: "visitor-lost", text: t("connection lost — may have left") });
     ui.lost.hidden = true;
     ui.action = h("td", { class: "c-action" });
     ui.contact = h("div", { class: "visitor-contact", testid: "visitor-contact" });
@@ -71,7 +72,7 @@ export function createVisitorsView({ store, dom, actions }) {
     const referrer = str(visitor.referrer);
     if (c.title !== title) {
       c.title = title;
-      setText(ui.title, title || "(no title)");
+      setText(ui.title, title || t("(no title)"));
       ui.title.classList.toggle("muted", !title);
     }
     if (c.url !== url) {
@@ -80,7 +81,7 @@ export function createVisitorsView({ store, dom, actions }) {
     }
     if (c.referrer !== referrer) {
       c.referrer = referrer;
-      ui.referrer.replaceChildren(...(referrer ? ["from ", visitorText(referrer)] : []));
+      ui.referrer.replaceChildren(...(referrer ? [t("from") + " ", visitorText(referrer)] : []));
       ui.referrer.title = referrer;
       ui.referrer.hidden = !referrer;
     }
@@ -99,7 +100,7 @@ export function createVisitorsView({ store, dom, actions }) {
     const since = parseTime(visitor.since);
     if (c.since !== since) {
       c.since = since;
-      ui.time.title = Number.isFinite(since) ? "since " + new Date(since).toLocaleTimeString() : "";
+      ui.time.title = Number.isFinite(since) ? t("since {time}", { time: timeOf(since) }) : "";
       updateClock(ui, Date.now());
     }
     const chat = chatState(visitor);
@@ -122,7 +123,7 @@ export function createVisitorsView({ store, dom, actions }) {
       c.lost = lost;
       ui.row.classList.toggle("lost", lost);
       ui.lost.hidden = !lost;
-      if (lost && parseTime(visitor.lost)) ui.lost.title = "since " + new Date(parseTime(visitor.lost)).toLocaleTimeString();
+      if (lost && parseTime(visitor.lost)) ui.lost.title = t("since {time}", { time: timeOf(parseTime(visitor.lost)) });
     }
     if (ui.row.classList.contains("mine") !== mine) ui.row.classList.toggle("mine", mine);
     if (c.action !== actionKey) {
@@ -138,7 +139,7 @@ export function createVisitorsView({ store, dom, actions }) {
     } else if (key.startsWith("open:")) {
       const roomId = room.id;
       ui.action.replaceChildren(
-        h("button", { type: "button", class: "small ghost", testid: "open-room", text: "Open chat", onclick: () => actions.openRoom(roomId) }),
+        h("button", { type: "button", class: "small ghost", testid: "open-room", text: t("Open chat"), onclick: () => actions.openRoom(roomId) }),
       );
     } else {
       ui.action.replaceChildren(
@@ -146,7 +147,7 @@ export function createVisitorsView({ store, dom, actions }) {
           type: "button",
           class: "small",
           testid: "start-chat",
-          text: key === "starting" ? "Starting…" : "Start chat",
+          text: key === "starting" ? t("Starting…") : t("Start chat"),
           disabled: key === "starting",
           onclick: () => actions.startChat(visitorId),
         }),
@@ -177,7 +178,7 @@ export function createVisitorsView({ store, dom, actions }) {
     let shown = rows.size;
     if (filterText) for (const ui of rows.values()) if (ui.row.hidden) shown -= 1;
     dom.empty.hidden = shown > 0;
-    setText(dom.empty, rows.size ? `No visitors match “${dom.filter.value.trim()}”.` : "No visitors online right now.");
+    setText(dom.empty, rows.size ? t("No visitors match “{text}”.", { text: dom.filter.value.trim() }) : t("No visitors online right now."));
   }
 
   function refresh(visitorId) {

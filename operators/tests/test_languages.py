@@ -1,0 +1,218 @@
+"""The panel, the login page and admin in the operator's language (issue 24): every shipped
+language says every word of the templates and of the panel's scripts, with the same places to
+fill in; the page speaks the operator's choice, else their browser's language; Arabic reads
+right to left."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from visitors.widget_texts import languages as widget_languages
+
+ROOT = Path(settings.BASE_DIR)
+SHIPPED = [code for code, _ in settings.LANGUAGES if code != "en"]
+# The places a text fills in: Python's %(name)s, the panel's {name} and the canned replies' {a.b}.
+PLACE = re.compile(r"%\(\w+\)s|\{[\w.]+\}")
+
+
+def po_entries(path: Path) -> tuple[dict, list[dict]]:
+    """The header and the entries of a .po file: msgid, msgid_plural, msgstr (a list), flags.
+    Obsolete (#~) entries are left out. Read here, so the test needs no gettext."""
+    entries, entry, field = [], None, None
+    for raw in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        line = raw.strip()
+        if not line or line.startswith("#~"):
+            if entry is not None:
+                entries.append(entry)
+            entry, field = None, None
+            continue
+        if entry is None:
+            entry = {"msgid": "", "msgid_plural": None, "msgstr": {}, "flags": set()}
+        if line.startswith("#,"):
+            entry["flags"] |= {flag.strip() for flag in line[2:].split(",")}
+        elif line.startswith("#"):
+            continue
+        elif line.startswith('"'):
+            value = unquote(line)
+            if isinstance(field, int):
+                entry["msgstr"][field] += value
+            else:
+                entry[field] += value
+        else:
+            keyword, _, rest = line.partition(" ")
+            value = unquote(rest)
+            match = re.fullmatch(r"msgstr\[(\d+)\]", keyword)
+            if match:
+                field = int(match[1])
+                entry["msgstr"][field] = value
+            elif keyword == "msgstr":
+                field = 0
+                entry["msgstr"][0] = value
+            else:
+                field = keyword
+                entry[field] = value
+    header = next(e for e in entries if e["msgid"] == "")
+    return header, [e for e in entries if e["msgid"] != ""]
+
+
+def unquote(text: str) -> str:
+    return re.sub(r'\\(["\\nt])', lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), text.strip()[1:-1])
+
+
+def catalog(language: str, domain: str) -> tuple[dict, list[dict]]:
+    return po_entries(ROOT / "locale" / language / "LC_MESSAGES" / f"{domain}.po")
+
+
+def test_the_panel_speaks_the_snippets_languages():
+    assert [code for code, _ in settings.LANGUAGES] == widget_languages()
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+@pytest.mark.parametrize("language", SHIPPED)
+def test_every_shipped_language_says_every_word_with_the_same_places(language, domain):
+    header, entries = catalog(language, domain)
+    assert "fuzzy" not in header["flags"], "a fuzzy header: the build skips the whole catalog"
+    forms = int(re.search(r"nplurals=(\d+)", header["msgstr"][0])[1])
+    assert forms == {"ar": 6, "es": 3}.get(language, 2)  # as CLDR counts them: static/panel/i18n.js
+    for entry in entries:
+        msgid = entry["msgid"]
+        assert "fuzzy" not in entry["flags"], f"{language} {domain}: fuzzy {msgid!r}"
+        wanted = forms if entry["msgid_plural"] is not None else 1
+        assert len(entry["msgstr"]) == wanted, f"{language} {domain}: {msgid!r} has not {wanted} forms"
+        places = set(PLACE.findall(msgid)) | set(PLACE.findall(entry["msgid_plural"] or ""))
+        for text in entry["msgstr"].values():
+            assert text.strip(), f"{language} {domain}: {msgid!r} is not translated"
+            assert set(PLACE.findall(text)) <= places, f"{language} {domain}: {text!r} fills in what {msgid!r} has not"
+            if entry["msgid_plural"] is None or "{count}" not in places:
+                assert set(PLACE.findall(text)) == places, f"{language} {domain}: {text!r} drops a place of {msgid!r}"
+            if "<" in msgid:
+                assert re.findall(r"</?\w+", text) == re.findall(r"</?\w+", msgid), f"{language}: markup of {msgid!r}"
+
+
+JS_CALL = re.compile(r'\bt\(\s*"((?:[^"\\]|\\.)*)"')
+JS_PLURAL = re.compile(r'\bn\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*"((?:[^"\\]|\\.)*)"')
+TRANSLATE = re.compile(r'{%\s*translate\s+"((?:[^"\\]|\\.)*)"')
+BLOCK = re.compile(r"{%\s*blocktranslate\b([^%]*)%}(.*?){%\s*endblocktranslate\s*%}", re.S)
+
+
+def panel_scripts() -> list[Path]:
+    return [path for path in (ROOT / "static" / "panel").rglob("*.js") if "tests" not in path.parts]
+
+
+def test_every_word_of_the_panels_scripts_is_in_the_catalogs():
+    used, plural = set(), set()
+    for path in panel_scripts():
+        code = re.sub(r"^\s*//.*$", "", path.read_text(encoding="utf-8"), flags=re.M)  # not the comments
+        used |= {text.replace('\\"', '"') for text in JS_CALL.findall(code)}
+        plural |= {(one, many) for one, many in JS_PLURAL.findall(code)}
+        # A word the extraction cannot see: t() of anything but a string literal.
+        if path.name != "i18n.js":
+            assert not re.search(r'\b[tn]\((?!\s*")', code), f"{path.name}: t()/n() of something not a string"
+    assert len(used) > 100, "the panel's words are not called through t()"
+    for language in SHIPPED:
+        _, entries = catalog(language, "djangojs")
+        known = {e["msgid"] for e in entries if e["msgid_plural"] is None}
+        known_plural = {(e["msgid"], e["msgid_plural"]) for e in entries if e["msgid_plural"] is not None}
+        assert used <= known, f"{language}: not in djangojs.po, run `make messages`: {sorted(used - known)}"
+        assert plural <= known_plural, f"{language}: not in djangojs.po: {sorted(plural - known_plural)}"
+
+
+def test_every_word_of_the_templates_is_in_the_catalogs():
+    used = set()
+    for path in (ROOT / "templates").rglob("*.html"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(TRANSLATE.findall(source))
+        for options, body in BLOCK.findall(source):
+            body = re.split(r"{%\s*plural\s*%}", body)[0]
+            if "trimmed" in options:
+                body = " ".join(body.split())
+            used.add(re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", body))
+    assert {"Operator sign-in", "General pool", "Log in"} <= used
+    for language in SHIPPED:
+        _, entries = catalog(language, "django")
+        known = {e["msgid"] for e in entries}
+        assert used <= known, f"{language}: not in django.po, run `make messages`: {sorted(used - known)}"
+
+
+# ------------------------------------------------------------------ which language a page speaks
+
+
+def login_page(client: Client, **headers):
+    response = client.get("/operators/login/", **headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_login_page_speaks_the_browsers_language(db):
+    german = login_page(Client(), HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9,en;q=0.5")
+    assert '<html lang="de" dir="ltr">' in german
+    assert "Anmeldung für Bedienpersonen" in german
+    assert "Passwort vergessen?" in german
+    english = login_page(Client(), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert '<html lang="en" dir="ltr">' in english
+    assert "Operator sign-in" in english
+    # A language White Panel does not speak: English.
+    assert "Operator sign-in" in login_page(Client(), HTTP_ACCEPT_LANGUAGE="ja-JP")
+    arabic = login_page(Client(), HTTP_ACCEPT_LANGUAGE="ar")
+    assert '<html lang="ar" dir="rtl">' in arabic
+    assert "دخول المشغّلين" in arabic
+
+
+def test_the_operators_choice_wins_over_the_browser_and_is_kept(peter):
+    client = Client()
+    client.force_login(peter.user)
+    german = {"HTTP_ACCEPT_LANGUAGE": "de-DE"}
+    page = client.get("/panel/", **german).content.decode()
+    assert '<html lang="de"' in page
+    assert "Allgemeiner Pool" in page
+    # The panel's scripts get the same language's words, in the page.
+    assert '"language": "de"' in page
+    assert "Besucher {id}" in page
+
+    response = client.post("/operators/language/", {"language": "fr"}, **german)
+    assert response.status_code == 302
+    assert response["Location"] == "/panel/"
+    peter.refresh_from_db()
+    assert peter.language == "fr"
+    page = client.get("/panel/", **german).content.decode()
+    assert '<html lang="fr"' in page
+    assert "File commune" in page
+    assert "Visiteur {id}" in page
+    assert '<option value="fr" lang="fr" selected>' in page
+    # Admin too, and after logging out the language cookie keeps the login page in it.
+    peter.user.is_staff = True
+    peter.user.save()
+    assert "Connexion à deux facteurs" in client.get("/admin/", **german).content.decode()
+    client.post("/operators/logout/")
+    assert "Connexion des opérateurs" in login_page(client, **german)
+
+    # Back to the browser's language.
+    client.force_login(peter.user)
+    client.post("/operators/language/", {"language": ""}, **german)
+    peter.refresh_from_db()
+    assert peter.language == ""
+    assert "Allgemeiner Pool" in client.get("/panel/", **german).content.decode()
+
+
+def test_arabic_reads_right_to_left(peter):
+    peter.language = "ar"
+    peter.save()
+    client = Client()
+    client.force_login(peter.user)
+    page = client.get("/panel/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "قائمة الانتظار العامة" in page
+
+
+def test_only_a_shipped_language_is_saved(peter):
+    client = Client()
+    client.force_login(peter.user)
+    assert client.post("/operators/language/", {"language": "xx"}).status_code == 400
+    assert client.get("/operators/language/").status_code == 405
+    response = client.post("/operators/language/", {"language": "es", "next": "https://evil.example/"})
+    assert response["Location"] == "/panel/"
+    peter.refresh_from_db()
+    assert peter.language == "es"
