@@ -24,9 +24,18 @@ function readCatalog() {
 
 const { language, catalog } = readCatalog();
 
-// The page's language, for Intl's dates, times and numbers: the <html lang> the server wrote
-// (the operator's choice or their browser's), else the browser's own.
-export const locale = (typeof document !== "undefined" && document.documentElement.lang) || language || undefined;
+// The locale of dates, times and numbers: the page's language (<html lang>, the operator's choice
+// or their browser's), as the browser has it when it is the same language ("en" on an en-GB
+// browser keeps its 24-hour clock, "de" on de-CH its own ways), else the page's as it is.
+function pickLocale() {
+  if (typeof document === "undefined") return undefined;
+  const page = document.documentElement.lang || language;
+  if (!page) return undefined;
+  const primary = (tag) => String(tag).split("-")[0].toLowerCase();
+  const browser = typeof navigator !== "undefined" ? navigator.languages || [navigator.language] : [];
+  return browser.find((tag) => tag && primary(tag) === primary(page)) || page;
+}
+export const locale = pickLocale();
 
 function fill(text, values) {
   if (!values) return text;

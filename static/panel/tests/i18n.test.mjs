@@ -49,3 +49,25 @@ test("Arabic picks each of its six forms, French says 0 in the singular", async 
   const es = await pageIn("es", { "{count} chat": ["{count} chat", "{count} chats", "{count} chats"] });
   assert.deepEqual([1, 2, 1000000].map((count) => es.n("{count} chat", "{count} chats", count)), ["1 chat", "2 chats", "1000000 chats"]);
 });
+
+test("dates in the page's language, as the browser has it when it is the same language", async () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", { value: { languages: ["en-GB", "de-CH"] }, configurable: true });
+  try {
+    const document = (lang) => ({ documentElement: { lang }, getElementById: () => null });
+    const localeOf = async (lang, key) => {
+      globalThis.document = document(lang);
+      try {
+        return (await import("../i18n.js?locale-" + key)).locale;
+      } finally {
+        delete globalThis.document;
+      }
+    };
+    assert.equal(await localeOf("en", "en"), "en-GB"); // its 24-hour clock, not America's
+    assert.equal(await localeOf("de", "de"), "de-CH");
+    assert.equal(await localeOf("ar", "ar"), "ar"); // chosen in the panel, not the browser's
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+    else delete globalThis.navigator;
+  }
+});
