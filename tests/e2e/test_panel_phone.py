@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from conftest import PASSWORD
+from tests.e2e.test_screenshots import BROWSERS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +35,9 @@ def assert_no_sideways_scroll(page: Page, where: str) -> None:
 def test_an_operator_answers_from_a_phone(web_server, peter, open_page):
     panel = phone_panel(web_server, peter, open_page)
     assert_no_sideways_scroll(panel, "the empty panel")
-    linda = open_page(f"http://{web_server}/demo/product/trail-shoes/")
-    mary = open_page(f"http://{web_server}/demo/cart/")
+    # (Browsers as people use them, not a headless test browser: the screenshots show them.)
+    linda = open_page(f"http://{web_server}/demo/product/trail-shoes/", user_agent=BROWSERS["mac"])
+    mary = open_page(f"http://{web_server}/demo/cart/", user_agent=BROWSERS["desktop"])
     mary.locator("[data-testid=wp-launcher]").click()
     mary.locator("[data-testid=wp-input]").fill("How long does delivery to Vienna take?")
     mary.locator("[data-testid=wp-send]").click()
