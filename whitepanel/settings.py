@@ -179,6 +179,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# The panel's web app manifest (issue 24): WhiteNoise's own list has no type for it.
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 
 # Redis: one server carries the channel layer, Celery's broker and presence.
 # Unset REDIS_URL means the run command started an embedded Redis and set it.

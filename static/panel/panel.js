@@ -16,6 +16,7 @@ import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
 import { createBarView } from "./views/bar.js";
 import { createHistory } from "./views/history.js";
+import { createPhoneView } from "./views/phone.js";
 import { createPoolView } from "./views/pool.js";
 import { createReplyManager } from "./views/reply_manager.js";
 import { createRoomsView } from "./views/rooms.js";
@@ -41,6 +42,18 @@ const visitors = createVisitorsView({
   store,
   dom: { body: $("visitors").tBodies[0], empty: $("visitors-empty"), count: $("visitor-count"), filter: $("visitor-filter") },
   actions: { startChat, openRoom: (roomId) => showRoom(roomId, { focus: true }) },
+});
+const phone = createPhoneView({
+  dom: {
+    panel: $("panel"),
+    lists: $("pane-lists"),
+    rooms: $("pane-rooms"),
+    listsCount: $("pane-lists-count"),
+    roomsCount: $("pane-rooms-count"),
+    bar: document.querySelector(".bar"),
+    menuButton: $("bar-menu"),
+    menu: $("bar-actions"),
+  },
 });
 const pool = createPoolView({ store, dom: { list: $("pool"), empty: $("pool-empty"), count: $("pool-count") }, actions: { accept: acceptRoom } });
 // The REST API with the panel's session: its CSRF token is the logout form's.
@@ -114,6 +127,7 @@ function apply(changes) {
   visitors.render(changes);
   pool.render(changes);
   rooms.render(changes);
+  phone.counts({ pool: Number($("pool-count").textContent) || 0, rooms: store.state.tabs.size });
   for (const roomId of changes.history) requestHistory(roomId);
   for (const clientId of changes.resend) transmit(clientId);
   for (const alert of changes.alerts) alertFor(alert);
@@ -155,6 +169,7 @@ function reportSeen() {
 // The operator opens a tab: in view (its unread count cleared), scrolled, maybe focused.
 function showRoom(roomId, { focus = false } = {}) {
   apply(store.selectRoom(roomId));
+  phone.roomOpened();
   rooms.reveal(roomId, { focus });
 }
 

@@ -29,6 +29,14 @@ export function h(tag, props, ...children) {
 // Visitor text inside a line of ours ("on <title>"): isolated as a <bdi>.
 export const visitorText = (text, className) => h("bdi", { class: className, text });
 
+// The name and email a visitor left (R16), each isolated: "ليلى · layla@example.com" keeps its
+// order, and the separator stays between them. [] if they left none.
+export function contactNodes(contact) {
+  if (!contact || typeof contact !== "object") return [];
+  const parts = [str(contact.name), str(contact.email)].filter(Boolean).map((text) => visitorText(text));
+  return parts.flatMap((node, i) => (i ? [" · ", node] : [node]));
+}
+
 export function setText(node, text) {
   const value = String(text);
   if (node.textContent !== value) node.textContent = value;

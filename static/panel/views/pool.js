@@ -1,7 +1,7 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
 import { contactText, duration, parseTime, str, visitorLabel } from "../format.js";
-import { h, setText, visitorText } from "./dom.js";
+import { contactNodes, h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
 
@@ -66,7 +66,12 @@ export function createPoolView({ store, dom, actions }) {
     ui.returned.hidden = !room.returned;
     // R16: asked while nobody could answer; how to reach them once they have gone.
     const contact = contactText(room.contact);
-    setText(ui.offline, room.offline_at ? "Offline request · " + (contact || "no email left yet") : contact);
+    const offlineKey = (room.offline_at ? "offline\u0000" : "") + contact;
+    if (ui.offlineKey !== offlineKey) {
+      ui.offlineKey = offlineKey;
+      const nodes = contactNodes(room.contact);
+      ui.offline.replaceChildren(...(room.offline_at ? ["Offline request · ", ...(nodes.length ? nodes : ["no email left yet"])] : nodes));
+    }
     ui.offline.hidden = !room.offline_at && !contact;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);

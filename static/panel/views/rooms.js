@@ -2,7 +2,7 @@
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
 import { ERROR_TEXT, clockTime, contactText, countdown, parseTime, str, visitorLabel } from "../format.js";
-import { h, linkedText, pathNode, setText } from "./dom.js";
+import { contactNodes, h, linkedText, pathNode, setText } from "./dom.js";
 
 const REASONS = {
   operator_closed: "closed by you",
@@ -210,7 +210,8 @@ export function createRoomsView({ store, dom, actions }) {
       ui.transfer.value = "";
       if (choice) actions.transfer(id, choice === "pool" ? null : Number(choice));
     });
-    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
+    // New messages are read out politely, once each (not what is typed, not the whole list again).
+    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Transcript" });
     ui.input = h("textarea", {
       class: "composer-input",
       testid: "message-input",
@@ -415,7 +416,10 @@ export function createRoomsView({ store, dom, actions }) {
 
     // The name and email they left (R16).
     const contact = contactText(room.contact);
-    setText(ui.contact, contact);
+    if (ui.contactText !== contact) {
+      ui.contactText = contact;
+      ui.contact.replaceChildren(...contactNodes(room.contact));
+    }
     ui.contact.hidden = !contact;
 
     // Status, countdown and actions.
