@@ -146,7 +146,7 @@
     host.style.setProperty(rtl ? "left" : "right", "20px", "important");
     host.style.setProperty(rtl ? "right" : "left", "auto", "important");
     host.style.setProperty("bottom", 20 + Math.min(400, Math.max(0, Number(brand.offset) || 0)) + "px", "important");
-    launcher.setAttribute("aria-label", word(state.open ? "close" : "open"));
+    renderBadge();
     toastClose.setAttribute("aria-label", word("dismiss"));
     render();
     if (typeof brand.color === "string" && /^#[0-9a-fA-F]{6}$/.test(brand.color)) {
@@ -188,6 +188,8 @@
     const count = state.open ? 0 : unread();
     badge.hidden = count === 0;
     badge.textContent = String(count);
+    // The count is part of the button's name, as it is of what it shows.
+    launcher.setAttribute("aria-label", word(state.open ? "close" : "open") + (count ? ", " + word("unread").replace("{n}", count) : ""));
   }
   function markSeen() {
     if (!state.open) return;
@@ -222,7 +224,6 @@
     state.open = open;
     tab.set("open", open ? "1" : "0");
     bubble.setAttribute("d", open ? CROSS : BUBBLE);
-    launcher.setAttribute("aria-label", word(open ? "close" : "open"));
     host.toggleAttribute("data-open", open); // a phone's window covers the screen, button included
     launcher.setAttribute("aria-expanded", String(open));
     if (tell) send({ type: open ? "open" : "close" });
