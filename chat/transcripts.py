@@ -64,7 +64,7 @@ def _messages_after(rooms: QuerySet[Room], room_id: int, message_id: int) -> lis
     return list(
         Message.objects.filter(room__in=rooms.values("pk"))
         .filter(Q(room_id__gt=room_id) | Q(room_id=room_id, id__gt=message_id))
-        .select_related("room__site", "room__operator__user")
+        .select_related("room__site", "room__operator__user", "attachment")
         .order_by("room_id", "id")[:CHUNK]
     )
 
