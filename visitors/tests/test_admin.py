@@ -4,6 +4,7 @@ allowed origins checked on save, and the site's greeting and colour reaching the
 import pytest
 from channels.db import database_sync_to_async
 
+from chat.files import upload_limits
 from conftest import SITE_ORIGIN
 from tests.owners import admin_client, make_page_views, make_staff, make_visitor
 from visitors.models import Site
@@ -164,6 +165,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",
         "prechat": "off",
+        "uploads": upload_limits(),
     }
 
 
