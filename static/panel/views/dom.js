@@ -5,7 +5,7 @@
 // control in it reorders nothing around it (issue 21), and Arabic or Hebrew text reads
 // in its own direction.
 
-import { httpHref, linkParts, pathOf, str } from "../format.js";
+import { fileHref, fileSize, httpHref, linkParts, pathOf, str } from "../format.js";
 
 // Build an element. Children that are strings become text nodes (append never parses HTML).
 export function h(tag, props, ...children) {
@@ -65,4 +65,45 @@ export function linkedText(value) {
     link.rel = "noopener noreferrer nofollow ugc";
     return link;
   });
+}
+
+// The file a message carries (issue 23): an image as its thumbnail, which opens the full image in
+// a new tab; anything else as a chip with its name and size that downloads it. Links only to the
+// server's own signed /files/ paths (format.fileHref); the name is text.
+const THUMB_SIZE = 320;
+export function fileNode(file) {
+  if (!file || typeof file !== "object") return null;
+  const name = str(file.name) || "file";
+  const size = fileSize(file.size);
+  const href = fileHref(file.url);
+  const thumb = fileHref(file.thumb);
+  const link = (className, testid, ...children) => {
+    if (!href) return h("span", { class: className, testid }, ...children);
+    const a = h("a", { class: className, testid, href, target: "_blank", title: size ? name + " · " + size : name }, ...children);
+    a.rel = "noopener noreferrer";
+    return a;
+  };
+  if (file.image === true && thumb) {
+    const img = h("img", { class: "msg-thumb", testid: "message-thumb", src: thumb, alt: name, loading: "lazy", decoding: "async" });
+    const width = Number(file.width);
+    const height = Number(file.height);
+    if (width > 0 && height > 0) {
+      // Its box from the start: the transcript does not jump when it loads.
+      const scale = Math.min(1, THUMB_SIZE / Math.max(width, height));
+      img.width = Math.max(1, Math.round(width * scale));
+      img.height = Math.max(1, Math.round(height * scale));
+    }
+    return h("div", { class: "msg-file", testid: "message-file", dataset: { kind: "image" } }, link("msg-image", "message-image-link", img));
+  }
+  return h(
+    "div",
+    { class: "msg-file", testid: "message-file", dataset: { kind: "download" } },
+    link(
+      "file-chip",
+      "message-file-link",
+      h("span", { class: "file-icon", "aria-hidden": "true", text: "\u{1F4CE}" }),
+      h("bdi", { class: "file-name", text: name }),
+      size ? h("span", { class: "file-size", text: size }) : null,
+    ),
+  );
 }
