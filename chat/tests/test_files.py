@@ -3,9 +3,9 @@ operator (`POST /api/rooms/{id}/files/`) or the snippet's visitor (`POST /files/
 cross-origin); its type and size are White Panel's to decide; it is served only by signed,
 expiring links, images inline, everything else as a download that never runs."""
 
+import asyncio
 import io
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -123,7 +123,8 @@ def test_an_operator_sends_an_image_which_is_served_inline_with_a_thumbnail(pete
     assert file["name"] == "Shoes in blue.PNG"
     assert (file["type"], file["image"], file["size"]) == ("image/png", True, len(original))
     assert (file["width"], file["height"]) == (1000, 500)
-    assert file["url"].startswith("/files/") and file["thumb"] == file["url"] + "thumb/"
+    assert file["url"].startswith("/files/")
+    assert file["thumb"] == file["url"] + "thumb/"
 
     served = Client().get(file["url"])
     assert served.status_code == 200
@@ -135,13 +136,15 @@ def test_an_operator_sends_an_image_which_is_served_inline_with_a_thumbnail(pete
     assert served["Cache-Control"].startswith("private")
 
     thumb = Client().get(file["thumb"])
-    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+    assert thumb.status_code == 200
+    assert thumb["Content-Type"] == "image/jpeg"
     with Image.open(io.BytesIO(body_of(thumb))) as image:
         assert image.size == (320, 160)
 
     # Stored under random names, never the sender's.
     names = stored_files(media_root)
-    assert len(names) == 2 and not any("Shoes" in name for name in names)
+    assert len(names) == 2
+    assert not any("Shoes" in name for name in names)
     attachment = Attachment.objects.get()
     assert Message.objects.get(pk=message["id"]).attachment == attachment
 
@@ -168,8 +171,10 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_stored(peter, peters_ro
     assert error_of(response)["code"] == "too_large"
     # Past the limit and its form's overhead, refused before the body is read.
     response = operator_upload(peter, peters_room.pk, upload("notes.txt", b"x" * (files.FORM_OVERHEAD + 2000)))
-    assert response.status_code == 413 and error_of(response)["code"] == "too_large"
-    assert stored_files(media_root) == [] and not Message.objects.filter(room=peters_room).exists()
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
+    assert stored_files(media_root) == []
+    assert not Message.objects.filter(room=peters_room).exists()
 
 
 @pytest.mark.parametrize("name", ["setup.exe", "page.html", "drawing.svg", "script.js", "no-extension", ".png"])
@@ -183,7 +188,8 @@ def test_types_not_allowed_are_refused(peter, peters_room, media_root, name):
 def test_an_owner_turns_files_off_with_an_empty_list(peter, peters_room, media_root, settings):
     settings.WP_UPLOAD_TYPES = ""
     response = operator_upload(peter, peters_room.pk, upload("photo.png", png()))
-    assert response.status_code == 415 and "no files" in error_of(response)["detail"]
+    assert response.status_code == 415
+    assert "no files" in error_of(response)["detail"]
     assert files.upload_limits() is None
 
 
@@ -238,8 +244,11 @@ def test_a_file_name_is_cleaned_and_never_used_on_disk(peter, peters_room, media
     response = operator_upload(peter, peters_room.pk, upload(name, b"%PDF-1.4"))
     assert response.status_code == 201, response.content
     shown = response.json()["file"]["name"]
-    assert len(shown) == 200 and shown.startswith("gnp.exe report xx") and shown.endswith("x.pdf")
-    assert "\u202e" not in shown and "/" not in shown
+    assert len(shown) == 200
+    assert shown.startswith("gnp.exe report xx")
+    assert shown.endswith("x.pdf")
+    assert "\u202e" not in shown
+    assert "/" not in shown
     assert all("etc" not in path and "report" not in path for path in stored_files(media_root))
     assert files.clean_name("  ..hidden  ") == "hidden"
     assert files.clean_name("C:\\Users\\me\\photo.PNG") == "photo.PNG"
@@ -262,8 +271,10 @@ def test_only_the_rooms_operator_sends_files_in_it(site, peter, jane, olga, pete
     assert operator_upload(type("Owner", (), {"user": owner}), peters_room.pk, upload("a.txt", b"x")).status_code == 403
     ended = make_room(make_visitor(site), operator=peter, status=Room.Status.EXPIRED)
     response = operator_upload(peter, ended.pk, upload("a.txt", b"x"))
-    assert response.status_code == 409 and error_of(response)["code"] == "expired"
-    assert stored_files(media_root) == [] and Attachment.objects.count() == 0
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "expired"
+    assert stored_files(media_root) == []
+    assert Attachment.objects.count() == 0
 
 
 def test_bad_forms_are_4xx(peter, peters_room, media_root):
@@ -272,13 +283,16 @@ def test_bad_forms_are_4xx(peter, peters_room, media_root):
     assert error_of(api.post(path, {"body": "no file"}, format="multipart"))["code"] == "invalid"
     two = {"file": [upload("a.txt", b"a"), upload("b.txt", b"b")]}
     response = api.post(path, two, format="multipart")
-    assert response.status_code == 400 and error_of(response)["code"] == "invalid"
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid"
     response = api.post(path, {"file": upload("a.txt", b"a"), "body": "x" * 5000}, format="multipart")
-    assert response.status_code == 400 and error_of(response)["code"] == "too_long"
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "too_long"
     response = api.post(path, {"file": upload("a.txt", b"")}, format="multipart")
     assert response.status_code == 400
     response = api.post(path, {"body": "json"}, format="json")
-    assert response.status_code == 415 and error_of(response)["code"] == "unsupported_media_type"
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
     assert stored_files(media_root) == []
 
 
@@ -330,7 +344,8 @@ def test_a_file_gone_from_storage_is_a_404_not_a_500(peter, peters_room, media_r
     file = operator_upload(peter, peters_room.pk, upload("a.txt", b"x")).json()["file"]
     default_storage.delete(Attachment.objects.get().file.name)
     response = Client().get(file["url"])
-    assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
 
 
 def test_files_leave_the_storage_with_their_room(peter, peters_room, media_root, django_capture_on_commit_callbacks):
@@ -338,7 +353,8 @@ def test_files_leave_the_storage_with_their_room(peter, peters_room, media_root,
     assert len(stored_files(media_root)) == 2
     with django_capture_on_commit_callbacks(execute=True):
         peters_room.visitor.delete()  # the visitor, their rooms, their messages, their files
-    assert stored_files(media_root) == [] and Attachment.objects.count() == 0
+    assert stored_files(media_root) == []
+    assert Attachment.objects.count() == 0
 
 
 # The visitor sends ------------------------------------------------------------------------------
@@ -354,7 +370,8 @@ def test_a_visitor_sends_a_file_cross_origin_and_it_makes_their_request(site, li
     assert (message["sender"], message["body"], message["file"]["type"]) == ("visitor", "My order", "image/jpeg")
     # No live room: the message made a request in the pool (R9), as a `message` frame does.
     room = Room.objects.get(visitor=linda)
-    assert room.status == Room.Status.PENDING and message["room"] == room.pk
+    assert room.status == Room.Status.PENDING
+    assert message["room"] == room.pk
 
 
 def test_the_preflight_allows_the_sites_origins_only(site, other_site, linda):
@@ -363,7 +380,8 @@ def test_the_preflight_allows_the_sites_origins_only(site, other_site, linda):
     assert allowed.status_code == 204
     assert allowed["Access-Control-Allow-Origin"] == SITE_ORIGIN
     assert allowed["Access-Control-Allow-Methods"] == "POST"
-    assert "Origin" in allowed["Vary"] and "Access-Control-Allow-Credentials" not in allowed
+    assert "Origin" in allowed["Vary"]
+    assert "Access-Control-Allow-Credentials" not in allowed
     for key, origin in (("shop", OTHER_ORIGIN), ("shop", "http://evil.test"), ("nope", SITE_ORIGIN), ("shop", "")):
         refused = Client().options(f"/files/visitor/?site={key}", **({"HTTP_ORIGIN": origin} if origin else {}))
         assert "Access-Control-Allow-Origin" not in refused, (key, origin)
@@ -371,21 +389,25 @@ def test_the_preflight_allows_the_sites_origins_only(site, other_site, linda):
 
 def test_a_foreign_origin_gets_no_cors_allow_and_stores_nothing(site, linda, media_root):
     response = visitor_upload(upload("a.txt", b"x"), origin="http://evil.test")
-    assert response.status_code == 403 and error_of(response)["code"] == "not_allowed"
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "not_allowed"
     assert "Access-Control-Allow-Origin" not in response
     assert visitor_upload(upload("a.txt", b"x"), origin="").status_code == 403
     assert visitor_upload(upload("a.txt", b"x"), site_key="nope").status_code == 404
-    assert stored_files(media_root) == [] and Message.objects.count() == 0
+    assert stored_files(media_root) == []
+    assert Message.objects.count() == 0
 
 
 def test_a_token_works_only_on_its_own_site(site, other_site, linda, media_root):
     # Linda's token on the other site's key (from a page of the other site): nobody there.
     response = visitor_upload(upload("a.txt", b"x"), site_key="other", origin=OTHER_ORIGIN)
-    assert response.status_code == 403 and error_of(response)["code"] == "not_allowed"
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "not_allowed"
     assert response["Access-Control-Allow-Origin"] == OTHER_ORIGIN  # an answer the page may read
     assert visitor_upload(upload("a.txt", b"x"), token="made-up").status_code == 403
     assert visitor_upload(upload("a.txt", b"x"), token="").status_code == 400
-    assert stored_files(media_root) == [] and Message.objects.count() == 0
+    assert stored_files(media_root) == []
+    assert Message.objects.count() == 0
 
 
 def test_a_visitor_writes_only_into_their_own_room(site, peter, linda, media_root):
@@ -400,17 +422,21 @@ def test_a_visitor_writes_only_into_their_own_room(site, peter, linda, media_roo
 def test_a_visitors_resend_is_stored_once(site, linda, media_root):
     first = visitor_upload(upload("a.txt", b"x"), client_id="v-7")
     again = visitor_upload(upload("a.txt", b"x"), client_id="v-7")
-    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
-    assert Attachment.objects.count() == 1 and len(stored_files(media_root)) == 1
+    assert again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert Attachment.objects.count() == 1
+    assert len(stored_files(media_root)) == 1
 
 
 def test_the_pre_chat_form_comes_first_as_for_a_message(site, linda, media_root):
     site.prechat = Site.Prechat.REQUIRED
     site.save()
     response = visitor_upload(upload("a.txt", b"x"))
-    assert response.status_code == 403 and error_of(response)["code"] == "details_required"
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "details_required"
     assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
-    assert stored_files(media_root) == [] and not Room.objects.exists()
+    assert stored_files(media_root) == []
+    assert not Room.objects.exists()
 
 
 def test_visitor_refusals_are_clear_4xx(site, linda, media_root, settings):
@@ -419,7 +445,8 @@ def test_visitor_refusals_are_clear_4xx(site, linda, media_root, settings):
     assert error_of(visitor_upload(upload("x.png", HTML)))["code"] == "type_not_allowed"
     settings.WP_UPLOAD_MAX_BYTES = 10
     response = visitor_upload(upload("x.txt", b"x" * 11))
-    assert response.status_code == 413 and error_of(response)["code"] == "too_large"
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "too_large"
     assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
 
 
@@ -427,7 +454,8 @@ def test_visitor_uploads_are_rate_limited_per_visitor_and_address(site, linda, m
     settings.WP_RATE_VISITOR_UPLOADS = "1/60"
     assert visitor_upload(upload("x.txt", b"x")).status_code == 201
     response = visitor_upload(upload("x.txt", b"x"))
-    assert response.status_code == 429 and error_of(response)["code"] == "rate_limited"
+    assert response.status_code == 429
+    assert error_of(response)["code"] == "rate_limited"
     assert response["Access-Control-Allow-Origin"] == SITE_ORIGIN
     settings.WP_RATE_IP_UPLOADS = "2/60"
     visitor_with_token(site, "tom-token-0123456789")
@@ -470,7 +498,7 @@ async def test_the_file_reaches_both_sides_and_history_has_fresh_links(sockets, 
         assert event["message"]["file"]["name"] == "sizes.pdf"
 
     # A page opened later reads the files with links made then.
-    time.sleep(1.1)  # the signature's clock counts seconds
+    await asyncio.sleep(1.1)  # the signature's clock counts seconds
     history = await linda.ask(of_type("history"), type="history", after=0)
     [later] = [m["file"] for m in history["messages"] if m["id"] == sent.json()["id"]]
     assert later["url"] != sent.json()["file"]["url"]

@@ -101,9 +101,35 @@ export function fileNode(file) {
     link(
       "file-chip",
       "message-file-link",
-      h("span", { class: "file-icon", "aria-hidden": "true", text: "\u{1F4CE}" }),
+      fileBadge(name),
       h("bdi", { class: "file-name", text: name }),
       size ? h("span", { class: "file-size", text: size }) : null,
     ),
   );
+}
+
+// A file's kind at a glance: its extension in a small box ("PDF"), no icon font needed.
+export function fileBadge(name) {
+  const text = str(name);
+  const dot = text.lastIndexOf(".");
+  const extension = dot > 0 ? text.slice(dot + 1, dot + 5).toUpperCase() : "";
+  return h("span", { class: "file-icon", "aria-hidden": "true", text: extension || "FILE" });
+}
+
+// A paperclip, drawn (no icon font): the composer's Attach button.
+export function paperclip() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "18");
+  svg.setAttribute("height", "18");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M16.5 6.5 8.4 14.6a2 2 0 0 0 2.8 2.8l8.1-8.1a4 4 0 0 0-5.7-5.7l-8.3 8.3a6 6 0 0 0 8.5 8.5l6.7-6.7");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  svg.append(path);
+  return svg;
 }

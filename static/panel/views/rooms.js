@@ -3,7 +3,7 @@
 
 import { ERROR_TEXT, clockTime, contactText, countdown, fileSize, parseTime, str, visitorLabel } from "../format.js";
 import { acceptAttribute } from "../uploads.js";
-import { fileNode, h, linkedText, pathNode, setText } from "./dom.js";
+import { fileBadge, fileNode, h, linkedText, paperclip, pathNode, setText } from "./dom.js";
 
 const REASONS = {
   operator_closed: "closed by you",
@@ -158,7 +158,7 @@ export function createRoomsView({ store, dom, actions }) {
       h(
         "div",
         { class: "msg-body" },
-        h("span", { class: "file-icon", "aria-hidden": "true", text: "\u{1F4CE}" }),
+        fileBadge(file.name),
         h("bdi", { class: "file-name", testid: "upload-name", text: str(file.name) || "file" }),
         size ? h("span", { class: "file-size", text: size }) : null,
         bar,
@@ -302,14 +302,18 @@ export function createRoomsView({ store, dom, actions }) {
     // Files and images (issue 23): chosen with Attach, dropped on the chat, or pasted in the
     // composer; each is sent at once as a message of its own. Not in a note: notes carry none.
     ui.fileInput = h("input", { type: "file", class: "file-input", testid: "file-input", multiple: true, tabIndex: -1, "aria-hidden": "true" });
-    ui.attach = h("button", {
-      type: "button",
-      class: "ghost attach",
-      testid: "attach",
-      text: "Attach",
-      title: "Send a file or an image (or drop it on the chat, or paste it)",
-      onclick: () => ui.fileInput.click(),
-    });
+    ui.attach = h(
+      "button",
+      {
+        type: "button",
+        class: "ghost attach",
+        testid: "attach",
+        title: "Send a file or an image (or drop it on the chat, or paste it)",
+        "aria-label": "Attach a file",
+        onclick: () => ui.fileInput.click(),
+      },
+      paperclip(),
+    );
     ui.form.prepend(ui.attach, ui.fileInput);
     applyUploadLimit(ui);
     const canUpload = () => {
