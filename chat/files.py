@@ -352,6 +352,11 @@ def attachment_id_of(token: str) -> int:
         raise NotFound("no such file") from None
 
 
+def file_url(attachment: Attachment, *, thumb: bool = False) -> str:
+    """A fresh signed link to the file (or its thumbnail), relative to this server."""
+    return f"/files/{file_token(attachment.pk)}/" + ("thumb/" if thumb else "")
+
+
 def file_payload(attachment: Attachment) -> dict:
     """A message's `file` (chat/events.py): fresh links, relative to this server (the snippet
     puts its server's origin before them)."""

@@ -17,11 +17,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from chat import files
+from chat import files, transcripts
 from chat.models import Attachment, Message, Room
 from chat.tests.test_rooms import chat_with
 from conftest import OTHER_ORIGIN, SITE_ORIGIN
 from tests.api import client_for, error_of, make_room, make_user, make_visitor
+from tests.owners import admin_client, make_staff
 from tests.sockets import of_type
 from visitors.models import Site, Visitor, hash_token
 
@@ -506,3 +507,36 @@ async def test_the_file_reaches_both_sides_and_history_has_fresh_links(sockets, 
     assert served.status_code == 200
     panel_history = await panel.ask(of_type("history", room=room["id"]), type="history", room=room["id"], after=0)
     assert [m["file"]["name"] for m in panel_history["messages"] if m["file"]] == ["photo.png", "sizes.pdf"]
+
+
+# Admin ---------------------------------------------------------------------------------------
+
+
+def test_admin_shows_a_messages_file_with_a_link_and_the_csv_names_it(site, peter, peters_room, media_root):
+    file = operator_upload(peter, peters_room.pk, upload("sizes <chart>.pdf", b"%PDF"), body="chart").json()["file"]
+    owner = admin_client(make_staff("owner", site))
+    page = owner.get(f"/admin/chat/room/{peters_room.pk}/change/").content.decode()
+    assert "sizes &lt;chart&gt;.pdf" in page
+    assert 'class="wp-file"' in page
+    assert 'rel="noopener noreferrer"' in page
+    link = page.split('class="wp-file" href="', 1)[1].split('"', 1)[0]
+    assert link.startswith("/files/")
+    assert body_of(Client().get(link)) == b"%PDF"
+    message = Message.objects.get(attachment__isnull=False)
+    assert owner.get(f"/admin/chat/message/{message.pk}/change/").status_code == 200
+    # The CSV export's last column names it.
+    assert transcripts.CSV_COLUMNS[-1] == "file"
+    assert transcripts._row(Message.objects.select_related("room__site").get(pk=message.pk))[-1] == file["name"]
+
+
+def test_a_message_deleted_in_admin_takes_its_file(
+    site, peter, peters_room, media_root, django_capture_on_commit_callbacks
+):
+    operator_upload(peter, peters_room.pk, upload("a.txt", b"x"))
+    root = admin_client(make_staff("root", superuser=True))
+    message = Message.objects.get(attachment__isnull=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = root.post(f"/admin/chat/message/{message.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert Attachment.objects.count() == 0
+    assert stored_files(media_root) == []
