@@ -540,3 +540,12 @@ def test_a_message_deleted_in_admin_takes_its_file(
     assert response.status_code == 302
     assert Attachment.objects.count() == 0
     assert stored_files(media_root) == []
+
+
+def test_the_reply_mail_to_a_visitor_who_left_names_a_file(site, peter, peters_room, media_root, mailoutbox):
+    Visitor.objects.filter(pk=peters_room.visitor_id).update(email="linda@example.com")
+    sent = operator_upload(peter, peters_room.pk, upload("sizes.pdf", b"%PDF")).json()
+    from chat import offline
+
+    assert offline.replies_send(room_id=peters_room.pk, message_ids=[sent["id"]]) == 1
+    assert "[A file: sizes.pdf. Open the chat to see it.]" in mailoutbox[0].body
