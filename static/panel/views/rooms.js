@@ -13,6 +13,7 @@ const REASONS = {
   ended_by_admin: "ended in admin",
 };
 const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new line";
+const NOTE_PLACEHOLDER = "Internal note — only operators see it";
 const HOLD_MS = 5000; // Close / Reopen stay disabled this long, or until the room changes
 
 // dom: {tabs, rooms, empty}; actions: {select(roomId, {focus}), roomAction(type, roomId),
@@ -293,7 +294,7 @@ export function createRoomsView({ store, dom, actions }) {
         ui.noteMode = !ui.noteMode;
         ui.noteToggle.setAttribute("aria-pressed", String(ui.noteMode));
         ui.form.classList.toggle("note-mode", ui.noteMode);
-        ui.input.placeholder = ui.noteMode ? "Internal note — only operators see it" : PLACEHOLDER;
+        ui.input.placeholder = ui.noteMode ? NOTE_PLACEHOLDER : PLACEHOLDER;
         ui.attach.disabled = ui.noteMode || store.state.rooms.get(id)?.status === "expired";
         ui.input.focus();
       },
@@ -580,7 +581,8 @@ export function createRoomsView({ store, dom, actions }) {
     ui.input.disabled = expired;
     ui.send.disabled = expired;
     ui.attach.disabled = expired || ui.noteMode;
-    ui.input.placeholder = expired ? "This chat has ended." : PLACEHOLDER;
+    // A room event while the Note switch is on (the visitor opening the window) keeps its words.
+    ui.input.placeholder = expired ? "This chat has ended." : ui.noteMode ? NOTE_PLACEHOLDER : PLACEHOLDER;
 
     // The signal: what the operator should know about the visitor right now.
     let signal = "";
