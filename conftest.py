@@ -8,7 +8,9 @@ Celery queues never meet another run's.
 
 import functools
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +41,7 @@ TEST_TIMINGS = {
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
-                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
+                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS", "WP_RATE_IP_UPLOADS",
                                                  "WP_RATE_IP_PASSWORD_RESETS",
                                                  # and tests send frames faster than people do
                                                  "WP_RATE_SOCKET_FRAMES", "WP_RATE_PANEL_FRAMES")}  # fmt: skip
@@ -61,6 +63,12 @@ def mail_dir() -> Path:
 def pytest_configure(config):
     # Settings are loaded already; child processes read the same values from the environment.
     os.environ["WP_EMAIL_FILE_PATH"] = str(mail_dir())
+    # Files sent in chats (issue 23) go to a folder of this run's, removed at its end: none is
+    # left in var/. The `media_root` fixture gives a test one of its own.
+    media = tempfile.mkdtemp(prefix="wp-test-media-")
+    config.wp_media_root = media
+    os.environ["WP_MEDIA_ROOT"] = media
+    settings.MEDIA_ROOT = media
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
@@ -75,6 +83,19 @@ def pytest_configure(config):
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as error:
         pytest.exit(f"Redis at {settings.REDIS_URL} does not answer ({error}); `make test` starts one", returncode=2)
+
+
+def pytest_unconfigure(config):
+    media = getattr(config, "wp_media_root", None)
+    if media:
+        shutil.rmtree(media, ignore_errors=True)
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Files stored by this test (in this process) land in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
 
 
 @pytest.fixture(autouse=True)

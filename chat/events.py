@@ -31,6 +31,7 @@ from visitors.clients import UTM_FIELDS
 from visitors.models import Site, Visitor
 from visitors.visits import visits
 
+from . import files
 from .models import Message, Room, visitor_sees
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def message_payload(message: Message) -> dict:
         "client_id": message.client_id or None,
         # A system line's code (R15: models.Message.Event), null for what people wrote.
         "event": message.event or None,
+        # The file it carries (issue 23), with links made now (chat/files.py), or null. A message
+        # without one is told by its column: no query.
+        "file": files.file_payload(message.attachment) if message.attachment_id is not None else None,
     }
 
 
@@ -147,6 +151,8 @@ def site_payload(site: Site, *, online: bool) -> dict:
         "prechat": site.prechat,
         # Whether the visitor may ask for the conversation by email (issue 23).
         "transcripts": site.transcripts,
+        # Files in messages (issue 23): the extensions and largest size taken, null when none.
+        "uploads": files.upload_limits(),
     }
 
 

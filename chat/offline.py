@@ -286,7 +286,7 @@ def replies_send(*, room_id: int, message_ids: list[int]) -> int:
     visitor = room.visitor
     if not visitor.email:
         return 0
-    replies = list(Message.objects.filter(pk__in=message_ids).order_by("pk"))
+    replies = list(Message.objects.filter(pk__in=message_ids).select_related("attachment").order_by("pk"))
     context = {
         "site": room.site,
         "visitor": visitor,

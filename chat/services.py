@@ -16,7 +16,7 @@ from visitors.models import Site, Visitor
 from visitors.presence import operator_presence
 from visitors.windows import chat_windows
 
-from . import events, offline
+from . import events, files, offline
 from .models import Message, Room
 from .selectors import live_room, without_back_link
 
@@ -79,6 +79,10 @@ _own_room_row_resent = PreparedQuery(
     str,
 )
 _message_insert = PreparedInsert(Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at"])
+# A message carrying a file (issue 23).
+_message_with_file_insert = PreparedInsert(
+    Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at", "attachment"]
+)
 
 
 def _locked_room(row: tuple | None, *, resend_checked: bool, offline_read: bool = False) -> Room | None:
@@ -301,8 +305,12 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
         return room
 
 
-def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
-    """Stored before it is relayed (R8); with no live room it starts a new pool request (R9)."""
+def message_send_by_visitor(
+    *, visitor_id: int, body: str, client_id: str = "", upload: files.Upload | None = None
+) -> Message:
+    """Stored before it is relayed (R8); with no live room it starts a new pool request (R9).
+    `upload`: a file it carries (chat/files.py), its body the caption; a resend of a message
+    stored before returns that one and leaves the upload unused."""
     now = timezone.now()
     with transaction.atomic():
         # The usual case, in one locking read and one insert: a live room, a new message.
@@ -313,7 +321,9 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if room is not None:
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
-            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+            return _message_create(
+                room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+            )
         # No live room: this message may start one. The visitor's row serialises that.
         visitor = _lock_visitor(visitor_id)
         if client_id:
@@ -326,12 +336,16 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if room is not None:
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
-            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+            return _message_create(
+                room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+            )
         site = Site.objects.get(pk=visitor.site_id)  # read once: the form's rule, then routing
         if _details_missing(visitor, site):
             raise DetailsRequired("leave your name and email first: this site asks for them before a first message")
         room = _new_request(visitor=visitor, now=now, site=site, visitor_in_room=True)
-        return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+        return _message_create(
+            room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+        )
 
 
 def _reopened_by_visitor(room: Room) -> Room:
@@ -346,10 +360,23 @@ def _reopened_by_visitor(room: Room) -> Room:
     return room
 
 
-def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
+def _message_create(
+    *,
+    room: Room,
+    sender: str,
+    body: str,
+    client_id: str,
+    at: datetime,
+    operator=None,
+    upload: files.Upload | None = None,
+) -> Message:
     name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
     message = Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
-    _message_insert.save(message)
+    if upload is None:
+        _message_insert.save(message)
+    else:
+        message.attachment = files.attach(upload, room=room)
+        _message_with_file_insert.save(message)
     events.message_sent(message, room)
     return message
 
@@ -513,7 +540,10 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
         return room
 
 
-def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
+def message_send_by_operator(
+    *, room_id: int, operator: Operator, body: str, client_id: str = "", upload: files.Upload | None = None
+) -> Message:
+    """`upload`: a file it carries (chat/files.py), as message_send_by_visitor's."""
     with transaction.atomic():
         # Locked: see _lock_live_room.
         room = _lock_own_room(room_id=room_id, operator=operator, resent_of=client_id)
@@ -530,6 +560,7 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
             body=body,
             client_id=client_id,
             at=timezone.now(),
+            upload=upload,
         )
         if room.offline:
             offline.reply_written(room_id=room.pk, visitor_id=room.visitor_id, message_id=message.pk)

@@ -25,6 +25,7 @@ ENDPOINTS = {
     "/api/rooms/": {"get"},
     "/api/rooms/{id}/": {"get"},
     "/api/rooms/{id}/messages/": {"get", "post"},
+    "/api/rooms/{id}/files/": {"post"},
     "/api/rooms/{id}/close/": {"post"},
     "/api/replies/": {"get", "post"},
     "/api/replies/{id}/": {"patch", "delete"},

@@ -19,6 +19,7 @@ urlpatterns = [
     path("rooms/", chat_api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/<int:id>/", chat_api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:id>/messages/", chat_api.RoomMessagesView.as_view(), name="api-room-messages"),
+    path("rooms/<int:id>/files/", chat_api.RoomFilesView.as_view(), name="api-room-files"),
     path("rooms/<int:id>/close/", chat_api.RoomCloseView.as_view(), name="api-room-close"),
     path("replies/", operators_api.CannedReplyListView.as_view(), name="api-replies"),
     path("replies/<int:id>/", operators_api.CannedReplyDetailView.as_view(), name="api-reply"),

@@ -6,6 +6,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
+from chat.files import upload_limits
 from conftest import SITE_ORIGIN
 from tests.owners import admin_client, make_page_views, make_staff, make_visitor
 from visitors.models import Site
@@ -175,6 +176,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
         "language": "",
         "texts": {},
         "offset": 0,
+        "uploads": upload_limits(),
     }
 
 

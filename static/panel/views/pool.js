@@ -1,6 +1,6 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
-import { contactText, duration, parseTime, str, visitorLabel } from "../format.js";
+import { contactText, duration, messageText, parseTime, str, visitorLabel } from "../format.js";
 import { contactNodes, h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
@@ -75,7 +75,7 @@ export function createPoolView({ store, dom, actions }) {
     ui.offline.hidden = !room.offline_at && !contact;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
-    setText(ui.message, first ? first.body : "(no message yet)");
+    setText(ui.message, first ? messageText(first) : "(no message yet)");
     ui.message.classList.toggle("muted", !first);
     updateClock(ui, Date.now());
   }
