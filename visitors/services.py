@@ -133,6 +133,9 @@ def site_update(
     routing: str | None = None,
     prechat: str | None = None,
     transcripts: bool | None = None,
+    timezone_name: str | None = None,
+    hours: dict | None = None,
+    closed_days: list | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -160,6 +163,10 @@ def site_update(
             "routing": routing,
             "prechat": prechat,
             "transcripts": transcripts,
+            # Issue 25: the hours apply at the next sweep, which tells the snippets.
+            "timezone": timezone_name,
+            "hours": hours,
+            "closed_days": closed_days,
         }
         for name, value in chat_settings.items():
             if value is not None:

@@ -1,6 +1,8 @@
 """Django admin for sites and visitors: what a superuser and a site owner see and may change,
 allowed origins checked on save, and the site's greeting and colour reaching the snippet."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -37,6 +39,9 @@ def site_form(site: Site, **changes) -> dict:
         "max_chats_per_operator": site.max_chats_per_operator,
         "routing": site.routing,
         "prechat": site.prechat,
+        "timezone": site.timezone,
+        "hours": json.dumps(site.hours),
+        "closed_days": json.dumps(site.closed_days),
     }
     # A checkbox: sent when ticked, left out when not.
     data.update({"transcripts": "on"} if site.transcripts else {})
@@ -162,6 +167,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
     assert linda.welcome["site"] == {
         "key": "shop",
         "online": False,
+        "back_at": None,
         "name": "Shop",
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",

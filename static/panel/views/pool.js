@@ -66,8 +66,9 @@ export function createPoolView({ store, dom, actions }) {
     ui.returned.hidden = !room.returned;
     // R16: asked while nobody could answer; how to reach them once they have gone.
     const contact = contactText(room.contact);
-    setText(ui.offline, room.offline_at ? "Offline request · " + (contact || "no email left yet") : contact);
-    ui.offline.hidden = !room.offline_at && !contact;
+    const kind = room.after_hours ? "After hours · offline request · " : "Offline request · ";
+    setText(ui.offline, room.offline_at ? kind + (contact || "no email left yet") : room.after_hours ? "After hours" : contact);
+    ui.offline.hidden = !room.offline_at && !contact && !room.after_hours;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
     setText(ui.message, first ? first.body : "(no message yet)");
