@@ -74,6 +74,9 @@ class RoomSerializer(serializers.Serializer):
         allow_null=True,
         help_text="A request back in the pool by itself (R14): its visitor's question was left unanswered.",
     )
+    after_hours = serializers.BooleanField(
+        help_text="Made while its site was outside its business hours (issue 25): the panels do not alert."
+    )
     offline_at = serializers.DateTimeField(
         allow_null=True,
         help_text="An offline request (R16) since then: asked while no operator was online, or not taken in time.",

@@ -25,8 +25,10 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
 from operators.models import Operator
+from visitors import hours
 from visitors.clients import UTM_FIELDS
 from visitors.models import Site, Visitor
 from visitors.visits import visits
@@ -94,6 +96,8 @@ def room_payload(room: Room) -> dict:
             if room.return_reason
             else None
         ),
+        # Issue 25 (extension): made outside its site's business hours; the panel does not alert.
+        "after_hours": room.after_hours,
         # R16 (extension): an offline request since when, and how its visitor can be answered
         # once they have left (operators see it with the request even then).
         "offline_at": _time(room.offline_at),
@@ -132,12 +136,22 @@ def message_payload(message: Message) -> dict:
     }
 
 
-def site_payload(site: Site, *, online: bool) -> dict:
+def site_state(site: Site, now: datetime | None = None) -> tuple[bool, str | None]:
+    """Whether the snippet says someone can answer (R16: an operator online, and, issue 25, the
+    site within its hours) and, outside its hours, when it opens next (ISO time)."""
+    back_at = None if site.hours_open else hours.next_open(site, now or timezone.now())
+    return site.available, _time(back_at)
+
+
+def site_payload(site: Site, *, online: bool, back_at: str | None = None) -> dict:
     """The site as its snippet knows it: `welcome`'s and the `site` event's. `online`: whether
-    any of its operators is (R16); the rest is what the snippet shows (extension)."""
+    anyone can answer now (`site_state`); `back_at`: when the site opens next while it is
+    outside its business hours, else null (issue 25); the rest is what the snippet shows
+    (extension)."""
     return {
         "key": site.key,
         "online": online,
+        "back_at": back_at,
         "name": site.name,
         # The default greeting is the snippet's own, in the visitor's language (issue 24).
         "greeting": "" if site.greeting == Site._meta.get_field("greeting").default else site.greeting,
@@ -484,21 +498,18 @@ def operator_changed(operator: Operator, site_ids: Iterable[int]) -> None:
     _publish([(site_group(site_id), event) for site_id in site_ids])
 
 
-def site_availability_changed(sites: Iterable[Site]) -> None:
-    """Whether anyone is online changed for these sites (chat/availability.py): one `site` event
-    each, to the site's visitor sockets. Sent as `wp.site` with the state beside the text: a
-    socket keeps it for its welcome, even before its hello."""
-    batch = [
-        (
-            site_visitors_group(site.pk),
-            {
-                "type": "wp.site",
-                "online": site.operators_online,
-                "text": _encode({"type": "site", "site": site_payload(site, online=site.operators_online)}),
-            },
+def site_availability_changed(sites: Iterable[Site], *, now: datetime | None = None) -> None:
+    """Whether anyone can answer changed for these sites (chat/availability.py: an operator came
+    or went, or the site opened or closed): one `site` event each, to the site's visitor sockets.
+    Sent as `wp.site` with the state beside the text: a socket keeps it for its welcome, even
+    before its hello."""
+    batch = []
+    for site in sites:
+        online, back_at = site_state(site, now)
+        text = _encode({"type": "site", "site": site_payload(site, online=online, back_at=back_at)})
+        batch.append(
+            (site_visitors_group(site.pk), {"type": "wp.site", "online": online, "back_at": back_at, "text": text})
         )
-        for site in sites
-    ]
     transaction.on_commit(lambda: _deliver(batch))
 
 

@@ -62,6 +62,8 @@ class Room(models.Model):
     # online, or not accepted within WP_POOL_TIMEOUT. It stays in the pool when its visitor
     # leaves, and whoever takes it answers by email if they are gone (chat/offline.py).
     offline_at = models.DateTimeField(null=True, blank=True)
+    # Issue 25: made while its site was outside its business hours: the panels do not alert.
+    after_hours = models.BooleanField(default=False)
     # When the site's owners were mailed about it: claimed once, whatever sweeps or retries race.
     owners_notified_at = models.DateTimeField(null=True, blank=True)
     # The last operator message of the room the visitor was mailed, or was on the site to see:

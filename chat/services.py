@@ -178,9 +178,11 @@ def _new_request(
     """A new request of the visitor: in the pool, or given to an operator at once when the
     site assigns requests (issue 23). Its events are published."""
     site = site or Site.objects.get(pk=visitor.site_id)
-    operator = _assignee(site, exclude=exclude_operator)
+    # Outside the site's business hours (issue 25) a request waits in the pool, marked so: the
+    # sweep makes it an offline request (chat/offline.py) and no panel alerts for it.
+    operator = _assignee(site, exclude=exclude_operator) if site.hours_open else None
     if operator is None:
-        room = _new_room(visitor=visitor, now=now, **fields)
+        room = _new_room(visitor=visitor, now=now, after_hours=not site.hours_open, **fields)
         events.room_changed(room, visitor=visitor, pooled=True)
         return room
     room = _new_room(

@@ -99,12 +99,14 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = [
             "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
-            "max_chats_per_operator", "routing", "prechat", "transcripts", "owners",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "timezone", "hours", "closed_days", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
             "color": forms.TextInput(attrs={"type": "color"}),
             "texts": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+            "hours": forms.Textarea(attrs={"rows": 5, "cols": 60, "spellcheck": "false"}),
+            "closed_days": forms.Textarea(attrs={"rows": 2, "cols": 60, "spellcheck": "false"}),
         }
         help_texts = {
             "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
@@ -112,6 +114,13 @@ class SiteForm(forms.ModelForm):
             "color": "The chat button's and window's colour.",
             "owners": "Staff users who manage this site, its operators and transcripts.",
         }
+
+    # An emptied box: no hours (always open), no closed days.
+    def clean_hours(self):
+        return self.cleaned_data.get("hours") or {}
+
+    def clean_closed_days(self):
+        return self.cleaned_data.get("closed_days") or []
 
 
 @admin.register(Site)

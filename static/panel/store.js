@@ -148,7 +148,8 @@ export function createStore() {
       state.rooms.set(room.id, room);
       c.pool.add(room.id);
       c.visitors.add(room.visitor);
-      if (!before && live) c.alerts.push({ kind: "pool", room: room.id, visitor: room.visitor });
+      // Made outside its site's business hours (issue 25): in the pool, without a beep.
+      if (!before && live && !room.after_hours) c.alerts.push({ kind: "pool", room: room.id, visitor: room.visitor });
       // Back in the pool by itself (R14): its question is in the conversation before it.
       if (!before && room.returned) c.history.add(room.id);
       return;

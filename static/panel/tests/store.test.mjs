@@ -189,6 +189,13 @@ describe("rooms: the pool and my tabs", () => {
     assert.ok(!hasChanges(c));
   });
 
+  test("a request made outside the site's business hours joins the pool without an alert", () => {
+    const store = storeWith({});
+    const c = store.applyEvent({ type: "room", room: room(12, { after_hours: true }) });
+    assert.ok(store.inPool(12));
+    assert.deepEqual(c.alerts, []);
+  });
+
   test("a room taken by another operator leaves the pool and this panel", () => {
     const store = storeWith({ rooms: [room(12)] });
     const c = store.applyEvent({ type: "room", room: room(12, { status: "active", operator: { id: JANE.id, name: "Jane" } }) });

@@ -66,13 +66,17 @@ export function createPoolView({ store, dom, actions }) {
     ui.returned.hidden = !room.returned;
     // R16: asked while nobody could answer; how to reach them once they have gone.
     const contact = contactText(room.contact);
-    const offlineKey = (room.offline_at ? "offline\u0000" : "") + contact;
+    const offlineKey = (room.offline_at ? "offline\u0000" : "") + (room.after_hours ? "hours\u0000" : "") + contact;
     if (ui.offlineKey !== offlineKey) {
       ui.offlineKey = offlineKey;
       const nodes = contactNodes(room.contact);
-      ui.offline.replaceChildren(...(room.offline_at ? ["Offline request · ", ...(nodes.length ? nodes : ["no email left yet"])] : nodes));
+      const kind = room.after_hours ? "After hours · offline request · " : "Offline request · ";
+      ui.offline.replaceChildren(
+        ...(room.offline_at ? [kind, ...(nodes.length ? nodes : ["no email left yet"])]
+          : room.after_hours ? ["After hours"] : nodes),
+      );
     }
-    ui.offline.hidden = !room.offline_at && !contact;
+    ui.offline.hidden = !room.offline_at && !contact && !room.after_hours;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
     setText(ui.message, first ? messageText(first) : "(no message yet)");
