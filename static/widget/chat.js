@@ -179,6 +179,8 @@
 
     function render() {
       label();
+      attach.hidden = !state.uploads;
+      picker.accept = state.uploads ? state.uploads.types.map((type) => "." + type).join(",") : "";
       const room = state.room;
       const name = operatorName();
       greeting.textContent = state.greeting || t("greeting");
@@ -302,9 +304,10 @@
     }
     // An image as its thumbnail, anything else as a download; both open in a new tab.
     function fileNode(file) {
-      const link = make("a", "file", { href: file.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "wp-file-link", dir: "auto" });
+      // The server's links are paths on its own origin, not the page's.
+      const link = make("a", "file", { href: new URL(file.url, core.server).href, target: "_blank", rel: "noopener noreferrer", "data-testid": "wp-file-link", dir: "auto" });
       if (file.image && file.thumb) {
-        link.append(make("img", "", { src: file.thumb, alt: file.name, "data-testid": "wp-image" }));
+        link.append(make("img", "", { src: new URL(file.thumb, core.server).href, alt: file.name, "data-testid": "wp-image" }));
       } else {
         link.textContent = file.name + " (" + size(file.size) + ")";
         link.setAttribute("download", file.name);
@@ -315,6 +318,9 @@
 
     // One file: a message with a progress bar until the server has it; refused, it says why.
     function upload(file) {
+      const limits = state.uploads || { types: [], max_bytes: 0 };
+      const refused = !limits.types.includes(file.name.split(".").pop().toLowerCase()) ? "type_not_allowed"
+        : file.size > limits.max_bytes ? "too_large" : null;
       const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
       const node = messageNode({ sender: "visitor", body: file.name });
       node.classList.add("sending");
@@ -324,20 +330,20 @@
       transcript.append(node);
       transcript.scrollTop = transcript.scrollHeight;
       uploading.set(clientId, node);
+      if (refused) { bar.remove(); note.textContent = t(refused); return; }
       const data = new FormData();
-      data.append("site", core.site);
       data.append("token", core.visit.get("token") || "");
       data.append("client_id", clientId);
       data.append("file", file);
       const request = new XMLHttpRequest();
-      request.open("POST", new URL("files/visitor/", core.server).href);
+      request.open("POST", new URL("files/visitor/?site=" + encodeURIComponent(core.site), core.server).href);
       request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
       const failed = (code) => { bar.remove(); note.textContent = t(TEXTS.en[code] ? code : "upload_failed"); };
       request.onload = () => {
         if (request.status < 300) { bar.value = 1; return; } // the message itself comes by the socket
         let answer = {};
-        try { answer = JSON.parse(request.responseText); } catch { /* not ours */ }
-        failed(answer.code);
+        try { answer = JSON.parse(request.responseText).error || {}; } catch { /* not ours: a proxy's page */ }
+        failed(request.status === 413 ? "too_large" : answer.code);
       };
       request.onerror = () => failed();
       request.send(data);

@@ -293,6 +293,7 @@
     state.online = site.online !== false;
     state.prechat = site.prechat;
     state.transcripts = site.transcripts;
+    state.uploads = site.uploads; // files in messages (issue 23): {types, max_bytes}, null when off
     state.backAt = site.back_at; // business hours (issue 25): when a closed site opens again
   }
 

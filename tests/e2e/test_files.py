@@ -1,9 +1,10 @@
 """Files and images in the panel (issue 23, part 4): an operator sends an image and sees it go,
 with its progress, then its thumbnail, which opens the full image; a refused file says why in the
-room; a cancelled one is gone; a file the visitor sends (plain HTTP here, as the snippet will)
-shows in the panel as a thumbnail."""
+room; a cancelled one is gone; a file the visitor sends shows in the panel as a thumbnail; the
+widget sends one with its progress, refuses what the site does not take, and shows the operator's."""
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -126,3 +127,50 @@ def test_a_file_the_visitor_sends_shows_as_a_thumbnail_in_the_panel(web_server, 
     link = panel.locator("[data-testid=message-file-link]").filter(has_text="order.pdf")
     expect(link).to_contain_text("4 bytes")
     assert link.get_attribute("rel") == "noopener noreferrer"
+
+
+def test_the_visitor_sends_an_image_from_the_widget_with_its_progress_and_sees_the_operators(
+    web_server, peter, panel_for, open_page
+):
+    panel = panel_for(peter)
+    shop = chat_with_shop_visitor(web_server, panel, open_page)
+    panel.locator("[data-testid=message-input]").fill("Send me a photo of the label?")
+    panel.locator("[data-testid=send]").click()
+    shop.locator("[data-testid=wp-toast]").click()
+
+    # The upload, held back a moment on its way: the widget shows it going.
+    def slowly(route):
+        time.sleep(1)
+        route.continue_()
+
+    shop.route("**/files/visitor/**", slowly)
+    shop.locator("[data-testid=wp-file]").set_input_files(
+        files=[{"name": "label.png", "mimeType": "image/png", "buffer": png_bytes(640, 480)}]
+    )
+    expect(shop.locator("[data-testid=wp-progress]")).to_be_visible()
+    mine = shop.locator("[data-testid=wp-message][data-sender=visitor]")
+    image = mine.locator("[data-testid=wp-image]")
+    expect(image).to_be_visible()
+    expect(shop.locator("[data-testid=wp-progress]")).to_have_count(0)
+    shop.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("img => img.naturalWidth") == 320  # the thumbnail, not the photo
+    assert image.get_attribute("alt") == "label.png"
+    expect(panel.locator("[data-testid=message][data-sender=visitor] [data-testid=message-thumb]")).to_be_visible()
+
+    # What the site does not take is refused before it is sent, in the visitor's words.
+    shop.locator("[data-testid=wp-file]").set_input_files(
+        files=[{"name": "setup.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"}]
+    )
+    expect(shop.locator("[data-testid=wp-upload-error]").last).to_have_text(
+        "Not sent: this kind of file is not accepted"
+    )
+    assert Attachment.objects.count() == 1
+
+    # A file from the operator: a download chip with its name and size, on the server's origin.
+    panel.locator("[data-testid=file-input]").set_input_files(
+        files=[{"name": "size-chart.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 " + b"x" * 3000}]
+    )
+    chip = shop.locator("[data-testid=wp-file-link]").filter(has_text="size-chart.pdf")
+    expect(chip).to_have_text("size-chart.pdf (3 KB)")
+    assert chip.get_attribute("href").startswith(f"http://{web_server}/files/")
+    assert chip.get_attribute("download") == "size-chart.pdf"
