@@ -16,6 +16,7 @@ from tests.sockets import of_type
 from visitors import services
 from visitors.hours import next_open, open_now
 from visitors.models import Site
+from visitors.tests.test_admin import site_form
 
 WEEKDAYS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -127,19 +128,7 @@ def test_admin_edits_the_hours_and_says_what_is_wrong(client, site):
     assert page.status_code == 200
     assert b'name="hours"' in page.content
     assert b"Europe/Paris" in page.content
-    form = {
-        "name": site.name,
-        "allowed_origins": site.allowed_origins,
-        "greeting": site.greeting,
-        "color": site.color,
-        "max_chats_per_operator": "0",
-        "routing": "pool",
-        "prechat": "off",
-        "transcripts": "on",
-        "timezone": "Europe/Paris",
-        "hours": '{"sat": [["14:00", "10:00"]]}',
-        "closed_days": "[]",
-    }
+    form = site_form(site, timezone="Europe/Paris", hours='{"sat": [["14:00", "10:00"]]}', closed_days="[]")
     refused = client.post(url, form)
     assert refused.status_code == 200
     assert "closes before it opens" in refused.content.decode()
