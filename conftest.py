@@ -36,6 +36,16 @@ TEST_TIMINGS = {
     "WP_POOL_TIMEOUT": "3",
 }
 
+# Webhooks (issue 25): the tests' receivers listen on 127.0.0.1; attempts and pauses shrunk; every
+# process reads who has webhooks at each change, so a webhook a test just made hears its events.
+TEST_WEBHOOKS = {
+    "WP_WEBHOOK_ALLOW_PRIVATE": True,
+    "WP_WEBHOOK_TIMEOUT": 1.0,
+    "WP_WEBHOOK_BACKOFF": 0.5,
+    "WP_WEBHOOK_MAX_ATTEMPTS": 3,
+    "WP_WEBHOOK_CACHE_SECONDS": 0.0,
+}
+
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
@@ -64,6 +74,9 @@ def pytest_configure(config):
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
+    for name, value in TEST_WEBHOOKS.items():
+        os.environ[name] = ("1" if value else "") if isinstance(value, bool) else str(value)
+        setattr(settings, name, value)
     for name, value in (TEST_IP_LIMITS | TEST_SOCKET_CAPS).items():
         os.environ[name] = str(value)
         setattr(settings, name, value)
