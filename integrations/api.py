@@ -35,7 +35,7 @@ def delivery_payload(delivery: Delivery) -> dict:
         "attempts": delivery.attempts,
         "next_attempt_at": delivery.next_attempt_at.isoformat() if delivery.status == Delivery.Status.PENDING else None,
         "response_code": delivery.response_code,
-        "error": delivery.error,
+        "last_error": delivery.error,
         "created_at": delivery.created_at.isoformat(),
         "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
         "data": delivery.payload,
@@ -72,7 +72,7 @@ class DeliverySerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     next_attempt_at = serializers.DateTimeField(allow_null=True, help_text="While pending: the next attempt.")
     response_code = serializers.IntegerField(allow_null=True)
-    error = serializers.CharField()
+    last_error = serializers.CharField(help_text="What went wrong at the last attempt, if it failed.")
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
     data = serializers.DictField(help_text="The body's `data`.")
@@ -91,6 +91,7 @@ def _owned_webhook(request, webhook_id: int) -> Webhook:
 @extend_schema(tags=["webhooks"], parameters=[SITE_ID])
 class SiteWebhookListView(generics.GenericAPIView):
     serializer_class = WebhookSerializer
+    pagination_class = None  # 20 at most a site
 
     def get_site(self):
         site_id = self.kwargs["id"]

@@ -53,7 +53,7 @@ def target(url: str) -> Target:
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):
         raise Refused(f"{parts.hostname} cannot be resolved") from None
     addresses = [info[4][0] for info in found]
     if not settings.WP_WEBHOOK_ALLOW_PRIVATE:

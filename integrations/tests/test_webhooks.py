@@ -171,7 +171,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_and_the_log_says_why(sweeper,
     assert len(receiver.at("/down")) == settings.WP_WEBHOOK_MAX_ATTEMPTS
     log = client_for(owner).get(f"/api/webhooks/{webhook.pk}/deliveries/").json()
     assert log["results"][0]["status"] == "failed"
-    assert log["results"][0]["error"] == "HTTP 500"
+    assert log["results"][0]["last_error"] == "HTTP 500"
     time.sleep(2 * settings.WP_WEBHOOK_BACKOFF * 2)
     assert len(receiver.at("/down")) == settings.WP_WEBHOOK_MAX_ATTEMPTS
 
