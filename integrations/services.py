@@ -156,11 +156,7 @@ def deliveries_add(*, site_id: int, event: str, room_id: int | None, data: Calla
         Delivery(webhook=w, event=event, room_id=room_id, payload=payload, created_at=now, next_attempt_at=now)
         for w in webhooks
     )
-    ids = [delivery.pk for delivery in created]
-    if None in ids:  # a database that does not return ids from bulk inserts
-        ids = list(
-            Delivery.objects.filter(created_at=now, webhook__in=webhooks, event=event).values_list("pk", flat=True)
-        )
+    ids = [delivery.pk for delivery in created]  # both databases return them (RETURNING)
     transaction.on_commit(lambda: _queue(ids))
     return ids
 

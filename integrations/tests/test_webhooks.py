@@ -334,3 +334,23 @@ def test_a_site_without_webhooks_gets_no_delivery_and_no_query_for_them(site, ot
     services.message_send_by_visitor(visitor_id=visitor.pk, body="Hello?", client_id="v-2")
     assert statuses(own) == [("message.created", "pending")]
     assert Delivery.objects.filter(created_at__gt=timezone.now() - timedelta(minutes=1)).count() == 1
+
+
+@inside
+def test_an_owner_adds_a_webhook_in_admin_and_a_private_address_is_a_form_error(site, receiver, settings):
+    owner = make_staff("owner", site)
+    client = admin_client(owner)
+    add = reverse("admin:integrations_webhook_add")
+    form = {"site": site.pk, "url": receiver.url("/admin"), "events": ["room.created", "room.ended"], "active": "on"}
+
+    assert client.post(add, form).status_code == 302
+    webhook = Webhook.objects.get()
+    assert (webhook.site, webhook.events, len(webhook.secret)) == (site, ["room.created", "room.ended"], 64)
+    page = client.get(reverse("admin:integrations_webhook_change", args=[webhook.pk])).content.decode()
+    assert webhook.secret in page
+
+    settings.WP_WEBHOOK_ALLOW_PRIVATE = False
+    answer = client.post(add, {**form, "url": "http://192.168.1.20/hook"})
+    assert answer.status_code == 200
+    assert "192.168.1.20 has a private or reserved address" in answer.content.decode()
+    assert Webhook.objects.count() == 1
