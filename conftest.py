@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from infra.db import close_connections
+from integrations import services as webhook_services
 from tests.sockets import CommunicatorClient, LiveClient, whole_snapshot
 from whitepanel import launch
 
@@ -36,6 +37,18 @@ TEST_TIMINGS = {
     "WP_HELLO_TIMEOUT": "1",
     "WP_RECONNECT_GRACE": "0.3",
     "WP_POOL_TIMEOUT": "3",
+}
+
+# Webhooks (issue 25): the tests' receivers listen on 127.0.0.1; attempts and pauses shrunk. Which
+# sites have webhooks is kept for the whole test (_no_webhooks_yet): a read in the middle would
+# add a query to the tests that count them. A webhook is heard of at once in the process that
+# made it, so tests make the events they want delivered in their own process.
+TEST_WEBHOOKS = {
+    "WP_WEBHOOK_ALLOW_PRIVATE": True,
+    "WP_WEBHOOK_TIMEOUT": 1.0,
+    "WP_WEBHOOK_BACKOFF": 0.5,
+    "WP_WEBHOOK_MAX_ATTEMPTS": 3,
+    "WP_WEBHOOK_CACHE_SECONDS": 3600.0,
 }
 
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
@@ -72,6 +85,9 @@ def pytest_configure(config):
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
+    for name, value in TEST_WEBHOOKS.items():
+        os.environ[name] = ("1" if value else "") if isinstance(value, bool) else str(value)
+        setattr(settings, name, value)
     for name, value in (TEST_IP_LIMITS | TEST_SOCKET_CAPS).items():
         os.environ[name] = str(value)
         setattr(settings, name, value)
@@ -117,6 +133,12 @@ def _clean_redis_state() -> None:
 
 
 # Data ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_webhooks_yet() -> None:
+    """Each test starts on a database without webhooks: this process knows it without asking."""
+    webhook_services.sites_listening_known(frozenset())
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.services import deliveries_add
 from operators.models import Operator
 from visitors import hours
 from visitors.clients import UTM_FIELDS
@@ -477,6 +478,43 @@ def room_rated(room: Room) -> None:
     if room.operator_id:
         sends.append((operator_group(room.operator_id), event))
     _publish(sends)
+
+
+# The owners' webhooks (issue 25) ---------------------------------------------------
+
+
+def webhook(event: str, *, site_id: int, room_id: int | None, data) -> None:
+    """The site's webhooks subscribed to `event` hear of the change: their deliveries are
+    written in its transaction and sent after the commit (integrations/services.py). `data`
+    builds the payload from this module's builders, only when someone listens."""
+    deliveries_add(site_id=site_id, event=event, room_id=room_id, data=data)
+
+
+def room_webhook(event: str, room: Room) -> None:
+    """room.created, room.accepted, room.ended, rating.created: the room as every client sees it."""
+    webhook(event, site_id=room.site_id, room_id=room.pk, data=lambda: {"room": room_payload(room)})
+
+
+def message_webhook(message: Message, room: Room) -> None:
+    """message.created, for what people wrote (the visitor, an operator): never a note, nor a
+    system line (docs/api.md)."""
+    if message.sender in (Message.Sender.VISITOR, Message.Sender.OPERATOR):
+        webhook(
+            "message.created",
+            site_id=room.site_id,
+            room_id=room.pk,
+            data=lambda: {"message": message_payload(message), "visitor": room.visitor_id},
+        )
+
+
+def details_webhook(visitor: Visitor, room: Room | None) -> None:
+    """visitor.details: the visitor left or changed their name and email."""
+    webhook(
+        "visitor.details",
+        site_id=visitor.site_id,
+        room_id=room.pk if room else None,
+        data=lambda: {"visitor": visitor_payload(visitor, room)},
+    )
 
 
 def seen(*, room_id: int, by: str, message_id: int, to_group: str) -> None:

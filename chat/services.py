@@ -199,10 +199,14 @@ def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
         fields["pooled_at"] = now  # WP_POOL_TIMEOUT counts from here (R16)
     try:
         with transaction.atomic():
-            return Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
+            room = Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
     except IntegrityError:
         # The database allows one live room a visitor: someone else made it first.
         raise RoomTaken("this visitor already has a chat room") from None
+    events.room_webhook("room.created", room)
+    if room.operator_id:  # routed to an operator, or started by one
+        events.room_webhook("room.accepted", room)
+    return room
 
 
 # The transcript's system lines (R15) -------------------------------------------
@@ -380,6 +384,7 @@ def _message_create(
         message.attachment = files.attach(upload, room=room)
         _message_with_file_insert.save(message)
     events.message_sent(message, room)
+    events.message_webhook(message, room)
     return message
 
 
@@ -427,6 +432,7 @@ def room_accept(*, room_id: int, operator: Operator) -> Room:
                 return room
             raise RoomTaken("another operator has taken this request")
         events.room_changed(room, visitor=room.visitor, pooled=True)
+        events.room_webhook("room.accepted", room)
         _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
         return room
 
@@ -593,6 +599,7 @@ def room_rate(*, visitor_id: int, room_id: int, rating: int, comment: str = "") 
         room.rating, room.rating_comment, room.rated_at = rating, comment, timezone.now()
         room.save(update_fields=["rating", "rating_comment", "rated_at"])
         events.room_rated(without_back_link(room))
+        events.room_webhook("rating.created", room)
         return room
 
 
@@ -699,6 +706,7 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             was = room.status
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
             events.room_changed(room, visitor=room.visitor, pooled=was == Room.Status.PENDING)
+            events.room_webhook("room.ended", room)
             lines.append(_ending_line(room, now=now))
             if _stranded(room, was=was):
                 returned = _room_return(room, now=now)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "visitors",
     "operators",
+    "integrations",
     "chat",
     "demo",
 ]
@@ -264,6 +265,17 @@ WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
 # applies from the next handshake, and at the latest this long after it even if Redis
 # missed the change.
 WP_SITE_CACHE_SECONDS = _env_float("WP_SITE_CACHE_SECONDS", 60)
+
+# Webhooks (issue 25, integrations/): each attempt's connect and each read wait this long at
+# most (seconds); a failed delivery is tried again after WP_WEBHOOK_BACKOFF, then twice as
+# long each time, WP_WEBHOOK_MAX_ATTEMPTS times in all, then marked failed. Receivers on
+# private, loopback or link-local addresses are refused unless WP_WEBHOOK_ALLOW_PRIVATE=1.
+# A process reads which sites have webhooks at most every WP_WEBHOOK_CACHE_SECONDS.
+WP_WEBHOOK_TIMEOUT = _env_float("WP_WEBHOOK_TIMEOUT", 5)
+WP_WEBHOOK_MAX_ATTEMPTS = _env_int("WP_WEBHOOK_MAX_ATTEMPTS", 8)
+WP_WEBHOOK_BACKOFF = _env_float("WP_WEBHOOK_BACKOFF", 10)
+WP_WEBHOOK_ALLOW_PRIVATE = os.environ.get("WP_WEBHOOK_ALLOW_PRIVATE", "") == "1"
+WP_WEBHOOK_CACHE_SECONDS = _env_float("WP_WEBHOOK_CACHE_SECONDS", 2)
 
 WP_DEMO_PASSWORD = os.environ.get("WP_DEMO_PASSWORD", "")
 
