@@ -56,7 +56,7 @@
     input { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid #767676; border-radius: 8px; }
     .msg img { display: block; max-width: 100%; height: auto; margin-top: 4px; border-radius: 6px; }
     .file { display: block; margin-top: 4px; }
-    form .attach { padding: 0 8px; background: transparent; color: #3b4250; font-size: 18px; }
+    form .attach { display: grid; place-items: center; padding: 0 8px; background: transparent; color: #3b4250; }
     progress { display: block; width: 100%; }
     .mail { margin-top: 6px; border: 0; padding: 0; justify-content: center; flex-wrap: wrap; }
     .mail button { background: none; color: inherit; text-decoration: underline; padding: 4px; }
@@ -103,7 +103,18 @@
     });
     // Files and images (issue 23): an upload makes the message (docs/protocol.md).
     const attach = make("button", "attach", { "data-testid": "wp-attach", type: "button" });
-    attach.textContent = "\u{1F4CE}";
+    // A paperclip, drawn (emoji fonts are not everywhere), as the panel's.
+    const clip = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    clip.setAttribute("viewBox", "0 0 24 24");
+    clip.setAttribute("width", "20");
+    clip.setAttribute("height", "20");
+    clip.setAttribute("aria-hidden", "true");
+    const clipPath = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    const drawn = { d: "M16.5 6.5 8.4 14.6a2 2 0 0 0 2.8 2.8l8.1-8.1a4 4 0 0 0-5.7-5.7l-8.3 8.3a6 6 0 0 0 8.5 8.5l6.7-6.7",
+      fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round" };
+    for (const [name, value] of Object.entries(drawn)) clipPath.setAttribute(name, value);
+    clip.append(clipPath);
+    attach.append(clip);
     const picker = make("input", "", { type: "file", "data-testid": "wp-file", hidden: "", tabindex: "-1" });
     attach.addEventListener("click", () => picker.click());
     picker.addEventListener("change", () => { for (const file of picker.files) upload(file); picker.value = ""; });
