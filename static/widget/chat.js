@@ -450,6 +450,13 @@
         }
         if (frame.type === "error" && frame.for === "details" && frame.code !== "rate_limited") awayText.textContent = t("check_email");
       },
+      // This page became another visitor (identify): their conversation comes with the next welcome.
+      reset() {
+        pending.clear();
+        uploading.clear();
+        for (const node of [...transcript.children]) if (node !== greeting) node.remove();
+        render();
+      },
       // The message a toast showed, found in the transcript.
       flash(id) {
         const node = transcript.querySelector('[data-id="' + id + '"]');
