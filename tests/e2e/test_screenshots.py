@@ -99,3 +99,21 @@ def test_screenshot_of_the_widget_asking_for_a_rating(web_server, peter, panel_f
     IMAGES.mkdir(parents=True, exist_ok=True)
     linda.screenshot(path=IMAGES / "widget-rating.png")
     assert (IMAGES / "widget-rating.png").stat().st_size > 10_000
+
+
+def test_screenshot_of_the_widget_on_a_phone_in_german(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    phone = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+    anna = open_page(f"http://{web_server}/demo/product/rain-jacket/", locale="de-DE", **phone)
+    anna.locator("[data-testid=wp-launcher]").tap()
+    anna.locator("[data-testid=wp-input]").fill("Ist die Jacke wirklich wasserdicht?")
+    anna.locator("[data-testid=wp-input]").press("Enter")
+    panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
+    panel.locator("[data-testid=message-input]").fill(
+        "Ja, 20.000 mm Wassersäule. Hier die Details: https://shop.example/jacke"
+    )
+    panel.locator("[data-testid=send]").click()
+    expect(anna.locator("[data-testid=wp-message][data-sender=operator]")).to_have_count(1)
+    expect(anna.locator("[data-testid=wp-status]")).to_have_text("Peter ist für Sie da")
+    anna.screenshot(path=IMAGES / "widget-phone.png")
+    assert (IMAGES / "widget-phone.png").stat().st_size > 10_000
