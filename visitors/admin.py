@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
 from .services import site_save
-from .widget_texts import MIN_CONTRAST, best_contrast
+from .widget_texts import MIN_CONTRAST, RIGHT_TO_LEFT, best_contrast, table
 
 
 def owned_site_ids(request: HttpRequest) -> frozenset[int]:
@@ -131,6 +131,26 @@ class SiteAdmin(SiteScopedAdmin):
     list_display = ["key", "name", "origins_list", "swatch", "operator_count", "created_at"]
     search_fields = ["key", "name", "allowed_origins"]
     filter_horizontal = ["owners"]
+    # The Look fieldset has the widget's preview beside it (templates/admin/visitors/site/change_form.html).
+    fieldsets = [
+        ("Site", {"fields": ["key", "name", "allowed_origins"]}),
+        ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
+        ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
+        ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
+        ("Owners", {"fields": ["owners"]}),
+    ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The preview's words: the snippet's own table, the one the served snippet carries.
+        # The saved look stands in for a field the user may only read.
+        site = obj or Site()
+        saved = {"greeting": site.greeting, "color": site.color, "language": site.language, "texts": site.texts}
+        context["widget_preview"] = {
+            "texts": table(),
+            "right_to_left": sorted(RIGHT_TO_LEFT),
+            "saved": {**saved, "offset": site.launcher_offset},
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def site_ids_of(self, obj) -> set[int]:
         return {obj.pk}
