@@ -16,7 +16,7 @@ MAIL_ERRORS = (OSError, SMTPException)
 @shared_task(name="chat.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     result = run_sweep(now=timezone.now())
-    if result.rooms_expired or result.visitors_left or result.operators_timed_out or result.rooms_offline:
+    if any(vars(result).values()):
         logger.info("sweep: %s", result)
 
 

@@ -96,6 +96,7 @@ class VisitorConsumer(JsonSocket):
     _hello_timer: asyncio.Task | None = None
     _site_group: str | None = None  # the site's visitor group, joined at the handshake
     site_online = False  # whether any operator of the site is online (R16), kept from its events
+    site_back_at = None  # outside the site's hours, when it opens (issue 25), kept likewise
     _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
     async def connect(self) -> None:
@@ -119,7 +120,7 @@ class VisitorConsumer(JsonSocket):
             # The first handshake of this site in this process: read once more, in the group.
             await self._join_site(self.site.pk)
             self.site = await site_by_key(key) or self.site
-        self.site_online = self.site.operators_online
+        self.site_online, self.site_back_at = events.site_state(self.site)
         address = scope_ip(self.scope)
         if not await sockets_per_address.admit(address, self.channel_name, now=now_ts()):
             # An address holding WP_MAX_SOCKETS_PER_IP sockets opens no more (issue 21: 1,000
@@ -249,7 +250,7 @@ class VisitorConsumer(JsonSocket):
             "room": events.room_payload(room) if room else None,
             "queue": queue,
             "server_time": timezone.now().isoformat(),
-            "site": events.site_payload(self.site, online=self.site_online),
+            "site": events.site_payload(self.site, online=self.site_online, back_at=self.site_back_at),
         }
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
@@ -428,7 +429,7 @@ class VisitorConsumer(JsonSocket):
 
     async def wp_site(self, message: dict) -> None:
         # Whether anyone is online changed (R16): kept for the welcome, sent once welcomed.
-        self.site_online = message["online"]
+        self.site_online, self.site_back_at = message["online"], message.get("back_at")
         if self.visitor_id is not None:
             await self.send(text_data=message["text"])
 

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
 from .services import site_save
-from .widget_texts import MIN_CONTRAST, best_contrast
+from .widget_texts import MIN_CONTRAST, RIGHT_TO_LEFT, best_contrast, table
 
 
 def owned_site_ids(request: HttpRequest) -> frozenset[int]:
@@ -99,12 +99,14 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = [
             "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
-            "max_chats_per_operator", "routing", "prechat", "transcripts", "owners",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "timezone", "hours", "closed_days", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
             "color": forms.TextInput(attrs={"type": "color"}),
             "texts": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+            "hours": forms.Textarea(attrs={"rows": 5, "cols": 60, "spellcheck": "false"}),
+            "closed_days": forms.Textarea(attrs={"rows": 2, "cols": 60, "spellcheck": "false"}),
         }
         help_texts = {
             "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
@@ -112,6 +114,13 @@ class SiteForm(forms.ModelForm):
             "color": "The chat button's and window's colour.",
             "owners": "Staff users who manage this site, its operators and transcripts.",
         }
+
+    # An emptied box: no hours (always open), no closed days.
+    def clean_hours(self):
+        return self.cleaned_data.get("hours") or {}
+
+    def clean_closed_days(self):
+        return self.cleaned_data.get("closed_days") or []
 
 
 @admin.register(Site)
@@ -122,6 +131,26 @@ class SiteAdmin(SiteScopedAdmin):
     list_display = ["key", "name", "origins_list", "swatch", "operator_count", "created_at"]
     search_fields = ["key", "name", "allowed_origins"]
     filter_horizontal = ["owners"]
+    # The Look fieldset has the widget's preview beside it (templates/admin/visitors/site/change_form.html).
+    fieldsets = [
+        ("Site", {"fields": ["key", "name", "allowed_origins"]}),
+        ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
+        ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
+        ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
+        ("Owners", {"fields": ["owners"]}),
+    ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The preview's words: the snippet's own table, the one the served snippet carries.
+        # The saved look stands in for a field the user may only read.
+        site = obj or Site()
+        saved = {"greeting": site.greeting, "color": site.color, "language": site.language, "texts": site.texts}
+        context["widget_preview"] = {
+            "texts": table(),
+            "right_to_left": sorted(RIGHT_TO_LEFT),
+            "saved": {**saved, "offset": site.launcher_offset},
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def site_ids_of(self, obj) -> set[int]:
         return {obj.pk}

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
+from .hours import CLOSED_DAYS_HELP, HOURS_HELP, validate_closed_days, validate_hours, validate_timezone
 from .origins import validate_origins
 from .widget_texts import validate_texts
 
@@ -77,6 +78,20 @@ class Site(models.Model):
         validators=[MaxValueValidator(400)],
         help_text="Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400).",
     )
+    # Issue 25: business hours (visitors/hours.py). Outside them the site counts as offline (R16).
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text='The time zone of the hours below, an IANA name like "Europe/Paris".',
+    )
+    hours = models.JSONField(default=dict, blank=True, validators=[validate_hours], help_text=HOURS_HELP)
+    closed_days = models.JSONField(
+        default=list, blank=True, validators=[validate_closed_days], help_text=CLOSED_DAYS_HELP
+    )
+    # Whether the site is within its hours, as its snippets were told: kept by the sweep
+    # (chat.availability.sites_hours_update), which announces each change; never by a form.
+    hours_open = models.BooleanField(default=True, editable=False)
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -87,6 +102,12 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def available(self) -> bool:
+        """Whether the snippet says someone can answer (R16): an operator is online and the site
+        is within its hours."""
+        return self.operators_online and self.hours_open
 
     @property
     def origins(self) -> set[str]:

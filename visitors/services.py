@@ -136,6 +136,9 @@ def site_update(
     language: str | None = None,
     texts: dict | None = None,
     launcher_offset: int | None = None,
+    timezone_name: str | None = None,
+    hours: dict | None = None,
+    closed_days: list | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -167,6 +170,10 @@ def site_update(
             "language": language,
             "texts": texts,
             "launcher_offset": launcher_offset,
+            # Issue 25: the hours apply at the next sweep, which tells the snippets.
+            "timezone": timezone_name,
+            "hours": hours,
+            "closed_days": closed_days,
         }
         for name, value in chat_settings.items():
             if value is not None:

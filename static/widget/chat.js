@@ -56,7 +56,7 @@
     input { flex: 1; min-width: 0; padding: 6px 8px; border: 1px solid #767676; border-radius: 8px; }
     .msg img { display: block; max-width: 100%; height: auto; margin-top: 4px; border-radius: 6px; }
     .file { display: block; margin-top: 4px; }
-    form .attach { padding: 0 8px; background: transparent; color: #3b4250; font-size: 18px; }
+    form .attach { display: grid; place-items: center; padding: 0 8px; background: transparent; color: #3b4250; }
     progress { display: block; width: 100%; }
     .mail { margin-top: 6px; border: 0; padding: 0; justify-content: center; flex-wrap: wrap; }
     .mail button { background: none; color: inherit; text-decoration: underline; padding: 4px; }
@@ -103,7 +103,18 @@
     });
     // Files and images (issue 23): an upload makes the message (docs/protocol.md).
     const attach = make("button", "attach", { "data-testid": "wp-attach", type: "button" });
-    attach.textContent = "\u{1F4CE}";
+    // A paperclip, drawn (emoji fonts are not everywhere), as the panel's.
+    const clip = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    clip.setAttribute("viewBox", "0 0 24 24");
+    clip.setAttribute("width", "20");
+    clip.setAttribute("height", "20");
+    clip.setAttribute("aria-hidden", "true");
+    const clipPath = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    const drawn = { d: "M16.5 6.5 8.4 14.6a2 2 0 0 0 2.8 2.8l8.1-8.1a4 4 0 0 0-5.7-5.7l-8.3 8.3a6 6 0 0 0 8.5 8.5l6.7-6.7",
+      fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round" };
+    for (const [name, value] of Object.entries(drawn)) clipPath.setAttribute(name, value);
+    clip.append(clipPath);
+    attach.append(clip);
     const picker = make("input", "", { type: "file", "data-testid": "wp-file", hidden: "", tabindex: "-1" });
     attach.addEventListener("click", () => picker.click());
     picker.addEventListener("change", () => { for (const file of picker.files) upload(file); picker.value = ""; });
@@ -179,6 +190,8 @@
 
     function render() {
       label();
+      attach.hidden = !state.uploads;
+      picker.accept = state.uploads ? state.uploads.types.map((type) => "." + type).join(",") : "";
       const room = state.room;
       const name = operatorName();
       greeting.textContent = state.greeting || t("greeting");
@@ -302,9 +315,10 @@
     }
     // An image as its thumbnail, anything else as a download; both open in a new tab.
     function fileNode(file) {
-      const link = make("a", "file", { href: file.url, target: "_blank", rel: "noopener noreferrer", "data-testid": "wp-file-link", dir: "auto" });
+      // The server's links are paths on its own origin, not the page's.
+      const link = make("a", "file", { href: new URL(file.url, core.server).href, target: "_blank", rel: "noopener noreferrer", "data-testid": "wp-file-link", dir: "auto" });
       if (file.image && file.thumb) {
-        link.append(make("img", "", { src: file.thumb, alt: file.name, "data-testid": "wp-image" }));
+        link.append(make("img", "", { src: new URL(file.thumb, core.server).href, alt: file.name, "data-testid": "wp-image" }));
       } else {
         link.textContent = file.name + " (" + size(file.size) + ")";
         link.setAttribute("download", file.name);
@@ -315,6 +329,9 @@
 
     // One file: a message with a progress bar until the server has it; refused, it says why.
     function upload(file) {
+      const limits = state.uploads || { types: [], max_bytes: 0 };
+      const refused = !limits.types.includes(file.name.split(".").pop().toLowerCase()) ? "type_not_allowed"
+        : file.size > limits.max_bytes ? "too_large" : null;
       const clientId = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
       const node = messageNode({ sender: "visitor", body: file.name });
       node.classList.add("sending");
@@ -324,20 +341,20 @@
       transcript.append(node);
       transcript.scrollTop = transcript.scrollHeight;
       uploading.set(clientId, node);
+      if (refused) { bar.remove(); note.textContent = t(refused); return; }
       const data = new FormData();
-      data.append("site", core.site);
       data.append("token", core.visit.get("token") || "");
       data.append("client_id", clientId);
       data.append("file", file);
       const request = new XMLHttpRequest();
-      request.open("POST", new URL("files/visitor/", core.server).href);
+      request.open("POST", new URL("files/visitor/?site=" + encodeURIComponent(core.site), core.server).href);
       request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
       const failed = (code) => { bar.remove(); note.textContent = t(TEXTS.en[code] ? code : "upload_failed"); };
       request.onload = () => {
         if (request.status < 300) { bar.value = 1; return; } // the message itself comes by the socket
         let answer = {};
-        try { answer = JSON.parse(request.responseText); } catch { /* not ours */ }
-        failed(answer.code);
+        try { answer = JSON.parse(request.responseText).error || {}; } catch { /* not ours: a proxy's page */ }
+        failed(request.status === 413 ? "too_large" : answer.code);
       };
       request.onerror = () => failed();
       request.send(data);
@@ -432,6 +449,13 @@
           mailText.textContent = t(frame.code === "rate_limited" ? "try_again" : "check_email");
         }
         if (frame.type === "error" && frame.for === "details" && frame.code !== "rate_limited") awayText.textContent = t("check_email");
+      },
+      // This page became another visitor (identify): their conversation comes with the next welcome.
+      reset() {
+        pending.clear();
+        uploading.clear();
+        for (const node of [...transcript.children]) if (node !== greeting) node.remove();
+        render();
       },
       // The message a toast showed, found in the transcript.
       flash(id) {

@@ -14,12 +14,23 @@
   const site = script.dataset.site;
   const server = new URL(script.src, location.href);
   const key = (name) => "whitepanel:" + site + ":" + name;
-  const storage = (area) => ({
-    get: (name) => { try { return area.getItem(key(name)); } catch { return null; } },
-    set: (name, value) => { try { area.setItem(key(name), value); } catch { /* private mode */ } },
+  // Consent mode (data-consent="required", docs/embedding.md): until the visitor opens the chat
+  // or the site calls WhitePanel.consent(true), nothing is stored and no socket opens; what
+  // would be stored is held in memory, and stored once consent is given.
+  const held = new Map();
+  const storage = (area, tag) => ({
+    get: (name) => {
+      if (held.has(tag + name)) return held.get(tag + name)[1];
+      try { return area.getItem(key(name)); } catch { return null; }
+    },
+    set: (name, value) => {
+      if (waiting) { held.set(tag + name, [area, value, name]); return; }
+      try { area.setItem(key(name), value); } catch { /* private mode */ }
+    },
   });
-  const visit = storage(window.localStorage);   // the same visitor on every page and tab
-  const tab = storage(window.sessionStorage);   // window open or not, per tab, across pages
+  const visit = storage(window.localStorage, "v");   // the same visitor on every page and tab
+  const tab = storage(window.sessionStorage, "t");   // window open or not, per tab, across pages
+  let waiting = script.dataset.consent === "required" && visit.get("consent") !== "1";
 
   // The proxy's routing key (deploy/nginx.conf): random, kept for good, and not the token, which
   // never goes into a URL. Every page of this visitor reaches the same server process, which
@@ -146,7 +157,7 @@
     host.style.setProperty(rtl ? "left" : "right", "20px", "important");
     host.style.setProperty(rtl ? "right" : "left", "auto", "important");
     host.style.setProperty("bottom", 20 + Math.min(400, Math.max(0, Number(brand.offset) || 0)) + "px", "important");
-    launcher.setAttribute("aria-label", word(state.open ? "close" : "open"));
+    renderBadge();
     toastClose.setAttribute("aria-label", word("dismiss"));
     render();
     if (typeof brand.color === "string" && /^#[0-9a-fA-F]{6}$/.test(brand.color)) {
@@ -188,6 +199,8 @@
     const count = state.open ? 0 : unread();
     badge.hidden = count === 0;
     badge.textContent = String(count);
+    // The count is part of the button's name, as it is of what it shows.
+    launcher.setAttribute("aria-label", word(state.open ? "close" : "open") + (count ? ", " + word("unread").replace("{n}", count) : ""));
   }
   function markSeen() {
     if (!state.open) return;
@@ -222,7 +235,6 @@
     state.open = open;
     tab.set("open", open ? "1" : "0");
     bubble.setAttribute("d", open ? CROSS : BUBBLE);
-    launcher.setAttribute("aria-label", word(open ? "close" : "open"));
     host.toggleAttribute("data-open", open); // a phone's window covers the screen, button included
     launcher.setAttribute("aria-expanded", String(open));
     if (tell) send({ type: open ? "open" : "close" });
@@ -243,7 +255,7 @@
     return clientId;
   }
 
-  launcher.addEventListener("click", () => setOpen(!state.open));
+  launcher.addEventListener("click", () => { consent(true); setOpen(!state.open); });
   // The window's code, fetched while the pointer is on its way to the button.
   for (const name of ["pointerenter", "focus"]) launcher.addEventListener(name, () => loadChat().catch(() => {}));
   toastClose.addEventListener("click", (event) => { event.stopPropagation(); toast.hidden = true; });
@@ -257,6 +269,11 @@
   function send(frame) {
     const socket = state.socket;
     if (socket && socket.readyState === WebSocket.OPEN && state.welcomed) socket.send(JSON.stringify(frame));
+  }
+  // The site's calls (identify, attributes, track): sent now, or with the next welcome.
+  const later = [];
+  function sendSoon(frame) {
+    if (state.welcomed) send(frame); else later.push(frame);
   }
   function currentPage() {
     return { url: location.href.slice(0, 2048), title: document.title.slice(0, 500),
@@ -292,6 +309,7 @@
     state.online = site.online !== false;
     state.prechat = site.prechat;
     state.transcripts = site.transcripts;
+    state.uploads = site.uploads; // files in messages (issue 23): {types, max_bytes}, null when off
     state.backAt = site.back_at; // business hours (issue 25): when a closed site opens again
   }
 
@@ -320,6 +338,26 @@
           send({ type: "message", body: pending.body, client_id: clientId });
         }
         setTimeout(render, 3000);
+        for (const frame of later.splice(0)) send(frame);
+        if (!state.ready) { state.ready = true; emit("ready", { online: state.online }); }
+        break;
+      case "identified":
+        // This visitor is someone the site knows, already chatting on another device or browser:
+        // this page becomes them, with their conversation.
+        if (frame.token) {
+          visit.set("token", frame.token);
+          visit.set("seen", "0");
+          state.messages.clear();
+          state.outbox.clear();
+          state.lastId = state.seen = 0;
+          state.room = null;
+          if (view) view.reset();
+          state.retries = 0;
+          if (state.socket) state.socket.close();
+        }
+        break;
+      case "banned":
+        block();
         break;
       case "room":
         state.room = frame.room;
@@ -365,6 +403,16 @@
         if (frame.code === "rate_limited") retry(frame, 10000);
         break;
     }
+    // The room as the page hears of it: once for each change of room or status.
+    const roomNow = state.room ? state.room.id + ":" + state.room.status : "";
+    if (roomNow !== lastRoom && (lastRoom !== null || roomNow)) emit("room", state.room);
+    lastRoom = roomNow;
+    if (frame.type === "message" && frame.message.sender !== "system") emit("message", frame.message);
+    if (frame.type === "site" || frame.type === "welcome") {
+      if (state.online !== lastOnline) emit("online", state.online);
+      lastOnline = state.online;
+    }
+    if (frame.type === "error" && frame.code === "banned") block();
     // A visitor with a conversation has the window's code at hand: a toast or the button opens it at once.
     if (state.room && !loading) loadChat().catch(() => {});
     if (view) view.frame(frame);
@@ -407,6 +455,7 @@
       state.socket = null;
       state.welcomed = false;
       render();
+      if (event.code === 4003 || state.blocked) { block(); return; } // blocked by the site's team
       // 4029: this visitor has too many tabs open; try again only now and then.
       if (event.code === 4029) state.retries = 6;
       // Exponential backoff with jitter, so a restarted server is not stormed.
@@ -444,13 +493,59 @@
   window.addEventListener("popstate", reportPage);
   window.addEventListener("hashchange", reportPage);
 
+  // A visitor the site's team blocked: no chat offered, no reconnecting, for this tab.
+  function block() {
+    state.blocked = true;
+    tab.set("blocked", "1");
+    host.hidden = true;
+    if (state.socket) state.socket.close();
+  }
+
+  // ---- The site's JavaScript API (docs/snippet.md) ---------------------------------
+  const listeners = { ready: [], message: [], room: [], online: [] };
+  let lastOnline = null;
+  let lastRoom = null;
+  function emit(name, detail) {
+    for (const listener of listeners[name]) {
+      try { listener(detail); } catch (error) { if (window.console) console.warn(error); }
+    }
+  }
+  // Consent given (the visitor opened the chat, or the site said so): what was held is stored,
+  // and the socket opens.
+  function consent(yes) {
+    if (!yes || !waiting) return;
+    waiting = false;
+    visit.set("consent", "1");
+    for (const [, [area, value, name]] of held) { try { area.setItem(key(name), value); } catch { /* private mode */ } }
+    held.clear();
+    connect();
+  }
+  const api = {
+    open: () => { consent(true); if (!state.open) setOpen(true); },
+    close: () => { if (state.open) setOpen(false); },
+    identify: (user) => {
+      if (!user || typeof user !== "object") return;
+      const { id, hash, name, email } = user;
+      sendSoon({ type: "identify", id: String(id), hash, name, email });
+    },
+    setAttributes: (attributes) => sendSoon({ type: "attributes", attributes }),
+    track: (name) => sendSoon({ type: "track", name: String(name) }),
+    on: (name, listener) => { if (listeners[name] && typeof listener === "function") listeners[name].push(listener); },
+    consent,
+  };
+  // Calls made before the snippet loaded (the stub's queue, docs/snippet.md), in order.
+  const queued = (window.WhitePanel && window.WhitePanel.q) || [];
+  window.WhitePanel = api;
+
   // What the window's code may use (chat.js).
   const core = { state, root, host, launcher, make, addStyle, send, sendMessage, setOpen, markSeen, reportSeen, visit, tab, server, site };
 
   const mount = () => {
+    if (tab.get("blocked")) return;
     document.body.append(host);
     setOpen(state.open, false);
-    connect();
+    if (!waiting) connect();
+    for (const [method, args] of queued) if (api[method]) api[method](...args);
   };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();

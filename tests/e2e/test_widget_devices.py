@@ -1,10 +1,12 @@
 """The snippet for every visitor (issue 24): in the visitor's language (German, Arabic mirrored
-right to left), a site's own words and language, a phone's full-screen sheet, the keyboard alone."""
+right to left), a site's own words and language, a phone's full-screen sheet, the keyboard alone,
+and nothing axe-core finds against WCAG 2.2 A/AA, closed, open, chatting or with a toast."""
 
 import pytest
 from playwright.sync_api import expect
 
 from chat import shifts
+from tests.e2e.axe import assert_no_violations
 from visitors.models import Site
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,3 +118,31 @@ def test_the_keyboard_alone_opens_writes_and_closes(web_server, open_page):
     expect(launcher).to_be_focused()
     # A visible focus ring on the button.
     assert launcher.evaluate("node => getComputedStyle(node).outlineStyle") == "solid"
+
+
+@pytest.mark.parametrize("size", [{}, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_nothing_in_the_snippet_closed_open_chatting_or_with_a_toast(
+    web_server, peter, panel_for, open_page, size
+):
+    panel = panel_for(peter)
+    shop = open_page(f"http://{web_server}/demo/", **size)
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
+    assert_no_violations(shop, where="with the snippet closed")
+
+    shop.locator("[data-testid=wp-launcher]").click()
+    expect(shop.locator("[data-testid=wp-input]")).to_be_focused()
+    assert_no_violations(shop, where="with the window open")
+
+    shop.locator("[data-testid=wp-input]").fill("Do you ship to Norway?")
+    shop.locator("[data-testid=wp-input]").press("Enter")
+    panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
+    panel.locator("[data-testid=message-input]").fill("We do, in 3 days: https://example.com/shipping")
+    panel.locator("[data-testid=send]").click()
+    expect(shop.locator("[data-testid=wp-message][data-sender=operator]")).to_have_count(1)
+    assert_no_violations(shop, where="in a conversation")
+
+    shop.locator("[data-testid=wp-close]").click()
+    panel.locator("[data-testid=message-input]").fill("Anything else?")
+    panel.locator("[data-testid=send]").click()
+    expect(shop.locator("[data-testid=wp-toast]")).to_be_visible()
+    assert_no_violations(shop, where="showing a toast")

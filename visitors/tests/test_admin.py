@@ -6,6 +6,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
+from chat.files import upload_limits
 from conftest import SITE_ORIGIN
 from tests.owners import admin_client, make_page_views, make_staff, make_visitor
 from visitors.models import Site
@@ -42,6 +43,9 @@ def site_form(site: Site, **changes) -> dict:
         "language": site.language,
         "texts": json.dumps(site.texts),
         "launcher_offset": site.launcher_offset,
+        "timezone": site.timezone,
+        "hours": json.dumps(site.hours),
+        "closed_days": json.dumps(site.closed_days),
     }
     # A checkbox: sent when ticked, left out when not.
     data.update({"transcripts": "on"} if site.transcripts else {})
@@ -167,6 +171,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
     assert linda.welcome["site"] == {
         "key": "shop",
         "online": False,
+        "back_at": None,
         "name": "Shop",
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",
@@ -175,6 +180,7 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
         "language": "",
         "texts": {},
         "offset": 0,
+        "uploads": upload_limits(),
     }
 
 

@@ -3,7 +3,7 @@
 
 import { clockTime, parseTime, str, visitorLabel, whenOf } from "../format.js";
 import { t } from "../i18n.js";
-import { h, linkedText, setText } from "./dom.js";
+import { fileNode, h, linkedText, setText } from "./dom.js";
 
 // dom: {open (button), dialog, form, list, transcript, status}; fetchJson(method, url).
 export function createHistory({ dom, fetchJson }) {
@@ -58,6 +58,7 @@ export function createHistory({ dom, fetchJson }) {
           h("span", { class: "msg-time", text: clockTime(m.at) + " " }),
           h("bdi", { class: "history-name", text: (m.sender === "note" ? t("Note") + " · " : "") + str(m.name) + ": " }),
           h("span", { dir: "auto" }, ...linkedText(m.body)),
+          fileNode(m.file),
         ),
       );
       dom.transcript.replaceChildren(h("ol", { class: "history-transcript" }, ...lines));

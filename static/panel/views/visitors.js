@@ -2,7 +2,7 @@
 
 import { contactText, duration, parseTime, str, timeOf, visitOrdinal, whoLine } from "../format.js";
 import { t } from "../i18n.js";
-import { h, pathNode, setText, visitorText } from "./dom.js";
+import { contactNodes, h, pathNode, setText, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
 const STARTING_MS = 10000; // "Starting…" gives up after this long without an answer
@@ -65,7 +65,7 @@ export function createVisitorsView({ store, dom, actions }) {
     const contact = contactText(visitor);
     if (c.contact !== contact) {
       c.contact = contact;
-      setText(ui.contact, contact);
+      ui.contact.replaceChildren(...contactNodes(visitor));
     }
     const title = str(visitor.title);
     const url = str(visitor.url);
