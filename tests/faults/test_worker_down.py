@@ -14,7 +14,7 @@ from django.conf import settings
 
 from chat.models import Room
 from tests.faults.conversation import eventually
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,7 @@ async def test_overdue_expiries_happen_once_with_the_first_reason_after_the_work
     ann, bob, kim, sue, zoe = [await live_sockets.visitor(base) for base in (first, second, first, second, first)]
     ann_room, bob_room, zoe_room = [await chatting(panel, v) for v in (ann, bob, zoe)]
     kim_room = await chatting(janes_panel, kim)
-    sue_room = (await sue.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
+    sue_room = (await ask_to_chat(sue, of_type("room", room__status="pending")))["room"]["id"]
     await panel.expect(of_type("room", room__id=sue_room, room__status="pending"))
 
     faults.worker.kill()  # dies mid-work, as a worker can
