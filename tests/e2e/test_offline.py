@@ -17,7 +17,6 @@ def test_with_nobody_online_the_snippet_says_so_takes_an_email_and_the_operator_
     expect(notice).to_have_text(
         "We're offline right now \u2014 leave a message and your email and we'll get back to you"
     )
-    expect(linda.locator("[data-testid=wp-status]")).to_have_text("We're offline")
 
     linda.locator("[data-testid=wp-name]").fill("Linda")
     linda.locator("[data-testid=wp-email]").fill("linda@example.com")
@@ -26,6 +25,8 @@ def test_with_nobody_online_the_snippet_says_so_takes_an_email_and_the_operator_
     expect(linda.locator("[data-testid=wp-details]")).to_be_hidden()
     linda.locator("[data-testid=wp-input]").fill("Do you ship to Norway?")
     linda.locator("[data-testid=wp-send]").click()
+    # Her message is the request (R4), kept while nobody is online.
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("We're offline")
 
     # Peter comes: the request waits in his pool, marked, with how to reach her.
     panel = panel_for(peter)
@@ -49,6 +50,9 @@ def test_a_visitor_sees_when_an_operator_comes_online(web_server, site, peter, p
     linda = open_page(f"http://{web_server}/demo/")
     linda.locator("[data-testid=wp-launcher]").click()
     expect(linda.locator("[data-testid=wp-offline]")).to_be_visible()
+    linda.locator("[data-testid=wp-input]").fill("Anyone there?")
+    linda.locator("[data-testid=wp-input]").press("Enter")
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("We're offline")
 
     panel_for(peter)
 

@@ -38,7 +38,10 @@ def test_widget_shows_the_sites_greeting_and_colour(web_server, branded, open_pa
     expect(shop.locator("[data-testid=wp-status]")).to_have_text(GREETING)
     launcher.click()
 
-    # Opening the window asks for an operator; the greeting heads the conversation.
+    # The greeting heads the conversation; the first message asks for an operator (R4).
+    expect(shop.locator("[data-testid=wp-greeting]")).to_have_text(GREETING)
+    shop.locator("[data-testid=wp-input]").fill("Hello?")
+    shop.locator("[data-testid=wp-input]").press("Enter")
     expect(shop.locator("[data-testid=wp-status]")).to_have_text("Waiting for an operator…")
     expect(shop.locator("[data-testid=wp-greeting]")).to_have_text(GREETING)
     expect(shop.locator("[data-testid=wp-greeting]")).to_be_visible()

@@ -57,9 +57,15 @@ async def panel_for(operator, bases: list[str], name: str) -> Panel:
     return await Panel(bases, cookies={settings.SESSION_COOKIE_NAME: cookie}, name=name).started()
 
 
+# The visitor's first message, which is their request (R4): not one of the numbered ones.
+ASKING = "asks to chat"
+
+
 async def chat_between(panel: Panel, tab: VisitorTab) -> int:
-    """The visitor asks to chat and the operator accepts: the room's id."""
+    """The visitor asks to chat (opens the window and writes) and the operator accepts: the
+    room's id."""
     await tab.send({"type": "open"})
+    await tab.say(f"{tab.name} {ASKING}")
 
     async def pooled():
         return any(r["visitor"] == tab.visitor_id and r["status"] == "pending" for r in panel.rooms.values())
@@ -99,7 +105,7 @@ async def assert_complete(room_id: int, visitor: VisitorTab, panel: Panel, *, wr
     await asyncio.gather(visitor.settled(), panel.settled())
     stored = await transcript(room_id)
     seen_by_visitor = await transcript(room_id, as_visitor=True)
-    bodies = [body for _, sender, body in stored if sender != "system"]
+    bodies = [body for _, sender, body in stored if sender != "system" and not body.endswith(ASKING)]
     for client, count in written.items():
         got = [body for body in bodies if body.startswith(f"{client.name} says ")]
         expected = [f"{client.name} says {n}" for n in range(count)]
