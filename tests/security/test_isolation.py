@@ -163,7 +163,7 @@ async def test_operator_reads_and_acts_alike_over_socket_and_api(sockets, peter,
     on_socket = await peter_panel.ask("history", type="history", room=room_id, after=0)
     status, on_api = await database_sync_to_async(over_api)(peter.user, "get", f"/api/rooms/{room_id}/messages/")
     assert status == 200
-    said = ["Jane joined the chat", "Jane here"]
+    said = ["Hello?", "Jane joined the chat", "Jane here"]
     assert [m["body"] for m in on_socket["messages"]] == [m["body"] for m in on_api["results"]] == said
     error = await peter_panel.ask("error", type="message", room=room_id, body="psst", client_id="p")
     status, body = await database_sync_to_async(over_api)(
