@@ -8,7 +8,9 @@ Celery queues never meet another run's.
 
 import functools
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from infra.db import close_connections
+from integrations import services as webhook_services
 from tests.sockets import CommunicatorClient, LiveClient, whole_snapshot
 from whitepanel import launch
 
@@ -36,10 +39,22 @@ TEST_TIMINGS = {
     "WP_POOL_TIMEOUT": "3",
 }
 
+# Webhooks (issue 25): the tests' receivers listen on 127.0.0.1; attempts and pauses shrunk. Which
+# sites have webhooks is kept for the whole test (_no_webhooks_yet): a read in the middle would
+# add a query to the tests that count them. A webhook is heard of at once in the process that
+# made it, so tests make the events they want delivered in their own process.
+TEST_WEBHOOKS = {
+    "WP_WEBHOOK_ALLOW_PRIVATE": True,
+    "WP_WEBHOOK_TIMEOUT": 1.0,
+    "WP_WEBHOOK_BACKOFF": 0.5,
+    "WP_WEBHOOK_MAX_ATTEMPTS": 3,
+    "WP_WEBHOOK_CACHE_SECONDS": 3600.0,
+}
+
 # Every test client comes from 127.0.0.1 (or no address at all, in process): limits per IP
 # address would make tests with many visitors refuse each other. tests/security sets them back.
 TEST_IP_LIMITS = {name: "1000000/60" for name in ("WP_RATE_IP_MESSAGES", "WP_RATE_IP_OPENS", "WP_RATE_IP_PAGES",
-                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS",
+                                                 "WP_RATE_IP_HELLOS", "WP_RATE_IP_LOGINS", "WP_RATE_IP_UPLOADS",
                                                  "WP_RATE_IP_PASSWORD_RESETS",
                                                  # and tests send frames faster than people do
                                                  "WP_RATE_SOCKET_FRAMES", "WP_RATE_PANEL_FRAMES")}  # fmt: skip
@@ -61,9 +76,18 @@ def mail_dir() -> Path:
 def pytest_configure(config):
     # Settings are loaded already; child processes read the same values from the environment.
     os.environ["WP_EMAIL_FILE_PATH"] = str(mail_dir())
+    # Files sent in chats (issue 23) go to a folder of this run's, removed at its end: none is
+    # left in var/. The `media_root` fixture gives a test one of its own.
+    media = tempfile.mkdtemp(prefix="wp-test-media-")
+    config.wp_media_root = media
+    os.environ["WP_MEDIA_ROOT"] = media
+    settings.MEDIA_ROOT = media
     for name, value in TEST_TIMINGS.items():
         os.environ[name] = value
         setattr(settings, name, float(value))
+    for name, value in TEST_WEBHOOKS.items():
+        os.environ[name] = ("1" if value else "") if isinstance(value, bool) else str(value)
+        setattr(settings, name, value)
     for name, value in (TEST_IP_LIMITS | TEST_SOCKET_CAPS).items():
         os.environ[name] = str(value)
         setattr(settings, name, value)
@@ -75,6 +99,19 @@ def pytest_configure(config):
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as error:
         pytest.exit(f"Redis at {settings.REDIS_URL} does not answer ({error}); `make test` starts one", returncode=2)
+
+
+def pytest_unconfigure(config):
+    media = getattr(config, "wp_media_root", None)
+    if media:
+        shutil.rmtree(media, ignore_errors=True)
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Files stored by this test (in this process) land in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +133,12 @@ def _clean_redis_state() -> None:
 
 
 # Data ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_webhooks_yet() -> None:
+    """Each test starts on a database without webhooks: this process knows it without asking."""
+    webhook_services.sites_listening_known(frozenset())
 
 
 @pytest.fixture

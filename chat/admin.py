@@ -14,7 +14,8 @@ from operators import reply_admin  # noqa: F401 - registers the sites' canned re
 from visitors.admin import OwnedSiteFilter, SiteScopedAdmin
 
 from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin
-from .models import Message, Room
+from .files import file_url
+from .models import Attachment, Message, Room
 from .selectors import room_transcript
 from .services import rooms_end
 from .transcripts import transcripts_csv
@@ -35,17 +36,41 @@ def transcript_table(room: Room) -> str:
         where = format_html('<a href="{}">room {}</a>', link, line.room_id) if earlier else ""
         who = "" if kind == "system" else line.name
         at = date_format(timezone.localtime(line.at), "Y-m-d H:i:s")
-        rows.append((f"wp-line wp-{kind}" + (" wp-earlier" if earlier else ""), kind, at, where, who, line.body))
+        rows.append(
+            (
+                f"wp-line wp-{kind}" + (" wp-earlier" if earlier else ""),
+                kind,
+                at,
+                where,
+                who,
+                line.body,
+                file_link(line),
+            )
+        )
     body = format_html_join(
         "",
         '<tr class="{}" data-sender="{}"><td class="wp-at">{}</td><td>{}</td>'
-        '<td class="wp-who">{}</td><td class="wp-body">{}</td></tr>',
+        '<td class="wp-who">{}</td><td class="wp-body">{}{}</td></tr>',
         rows,
     )
     return format_html(
         '<table class="wp-transcript"><thead><tr><th>at</th><th>room</th><th>who</th><th>message</th></tr>'
         "</thead><tbody>{}</tbody></table>",
         body,
+    )
+
+
+def file_link(message: Message) -> str:
+    """The file a message carries (issue 23): its name, linked to it by a fresh signed link
+    (opened in a new tab, telling it nothing of this page)."""
+    attachment = message.attachment if message.attachment_id is not None else None
+    if attachment is None:
+        return ""
+    return format_html(
+        ' <a class="wp-file" href="{}" target="_blank" rel="noopener noreferrer">{}</a> ({} bytes)',
+        file_url(attachment),
+        attachment.name,
+        attachment.size,
     )
 
 
@@ -104,6 +129,9 @@ class RoomAdmin(SiteScopedAdmin):
         "rating",
         "rating_comment",
         "rated_at",
+        "transcript_email",
+        "transcript_asked_at",
+        "transcript_sent_at",
         "transcript",
     ]
     actions = ["export_transcripts", "end_rooms"]
@@ -168,10 +196,26 @@ class MessageAdmin(SiteScopedAdmin):
     date_hierarchy = "at"
     search_fields = ["body"]
     ordering = ["-id"]
-    fields = readonly_fields = ["room", "sender", "event", "name", "operator", "body", "client_id", "at"]
+    fields = readonly_fields = ["room", "sender", "event", "name", "operator", "body", "file", "client_id", "at"]
 
     def site_ids_of(self, obj: Message) -> set[int]:
         return {obj.room.site_id}
+
+    @admin.display(description="file")
+    def file(self, message: Message) -> str:
+        return file_link(message) or "—"
+
+    # A message deleted alone (superusers only) takes its file with it: its attachment, and so
+    # the stored files (chat/files.py). Deleted with its room, the room's cascade does it.
+    def delete_model(self, request, obj: Message) -> None:
+        attachment_id = obj.attachment_id
+        super().delete_model(request, obj)
+        Attachment.objects.filter(pk=attachment_id).delete()
+
+    def delete_queryset(self, request, queryset) -> None:
+        attachment_ids = list(queryset.exclude(attachment=None).values_list("attachment_id", flat=True))
+        super().delete_queryset(request, queryset)
+        Attachment.objects.filter(pk__in=attachment_ids).delete()
 
     def has_add_permission(self, request):
         return False

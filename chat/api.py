@@ -5,10 +5,12 @@ services with the same rules."""
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from infra.api import MAX_ID, StringField, error_responses
-from infra.errors import NotAllowed, NotFound
+from infra.errors import Invalid, NotAllowed, NotFound, RateLimited
+from infra.ratelimit import rate_limiter
 from operators.models import Operator
 from operators.selectors import operator_of, operators_visible_to
 from visitors import services as visitor_services
@@ -16,7 +18,7 @@ from visitors.models import Visitor
 from visitors.selectors import TRAIL_LIMIT, sites_visible_to, visitor_trail, visitor_visible_to, visitors_online
 from visitors.visits import visits
 
-from . import events, selectors, services
+from . import events, files, selectors, services
 from .models import Message, Room
 from .selectors import live_rooms_by_visitor
 
@@ -36,6 +38,12 @@ class RoomReturnedSerializer(serializers.Serializer):
 class RoomContactSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="May be empty.")
     email = serializers.CharField(help_text="May be empty.")
+
+
+class RoomTranscriptSerializer(serializers.Serializer):
+    email = serializers.CharField(help_text="Where it is mailed.")
+    asked_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="When it was mailed; null until then.")
 
 
 class RoomSerializer(serializers.Serializer):
@@ -66,6 +74,9 @@ class RoomSerializer(serializers.Serializer):
         allow_null=True,
         help_text="A request back in the pool by itself (R14): its visitor's question was left unanswered.",
     )
+    after_hours = serializers.BooleanField(
+        help_text="Made while its site was outside its business hours (issue 25): the panels do not alert."
+    )
     offline_at = serializers.DateTimeField(
         allow_null=True,
         help_text="An offline request (R16) since then: asked while no operator was online, or not taken in time.",
@@ -73,9 +84,29 @@ class RoomSerializer(serializers.Serializer):
     contact = RoomContactSerializer(
         allow_null=True, help_text="The name and email the visitor left (R16), null if neither."
     )
+    transcript = RoomTranscriptSerializer(
+        allow_null=True,
+        help_text="The visitor asked for the conversation by email (mailed once the room has ended); null if not.",
+    )
 
     def to_representation(self, room: Room) -> dict:
         return events.room_payload(room)
+
+
+class MessageFileSerializer(serializers.Serializer):
+    """The file a message carries (issue 23)."""
+
+    name = serializers.CharField(help_text="The sender's file name, cleaned.")
+    size = serializers.IntegerField(help_text="Bytes.")
+    type = serializers.CharField(help_text="Its content type as White Panel determined it.")
+    image = serializers.BooleanField(help_text="A PNG, JPEG, GIF or WebP image that decoded: shown inline.")
+    url = serializers.CharField(
+        help_text="The file, relative to this server: a signed link that works for WP_FILE_URL_TTL "
+        "(every read of the message gives a fresh one)."
+    )
+    thumb = serializers.CharField(allow_null=True, help_text="An image's thumbnail (at most 320 px), else null.")
+    width = serializers.IntegerField(allow_null=True, help_text="An image's width in pixels, else null.")
+    height = serializers.IntegerField(allow_null=True, help_text="An image's height in pixels, else null.")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -97,6 +128,7 @@ class MessageSerializer(serializers.Serializer):
         allow_null=True,
         help_text="A system line's code (R15: docs/protocol.md lists them); null for what people wrote.",
     )
+    file = MessageFileSerializer(allow_null=True, help_text="The file it carries (its body is the caption), or null.")
 
     def to_representation(self, message: Message) -> dict:
         return events.message_payload(message)
@@ -196,6 +228,69 @@ class MessageCreateSerializer(serializers.Serializer):
         if not body.strip():
             raise serializers.ValidationError("the message is empty")
         return body
+
+
+class FileCaptionSerializer(serializers.Serializer):
+    """The text fields of a message carrying a file (multipart/form-data)."""
+
+    body = StringField(
+        max_length=settings.WP_MAX_MESSAGE_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A caption; may be empty.",
+    )
+    client_id = StringField(
+        max_length=settings.WP_MAX_CLIENT_ID_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Chosen by the client: sending again with the same one stores the message once.",
+    )
+
+    def validate_body(self, body: str) -> str:
+        if "\x00" in body:
+            raise serializers.ValidationError("the caption contains a NUL character")
+        return body
+
+    def validate_client_id(self, client_id: str) -> str:
+        if "\x00" in client_id:
+            raise serializers.ValidationError("the client_id contains a NUL character")
+        return client_id
+
+
+class FileMessageCreateSerializer(FileCaptionSerializer):
+    """A message carrying a file: multipart/form-data."""
+
+    file = serializers.FileField(
+        help_text="The file: an extension among WP_UPLOAD_TYPES, at most WP_UPLOAD_MAX_BYTES. Images (png, "
+        "jpg, gif, webp) must decode as such."
+    )
+
+
+def file_message_fields(request) -> tuple[str, str, object]:
+    """(caption, client_id, uploaded file) of a multipart request carrying a file (both upload
+    endpoints): `too_large` past WP_UPLOAD_MAX_BYTES, `invalid` without a file or with bad fields."""
+    files.check_request_size(request._request)
+    data = request.data  # parsed here, the size limit first among the upload handlers
+    files.check_request_size(request._request)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        raise Invalid("'file' is required: a multipart/form-data field with the file")
+    fields = FileCaptionSerializer(data={name: data[name] for name in ("body", "client_id") if name in data})
+    fields.is_valid(raise_exception=True)
+    return fields.validated_data.get("body", ""), fields.validated_data.get("client_id", ""), uploaded
+
+
+class FileUploadMixin:
+    """A view taking one file in a multipart form (issue 23): the size limit is installed before
+    anything reads the body (a session's CSRF check reads the form)."""
+
+    parser_classes = [MultiPartParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        files.prepare_request(request)
+        return super().initialize_request(request, *args, **kwargs)
 
 
 ORDERINGS = ["created_at", "-created_at", "id", "-id"]
@@ -346,6 +441,33 @@ class RoomMessagesView(VisibleRoomMixin, generics.GenericAPIView):
             body=data.validated_data["body"],
             client_id=data.validated_data.get("client_id", ""),
         )
+        return Response(events.message_payload(message), status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["rooms"])
+class RoomFilesView(FileUploadMixin, VisibleRoomMixin, generics.GenericAPIView):
+    serializer_class = MessageSerializer
+
+    @extend_schema(
+        operation_id="rooms_files_create",
+        summary="Send a file or image to the visitor, as the room's operator",
+        description="A message carrying a file, with an optional caption: the same action as the `message` "
+        "frame, the visitor's tabs get it at once. multipart/form-data; the file's type and size are checked "
+        "(docs/features.md, Files and images).",
+        parameters=[ROOM_ID],
+        request=FileMessageCreateSerializer,
+        responses={201: MessageSerializer, **error_responses(400, 403, 404, 409, 413, 415, 429)},
+    )
+    def post(self, request, id):
+        room = self.get_room()
+        operator = acting_operator(request, room)
+        if rate_limiter.hit([("operator", "upload", str(operator.pk))]):
+            raise RateLimited("too many files lately; try again in a minute")
+        body, client_id, uploaded = file_message_fields(request)
+        with files.stored(uploaded) as upload:
+            message = services.message_send_by_operator(
+                room_id=room.pk, operator=operator, body=body, client_id=client_id, upload=upload
+            )
         return Response(events.message_payload(message), status=status.HTTP_201_CREATED)
 
 

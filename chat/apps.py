@@ -55,7 +55,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import m2m_changed, post_save, pre_delete
+        from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
         from operators.models import Operator
         from visitors.models import Site
@@ -64,3 +64,8 @@ class ChatConfig(AppConfig):
         # Every way an operator's sites change (admin, code) reaches their open panels (issue 21).
         m2m_changed.connect(_operator_sites_changed, sender=Operator.sites.through, dispatch_uid="chat.sites")
         pre_delete.connect(_site_deleted, sender=Site, dispatch_uid="chat.site_deleted")
+        # A file sent in a chat leaves the storage with its attachment (its room, visitor, site).
+        from .files import attachment_deleted
+        from .models import Attachment
+
+        post_delete.connect(attachment_deleted, sender=Attachment, dispatch_uid="chat.attachment_deleted")

@@ -16,10 +16,13 @@ that joined the group before reading either reads the new state or gets the even
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from operators.models import Operator
+from visitors.hours import open_now
 from visitors.models import Site
 from visitors.sites import sites_changed
 
@@ -62,3 +65,28 @@ def sites_availability_update_later(*, site_ids: Iterable[int]) -> None:
     site_ids = list(site_ids)
     if site_ids:
         transaction.on_commit(lambda: sites_availability_update(site_ids=site_ids))
+
+
+def sites_hours_update(*, now: datetime) -> list[Site]:
+    """Business hours (issue 25): the sites that opened or closed by `now`, their `hours_open`
+    set and announced (a `site` event each, with when they are back), as an operator coming or
+    going is. Run by each sweep, so a site flips at its time (within WP_SWEEP_INTERVAL) without
+    anyone connecting. Reads only the sites with hours or closed days (and any left closed
+    whose hours were removed since); safe to run twice or late."""
+    candidates = Site.objects.filter(Q(hours_open=False) | ~Q(hours={}) | ~Q(closed_days=[])).only(
+        "pk", "timezone", "hours", "closed_days", "hours_open"
+    )
+    due = [site.pk for site in candidates if open_now(site, now) != site.hours_open]
+    if not due:
+        return []
+    with transaction.atomic():
+        sites = list(Site.objects.select_for_update().filter(pk__in=due).order_by("pk"))
+        changed = [site for site in sites if open_now(site, now) != site.hours_open]
+        for site in changed:
+            site.hours_open = not site.hours_open
+        for state in (True, False):
+            Site.objects.filter(pk__in=[s.pk for s in changed if s.hours_open == state]).update(hours_open=state)
+        if changed:
+            transaction.on_commit(sites_changed)
+            events.site_availability_changed(changed, now=now)
+        return changed

@@ -25,12 +25,16 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils import timezone
 
+from integrations.services import deliveries_add
 from operators.models import Operator
+from visitors import hours
 from visitors.clients import UTM_FIELDS
 from visitors.models import Site, Visitor
 from visitors.visits import visits
 
+from . import files
 from .models import Message, Room, visitor_sees
 
 logger = logging.getLogger(__name__)
@@ -93,10 +97,22 @@ def room_payload(room: Room) -> dict:
             if room.return_reason
             else None
         ),
+        # Issue 25 (extension): made outside its site's business hours; the panel does not alert.
+        "after_hours": room.after_hours,
         # R16 (extension): an offline request since when, and how its visitor can be answered
         # once they have left (operators see it with the request even then).
         "offline_at": _time(room.offline_at),
         "contact": _contact(visitor.given_name, visitor.email),
+        # Issue 23 (extension): the visitor asked for the conversation by email; `sent_at` once mailed.
+        "transcript": (
+            {
+                "email": room.transcript_email,
+                "asked_at": _time(room.transcript_asked_at),
+                "sent_at": _time(room.transcript_sent_at),
+            }
+            if room.transcript_asked_at
+            else None
+        ),
     }
 
 
@@ -115,20 +131,43 @@ def message_payload(message: Message) -> dict:
         "client_id": message.client_id or None,
         # A system line's code (R15: models.Message.Event), null for what people wrote.
         "event": message.event or None,
+        # The file it carries (issue 23), with links made now (chat/files.py), or null. A message
+        # without one is told by its column: no query.
+        "file": files.file_payload(message.attachment) if message.attachment_id is not None else None,
     }
 
 
-def site_payload(site: Site, *, online: bool) -> dict:
+def site_state(site: Site, now: datetime | None = None) -> tuple[bool, str | None]:
+    """Whether the snippet says someone can answer (R16: an operator online, and, issue 25, the
+    site within its hours) and, outside its hours, when it opens next (ISO time)."""
+    back_at = None if site.hours_open else hours.next_open(site, now or timezone.now())
+    return site.available, _time(back_at)
+
+
+def site_payload(site: Site, *, online: bool, back_at: str | None = None) -> dict:
     """The site as its snippet knows it: `welcome`'s and the `site` event's. `online`: whether
-    any of its operators is (R16); the rest is what the snippet shows (extension)."""
+    anyone can answer now (`site_state`); `back_at`: when the site opens next while it is
+    outside its business hours, else null (issue 25); the rest is what the snippet shows
+    (extension)."""
     return {
         "key": site.key,
         "online": online,
+        "back_at": back_at,
         "name": site.name,
-        "greeting": site.greeting,
+        # The default greeting is the snippet's own, in the visitor's language (issue 24).
+        "greeting": "" if site.greeting == Site._meta.get_field("greeting").default else site.greeting,
         "color": site.color,
+        # Issue 24: the window's language (empty: the browser's), the site's own words, the
+        # button's lift above the page's bottom.
+        "language": site.language,
+        "texts": site.texts,
+        "offset": site.launcher_offset,
         # The pre-chat form (issue 23): off, optional or required.
         "prechat": site.prechat,
+        # Whether the visitor may ask for the conversation by email (issue 23).
+        "transcripts": site.transcripts,
+        # Files in messages (issue 23): the extensions and largest size taken, null when none.
+        "uploads": files.upload_limits(),
     }
 
 
@@ -441,6 +480,43 @@ def room_rated(room: Room) -> None:
     _publish(sends)
 
 
+# The owners' webhooks (issue 25) ---------------------------------------------------
+
+
+def webhook(event: str, *, site_id: int, room_id: int | None, data) -> None:
+    """The site's webhooks subscribed to `event` hear of the change: their deliveries are
+    written in its transaction and sent after the commit (integrations/services.py). `data`
+    builds the payload from this module's builders, only when someone listens."""
+    deliveries_add(site_id=site_id, event=event, room_id=room_id, data=data)
+
+
+def room_webhook(event: str, room: Room) -> None:
+    """room.created, room.accepted, room.ended, rating.created: the room as every client sees it."""
+    webhook(event, site_id=room.site_id, room_id=room.pk, data=lambda: {"room": room_payload(room)})
+
+
+def message_webhook(message: Message, room: Room) -> None:
+    """message.created, for what people wrote (the visitor, an operator): never a note, nor a
+    system line (docs/api.md)."""
+    if message.sender in (Message.Sender.VISITOR, Message.Sender.OPERATOR):
+        webhook(
+            "message.created",
+            site_id=room.site_id,
+            room_id=room.pk,
+            data=lambda: {"message": message_payload(message), "visitor": room.visitor_id},
+        )
+
+
+def details_webhook(visitor: Visitor, room: Room | None) -> None:
+    """visitor.details: the visitor left or changed their name and email."""
+    webhook(
+        "visitor.details",
+        site_id=visitor.site_id,
+        room_id=room.pk if room else None,
+        data=lambda: {"visitor": visitor_payload(visitor, room)},
+    )
+
+
 def seen(*, room_id: int, by: str, message_id: int, to_group: str) -> None:
     """One side saw the room's messages up to this id (issue 23): the other side hears of it."""
     _publish([(to_group, {"type": "seen", "room": room_id, "sender": by, "id": message_id})])
@@ -460,21 +536,18 @@ def operator_changed(operator: Operator, site_ids: Iterable[int]) -> None:
     _publish([(site_group(site_id), event) for site_id in site_ids])
 
 
-def site_availability_changed(sites: Iterable[Site]) -> None:
-    """Whether anyone is online changed for these sites (chat/availability.py): one `site` event
-    each, to the site's visitor sockets. Sent as `wp.site` with the state beside the text: a
-    socket keeps it for its welcome, even before its hello."""
-    batch = [
-        (
-            site_visitors_group(site.pk),
-            {
-                "type": "wp.site",
-                "online": site.operators_online,
-                "text": _encode({"type": "site", "site": site_payload(site, online=site.operators_online)}),
-            },
+def site_availability_changed(sites: Iterable[Site], *, now: datetime | None = None) -> None:
+    """Whether anyone can answer changed for these sites (chat/availability.py: an operator came
+    or went, or the site opened or closed): one `site` event each, to the site's visitor sockets.
+    Sent as `wp.site` with the state beside the text: a socket keeps it for its welcome, even
+    before its hello."""
+    batch = []
+    for site in sites:
+        online, back_at = site_state(site, now)
+        text = _encode({"type": "site", "site": site_payload(site, online=online, back_at=back_at)})
+        batch.append(
+            (site_visitors_group(site.pk), {"type": "wp.site", "online": online, "back_at": back_at, "text": text})
         )
-        for site in sites
-    ]
     transaction.on_commit(lambda: _deliver(batch))
 
 

@@ -16,7 +16,8 @@ from visitors.models import Visitor
 from visitors.presence import Presence, operator_presence, visitor_presence
 from visitors.services import page_views_flush
 
-from . import events, offline
+from . import events, offline, transcript_mail
+from .availability import sites_hours_update
 from .models import Room
 from .services import rooms_expire_due
 from .shifts import operator_timeout
@@ -31,6 +32,7 @@ class SweepResult:
     visitors_left: int = 0
     operators_timed_out: int = 0
     rooms_offline: int = 0
+    sites_opened_or_closed: int = 0
 
 
 def _recover_presence(presence: Presence, online: QuerySet, *, now: float) -> None:
@@ -82,6 +84,8 @@ def _sweep(*, now: datetime) -> SweepResult:
     due += [(deadline, _VISITOR, member) for member, deadline in visitor_presence.due_deadlines(now=ts)]
     due += [(deadline, _OPERATOR, member) for member, deadline in operator_presence.due_deadlines(now=ts)]
     due.sort()
+    # Sites that opened or closed by their business hours (issue 25), before the offline requests.
+    result.sites_opened_or_closed = len(sites_hours_update(now=now))
     # Pool requests nobody can answer now become offline requests (R16) before their visitors
     # are let go below: those stay in the pool.
     offline_due = offline.sweep_due(now=now)
@@ -102,4 +106,6 @@ def _sweep(*, now: datetime) -> SweepResult:
                 operator_presence.forget([operator_id], now=ts)
     # The mails due (R16): a task each, which claims what it sends.
     offline.mails_queue(offline_due)
+    # The transcripts asked for whose rooms have ended, these included (issue 23).
+    transcript_mail.transcripts_queue()
     return result

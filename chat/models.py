@@ -62,11 +62,19 @@ class Room(models.Model):
     # online, or not accepted within WP_POOL_TIMEOUT. It stays in the pool when its visitor
     # leaves, and whoever takes it answers by email if they are gone (chat/offline.py).
     offline_at = models.DateTimeField(null=True, blank=True)
+    # Issue 25: made while its site was outside its business hours: the panels do not alert.
+    after_hours = models.BooleanField(default=False)
     # When the site's owners were mailed about it: claimed once, whatever sweeps or retries race.
     owners_notified_at = models.DateTimeField(null=True, blank=True)
     # The last operator message of the room the visitor was mailed, or was on the site to see:
     # the ones after it are still to be mailed if they have left (at most once each).
     replies_mailed_through = models.BigIntegerField(default=0)
+    # Issue 23: the visitor asked for the conversation by email (the `transcript` frame), to this
+    # address, mailed once the room has ended (chat/transcript_mail.py). `transcript_sent_at` is
+    # the claim of the one sender: set before the mail goes, given back if it could not.
+    transcript_email = models.CharField(max_length=254, blank=True)
+    transcript_asked_at = models.DateTimeField(null=True, blank=True)
+    transcript_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -86,10 +94,45 @@ class Room(models.Model):
             # The site's last accepts, for a waiting visitor's estimated wait (R16): a few rows
             # read backwards here, not every room the site ever had.
             models.Index(fields=["site", "accepted_at"], name="chat_room_site_accepted"),
+            # The transcripts still to mail (issue 23): the sweep finds them here, a handful of
+            # rows, not by reading every room that ever ended.
+            models.Index(
+                fields=["transcript_asked_at"],
+                condition=Q(transcript_asked_at__isnull=False, transcript_sent_at__isnull=True),
+                name="chat_room_transcript_due",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Room {self.pk} ({self.status})"
+
+
+class Attachment(models.Model):
+    """A file or image carried by a message (issue 23): stored through Django's storage API
+    (local media by default, any django-storages backend), served only through a signed,
+    expiring URL (chat/files.py). Deleted with its room; its files leave the storage with it."""
+
+    # The room it was sent in: deleting the room (its visitor, its site) deletes it, and its
+    # files (chat/files.py, post_delete).
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    # Saved by chat/files.py under random paths, never the sender's file name; the thumbnail
+    # (at most THUMB_SIZE pixels a side) of an image only ('': none).
+    file = models.FileField(max_length=200)
+    thumbnail = models.FileField(max_length=200, blank=True)
+    # The sender's file name, cleaned (chat/files.py: clean_name), for showing and downloading.
+    name = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    # As White Panel determined it: a decoded image's format, else the allowed extension's type.
+    content_type = models.CharField(max_length=100)
+    # A raster image Pillow decoded (png, jpeg, gif, webp): served inline, with a thumbnail.
+    # Anything else is served as a download.
+    is_image = models.BooleanField(default=False)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Message(models.Model):
@@ -132,6 +175,12 @@ class Message(models.Model):
     # Chosen by the client; a resend after a lost ack is stored once.
     client_id = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField()
+    # The file it carries (issue 23), if any; its body is then the caption, maybe empty. Read
+    # from this column, a message without one costs no query to build its payload. The
+    # attachment deleted alone (admin), the message stays, without its file.
+    attachment = models.OneToOneField(
+        Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+    )
 
     class Meta:
         ordering = ["id"]

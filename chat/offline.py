@@ -3,7 +3,8 @@ owners hear of it, and the answer reaches the visitor by email once they have le
 
 - The sweep marks a pool request *offline* (`rooms_mark_offline`) when it holds a question (a
   visitor message, or the conversation it came back with, R14) and either no operator of its
-  site is online, or nobody has accepted it within WP_POOL_TIMEOUT of entering the pool. Its
+  site is online or the site is outside its business hours (issue 25), or nobody has accepted it
+  within WP_POOL_TIMEOUT of entering the pool. Its
   payload then has `offline_at`, and the visitor's snippet offers to leave a name and email
   (the `details` frame, `chat.visiting.visitor_details_save`).
 - It stays in the pool when its visitor leaves the site (`chat.visiting.visitors_leave`), until
@@ -65,7 +66,7 @@ def _offline_due(now: datetime) -> Q:
     asked = Exists(Message.objects.filter(room_id=OuterRef("pk"), sender=Message.Sender.VISITOR))
     return (
         Q(status=Room.Status.PENDING, offline_at=None)
-        & (Q(site__operators_online=False) | Q(pooled_at__lte=_pool_deadline(now)))
+        & (Q(site__operators_online=False) | Q(site__hours_open=False) | Q(pooled_at__lte=_pool_deadline(now)))
         & (Q(asked) | ~Q(return_reason=""))
     )
 
@@ -286,7 +287,7 @@ def replies_send(*, room_id: int, message_ids: list[int]) -> int:
     visitor = room.visitor
     if not visitor.email:
         return 0
-    replies = list(Message.objects.filter(pk__in=message_ids).order_by("pk"))
+    replies = list(Message.objects.filter(pk__in=message_ids).select_related("attachment").order_by("pk"))
     context = {
         "site": room.site,
         "visitor": visitor,

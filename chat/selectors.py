@@ -16,7 +16,7 @@ from visitors.presence import visitor_presence
 from visitors.selectors import sites_visible_to
 from visitors.visits import visits
 
-from . import events
+from . import events, files
 from .models import FOR_VISITORS, Message, Room
 
 HISTORY_LIMIT = 500
@@ -122,6 +122,9 @@ def snapshot_limits() -> dict:
         "history_page": HISTORY_LIMIT,
         "frame_bytes": settings.WP_MAX_FRAME_BYTES,
         "note_length": settings.WP_MAX_VISITOR_NOTE_LENGTH,
+        # Files in messages (issue 23): the largest, and the extensions taken ([]: none).
+        "upload_bytes": settings.WP_UPLOAD_MAX_BYTES,
+        "upload_types": files.allowed_extensions(),
     }
 
 
@@ -131,9 +134,15 @@ def visitor_room_history(*, visitor_id: int, room_id: int, after: int, limit: in
     handover still shows what was said before it): without the system lines that are for
     operators only (models.VISITOR_EVENTS). Every path that gives a visitor their history
     (`history`, a hello's) reads it here."""
+    messages = visitor_conversation(visitor_id=visitor_id, room_id=room_id).filter(id__gt=after).order_by("id")
+    return [events.message_payload(m) for m in messages[:limit]]
+
+
+def visitor_conversation(*, visitor_id: int, room_id: int) -> QuerySet[Message]:
+    """The messages the visitor sees of their conversation up to and including their room
+    `room_id` (R15), unordered: their history's, and their transcript's by email (issue 23)."""
     rooms = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
-    messages = Message.objects.filter(FOR_VISITORS, room_id__in=rooms, id__gt=after).order_by("id")[:limit]
-    return [events.message_payload(m) for m in messages]
+    return Message.objects.filter(FOR_VISITORS, room_id__in=rooms).select_related("attachment")
 
 
 def visitor_history(*, visitor_id: int, after: int, limit: int = HISTORY_LIMIT) -> list[dict]:
@@ -155,7 +164,9 @@ def operator_room_history(*, room_id: int, operator: Operator, after: int) -> li
     if visitor_id is None:
         raise NotFound("no such room")
     theirs = Room.objects.filter(visitor_id=visitor_id, pk__lte=room_id).values("pk")
-    messages = Message.objects.filter(room_id__in=theirs, id__gt=after).order_by("id")[:HISTORY_LIMIT]
+    messages = (Message.objects.filter(room_id__in=theirs, id__gt=after).select_related("attachment").order_by("id"))[
+        :HISTORY_LIMIT
+    ]
     return [events.message_payload(m) for m in messages]
 
 
@@ -224,8 +235,9 @@ def room_transcript(*, room: Room, earlier: int = HISTORY_LIMIT) -> list[Message
     conversation up to and including the room, oldest first, system lines and all. Of their
     earlier rooms, the last `earlier` messages; of this room, every one."""
     before = Room.objects.filter(visitor_id=room.visitor_id, pk__lt=room.pk).values("pk")
-    older = list(Message.objects.filter(room_id__in=before).order_by("-id")[:earlier])
-    return [*older[::-1], *Message.objects.filter(room_id=room.pk).order_by("id")]
+    messages = Message.objects.select_related("attachment")
+    older = list(messages.filter(room_id__in=before).order_by("-id")[:earlier])
+    return [*older[::-1], *messages.filter(room_id=room.pk).order_by("id")]
 
 
 # The REST API's reads ---------------------------------------------------------
@@ -245,7 +257,7 @@ def live_rooms_by_visitor(*, visitor_ids: list[int]) -> dict[int, Room]:
 
 def room_messages(*, room_id: int, after: int = 0) -> QuerySet[Message]:
     """A room's messages after a message id, oldest first (the API pages through them)."""
-    return Message.objects.filter(room_id=room_id, id__gt=after).order_by("id")
+    return Message.objects.filter(room_id=room_id, id__gt=after).select_related("attachment").order_by("id")
 
 
 def typing_target_of_visitor(*, visitor_id: int) -> tuple[int, int] | None:

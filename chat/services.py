@@ -16,7 +16,7 @@ from visitors.models import Site, Visitor
 from visitors.presence import operator_presence
 from visitors.windows import chat_windows
 
-from . import events, offline
+from . import events, files, offline
 from .models import Message, Room
 from .selectors import live_room, without_back_link
 
@@ -79,6 +79,10 @@ _own_room_row_resent = PreparedQuery(
     str,
 )
 _message_insert = PreparedInsert(Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at"])
+# A message carrying a file (issue 23).
+_message_with_file_insert = PreparedInsert(
+    Message, ["room", "sender", "event", "operator", "name", "body", "client_id", "at", "attachment"]
+)
 
 
 def _locked_room(row: tuple | None, *, resend_checked: bool, offline_read: bool = False) -> Room | None:
@@ -174,9 +178,11 @@ def _new_request(
     """A new request of the visitor: in the pool, or given to an operator at once when the
     site assigns requests (issue 23). Its events are published."""
     site = site or Site.objects.get(pk=visitor.site_id)
-    operator = _assignee(site, exclude=exclude_operator)
+    # Outside the site's business hours (issue 25) a request waits in the pool, marked so: the
+    # sweep makes it an offline request (chat/offline.py) and no panel alerts for it.
+    operator = _assignee(site, exclude=exclude_operator) if site.hours_open else None
     if operator is None:
-        room = _new_room(visitor=visitor, now=now, **fields)
+        room = _new_room(visitor=visitor, now=now, after_hours=not site.hours_open, **fields)
         events.room_changed(room, visitor=visitor, pooled=True)
         return room
     room = _new_room(
@@ -193,10 +199,14 @@ def _new_room(*, visitor: Visitor, now: datetime, **fields) -> Room:
         fields["pooled_at"] = now  # WP_POOL_TIMEOUT counts from here (R16)
     try:
         with transaction.atomic():
-            return Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
+            room = Room.objects.create(site_id=visitor.site_id, visitor=visitor, created_at=now, **fields)
     except IntegrityError:
         # The database allows one live room a visitor: someone else made it first.
         raise RoomTaken("this visitor already has a chat room") from None
+    events.room_webhook("room.created", room)
+    if room.operator_id:  # routed to an operator, or started by one
+        events.room_webhook("room.accepted", room)
+    return room
 
 
 # The transcript's system lines (R15) -------------------------------------------
@@ -297,8 +307,12 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
         return room
 
 
-def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") -> Message:
-    """Stored before it is relayed (R8); with no live room it is a new request (R4, R9)."""
+def message_send_by_visitor(
+    *, visitor_id: int, body: str, client_id: str = "", upload: files.Upload | None = None
+) -> Message:
+    """Stored before it is relayed (R8); with no live room it is a new request (R4, R9).
+    `upload`: a file it carries (chat/files.py), its body the caption; a resend of a message
+    stored before returns that one and leaves the upload unused."""
     now = timezone.now()
     with transaction.atomic():
         # The usual case, in one locking read and one insert: a live room, a new message.
@@ -309,7 +323,9 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if room is not None:
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
-            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+            return _message_create(
+                room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+            )
         # No live room: this message may start one. The visitor's row serialises that.
         visitor = _lock_visitor(visitor_id)
         if client_id:
@@ -322,12 +338,16 @@ def message_send_by_visitor(*, visitor_id: int, body: str, client_id: str = "") 
         if room is not None:
             if room.status == Room.Status.CLOSING:
                 room = _reopened_by_visitor(room)
-            return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+            return _message_create(
+                room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+            )
         site = Site.objects.get(pk=visitor.site_id)  # read once: the form's rule, then routing
         if _details_missing(visitor, site):
             raise DetailsRequired("leave your name and email first: this site asks for them before a first message")
         room = _new_request(visitor=visitor, now=now, site=site, visitor_in_room=True)
-        return _message_create(room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now)
+        return _message_create(
+            room=room, sender=Message.Sender.VISITOR, body=body, client_id=client_id, at=now, upload=upload
+        )
 
 
 def _reopened_by_visitor(room: Room) -> Room:
@@ -342,11 +362,25 @@ def _reopened_by_visitor(room: Room) -> Room:
     return room
 
 
-def _message_create(*, room: Room, sender: str, body: str, client_id: str, at: datetime, operator=None) -> Message:
+def _message_create(
+    *,
+    room: Room,
+    sender: str,
+    body: str,
+    client_id: str,
+    at: datetime,
+    operator=None,
+    upload: files.Upload | None = None,
+) -> Message:
     name = Visitor(pk=room.visitor_id).name if sender == Message.Sender.VISITOR else operator.name
     message = Message(room=room, sender=sender, operator=operator, name=name, body=body, client_id=client_id, at=at)
-    _message_insert.save(message)
+    if upload is None:
+        _message_insert.save(message)
+    else:
+        message.attachment = files.attach(upload, room=room)
+        _message_with_file_insert.save(message)
     events.message_sent(message, room)
+    events.message_webhook(message, room)
     return message
 
 
@@ -394,6 +428,7 @@ def room_accept(*, room_id: int, operator: Operator) -> Room:
                 return room
             raise RoomTaken("another operator has taken this request")
         events.room_changed(room, visitor=room.visitor, pooled=True)
+        events.room_webhook("room.accepted", room)
         _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
         return room
 
@@ -509,7 +544,10 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
         return room
 
 
-def message_send_by_operator(*, room_id: int, operator: Operator, body: str, client_id: str = "") -> Message:
+def message_send_by_operator(
+    *, room_id: int, operator: Operator, body: str, client_id: str = "", upload: files.Upload | None = None
+) -> Message:
+    """`upload`: a file it carries (chat/files.py), as message_send_by_visitor's."""
     with transaction.atomic():
         # Locked: see _lock_live_room.
         room = _lock_own_room(room_id=room_id, operator=operator, resent_of=client_id)
@@ -526,6 +564,7 @@ def message_send_by_operator(*, room_id: int, operator: Operator, body: str, cli
             body=body,
             client_id=client_id,
             at=timezone.now(),
+            upload=upload,
         )
         if room.offline:
             offline.reply_written(room_id=room.pk, visitor_id=room.visitor_id, message_id=message.pk)
@@ -556,6 +595,7 @@ def room_rate(*, visitor_id: int, room_id: int, rating: int, comment: str = "") 
         room.rating, room.rating_comment, room.rated_at = rating, comment, timezone.now()
         room.save(update_fields=["rating", "rating_comment", "rated_at"])
         events.room_rated(without_back_link(room))
+        events.room_webhook("rating.created", room)
         return room
 
 
@@ -662,6 +702,7 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             was = room.status
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
             events.room_changed(room, visitor=room.visitor, pooled=was == Room.Status.PENDING)
+            events.room_webhook("room.ended", room)
             lines.append(_ending_line(room, now=now))
             if _stranded(room, was=was):
                 returned = _room_return(room, now=now)

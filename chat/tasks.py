@@ -4,7 +4,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
-from . import offline
+from . import offline, transcript_mail
 from .expiry import rooms_due
 from .expiry import sweep as run_sweep
 
@@ -16,7 +16,7 @@ MAIL_ERRORS = (OSError, SMTPException)
 @shared_task(name="chat.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     result = run_sweep(now=timezone.now())
-    if result.rooms_expired or result.visitors_left or result.operators_timed_out or result.rooms_offline:
+    if any(vars(result).values()):
         logger.info("sweep: %s", result)
 
 
@@ -54,6 +54,17 @@ def replies_mail(room_id: int) -> None:
             lambda: offline.replies_send(room_id=room_id, message_ids=message_ids),
             give_back=lambda: offline.replies_release(room_id=room_id, message_ids=message_ids),
             what=f"the visitor of room {room_id} replies {message_ids}",
+        )
+
+
+@shared_task(name="chat.tasks.mail_transcript", ignore_result=True)
+def mail_transcript(room_id: int) -> None:
+    """Mail a visitor the conversation they asked for, its room ended (issue 23)."""
+    if transcript_mail.transcript_claim(room_id=room_id, now=timezone.now()):
+        _send(
+            lambda: transcript_mail.transcript_send(room_id=room_id),
+            give_back=lambda: transcript_mail.transcript_release(room_id=room_id),
+            what=f"the transcript of room {room_id}",
         )
 
 

@@ -9,9 +9,11 @@ from django.db.models import Q, QuerySet
 
 from .models import Message, Room
 
-# `event`: a system line's code (R15), empty for what people wrote; last, so the columns
-# before it keep their places.
-CSV_COLUMNS = ["room", "site", "visitor", "operator", "status", "reason", "sender", "name", "body", "at", "event"]
+# `event`: a system line's code (R15), empty for what people wrote; `file`: the name of the file
+# a message carries (issue 23), empty for none. Last, so the columns before them keep their places.
+CSV_COLUMNS = [
+    "room", "site", "visitor", "operator", "status", "reason", "sender", "name", "body", "at", "event", "file",
+]  # fmt: skip
 # Rows read from the database per query: memory stays flat however many rooms are exported.
 CHUNK = 1000
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection),
@@ -55,6 +57,7 @@ def _row(message: Message) -> list[str]:
             message.body,
             message.at.isoformat(),
             message.event,
+            message.attachment.name if message.attachment_id is not None else "",
         )
     ]
 
@@ -64,7 +67,7 @@ def _messages_after(rooms: QuerySet[Room], room_id: int, message_id: int) -> lis
     return list(
         Message.objects.filter(room__in=rooms.values("pk"))
         .filter(Q(room_id__gt=room_id) | Q(room_id=room_id, id__gt=message_id))
-        .select_related("room__site", "room__operator__user")
+        .select_related("room__site", "room__operator__user", "attachment")
         .order_by("room_id", "id")[:CHUNK]
     )
 

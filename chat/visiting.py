@@ -234,6 +234,7 @@ def visitor_details_save(*, visitor_id: int, name: str, email: str) -> Visitor:
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
         else:
             events.visitor_changed(visitor, None)
+        events.details_webhook(visitor, room)
         transaction.on_commit(lambda: _keep_contact(visitor))
     return visitor
 

@@ -20,7 +20,7 @@ from visitors.sites import kept_site_id, site_by_key
 from visitors.visits import Visit, visits
 from visitors.windows import chat_windows
 
-from . import events, selectors, services, visiting
+from . import events, selectors, services, transcript_mail, visiting
 from .db import database
 from .departures import departures
 from .models import Room
@@ -85,7 +85,7 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset(
-        {"hello", "page", "open", "close", "message", "history", "ping", "rotate", "typing", "seen", "rate", "details"}
+        "hello page open close message history ping rotate typing seen rate details transcript".split()
     )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
@@ -96,6 +96,7 @@ class VisitorConsumer(JsonSocket):
     _hello_timer: asyncio.Task | None = None
     _site_group: str | None = None  # the site's visitor group, joined at the handshake
     site_online = False  # whether any operator of the site is online (R16), kept from its events
+    site_back_at = None  # outside the site's hours, when it opens (issue 25), kept likewise
     _address: str | None = None  # counted against its address's sockets (infra/socket_caps.py)
 
     async def connect(self) -> None:
@@ -119,7 +120,7 @@ class VisitorConsumer(JsonSocket):
             # The first handshake of this site in this process: read once more, in the group.
             await self._join_site(self.site.pk)
             self.site = await site_by_key(key) or self.site
-        self.site_online = self.site.operators_online
+        self.site_online, self.site_back_at = events.site_state(self.site)
         address = scope_ip(self.scope)
         if not await sockets_per_address.admit(address, self.channel_name, now=now_ts()):
             # An address holding WP_MAX_SOCKETS_PER_IP sockets opens no more (issue 21: 1,000
@@ -249,7 +250,7 @@ class VisitorConsumer(JsonSocket):
             "room": events.room_payload(room) if room else None,
             "queue": queue,
             "server_time": timezone.now().isoformat(),
-            "site": events.site_payload(self.site, online=self.site_online),
+            "site": events.site_payload(self.site, online=self.site_online, back_at=self.site_back_at),
         }
         # The messages asked for in the hello: a page of them, as a `history` answer has.
         return welcome if messages is None else history_frame(welcome, messages)
@@ -412,9 +413,23 @@ class VisitorConsumer(JsonSocket):
         visitor = await database(visiting.visitor_details_save)(visitor_id=self.visitor_id, name=name, email=email)
         return {"type": "details", "name": visitor.given_name, "email": visitor.email}
 
+    async def on_transcript(self, frame: dict) -> dict:
+        """The visitor asks for the conversation of a room of theirs by email (issue 23): mailed
+        once, when the room has ended. Asked again, the same answer."""
+        room_id = id_field(frame, "room")
+        email = text_field(frame, "email", max_length=visiting.EMAIL_LENGTH, required=False).strip()
+        await self.rate_limit("transcript", visitor=self.visitor_id)
+        room = await database(transcript_mail.transcript_ask)(visitor_id=self.visitor_id, room_id=room_id, email=email)
+        return {
+            "type": "transcript",
+            "room": room.pk,
+            "email": room.transcript_email,
+            "status": transcript_mail.transcript_status(room),
+        }
+
     async def wp_site(self, message: dict) -> None:
         # Whether anyone is online changed (R16): kept for the welcome, sent once welcomed.
-        self.site_online = message["online"]
+        self.site_online, self.site_back_at = message["online"], message.get("back_at")
         if self.visitor_id is not None:
             await self.send(text_data=message["text"])
 

@@ -6,4 +6,6 @@ urlpatterns = [
     path("", views.home, name="demo-home"),
     path("product/<slug:slug>/", views.product, name="demo-product"),
     path("cart/", views.cart, name="demo-cart"),
+    path("account/", views.account, name="demo-account"),
+    path("consent/", views.consent, name="demo-consent"),
 ]

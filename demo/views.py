@@ -30,3 +30,18 @@ def product(request, slug: str):
 
 def cart(request):
     return render(request, "demo/cart.html", {"products": PRODUCTS})
+
+
+# A signed-in customer of the demo shop: the account page shows the snippet's JavaScript API
+# (docs/snippet.md) with them.
+CUSTOMER = {"id": "c-1001", "name": "Ada Lovelace", "email": "ada@example.com"}
+
+
+def account(request):
+    return render(request, "demo/account.html", {"products": PRODUCTS, "customer": CUSTOMER})
+
+
+def consent(request):
+    """The snippet in consent mode (docs/embedding.md): nothing stored, no socket, until the
+    visitor opens the chat or accepts the shop's cookies."""
+    return render(request, "demo/consent.html", {"products": PRODUCTS, "consent_mode": True})

@@ -11,7 +11,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -23,7 +23,18 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from .errors import ChatError, Invalid, NotAllowed, NotFound, RoomExpired, RoomTaken
+from .errors import (
+    ChatError,
+    DetailsRequired,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    RateLimited,
+    RoomExpired,
+    RoomTaken,
+    TooLarge,
+    TypeNotAllowed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +49,10 @@ CHAT_ERROR_STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     RoomTaken: status.HTTP_409_CONFLICT,
     RoomExpired: status.HTTP_409_CONFLICT,
+    DetailsRequired: status.HTTP_403_FORBIDDEN,
+    TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    TypeNotAllowed: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 # DRF's exceptions under the socket's names where there is one (docs/protocol.md).
@@ -67,6 +82,9 @@ ERROR_CODES = [
     "taken",
     "expired",
     "throttled",
+    "too_large",
+    "type_not_allowed",
+    "rate_limited",
     "server_error",
     "unavailable",
 ]
@@ -124,6 +142,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             error_body("too_long", f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    if isinstance(exc, SuspiciousOperation):
+        # A form with more files or fields than Django takes (DATA_UPLOAD_MAX_NUMBER_FILES: one
+        # file a message), or one it cannot read.
+        return Response(error_body("invalid", str(exc) or "malformed request"), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RecursionError):
         # JSON nested deeper than the parser goes (DRF's parser turns only ValueError into a 400).
         exc = exceptions.ParseError("JSON parse error - nested too deeply")
@@ -175,6 +197,9 @@ _ERROR_DESCRIPTIONS = {
     403: "Not allowed (`not_allowed`), or a session request without its CSRF token.",
     404: "No such object among those you may see (`not_found`).",
     409: "The room changed under you: `taken` or `expired`.",
+    413: "The file is larger than the server takes (`too_large`): WP_UPLOAD_MAX_BYTES, or an image's pixels.",
+    415: "A file of a type the server does not take, or not what its name says (`type_not_allowed`).",
+    429: "Too many of these lately (`rate_limited`): try again in a minute.",
 }
 
 

@@ -35,3 +35,28 @@ class Invalid(ChatError):
     """Input a service refuses as it stands (a duplicate name, a value out of its rules)."""
 
     code = "invalid"
+
+
+class EmailRequired(ChatError):
+    """Mail asked for with no address to send it to (issue 23: the transcript by email)."""
+
+    code = "email_required"
+
+
+class TooLarge(ChatError):
+    """A file over WP_UPLOAD_MAX_BYTES, or an image of more pixels than WP_UPLOAD_MAX_PIXELS."""
+
+    code = "too_large"
+
+
+class TypeNotAllowed(ChatError):
+    """A file whose type is not among WP_UPLOAD_TYPES, or that is not what its name says (an
+    "image" that does not decode as one)."""
+
+    code = "type_not_allowed"
+
+
+class RateLimited(ChatError):
+    """Over a rate limit (infra/ratelimit.py): the same action later is fine."""
+
+    code = "rate_limited"

@@ -73,6 +73,13 @@ SETTINGS = {
     # A visitor's name and email (R16): a write, and what an operator's answer is mailed to.
     ("visitor", "details"): "WP_RATE_VISITOR_OPENS",
     ("ip", "details"): "WP_RATE_IP_OPENS",
+    # The transcript by email (issue 23): a write, and a mail: as often as a chat request at most.
+    ("visitor", "transcript"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "transcript"): "WP_RATE_IP_OPENS",
+    # A file in a message (issue 23): a write of up to WP_UPLOAD_MAX_BYTES.
+    ("visitor", "upload"): "WP_RATE_VISITOR_UPLOADS",
+    ("ip", "upload"): "WP_RATE_IP_UPLOADS",
+    ("operator", "upload"): "WP_RATE_OPERATOR_UPLOADS",
     ("account", "login"): "WP_RATE_ACCOUNT_LOGINS",
     ("account_ip", "login"): "WP_RATE_ACCOUNT_IP_LOGINS",
     ("ip", "login"): "WP_RATE_IP_LOGINS",

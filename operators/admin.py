@@ -10,6 +10,10 @@ from .two_factor import State, request_state
 
 
 class AdminSite(admin.AdminSite):
+    # The product's name, not Django's (templates/admin/base_site.html adds its colours and icon).
+    site_header = "White Panel"
+    site_title = "White Panel admin"
+    index_title = "Your sites, operators and conversations"
     login_form = AdminLoginForm
     login_template = "admin/two_factor_login.html"
 

@@ -7,6 +7,8 @@ import email
 import time
 from email.message import Message
 
+from django.core import mail
+
 from conftest import mail_dir
 
 SEPARATOR = b"\n" + b"-" * 79 + b"\n"
@@ -25,8 +27,10 @@ def mails_to(address: str) -> list[Message]:
     return found
 
 
-def body(message: Message) -> str:
-    return message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")
+def body(message: Message, kind: str = "text/plain") -> str:
+    """The mail's text (of a mail with alternatives, its part of that `kind`)."""
+    part = next(part for part in message.walk() if part.get_content_type() == kind)
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
 
 
 async def wait_for_mails(address: str, count: int = 1, timeout: float = 15.0) -> list[Message]:
@@ -39,3 +43,17 @@ async def wait_for_mails(address: str, count: int = 1, timeout: float = 15.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(found)} mail(s) to {address} within {timeout}s, not {count}")
         await asyncio.sleep(0.2)
+
+
+def fails_first(calls: list):
+    """EmailMessage.send, its first call failing as when the mail server restarts (patch it in
+    this process): `calls` gets whom each call was to."""
+    send = mail.EmailMessage.send
+
+    def sends(message, *args, **kwargs):
+        calls.append(message.to)
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the mail server is restarting")
+        return send(message, *args, **kwargs)
+
+    return sends

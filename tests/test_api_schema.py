@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chat.models import Room
+from integrations.models import Webhook
 from operators.models import CannedReply
 from tests.api import ENDPOINTS, make_message, make_room, make_user, make_visitor, token_of
 
@@ -94,6 +95,8 @@ def api_world(site, other_site, peter, jane, olga):
         CannedReply.objects.create(operator=peter, shortcut="hi", body="Hi {visitor.name}!"),
         CannedReply.objects.create(operator=jane, shortcut="jane", body="Jane's own"),
     ]
+    # A webhook of the site peter owns (issue 25); the tests' settings allow its local address.
+    webhook = Webhook.objects.create(site=other_site, url="http://127.0.0.1:9/hook", events=["room.created"])
     return {
         "token": token_of(peter.user),
         "ids": {
@@ -102,6 +105,7 @@ def api_world(site, other_site, peter, jane, olga):
             "/api/operators/": [peter.pk, jane.pk, olga.pk],
             "/api/replies/": [reply.pk for reply in replies],
             "/api/visitors/": [room.visitor_id for room in rooms],
+            "/api/webhooks/": [webhook.pk],
         },
     }
 

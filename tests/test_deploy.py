@@ -253,3 +253,64 @@ async def test_nginx_limits_how_fast_one_address_opens_sockets(proxied, site):
     assert health.status == 200
     await asyncio.sleep(1)
     assert await handshake() == 101
+
+
+def post_multipart(url: str, fields: dict[str, str], file: tuple[str, bytes], *, origin: str, context) -> tuple:
+    """A form with a file, as the snippet's XHR sends it: (status, headers, body)."""
+    boundary = "wp-boundary-7f3a9c"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    name, content = file
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(  # noqa: S310 - ours
+        url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Origin": origin}
+    )
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_files_go_through_nginx_up_to_the_upload_limit(proxied, site):
+    """Issue 23: a visitor's file of a few MB passes the proxy (whose limit is 1 MB elsewhere) and
+    comes back through its signed link as a download; one over the upload limit is refused there."""
+    import json
+
+    from chat.models import Attachment
+    from chat.tests.test_files import TOKEN, visitor_with_token
+
+    https_base, _, context = proxied
+    visitor_with_token(site)
+    content = b"size chart\n" * 300_000  # 3.3 MB
+    url = f"https://{https_base}/files/visitor/?site=shop"
+    status, headers, body = post_multipart(
+        url, {"token": TOKEN}, ("chart.txt", content), origin=SITE_ORIGIN, context=context
+    )
+    assert status == 201, body[:300]
+    assert headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    link = json.loads(body)["file"]["url"]
+    status, headers, served = fetch(f"https://{https_base}{link}", context)
+    assert status == 200
+    assert served == content
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"] == 'attachment; filename="chart.txt"'
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+    try:
+        status, _, _ = post_multipart(
+            url, {"token": TOKEN}, ("big.txt", b"x" * (12 * 1024 * 1024)), origin=SITE_ORIGIN, context=context
+        )
+    except (BrokenPipeError, ConnectionResetError):
+        status = 413  # nginx answered and closed before the body was all sent
+    assert status == 413
+    assert Attachment.objects.count() == 1

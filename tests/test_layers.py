@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first: a package may import those before it, never those after it.
-ORDER = ["infra", "visitors", "operators", "chat", "demo", "whitepanel"]
+ORDER = ["infra", "visitors", "operators", "integrations", "chat", "demo", "whitepanel"]
 
 # Modules whose imports say nothing of the layers.
 SKIPPED_PARTS = {"tests", "migrations"}

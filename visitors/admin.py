@@ -6,7 +6,7 @@ they hold: ownership is the permission.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
 from .services import site_save
+from .widget_texts import MIN_CONTRAST, RIGHT_TO_LEFT, best_contrast, table
 
 
 def owned_site_ids(request: HttpRequest) -> frozenset[int]:
@@ -97,12 +98,15 @@ class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
         fields = [
-            "key", "name", "allowed_origins", "greeting", "color", "max_chats_per_operator", "routing", "prechat",
-            "owners",
+            "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "timezone", "hours", "closed_days", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
             "color": forms.TextInput(attrs={"type": "color"}),
+            "texts": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
+            "hours": forms.Textarea(attrs={"rows": 5, "cols": 60, "spellcheck": "false"}),
+            "closed_days": forms.Textarea(attrs={"rows": 2, "cols": 60, "spellcheck": "false"}),
         }
         help_texts = {
             "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
@@ -110,6 +114,13 @@ class SiteForm(forms.ModelForm):
             "color": "The chat button's and window's colour.",
             "owners": "Staff users who manage this site, its operators and transcripts.",
         }
+
+    # An emptied box: no hours (always open), no closed days.
+    def clean_hours(self):
+        return self.cleaned_data.get("hours") or {}
+
+    def clean_closed_days(self):
+        return self.cleaned_data.get("closed_days") or []
 
 
 @admin.register(Site)
@@ -120,6 +131,26 @@ class SiteAdmin(SiteScopedAdmin):
     list_display = ["key", "name", "origins_list", "swatch", "operator_count", "created_at"]
     search_fields = ["key", "name", "allowed_origins"]
     filter_horizontal = ["owners"]
+    # The Look fieldset has the widget's preview beside it (templates/admin/visitors/site/change_form.html).
+    fieldsets = [
+        ("Site", {"fields": ["key", "name", "allowed_origins"]}),
+        ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
+        ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
+        ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
+        ("Owners", {"fields": ["owners"]}),
+    ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The preview's words: the snippet's own table, the one the served snippet carries.
+        # The saved look stands in for a field the user may only read.
+        site = obj or Site()
+        saved = {"greeting": site.greeting, "color": site.color, "language": site.language, "texts": site.texts}
+        context["widget_preview"] = {
+            "texts": table(),
+            "right_to_left": sorted(RIGHT_TO_LEFT),
+            "saved": {**saved, "offset": site.launcher_offset},
+        }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def site_ids_of(self, obj) -> set[int]:
         return {obj.pk}
@@ -139,6 +170,16 @@ class SiteAdmin(SiteScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         site_save(site=obj)
+        contrast = best_contrast(obj.color)
+        if contrast < MIN_CONTRAST:
+            # Issue 24: the snippet picks dark or white text, whichever reads better; on some
+            # mid-tones neither reaches WCAG AA.
+            messages.warning(
+                request,
+                f"The colour {obj.color} cannot carry readable text: the best the chat button's text reaches "
+                f"on it is {contrast:.1f}:1, under the {MIN_CONTRAST}:1 visitors with weaker eyesight need. "
+                "A darker or a lighter colour fixes it.",
+            )
 
     @admin.display(description="allowed origins")
     def origins_list(self, site: Site) -> str:

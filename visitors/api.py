@@ -1,7 +1,10 @@
 """Sites over HTTP (the visitors online on them: chat/api.py, with their rooms)."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -9,7 +12,7 @@ from rest_framework.response import Response
 from infra.api import MAX_ID, StringField, error_responses
 from infra.errors import NotAllowed, NotFound
 
-from . import services
+from . import hours, services
 from .models import Site
 from .origins import parse_origin
 from .selectors import site_is_owned_by, sites_visible_to
@@ -29,10 +32,21 @@ class SiteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Site
         fields = [
-            "id", "key", "name", "allowed_origins", "greeting", "color",
-            "max_chats_per_operator", "routing", "prechat", "created_at",
+            "id", "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "created_at",
+            "timezone", "hours", "closed_days", "open_now", "back_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    open_now = serializers.SerializerMethodField(help_text="Whether the site is within its business hours now.")
+    back_at = serializers.SerializerMethodField(help_text="When it opens next, while outside its hours; else null.")
+
+    def get_open_now(self, site: Site) -> bool:
+        return hours.open_now(site, timezone.now())
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_back_at(self, site: Site) -> datetime | None:
+        return hours.next_open(site, timezone.now())
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_origins(self, site: Site) -> list[str]:
@@ -66,13 +80,25 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat"]
+        fields = [
+            "greeting", "color", "language", "texts", "launcher_offset", "allowed_origins", "max_chats_per_operator",
+            "routing", "prechat", "transcripts",
+            "greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat", "transcripts",
+            "timezone", "hours", "closed_days",
+        ]  # fmt: skip
         extra_kwargs = {
             "greeting": {"required": False},
             "color": {"required": False},
             "max_chats_per_operator": {"required": False, "max_value": 1000},
             "routing": {"required": False},
             "prechat": {"required": False},
+            "transcripts": {"required": False},
+            "language": {"required": False},
+            "texts": {"required": False},
+            "launcher_offset": {"required": False},
+            "timezone": {"required": False},
+            "hours": {"required": False},
+            "closed_days": {"required": False},
         }
 
 
@@ -129,5 +155,8 @@ class SiteDetailView(generics.GenericAPIView):
             raise NotAllowed("only the site's owners may change it")
         data = SiteUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        site = services.site_update(site_id=site.pk, user=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        if "timezone" in fields:
+            fields["timezone_name"] = fields.pop("timezone")
+        site = services.site_update(site_id=site.pk, user=request.user, **fields)
         return Response(SiteSerializer(site).data)

@@ -1,10 +1,12 @@
 import hashlib
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
+from .hours import CLOSED_DAYS_HELP, HOURS_HELP, validate_closed_days, validate_hours, validate_timezone
 from .origins import validate_origins
+from .widget_texts import validate_texts
 
 
 class Site(models.Model):
@@ -45,6 +47,51 @@ class Site(models.Model):
 
     # Issue 23: the pre-chat form the window shows before a first message.
     prechat = models.CharField(max_length=10, choices=Prechat.choices, default=Prechat.OFF)
+    # Issue 23: whether a visitor may ask for their conversation by email (the `transcript` frame).
+    transcripts = models.BooleanField(
+        default=True, help_text="Visitors may ask for their conversation by email when a chat ends."
+    )
+    # Issue 24: the snippet's language (empty: each visitor's browser's), the site's own words
+    # in place of any of the snippet's, and how far above the page's bottom its button sits.
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[
+            ("", "The visitor's browser language"),
+            ("en", "English"),
+            ("de", "Deutsch"),
+            ("fr", "Français"),
+            ("es", "Español"),
+            ("ar", "العربية"),
+        ],
+        help_text="The chat window's language; by default each visitor's browser's, among those the snippet speaks.",
+    )
+    texts = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_texts],
+        help_text='The site\'s own words in place of the snippet\'s, per language, e.g. {"en": {"waiting": '
+        '"One moment, a person is coming"}}. The words are listed in docs/embedding.md.',
+    )
+    launcher_offset = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(400)],
+        help_text="Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400).",
+    )
+    # Issue 25: business hours (visitors/hours.py). Outside them the site counts as offline (R16).
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text='The time zone of the hours below, an IANA name like "Europe/Paris".',
+    )
+    hours = models.JSONField(default=dict, blank=True, validators=[validate_hours], help_text=HOURS_HELP)
+    closed_days = models.JSONField(
+        default=list, blank=True, validators=[validate_closed_days], help_text=CLOSED_DAYS_HELP
+    )
+    # Whether the site is within its hours, as its snippets were told: kept by the sweep
+    # (chat.availability.sites_hours_update), which announces each change; never by a form.
+    hours_open = models.BooleanField(default=True, editable=False)
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -55,6 +102,12 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def available(self) -> bool:
+        """Whether the snippet says someone can answer (R16): an operator is online and the site
+        is within its hours."""
+        return self.operators_online and self.hours_open
 
     @property
     def origins(self) -> set[str]:

@@ -132,6 +132,13 @@ def site_update(
     max_chats_per_operator: int | None = None,
     routing: str | None = None,
     prechat: str | None = None,
+    transcripts: bool | None = None,
+    language: str | None = None,
+    texts: dict | None = None,
+    launcher_offset: int | None = None,
+    timezone_name: str | None = None,
+    hours: dict | None = None,
+    closed_days: list | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -152,8 +159,22 @@ def site_update(
         if allowed_origins is not None:
             site.allowed_origins = _stored_origins("\n".join(allowed_origins))
             changed.append("allowed_origins")
-        # Issue 23: the cap, the routing and the pre-chat form apply to the next request.
-        chat_settings = {"max_chats_per_operator": max_chats_per_operator, "routing": routing, "prechat": prechat}
+        # Issue 23: the cap, the routing and the pre-chat form apply to the next request; the
+        # transcripts to the next visitor asking.
+        chat_settings = {
+            "max_chats_per_operator": max_chats_per_operator,
+            "routing": routing,
+            "prechat": prechat,
+            "transcripts": transcripts,
+            # Issue 24: the snippet's language, words and button, from the next page on.
+            "language": language,
+            "texts": texts,
+            "launcher_offset": launcher_offset,
+            # Issue 25: the hours apply at the next sweep, which tells the snippets.
+            "timezone": timezone_name,
+            "hours": hours,
+            "closed_days": closed_days,
+        }
         for name, value in chat_settings.items():
             if value is not None:
                 setattr(site, name, value)

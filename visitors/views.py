@@ -1,4 +1,5 @@
-"""The site snippet, `/widget.js`: small, compressed, and cached for as long as it is the same.
+"""The site snippet, `/widget.js`, and its chat window, `/widget-chat.js` (loaded by the snippet
+the first time the window is wanted): small, compressed, and cached for as long as they are the same.
 
 Owners paste `<script src=".../widget.js" data-site="KEY" async>`: that URL is cached for
 five minutes, so a new release reaches every page soon. `/widget.js?v=<version>` (its
@@ -8,6 +9,7 @@ accepts it (docs/embedding.md)."""
 
 import gzip
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -20,6 +22,12 @@ SHORT_CACHE = "public, max-age=300"
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 
 
+# The files served, by the name the browser asks for: the source, and which part of the
+# translation table (static/widget/texts.json, issue 24) it carries in place of `/*TEXTS*/{}`.
+FILES = {"widget.js": ("widget/widget.js", "snippet"), "widget-chat.js": ("widget/chat.js", "window")}
+TEXTS_MARK = b"/*TEXTS*/{}"
+
+
 @dataclass(frozen=True)
 class Snippet:
     mtime_ns: int
@@ -28,20 +36,30 @@ class Snippet:
     version: str
 
 
-_snippet: Snippet | None = None
+_snippets: dict[str, Snippet] = {}
 
 
-def snippet() -> Snippet:
-    """The snippet's file, read and compressed once (again only when the file changes)."""
-    global _snippet
-    path = finders.find("widget/widget.js")
-    mtime_ns = os.stat(path).st_mtime_ns
-    if _snippet is None or _snippet.mtime_ns != mtime_ns:
-        with open(path, "rb") as file:
-            body = file.read()
+def snippet(name: str = "widget.js") -> Snippet:
+    """One of the snippet's files as served: its words put in, read and compressed once (again
+    only when it or the words change)."""
+    source, part = FILES[name]
+    paths = [finders.find(source), finders.find("widget/texts.json")]
+    mtime_ns = max(os.stat(path).st_mtime_ns for path in paths)
+    current = _snippets.get(name)
+    if current is None or current.mtime_ns != mtime_ns:
+        body = build(paths[0], paths[1], part)
         version = hashlib.sha256(body).hexdigest()[:12]
-        _snippet = Snippet(mtime_ns, body, gzip.compress(body, compresslevel=9, mtime=0), version)
-    return _snippet
+        current = _snippets[name] = Snippet(mtime_ns, body, gzip.compress(body, compresslevel=9, mtime=0), version)
+    return current
+
+
+def build(source_path: str, texts_path: str, part: str) -> bytes:
+    """The file with its part of the translation table in it, as compact JSON."""
+    with open(source_path, "rb") as file:
+        body = file.read()
+    with open(texts_path, encoding="utf-8") as file:
+        texts = json.load(file)[part]
+    return body.replace(TEXTS_MARK, json.dumps(texts, ensure_ascii=False, separators=(",", ":")).encode(), 1)
 
 
 def widget_path() -> str:
@@ -54,9 +72,10 @@ def _accepts_gzip(request) -> bool:
 
 
 @require_GET
-def widget_js(request):
-    """The site snippet, loaded by `<script src=".../widget.js" data-site="KEY" async>` on other sites."""
-    current = snippet()
+def widget_js(request, name: str = "widget.js"):
+    """The site snippet, loaded by `<script src=".../widget.js" data-site="KEY" async>` on other
+    sites, or its chat window's code (`name` "widget-chat.js")."""
+    current = snippet(name)
     compressed = _accepts_gzip(request)
     etag = f'"{current.version}{"-gz" if compressed else ""}"'
     if request.headers.get("If-None-Match") == etag:

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from chat import api as chat_api
 from infra import api
+from integrations import api as integrations_api
 from operators import api as operators_api
 from visitors import api as visitors_api
 
@@ -12,6 +13,12 @@ urlpatterns = [
     path("token/", operators_api.TokenView.as_view(), name="api-token"),
     path("sites/", visitors_api.SiteListView.as_view(), name="api-sites"),
     path("sites/<int:id>/", visitors_api.SiteDetailView.as_view(), name="api-site"),
+    path("sites/<int:id>/webhooks/", integrations_api.SiteWebhookListView.as_view(), name="api-site-webhooks"),
+    path("webhooks/<int:id>/", integrations_api.WebhookDetailView.as_view(), name="api-webhook"),
+    path("webhooks/<int:id>/test/", integrations_api.WebhookTestView.as_view(), name="api-webhook-test"),
+    path(
+        "webhooks/<int:id>/deliveries/", integrations_api.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"
+    ),
     path("operators/", chat_api.OperatorListView.as_view(), name="api-operators"),
     path("operators/<int:id>/", chat_api.OperatorDetailView.as_view(), name="api-operator"),
     path("visitors/", chat_api.VisitorListView.as_view(), name="api-visitors"),
@@ -19,6 +26,7 @@ urlpatterns = [
     path("rooms/", chat_api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/<int:id>/", chat_api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:id>/messages/", chat_api.RoomMessagesView.as_view(), name="api-room-messages"),
+    path("rooms/<int:id>/files/", chat_api.RoomFilesView.as_view(), name="api-room-files"),
     path("rooms/<int:id>/close/", chat_api.RoomCloseView.as_view(), name="api-room-close"),
     path("replies/", operators_api.CannedReplyListView.as_view(), name="api-replies"),
     path("replies/<int:id>/", operators_api.CannedReplyDetailView.as_view(), name="api-reply"),

@@ -22,6 +22,10 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(
         flush, sender.signature("visitors.tasks.page_views_flush"), name="page views", expires=flush * 2
     )
+    # Webhook deliveries due again after a failure (integrations/services.py), and any whose task was lost.
+    sender.add_periodic_task(
+        interval, sender.signature("integrations.tasks.deliveries_sweep"), name="webhooks", expires=interval * 2
+    )
     # Closed rooms expire on time, not up to a sweep interval late: a check for one that
     # is due (one indexed query) runs this often, and sweeps at once if there is.
     check = settings.WP_EXPIRY_CHECK_INTERVAL

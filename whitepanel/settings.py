@@ -1,5 +1,6 @@
 """White Panel settings: every knob is an environment variable (SPEC §4)."""
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "visitors",
     "operators",
+    "integrations",
     "chat",
     "demo",
 ]
@@ -179,6 +181,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# The panel's web app manifest (issue 24): WhiteNoise's own list has no type for it.
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 
 # Redis: one server carries the channel layer, Celery's broker and presence.
 # Unset REDIS_URL means the run command started an embedded Redis and set it.
@@ -262,7 +266,47 @@ WP_DB_THREADS = _env_int("WP_DB_THREADS", 4)
 # missed the change.
 WP_SITE_CACHE_SECONDS = _env_float("WP_SITE_CACHE_SECONDS", 60)
 
+# Webhooks (issue 25, integrations/): each attempt's connect and each read wait this long at
+# most (seconds); a failed delivery is tried again after WP_WEBHOOK_BACKOFF, then twice as
+# long each time, WP_WEBHOOK_MAX_ATTEMPTS times in all, then marked failed. Receivers on
+# private, loopback or link-local addresses are refused unless WP_WEBHOOK_ALLOW_PRIVATE=1.
+# A process reads which sites have webhooks at most every WP_WEBHOOK_CACHE_SECONDS.
+WP_WEBHOOK_TIMEOUT = _env_float("WP_WEBHOOK_TIMEOUT", 5)
+WP_WEBHOOK_MAX_ATTEMPTS = _env_int("WP_WEBHOOK_MAX_ATTEMPTS", 8)
+WP_WEBHOOK_BACKOFF = _env_float("WP_WEBHOOK_BACKOFF", 10)
+WP_WEBHOOK_ALLOW_PRIVATE = os.environ.get("WP_WEBHOOK_ALLOW_PRIVATE", "") == "1"
+WP_WEBHOOK_CACHE_SECONDS = _env_float("WP_WEBHOOK_CACHE_SECONDS", 2)
+
 WP_DEMO_PASSWORD = os.environ.get("WP_DEMO_PASSWORD", "")
+
+# Files and images in messages (issue 23, chat/files.py, docs/features.md). Stored through
+# Django's storage API: files in WP_MEDIA_ROOT by default (this account's alone, like the
+# database: served by White Panel through signed links, never by a web server from the
+# folder), or any django-storages backend: WP_FILE_STORAGE names its class and
+# WP_FILE_STORAGE_OPTIONS (JSON) its options, e.g. storages.backends.s3.S3Storage with
+# {"bucket_name": "..."}.
+MEDIA_ROOT = Path(os.environ.get("WP_MEDIA_ROOT", VAR_DIR / "media"))
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+STORAGES = {
+    "default": {
+        "BACKEND": os.environ.get("WP_FILE_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": json.loads(os.environ.get("WP_FILE_STORAGE_OPTIONS") or "{}"),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The file name extensions a message may carry, comma-separated; empty: no files at all.
+# png, jpg/jpeg, gif and webp are images (decoded to be sure, shown inline with a thumbnail);
+# every other type is a download, whatever it holds.
+WP_UPLOAD_TYPES = os.environ.get("WP_UPLOAD_TYPES", "png,jpg,jpeg,gif,webp,pdf,txt,csv,doc,docx,xls,xlsx,odt,ods,zip")
+# The largest file (bytes), and the most pixels an image may decode to (Pillow's own
+# decompression-bomb limit by default: 89,478,485).
+WP_UPLOAD_MAX_BYTES = _env_int("WP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+WP_UPLOAD_MAX_PIXELS = _env_int("WP_UPLOAD_MAX_PIXELS", 89_478_485)
+# How long a file's link works (seconds): every payload that carries it makes a new one.
+WP_FILE_URL_TTL = _env_int("WP_FILE_URL_TTL", 24 * 3600)
+# One file a request (a message carries one); the other fields of a form stay few and small.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # Rate limits, "count/seconds" (infra/ratelimit.py, docs/security.md). Per visitor
 # they stop one visitor's flood; per IP address, many visitors made up by one client.
@@ -274,6 +318,10 @@ WP_RATE_IP_OPENS = os.environ.get("WP_RATE_IP_OPENS", "100/60")
 WP_RATE_VISITOR_PAGES = os.environ.get("WP_RATE_VISITOR_PAGES", "60/60")
 WP_RATE_IP_PAGES = os.environ.get("WP_RATE_IP_PAGES", "600/60")
 WP_RATE_IP_HELLOS = os.environ.get("WP_RATE_IP_HELLOS", "600/60")
+# Files sent in messages (issue 23): each stores up to WP_UPLOAD_MAX_BYTES.
+WP_RATE_VISITOR_UPLOADS = os.environ.get("WP_RATE_VISITOR_UPLOADS", "10/60")
+WP_RATE_IP_UPLOADS = os.environ.get("WP_RATE_IP_UPLOADS", "60/60")
+WP_RATE_OPERATOR_UPLOADS = os.environ.get("WP_RATE_OPERATOR_UPLOADS", "60/60")
 # Frames of every kind on one socket, either socket: `count` at once, then `count` per
 # `seconds` (kept in the consumer, chat/sockets.py). Over it a frame gets rate_limited.
 WP_RATE_SOCKET_FRAMES = os.environ.get("WP_RATE_SOCKET_FRAMES", "60/30")

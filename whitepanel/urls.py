@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("whitepanel.api_urls")),
     path("widget.js", widget_js, name="widget-js"),
+    path("widget-chat.js", widget_js, {"name": "widget-chat.js"}, name="widget-chat-js"),
     path("demo/", include("demo.urls")),
     path("", include("operators.urls")),
     path("", include("chat.urls")),

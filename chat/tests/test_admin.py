@@ -144,6 +144,7 @@ async def test_csv_export_has_one_row_per_message_of_the_chosen_rooms(site, pete
         "body": "",
         "at": "",
         "event": "",
+        "file": "",
     }
     assert rows[3]["operator"] == ""
     assert all(row["room"] != str(left_out.pk) for row in rows)

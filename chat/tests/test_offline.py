@@ -22,7 +22,7 @@ from chat.tasks import owners_notify, replies_mail
 from chat.tests.test_concurrency import race
 from chat.tests.test_stranded import says
 from operators.models import Operator
-from tests.mails import body, mails_to, wait_for_mails
+from tests.mails import body, fails_first, mails_to, wait_for_mails
 from tests.owners import make_staff, make_visitor
 from tests.sockets import ask_to_chat, of_type
 from visitors.models import Visitor
@@ -241,16 +241,8 @@ def test_an_owners_mail_that_fails_is_given_back_and_sent_once_when_the_sweeps_t
     now = timezone.now()
     room = _offline_question(site, email="v@example.com", at=now)
     Room.objects.filter(pk=room.pk).update(offline_at=now)
-    send = mail.EmailMessage.send
     calls = []
-
-    def fails_first(message, *args, **kwargs):
-        calls.append(message.to)
-        if len(calls) == 1:
-            raise ConnectionRefusedError("the mail server is restarting")
-        return send(message, *args, **kwargs)
-
-    with mock.patch.object(mail.EmailMessage, "send", fails_first):
+    with mock.patch.object(mail.EmailMessage, "send", fails_first(calls)):
         owners_notify(site.pk)
         # Given back: due again, and the sweeps queue no mail for a pause.
         assert Room.objects.get(pk=room.pk).owners_notified_at is None

@@ -14,6 +14,29 @@ export function httpHref(value) {
   }
 }
 
+// A file's link in a message (issue 23): the server's signed path under /files/, never anything
+// else (no other scheme, host or path can come out of a payload as a link or an image).
+const FILE_PATH = /^\/files\/[A-Za-z0-9:_-]+\/(thumb\/)?$/;
+export function fileHref(value) {
+  return typeof value === "string" && FILE_PATH.test(value) ? value : null;
+}
+
+// A file's size as people read it: "812 bytes", "14 KB", "2.4 MB".
+export function fileSize(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1000) return bytes + (bytes === 1 ? " byte" : " bytes");
+  if (bytes < 1000 * 1000) return Math.round(bytes / 1000) + " KB";
+  const mb = bytes / (1000 * 1000);
+  return (mb < 10 ? mb.toFixed(1) : String(Math.round(mb))) + " MB";
+}
+
+// A message in one line (a pool item, a notification): its text, or the file it carries.
+export function messageText(m) {
+  const body = str(m && m.body);
+  if (body.trim() || !m || !m.file || typeof m.file !== "object") return body;
+  return (m.file.image ? "Image: " : "File: ") + str(m.file.name);
+}
+
 // What the panel shows of a page's URL (issue 23): its path, query and fragment, not the host
 // (every visitor of a site is on the same one). Text that is no URL is shown as it is.
 export function pathOf(value) {

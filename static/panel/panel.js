@@ -10,12 +10,14 @@
 // settles the button that sent it.
 
 import { createAlerts } from "./alerts.js";
-import { ERROR_TEXT, str, visitorLabel } from "./format.js";
+import { ERROR_TEXT, messageText, str, visitorLabel } from "./format.js";
 import { createReplies } from "./replies.js";
 import { createSocket } from "./socket.js";
 import { createStore } from "./store.js";
+import { UPLOAD_ERROR_TEXT, fileProblem, uploadFile } from "./uploads.js";
 import { createBarView } from "./views/bar.js";
 import { createHistory } from "./views/history.js";
+import { createPhoneView } from "./views/phone.js";
 import { createPoolView } from "./views/pool.js";
 import { createReplyManager } from "./views/reply_manager.js";
 import { createRoomsView } from "./views/rooms.js";
@@ -42,8 +44,24 @@ const visitors = createVisitorsView({
   dom: { body: $("visitors").tBodies[0], empty: $("visitors-empty"), count: $("visitor-count"), filter: $("visitor-filter") },
   actions: { startChat, openRoom: (roomId) => showRoom(roomId, { focus: true }) },
 });
+const phone = createPhoneView({
+  dom: {
+    panel: $("panel"),
+    lists: $("pane-lists"),
+    rooms: $("pane-rooms"),
+    listsCount: $("pane-lists-count"),
+    roomsCount: $("pane-rooms-count"),
+    bar: document.querySelector(".bar"),
+    menuButton: $("bar-menu"),
+    menu: $("bar-actions"),
+  },
+});
 const pool = createPoolView({ store, dom: { list: $("pool"), empty: $("pool-empty"), count: $("pool-count") }, actions: { accept: acceptRoom } });
 // The REST API with the panel's session: its CSRF token is the logout form's.
+const csrfToken = () => {
+  const field = document.querySelector("#logout-form [name=csrfmiddlewaretoken]");
+  return field ? field.value : "";
+};
 async function fetchJson(method, url, body) {
   const token = document.querySelector("#logout-form [name=csrfmiddlewaretoken]");
   const response = await fetch(url, {
@@ -92,6 +110,7 @@ const rooms = createRoomsView({
     composer: (input, roomId) => attachReplySuggestions(input, { replies, context: () => replyContext(roomId) }),
     typing: sendTyping,
     note: sendNote,
+    upload: sendFile,
     visitorInfo: createVisitorInfo({ fetchJson, noteLength: () => store.limits.note_length || 0 }),
   },
 });
@@ -114,6 +133,7 @@ function apply(changes) {
   visitors.render(changes);
   pool.render(changes);
   rooms.render(changes);
+  phone.counts({ pool: Number($("pool-count").textContent) || 0, rooms: store.state.tabs.size });
   for (const roomId of changes.history) requestHistory(roomId);
   for (const clientId of changes.resend) transmit(clientId);
   for (const alert of changes.alerts) alertFor(alert);
@@ -155,6 +175,7 @@ function reportSeen() {
 // The operator opens a tab: in view (its unread count cleared), scrolled, maybe focused.
 function showRoom(roomId, { focus = false } = {}) {
   apply(store.selectRoom(roomId));
+  phone.roomOpened();
   rooms.reveal(roomId, { focus });
 }
 
@@ -176,7 +197,7 @@ function alertFor(alert) {
     kind: "message",
     roomId: alert.room,
     title: (str(m.name) || visitorLabel(room ? room.visitor : "")) + " wrote",
-    body: str(m.body),
+    body: messageText(m),
     inView: alert.inView,
   });
 }
@@ -322,6 +343,43 @@ function transmit(clientId) {
       if (!answeredWithError(error)) return;
       // The database or Redis was away for a moment: try again by itself (same client_id, stored once).
       if (TRANSIENT.has(error.code)) retryLater(() => store.state.pending.has(clientId) && socket.open && retryMessage(clientId));
+    },
+  );
+}
+
+// A file or image to the visitor (issue 23): a message of its own, sent over HTTP (XHR: its
+// progress shows in the transcript, with Cancel) to POST /api/rooms/{id}/files/. Its stored
+// message comes back as the answer and as the socket's event; a refusal says why in the room.
+let uploadCounter = 0;
+function sendFile(roomId, file) {
+  const room = store.state.rooms.get(roomId);
+  if (!room || room.status === "expired") return;
+  uploadCounter += 1;
+  const key = "u-" + uploadCounter;
+  const problem = fileProblem(file, store.limits);
+  if (problem) {
+    rooms.uploadStarted(roomId, key, file, null);
+    rooms.uploadFailed(key, UPLOAD_ERROR_TEXT[problem]);
+    return;
+  }
+  const upload = uploadFile({
+    XMLHttpRequest: window.XMLHttpRequest,
+    FormData: window.FormData,
+    url: `/api/rooms/${roomId}/files/`,
+    file,
+    fields: { client_id: newClientId() },
+    csrfToken: csrfToken(),
+    onProgress: (sent, total) => rooms.uploadProgress(key, sent, total),
+  });
+  rooms.uploadStarted(roomId, key, file, () => upload.cancel());
+  upload.promise.then(
+    (message) => {
+      rooms.uploadDone(key);
+      apply(store.applyEvent({ type: "message", message }));
+    },
+    (error) => {
+      if (error.code === "cancelled") rooms.uploadDone(key);
+      else rooms.uploadFailed(key, UPLOAD_ERROR_TEXT[error.code] || ERROR_TEXT[error.code] || str(error.detail) || str(error.code));
     },
   );
 }

@@ -44,14 +44,14 @@ export function hasChanges(c) {
 }
 
 const SNAPSHOT_LISTS = ["operators", "rooms", "visitors"];
-const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes", "note_length"];
+const LIMIT_NAMES = ["message_length", "client_id_length", "history_page", "frame_bytes", "note_length", "upload_bytes"];
 const TYPING_SHOWN_MS = 6000; // "typing…" shows this long after the visitor's last typing frame
 const same = (a, b) => a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 
 export function createStore() {
   const state = {
     me: null,
-    limits: {}, // from the server: message_length, client_id_length, history_page, frame_bytes, note_length
+    limits: {}, // from the server: message_length, client_id_length, history_page, frame_bytes, note_length, upload_bytes, upload_types
     operators: new Map(), // id → operator
     visitors: new Map(), // id → visitor (as last received)
     rooms: new Map(), // id → room: the pool and my rooms
@@ -148,7 +148,8 @@ export function createStore() {
       state.rooms.set(room.id, room);
       c.pool.add(room.id);
       c.visitors.add(room.visitor);
-      if (!before && live) c.alerts.push({ kind: "pool", room: room.id, visitor: room.visitor });
+      // Made outside its site's business hours (issue 25): in the pool, without a beep.
+      if (!before && live && !room.after_hours) c.alerts.push({ kind: "pool", room: room.id, visitor: room.visitor });
       // Back in the pool by itself (R14): its question is in the conversation before it.
       if (!before && room.returned) c.history.add(room.id);
       return;
@@ -371,6 +372,8 @@ export function createStore() {
       const value = limits[name];
       if (Number.isInteger(value) && value > 0) next[name] = value;
     }
+    // The file extensions the server takes (issue 23); [] when it takes none.
+    if (Array.isArray(limits.upload_types)) next.upload_types = limits.upload_types.filter((type) => typeof type === "string");
     if (same(next, state.limits)) return;
     state.limits = next;
     c.limits = true;

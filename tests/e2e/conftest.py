@@ -49,8 +49,8 @@ def open_page(browser):
     A script error on any of its pages fails the test."""
 
     def open_page(url: str, **context_options) -> Page:
-        # context_options: Playwright's, e.g. user_agent or locale (a phone, a German browser).
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, **context_options)
+        # context_options: Playwright's, e.g. user_agent or locale, or a phone's viewport and touch.
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
         contexts.append(context)
         page = context.new_page()
         page.dialogs = []  # any alert() a payload manages to run lands here

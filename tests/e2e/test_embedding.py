@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat import shifts
+from tests.e2e.test_files import png_bytes
 from visitors.models import Site
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,4 +82,12 @@ def test_snippet_works_on_a_page_with_the_documented_content_security_policy(emb
     page.locator("[data-testid=wp-input]").fill("Hello?")
     page.locator("[data-testid=wp-input]").press("Enter")
     expect(page.locator("[data-testid=wp-status]")).to_have_text("Waiting for an operator…")
+    # A photo from the owner's page: uploaded across origins (CORS, connect-src), its thumbnail
+    # shown (img-src).
+    page.locator("[data-testid=wp-file]").set_input_files(
+        files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": png_bytes(400, 300)}]
+    )
+    image = page.locator("[data-testid=wp-image]")
+    expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     assert violations == []

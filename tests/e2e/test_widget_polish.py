@@ -42,3 +42,30 @@ def test_times_the_launcher_esc_and_the_counter(web_server, peter, panel_for, op
     expect(window).to_be_visible()
     launcher.click()  # the launcher closes it too
     expect(window).to_be_hidden()
+
+
+def test_the_chat_windows_code_is_loaded_only_when_a_page_wants_it(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    shop = open_page(f"http://{web_server}/demo/")
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)  # welcomed: the next page is theirs too
+    fetched = []
+    shop.on("request", lambda request: fetched.append(request.url.split("/")[-1]))
+    shop.goto(f"http://{web_server}/demo/cart/")
+    # The visitor is online (their socket said hello from this page) with only the snippet loaded.
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
+    expect(panel.locator("[data-testid=visitor-row]")).to_contain_text("/demo/cart/")
+    assert "widget-chat.js" not in fetched
+    expect(shop.locator("[data-testid=wp-window]")).to_have_count(0)
+
+    shop.locator("[data-testid=wp-launcher]").click()
+    expect(shop.locator("[data-testid=wp-window]")).to_be_visible()
+    expect(shop.locator("[data-testid=wp-input]")).to_be_focused()
+    assert fetched.count("widget-chat.js") == 1
+
+    # A page of a visitor with a conversation going has it at hand, the window open as it was left.
+    shop.locator("[data-testid=wp-input]").fill("Hello")
+    shop.locator("[data-testid=wp-input]").press("Enter")
+    expect(shop.locator("[data-testid=wp-message][data-sender=visitor]")).to_have_count(1)
+    shop.goto(f"http://{web_server}/demo/")
+    expect(shop.locator("[data-testid=wp-window]")).to_be_visible()
+    expect(shop.locator("[data-testid=wp-message][data-sender=visitor]")).to_have_text(re.compile("Hello"))

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 # Answer without cookies, so there is nothing to forge: the API's catch-all 404, and the token
 # endpoint, which reads a password from the body and sets no cookie (its answer stays unreadable
-# to another origin).
-COOKIELESS = {"api/token/", "api/^.*$", "admin/(?P<url>.*)$"}
+# to another origin); the visitor's file upload (issue 23), called cross-origin by the snippet with
+# the visitor's token in its form, never a cookie (chat/tests/test_files.py tests its origins).
+COOKIELESS = {"api/token/", "api/^.*$", "admin/(?P<url>.*)$", "files/visitor/"}
 UNSAFE = ("post", "put", "patch", "delete")
 
 

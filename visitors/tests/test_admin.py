@@ -1,9 +1,12 @@
 """Django admin for sites and visitors: what a superuser and a site owner see and may change,
 allowed origins checked on save, and the site's greeting and colour reaching the snippet."""
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 
+from chat.files import upload_limits
 from conftest import SITE_ORIGIN
 from tests.owners import admin_client, make_page_views, make_staff, make_visitor
 from visitors.models import Site
@@ -37,7 +40,15 @@ def site_form(site: Site, **changes) -> dict:
         "max_chats_per_operator": site.max_chats_per_operator,
         "routing": site.routing,
         "prechat": site.prechat,
+        "language": site.language,
+        "texts": json.dumps(site.texts),
+        "launcher_offset": site.launcher_offset,
+        "timezone": site.timezone,
+        "hours": json.dumps(site.hours),
+        "closed_days": json.dumps(site.closed_days),
     }
+    # A checkbox: sent when ticked, left out when not.
+    data.update({"transcripts": "on"} if site.transcripts else {})
     return {**data, **changes}
 
 
@@ -160,10 +171,16 @@ async def test_greeting_and_colour_set_in_admin_reach_the_snippet(sockets, site)
     assert linda.welcome["site"] == {
         "key": "shop",
         "online": False,
+        "back_at": None,
         "name": "Shop",
         "greeting": "Hej! Need a size?",
         "color": "#0a7d3b",
         "prechat": "off",
+        "transcripts": True,
+        "language": "",
+        "texts": {},
+        "offset": 0,
+        "uploads": upload_limits(),
     }
 
 

@@ -70,6 +70,14 @@ def test_owner_changes_greeting_colour_and_origins_of_their_site(site, owner):
     assert not site.allows_origin(SITE_ORIGIN)
 
 
+def test_owner_switches_transcripts_by_email_off(site, owner):
+    assert patch_site(owner, site.pk, {}).json()["transcripts"] is True
+    response = patch_site(owner, site.pk, {"transcripts": False})
+    assert response.status_code == 200
+    assert response.json()["transcripts"] is False
+    assert Site.objects.get(pk=site.pk).transcripts is False
+
+
 def test_origins_are_stored_as_browsers_send_them_once_each(site, owner):
     response = patch_site(owner, site.pk, {"allowed_origins": ["https://shop.example:443/", "https://SHOP.example"]})
     assert response.json()["allowed_origins"] == ["https://shop.example"]
@@ -116,6 +124,8 @@ def test_owner_of_another_site_gets_404(site, other_site):
         ({"allowed_origins": ["*"]}, "invalid", "allowed_origins"),
         ({"allowed_origins": ["http://user@shop.test"]}, "invalid", "allowed_origins"),
         ({"allowed_origins": [f"http://{'a' * 200}.test"]}, "too_long", "allowed_origins"),
+        ({"transcripts": "maybe"}, "invalid", "transcripts"),
+        ({"transcripts": [True]}, "invalid", "transcripts"),
     ],
 )
 def test_bad_site_settings_are_refused_and_nothing_changes(site, owner, body, code, field):

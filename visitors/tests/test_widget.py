@@ -1,25 +1,57 @@
 """The snippet as a site's visitors' browsers fetch it: small, compressed, cached while it is the same."""
 
 import gzip
+import json
 import re
 
 from django.contrib.staticfiles import finders
 from django.test import Client
 
-from visitors.views import widget_path
+from visitors.views import snippet, widget_path
 
-# What every visitor of every site downloads before they can chat (static/widget/widget.js).
+# What every visitor of every page downloads (static/widget/widget.js), and what a visitor who
+# opens the chat window downloads once more (static/widget/chat.js), as served: with their words
+# in every language (static/widget/texts.json) put in.
 BUDGET_GZIPPED = 10 * 1024
+CHAT_BUDGET_GZIPPED = 16 * 1024
 
 
-def source() -> bytes:
-    with open(finders.find("widget/widget.js"), "rb") as file:
+def source(path: str = "widget/widget.js") -> bytes:
+    with open(finders.find(path), "rb") as file:
         return file.read()
 
 
+def served(name: str = "widget.js") -> bytes:
+    return snippet(name).body
+
+
 def test_the_snippet_stays_within_10_kb_gzipped():
-    size = len(gzip.compress(source(), compresslevel=9))
+    size = len(gzip.compress(served(), compresslevel=9))
     assert size <= BUDGET_GZIPPED, f"widget.js is {size} bytes gzipped, over the {BUDGET_GZIPPED}-byte budget"
+
+
+def test_the_chat_window_stays_within_16_kb_gzipped():
+    size = len(gzip.compress(served("widget-chat.js"), compresslevel=9))
+    assert size <= CHAT_BUDGET_GZIPPED, f"chat.js is {size} bytes gzipped, over the {CHAT_BUDGET_GZIPPED}-byte budget"
+
+
+def test_each_file_carries_its_words_in_every_language():
+    for name, part in (("widget.js", "snippet"), ("widget-chat.js", "window")):
+        body = served(name).decode()
+        assert "/*TEXTS*/{}" not in body
+        assert '"de":{' in body
+        assert '"ar":{' in body
+        words = json.loads(source("widget/texts.json"))[part]
+        assert all(json.dumps(text, ensure_ascii=False) in body for text in words["de"].values())
+
+
+def test_the_chat_window_is_served_like_the_snippet():
+    response = Client().get("/widget-chat.js", headers={"accept-encoding": "gzip"})
+
+    assert gzip.decompress(response.content) == served("widget-chat.js")
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response["Cache-Control"] == "public, max-age=300"
+    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
 
 
 def test_a_browser_accepting_gzip_gets_the_snippet_compressed():
@@ -27,15 +59,15 @@ def test_a_browser_accepting_gzip_gets_the_snippet_compressed():
 
     assert response["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in response["Vary"]
-    assert gzip.decompress(response.content) == source()
-    assert len(response.content) < len(source()) / 2
+    assert gzip.decompress(response.content) == served()
+    assert len(response.content) < len(served()) / 2
 
 
 def test_a_client_without_gzip_gets_it_as_it_is():
     response = Client().get("/widget.js")
 
     assert not response.has_header("Content-Encoding")
-    assert response.content == source()
+    assert response.content == served()
     assert response["Content-Type"] == "text/javascript; charset=utf-8"
 
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { countdown, duration, httpHref, linkParts, parseTime, pathOf, str, visitOrdinal, whoLine } from "../format.js";
+import { countdown, duration, fileHref, fileSize, httpHref, linkParts, messageText, parseTime, pathOf, str, visitOrdinal, whoLine } from "../format.js";
 
 test("only http and https URLs become links", () => {
   assert.equal(httpHref("https://shop.example/a?b=1"), "https://shop.example/a?b=1");
@@ -68,4 +68,25 @@ test("who the visitor is reads as one line, and returning visitors their visit",
   assert.equal(visitOrdinal(11), "11th visit");
   assert.equal(visitOrdinal(22), "22nd visit");
   assert.equal(visitOrdinal(0), "");
+});
+
+test("a file's link is only ever the server's own signed path (issue 23)", () => {
+  assert.equal(fileHref("/files/12:1tAbC:x_y-Z/"), "/files/12:1tAbC:x_y-Z/");
+  assert.equal(fileHref("/files/12:1tAbC:x_y-Z/thumb/"), "/files/12:1tAbC:x_y-Z/thumb/");
+  for (const value of ["javascript:alert(1)", "https://evil.example/files/1/", "//evil.example/files/1/", "/files/../admin/", "/files/a b/", "/api/rooms/", null, 42]) {
+    assert.equal(fileHref(value), null, String(value));
+  }
+});
+
+test("file sizes and file-only messages read as the panel shows them", () => {
+  assert.equal(fileSize(1), "1 byte");
+  assert.equal(fileSize(812), "812 bytes");
+  assert.equal(fileSize(14_200), "14 KB");
+  assert.equal(fileSize(2_400_000), "2.4 MB");
+  assert.equal(fileSize(12_600_000), "13 MB");
+  assert.equal(fileSize(undefined), "");
+  assert.equal(messageText({ body: "Here", file: { name: "a.pdf" } }), "Here");
+  assert.equal(messageText({ body: "", file: { name: "a.pdf", image: false } }), "File: a.pdf");
+  assert.equal(messageText({ body: "", file: { name: "cat.png", image: true } }), "Image: cat.png");
+  assert.equal(messageText({ body: "Hi", file: null }), "Hi");
 });

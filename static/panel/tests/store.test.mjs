@@ -189,6 +189,13 @@ describe("rooms: the pool and my tabs", () => {
     assert.ok(!hasChanges(c));
   });
 
+  test("a request made outside the site's business hours joins the pool without an alert", () => {
+    const store = storeWith({});
+    const c = store.applyEvent({ type: "room", room: room(12, { after_hours: true }) });
+    assert.ok(store.inPool(12));
+    assert.deepEqual(c.alerts, []);
+  });
+
   test("a room taken by another operator leaves the pool and this panel", () => {
     const store = storeWith({ rooms: [room(12)] });
     const c = store.applyEvent({ type: "room", room: room(12, { status: "active", operator: { id: JANE.id, name: "Jane" } }) });
@@ -545,5 +552,25 @@ describe("typing and seen (issue 23)", () => {
     assert.equal(store.unseenByMe(13), 40);
     store.markSeenByMe(13, 40);
     assert.equal(store.unseenByMe(13), 0);
+  });
+});
+
+describe("files (issue 23)", () => {
+  test("the snapshot's upload limits are kept, the list of types too", () => {
+    const store = storeWith({ limits: { ...LIMITS, upload_bytes: 10_485_760, upload_types: ["png", "pdf", 7] } });
+    assert.equal(store.limits.upload_bytes, 10_485_760);
+    assert.deepEqual(store.limits.upload_types, ["png", "pdf"]);
+    const off = storeWith({ limits: { ...LIMITS, upload_types: [] } });
+    assert.deepEqual(off.limits.upload_types, []);
+  });
+
+  test("a message with a file is kept with it, once, whether the answer or the event comes first", () => {
+    const store = storeWith({ rooms: [mine(11)] });
+    const withFile = message(40, 11, { sender: "operator", body: "", client_id: "c-1", file: { name: "a.pdf", url: "/files/x/" } });
+    let c = store.applyEvent({ type: "message", message: withFile });
+    assert.deepEqual(c.messages, [{ room: 11, id: 40 }]);
+    c = store.applyEvent({ type: "message", message: withFile });
+    assert.deepEqual(c.messages, []);
+    assert.equal(store.messagesOf(11)[0].file.name, "a.pdf");
   });
 });

@@ -2,7 +2,7 @@
 // them or the visitor's name or email (GET /api/rooms/?q=…), and one read in full.
 
 import { clockTime, parseTime, str, visitorLabel } from "../format.js";
-import { h, linkedText, setText } from "./dom.js";
+import { fileNode, h, linkedText, setText } from "./dom.js";
 
 // dom: {open (button), dialog, form, list, transcript, status}; fetchJson(method, url).
 export function createHistory({ dom, fetchJson }) {
@@ -58,6 +58,7 @@ export function createHistory({ dom, fetchJson }) {
           h("span", { class: "msg-time", text: clockTime(m.at) + " " }),
           h("bdi", { class: "history-name", text: (m.sender === "note" ? "Note · " : "") + str(m.name) + ": " }),
           h("span", { dir: "auto" }, ...linkedText(m.body)),
+          fileNode(m.file),
         ),
       );
       dom.transcript.replaceChildren(h("ol", { class: "history-transcript" }, ...lines));

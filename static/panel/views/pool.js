@@ -1,7 +1,7 @@
 // The general pool: one item per pending room, keyed by id, oldest request first.
 
-import { contactText, duration, parseTime, str, visitorLabel } from "../format.js";
-import { h, setText, visitorText } from "./dom.js";
+import { contactText, duration, messageText, parseTime, str, visitorLabel } from "../format.js";
+import { contactNodes, h, setText, visitorText } from "./dom.js";
 
 const ACCEPTING_MS = 10000; // "Accepting…" gives up after this long without an answer
 
@@ -66,11 +66,20 @@ export function createPoolView({ store, dom, actions }) {
     ui.returned.hidden = !room.returned;
     // R16: asked while nobody could answer; how to reach them once they have gone.
     const contact = contactText(room.contact);
-    setText(ui.offline, room.offline_at ? "Offline request · " + (contact || "no email left yet") : contact);
-    ui.offline.hidden = !room.offline_at && !contact;
+    const offlineKey = (room.offline_at ? "offline\u0000" : "") + (room.after_hours ? "hours\u0000" : "") + contact;
+    if (ui.offlineKey !== offlineKey) {
+      ui.offlineKey = offlineKey;
+      const nodes = contactNodes(room.contact);
+      const kind = room.after_hours ? "After hours · offline request · " : "Offline request · ";
+      ui.offline.replaceChildren(
+        ...(room.offline_at ? [kind, ...(nodes.length ? nodes : ["no email left yet"])]
+          : room.after_hours ? ["After hours"] : nodes),
+      );
+    }
+    ui.offline.hidden = !room.offline_at && !contact && !room.after_hours;
     ui.item.classList.toggle("offline", Boolean(room.offline_at));
     const first = store.firstVisitorMessage(roomId);
-    setText(ui.message, first ? first.body : "(no message yet)");
+    setText(ui.message, first ? messageText(first) : "(no message yet)");
     ui.message.classList.toggle("muted", !first);
     updateClock(ui, Date.now());
   }

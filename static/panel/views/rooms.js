@@ -1,8 +1,9 @@
 // My chats: a tab and a panel per room (header, signal, transcript, composer), keyed by
 // room id; messages keyed by id, my unacknowledged ones by client_id.
 
-import { ERROR_TEXT, clockTime, contactText, countdown, parseTime, str, visitorLabel } from "../format.js";
-import { h, linkedText, pathNode, setText } from "./dom.js";
+import { ERROR_TEXT, clockTime, contactText, countdown, fileSize, parseTime, str, visitorLabel } from "../format.js";
+import { acceptAttribute } from "../uploads.js";
+import { contactNodes, fileBadge, fileNode, h, linkedText, paperclip, pathNode, setText } from "./dom.js";
 
 const REASONS = {
   operator_closed: "closed by you",
@@ -12,13 +13,16 @@ const REASONS = {
   ended_by_admin: "ended in admin",
 };
 const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new line";
+const NOTE_PLACEHOLDER = "Internal note — only operators see it";
 const HOLD_MS = 5000; // Close / Reopen stay disabled this long, or until the room changes
 
 // dom: {tabs, rooms, empty}; actions: {select(roomId, {focus}), roomAction(type, roomId),
-// dismiss(roomId), send(roomId, body) → true when taken, retry(clientId), composer(textarea, roomId)}.
+// dismiss(roomId), send(roomId, body) → true when taken, retry(clientId), composer(textarea, roomId),
+// upload(roomId, file): a file chosen, dropped or pasted (issue 23)}.
 export function createRoomsView({ store, dom, actions }) {
   const views = new Map(); // room id → tab + panel record
   const pendingNodes = new Map(); // client_id → list item of a message not acknowledged yet
+  const uploads = new Map(); // upload key → {room, li, bar, note, buttons}: files on their way (issue 23)
 
   // ---------------------------------------------------------------- messages
 
@@ -37,7 +41,9 @@ export function createRoomsView({ store, dom, actions }) {
       "li",
       { class: "msg msg-" + (sender === "note" ? "internal" : sender) + (m.room !== roomId ? " msg-earlier" : ""), testid: "message", dataset: { sender, room: String(m.room) } },
       meta,
-      h("div", { class: "msg-body", testid: "message-body", dir: "auto" }, ...linkedText(m.body)),
+      // A file's caption may be empty (issue 23): then only the file.
+      str(m.body) || !m.file ? h("div", { class: "msg-body", testid: "message-body", dir: "auto" }, ...linkedText(m.body)) : null,
+      fileNode(m.file),
     );
     const me = store.me;
     if (sender === "operator" && me && m.name === me.name) li.classList.add("msg-self");
@@ -134,6 +140,60 @@ export function createRoomsView({ store, dom, actions }) {
     }
   }
 
+  // ---------------------------------------------------------------- files on their way (issue 23)
+
+  // A file being sent: its name, a progress bar and Cancel, at the end of the transcript until
+  // the server has it (then its message takes its place) or refuses it (then why, and Dismiss).
+  function uploadStarted(roomId, key, file, cancel) {
+    const ui = views.get(roomId);
+    if (!ui) return;
+    const bar = h("progress", { class: "upload-bar", testid: "upload-progress", max: 1, value: 0 });
+    const note = h("span", { class: "msg-note", testid: "upload-state", text: "sending…" });
+    const buttons = h("span", { class: "upload-actions" });
+    if (cancel) buttons.append(h("button", { type: "button", class: "link", testid: "upload-cancel", text: "Cancel", onclick: cancel }));
+    const size = fileSize(file.size);
+    const li = h(
+      "li",
+      { class: "msg msg-operator msg-self msg-upload", testid: "upload", dataset: { state: "sending", uploadKey: key } },
+      h("div", { class: "msg-meta" }, note, buttons),
+      h(
+        "div",
+        { class: "msg-body" },
+        fileBadge(file.name),
+        h("bdi", { class: "file-name", testid: "upload-name", text: str(file.name) || "file" }),
+        size ? h("span", { class: "file-size", text: size }) : null,
+        bar,
+      ),
+    );
+    uploads.set(key, { room: roomId, li, bar, note, buttons });
+    ui.transcript.append(li);
+    scrollToEnd(ui, true);
+  }
+
+  function uploadProgress(key, sent, total) {
+    const upload = uploads.get(key);
+    if (!upload || !(total > 0)) return;
+    upload.bar.value = Math.min(1, sent / total);
+    setText(upload.note, sent >= total ? "processing…" : "sending… " + Math.floor((100 * sent) / total) + "%");
+  }
+
+  function uploadDone(key) {
+    const upload = uploads.get(key);
+    if (!upload) return;
+    upload.li.remove();
+    uploads.delete(key);
+  }
+
+  function uploadFailed(key, text) {
+    const upload = uploads.get(key);
+    if (!upload) return;
+    upload.li.dataset.state = "failed";
+    upload.bar.remove();
+    setText(upload.note, "not sent: " + text);
+    upload.note.setAttribute("role", "alert");
+    upload.buttons.replaceChildren(h("button", { type: "button", class: "link", testid: "upload-dismiss", text: "Dismiss", onclick: () => uploadDone(key) }));
+  }
+
   function nearEnd(ui) {
     const list = ui.transcript;
     return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
@@ -210,7 +270,8 @@ export function createRoomsView({ store, dom, actions }) {
       ui.transfer.value = "";
       if (choice) actions.transfer(id, choice === "pool" ? null : Number(choice));
     });
-    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
+    // New messages are read out politely, once each (not what is typed, not the whole list again).
+    ui.transcript = h("ol", { class: "transcript", testid: "transcript", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Transcript" });
     ui.input = h("textarea", {
       class: "composer-input",
       testid: "message-input",
@@ -234,11 +295,47 @@ export function createRoomsView({ store, dom, actions }) {
         ui.noteMode = !ui.noteMode;
         ui.noteToggle.setAttribute("aria-pressed", String(ui.noteMode));
         ui.form.classList.toggle("note-mode", ui.noteMode);
-        ui.input.placeholder = ui.noteMode ? "Internal note — only operators see it" : PLACEHOLDER;
+        ui.input.placeholder = ui.noteMode ? NOTE_PLACEHOLDER : PLACEHOLDER;
+        ui.attach.disabled = ui.noteMode || store.state.rooms.get(id)?.status === "expired";
         ui.input.focus();
       },
     });
     ui.form.prepend(ui.noteToggle);
+    // Files and images (issue 23): chosen with Attach, dropped on the chat, or pasted in the
+    // composer; each is sent at once as a message of its own. Not in a note: notes carry none.
+    ui.fileInput = h("input", { type: "file", class: "file-input", testid: "file-input", multiple: true, tabIndex: -1, "aria-hidden": "true" });
+    ui.attach = h(
+      "button",
+      {
+        type: "button",
+        class: "ghost attach",
+        testid: "attach",
+        title: "Send a file or an image (or drop it on the chat, or paste it)",
+        "aria-label": "Attach a file",
+        onclick: () => ui.fileInput.click(),
+      },
+      paperclip(),
+    );
+    ui.form.prepend(ui.attach, ui.fileInput);
+    applyUploadLimit(ui);
+    const canUpload = () => {
+      const room = store.state.rooms.get(id);
+      return Boolean(actions.upload) && !ui.noteMode && !ui.attach.hidden && room && room.status !== "expired";
+    };
+    const sendFiles = (list) => {
+      for (const file of list) actions.upload(id, file);
+    };
+    ui.fileInput.addEventListener("change", () => {
+      const chosen = [...ui.fileInput.files];
+      ui.fileInput.value = "";
+      if (canUpload()) sendFiles(chosen);
+    });
+    ui.input.addEventListener("paste", (event) => {
+      const pasted = event.clipboardData ? [...event.clipboardData.files] : [];
+      if (!pasted.length || !canUpload()) return;
+      event.preventDefault();
+      sendFiles(pasted);
+    });
     const submit = () => {
       if (ui.noteMode) {
         if (actions.note && ui.input.value.trim()) {
@@ -298,6 +395,22 @@ export function createRoomsView({ store, dom, actions }) {
       ),
       h("div", { class: "room-body" }, h("div", { class: "room-main" }, ui.signal, ui.rating, ui.transcript, ui.form), ui.info ? ui.info.node : null),
     );
+    const carriesFiles = (event) => Boolean(event.dataTransfer) && [...event.dataTransfer.types].includes("Files");
+    ui.panel.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event) || !canUpload()) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      ui.panel.classList.add("drop-target");
+    });
+    ui.panel.addEventListener("dragleave", (event) => {
+      if (!ui.panel.contains(event.relatedTarget)) ui.panel.classList.remove("drop-target");
+    });
+    ui.panel.addEventListener("drop", (event) => {
+      ui.panel.classList.remove("drop-target");
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      if (canUpload()) sendFiles([...event.dataTransfer.files]);
+    });
     showInfo(ui);
     if (ui.info) ui.info.load();
     views.set(id, ui);
@@ -376,6 +489,14 @@ export function createRoomsView({ store, dom, actions }) {
     const max = store.limits.message_length;
     if (max) ui.input.maxLength = max;
     else ui.input.removeAttribute("maxlength");
+    if (ui.attach) applyUploadLimit(ui);
+  }
+
+  // No Attach on a server that takes no files (its snapshot says so).
+  function applyUploadLimit(ui) {
+    const types = store.limits.upload_types;
+    ui.attach.hidden = !actions.upload || (Array.isArray(types) && types.length === 0);
+    ui.fileInput.accept = acceptAttribute(store.limits);
   }
 
   function remove(roomId) {
@@ -386,6 +507,7 @@ export function createRoomsView({ store, dom, actions }) {
     ui.panel.remove();
     if (ui.info) ui.info.stop();
     views.delete(roomId);
+    for (const [key, upload] of uploads) if (upload.room === roomId) uploads.delete(key);
   }
 
   function renderRoom(roomId) {
@@ -415,7 +537,10 @@ export function createRoomsView({ store, dom, actions }) {
 
     // The name and email they left (R16).
     const contact = contactText(room.contact);
-    setText(ui.contact, contact);
+    if (ui.contactText !== contact) {
+      ui.contactText = contact;
+      ui.contact.replaceChildren(...contactNodes(room.contact));
+    }
     ui.contact.hidden = !contact;
 
     // Status, countdown and actions.
@@ -459,7 +584,9 @@ export function createRoomsView({ store, dom, actions }) {
     const expired = room.status === "expired";
     ui.input.disabled = expired;
     ui.send.disabled = expired;
-    ui.input.placeholder = expired ? "This chat has ended." : PLACEHOLDER;
+    ui.attach.disabled = expired || ui.noteMode;
+    // A room event while the Note switch is on (the visitor opening the window) keeps its words.
+    ui.input.placeholder = expired ? "This chat has ended." : ui.noteMode ? NOTE_PLACEHOLDER : PLACEHOLDER;
 
     // The signal: what the operator should know about the visitor right now.
     let signal = "";
@@ -596,5 +723,5 @@ export function createRoomsView({ store, dom, actions }) {
   }
 
   dom.empty.hidden = views.size > 0;
-  return { render, reveal, hold, tick };
+  return { render, reveal, hold, tick, uploadStarted, uploadProgress, uploadDone, uploadFailed };
 }

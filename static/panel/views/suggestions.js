@@ -22,7 +22,6 @@ export function attachReplySuggestions(input, { replies, context }) {
     list.hidden = true;
     list.replaceChildren();
     input.removeAttribute("aria-activedescendant");
-    input.setAttribute("aria-expanded", "false");
   }
 
   function render() {
@@ -47,7 +46,7 @@ export function attachReplySuggestions(input, { replies, context }) {
       ),
     );
     list.hidden = false;
-    input.setAttribute("aria-expanded", "true");
+    // (A textarea is a textbox, which has no aria-expanded: the active option is enough.)
     input.setAttribute("aria-activedescendant", `${id}-${active}`);
   }
 

@@ -29,8 +29,8 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
       rows[key] = h("dd", { testid: "info-" + key });
       list.append(h("dt", { text: label }), rows[key]);
     }
-    ui.name = h("div", { class: "info-name", testid: "info-name", hidden: true });
-    ui.email = h("div", { class: "info-email", testid: "info-email", hidden: true });
+    ui.name = h("div", { class: "info-name", testid: "info-name", dir: "auto", hidden: true });
+    ui.email = h("div", { class: "info-email", testid: "info-email", dir: "auto", hidden: true });
     ui.error = h("p", { class: "info-error", testid: "info-error", role: "alert", hidden: true });
 
     ui.note = h("textarea", { class: "note-input", testid: "visitor-note", rows: 3, placeholder: "A note for your colleagues…", "aria-label": "Note on this visitor" });

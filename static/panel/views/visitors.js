@@ -1,7 +1,7 @@
 // The "Visitors online" table: one row per visitor, keyed by id, newest arrivals on top.
 
 import { contactText, duration, parseTime, str, visitOrdinal, whoLine } from "../format.js";
-import { h, pathNode, setText, visitorText } from "./dom.js";
+import { contactNodes, h, pathNode, setText, visitorText } from "./dom.js";
 
 const isLive = (room) => room && (room.status === "active" || room.status === "closing");
 const STARTING_MS = 10000; // "Starting…" gives up after this long without an answer
@@ -64,7 +64,7 @@ export function createVisitorsView({ store, dom, actions }) {
     const contact = contactText(visitor);
     if (c.contact !== contact) {
       c.contact = contact;
-      setText(ui.contact, contact);
+      ui.contact.replaceChildren(...contactNodes(visitor));
     }
     const title = str(visitor.title);
     const url = str(visitor.url);
