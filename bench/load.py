@@ -349,7 +349,8 @@ class Generator:
         return {"connected": sum(results), "refused": len(results) - sum(results), "seconds": time.time() - started}
 
     async def cmd_chatters(self, bases: list[str], rooms: list[int], site: str, protocol: str):
-        """Visitors who open a chat: wp returns their pending rooms; bare uses the given room ids."""
+        """Visitors who open the chat window and write, as the widget does (the message makes the
+        request): wp returns their pending rooms; bare uses the given room ids."""
         opened = []
         for i, room in enumerate(rooms):
             ws, _, _ = await self.visit(
@@ -357,10 +358,14 @@ class Generator:
             )
             if protocol == "wp":
                 await ws.send('{"type":"open"}')
-                # Read here, before the reader starts: the answer to `open` names the room.
+                # Timed as the relay's are, and sent before the meter starts: never sampled.
+                first = {"type": "message", "body": f"{time.time():.6f} hello", "client_id": f"b{next(self.serial)}"}
+                await ws.send(json.dumps(first))
+                # Read here, before the reader starts: the `room` event of the request names the room
+                # (the answer to `open` has none yet).
                 while True:
                     frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                    if frame.get("type") == "room":
+                    if frame.get("type") == "room" and frame["room"] is not None:
                         room = frame["room"]["id"]
                         break
             self.spawn(self.reader(ws, side="visitor", index=-2))

@@ -277,18 +277,14 @@ def _details_missing(visitor: Visitor, site: Site) -> bool:
 
 
 def room_open(*, visitor_id: int) -> Room | None:
-    """The visitor opens the chat window: back to their live room (R7), else a new pool request
-    (R4); none yet (None) while their site's pre-chat form wants their name and email first."""
+    """The visitor opens the chat window: back to their live room (R7). With none, nothing yet
+    (None): a request is the visitor's first message (R4, `message_send_by_visitor`), not a
+    window opened and left unwritten."""
     now = timezone.now()
     with transaction.atomic():
         visitor = _lock_visitor(visitor_id)
         room = live_room(visitor_id=visitor_id)
-        if room is None:
-            site = Site.objects.get(pk=visitor.site_id)  # read once: the form's rule, then routing
-            if _details_missing(visitor, site):
-                return None
-            room = _new_request(visitor=visitor, now=now, site=site, visitor_in_room=True)
-        elif not (room.visitor_in_room and room.window_opened):
+        if room is not None and not (room.visitor_in_room and room.window_opened):
             room.visitor_in_room = room.window_opened = True
             room.save(update_fields=["visitor_in_room", "window_opened"])
             events.room_changed(room, visitor=visitor, pooled=room.status == Room.Status.PENDING)
@@ -314,7 +310,7 @@ def room_leave_window(*, visitor_id: int) -> Room | None:
 def message_send_by_visitor(
     *, visitor_id: int, body: str, client_id: str = "", upload: files.Upload | None = None
 ) -> Message:
-    """Stored before it is relayed (R8); with no live room it starts a new pool request (R9).
+    """Stored before it is relayed (R8); with no live room it is a new request (R4, R9).
     `upload`: a file it carries (chat/files.py), its body the caption; a resend of a message
     stored before returns that one and leaves the upload unused."""
     now = timezone.now()

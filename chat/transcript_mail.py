@@ -75,7 +75,8 @@ def transcript_ask(*, visitor_id: int, room_id: int, email: str = "") -> Room:
     address = email or room.visitor.email
     if not address:
         raise EmailRequired("give an email address to send the conversation to")
-    if not visitor_conversation(visitor_id=visitor_id, room_id=room.pk).exists():
+    # Said by people: a chat an operator started holds only its "joined" line until someone writes.
+    if not visitor_conversation(visitor_id=visitor_id, room_id=room.pk).filter(event="").exists():
         raise NotAllowed("nothing has been said in this chat yet")
     now = timezone.now()
     with transaction.atomic():

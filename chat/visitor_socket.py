@@ -335,7 +335,7 @@ class VisitorConsumer(JsonSocket):
         await chat_windows.opened(self.visitor_id, self.channel_name)
         self.window_open = True
         room = await database(services.room_open)(visitor_id=self.visitor_id)
-        # None: the site's pre-chat form first (issue 23); `details`, then a message, make the request.
+        # None with no live room: the visitor's first message makes the request, not the window.
         return {"type": "room", "room": events.room_payload(room) if room else None}
 
     async def on_close(self, frame: dict) -> dict:

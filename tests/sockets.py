@@ -3,6 +3,7 @@ or a real websocket to a live daphne process."""
 
 import asyncio
 import json
+import secrets
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 
@@ -30,6 +31,25 @@ def of_type(kind: str, **fields) -> Match:
         return True
 
     return match
+
+
+def fresh(client: "SocketClient", match: Match) -> Match:
+    """Matches only frames the client receives from now on (not one it has already)."""
+    seen = {id(frame) for frame in client.frames}
+    return lambda frame: id(frame) not in seen and match(frame)
+
+
+async def ask_to_chat(
+    visitor: "SocketClient", match: Match | None = None, *, body: str = "Hello?", timeout: float = 5.0
+) -> dict:
+    """The visitor opens the chat window and writes, as the snippet does: the first message is the
+    request (R4), the window alone makes none. Returns the first `room` frame about the visitor
+    after it (or the first one that matches `match`)."""
+    made = fresh(visitor, match or of_type("room", room__visitor=visitor.welcome["visitor"]))
+    await visitor.ask(fresh(visitor, of_type("room", room=None)), type="open")
+    client_id = f"ask-{secrets.token_hex(4)}"
+    await visitor.ask(of_type("ack", client_id=client_id), type="message", body=body, client_id=client_id)
+    return await visitor.expect(made, timeout)
 
 
 async def wait_closed(client: "SocketClient", timeout: float = 5.0) -> int | None:

@@ -23,7 +23,7 @@ from django.conf import settings
 from conftest import PASSWORD, ROOT, SITE_ORIGIN, Child, free_port
 from tests.deploy import exec_start, local_site_config, make_certificate, running_nginx
 from tests.owners import make_chat, make_staff
-from tests.sockets import LiveClient, of_type
+from tests.sockets import LiveClient, ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -195,7 +195,7 @@ async def test_operator_and_visitor_chat_through_nginx(proxied, site, peter):
         await linda.ask("welcome", type="hello", token=None)
         assert not await stranger.connect()  # the Origin check works behind the proxy too
 
-        room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+        room = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
         await panel.expect(of_type("room", room__id=room["id"], room__status="pending"))
         await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
         await linda.ask("ack", type="message", body="Does it come in blue?", client_id="v-1")

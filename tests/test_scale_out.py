@@ -8,7 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,7 +64,7 @@ async def test_operator_and_visitor_on_different_processes_chat_normally(daphne_
     await panel.expect(of_type("visitor", visitor__id=linda_id, visitor__url=f"{SHOP}/shoes"))
 
     # Linda asks to chat: the request reaches Peter's pool on the other process (R4).
-    request = (await linda.ask("room", type="open"))["room"]
+    request = (await ask_to_chat(linda))["room"]
     assert request["status"] == "pending"
     acks = [await says(linda, "Do you have these in red?", "linda-1")]
     await panel.expect(in_room(request["id"], status="pending"))

@@ -10,7 +10,7 @@ from django.test import AsyncClient
 
 from chat.models import Message, Room
 from tests.owners import admin_client, make_chat, make_staff
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db
 
@@ -220,9 +220,13 @@ async def test_ending_a_room_in_admin_expires_it_and_frees_the_visitor(sockets, 
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    pending = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
     accepted = of_type("room", room__id=pending["id"], room__status="active")
     await peter_panel.ask(accepted, type="accept", room=pending["id"])
+    # Answered: nothing of hers waits, so ending the room frees her (R14 would put it back).
+    await peter_panel.ask(
+        of_type("ack", client_id="o-1"), type="message", room=pending["id"], body="Hi Linda!", client_id="o-1"
+    )
 
     assert await database_sync_to_async(end_rooms)(owner, [pending["id"]]) == 302
 
@@ -231,7 +235,7 @@ async def test_ending_a_room_in_admin_expires_it_and_frees_the_visitor(sockets, 
     await peter_panel.expect(of_type("room", room__id=pending["id"], room__status="expired"))
     assert await database_sync_to_async(room_state)(pending["id"]) == ("expired", "ended_by_admin")
     # Linda's next question is a new request in the pool.
-    again = await linda.ask(from_now_on(linda, of_type("room", room__status="pending")), type="open")
+    again = await ask_to_chat(linda, from_now_on(linda, of_type("room", room__status="pending")))
     assert again["room"]["id"] != pending["id"]
     await jane_panel.expect(of_type("room", room__id=again["room"]["id"], room__status="pending"))
     # Peter cannot write into the ended room.
@@ -244,7 +248,7 @@ async def test_ending_a_pooled_request_takes_it_out_of_every_panel(sockets, site
     root = await database_sync_to_async(make_staff)("root", superuser=True)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    pending = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
     await jane_panel.expect(of_type("room", room__id=pending["id"], room__status="pending"))
 
     assert await database_sync_to_async(end_rooms)(root, [pending["id"]]) == 302

@@ -13,10 +13,10 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from chat import services
-from chat.models import Room
+from chat.models import Message, Room
 from chat.visiting import visitor_arrive
 from infra.errors import RoomTaken
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.services import visitor_identify
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,7 +58,8 @@ def online_visitor(site):
 
 
 def pooled_request(site) -> Room:
-    return services.room_open(visitor_id=online_visitor(site).pk)
+    """A visitor's request: their first message (R4)."""
+    return services.message_send_by_visitor(visitor_id=online_visitor(site).pk, body="Hello?").room
 
 
 def room_of_or_error(room_id: int | None, operator_id: int):
@@ -102,7 +103,7 @@ async def test_two_panels_accepting_at_once_one_gets_the_room_the_other_taken(so
     panels = {peter.pk: await sockets.operator(peter), jane.pk: await sockets.operator(jane)}
     for _ in range(3):
         linda = await sockets.visitor()
-        room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+        room = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
         for panel in panels.values():
             await panel.expect(of_type("room", room__id=room["id"], room__status="pending"))
 
@@ -123,37 +124,50 @@ async def test_two_panels_accepting_at_once_one_gets_the_room_the_other_taken(so
         await linda.close()
 
 
-# Two tabs opening the chat at once ------------------------------------------------
+# Two tabs writing at once ------------------------------------------------------------
 
 
-def test_two_tabs_opening_chat_at_once_share_one_room(site):
+def test_two_tabs_writing_a_first_message_at_once_share_one_request(site):
     for round_no in range(ROUNDS // 2):
         visitor = online_visitor(site)
 
-        results = race(*(partial(services.room_open, visitor_id=visitor.pk) for _ in range(2)))
+        results = race(
+            *(partial(services.message_send_by_visitor, visitor_id=visitor.pk, body=f"Tab {tab}") for tab in (1, 2))
+        )
 
         assert [kind for kind, _ in results] == ["ok", "ok"], f"round {round_no}: {results}"
-        first, second = (room for _, room in results)
-        assert first.pk == second.pk
-        assert list(Room.objects.filter(visitor=visitor).values_list("pk", flat=True)) == [first.pk]
+        first, second = (message.room_id for _, message in results)
+        assert first == second
+        assert list(Room.objects.filter(visitor=visitor).values_list("pk", flat=True)) == [first]
 
 
-async def test_two_tabs_sending_open_at_once_get_the_same_room(sockets, peter):
-    await sockets.operator(peter)
+async def test_two_tabs_opening_then_writing_at_once_get_one_request(sockets, peter):
+    panel = await sockets.operator(peter)
     tab1 = await sockets.visitor()
     tab2 = await sockets.visitor(token=tab1.welcome["token"])
+    visitor_id = tab1.welcome["visitor"]
 
+    # Opening the window in both at once: no request (R4: the first message is the request).
     await asyncio.gather(tab1.send(type="open"), tab2.send(type="open"))
+    for tab in (tab1, tab2):
+        assert (await tab.expect("room"))["room"] is None
+    await panel.expect_none(of_type("room", room__visitor=visitor_id), within=0.3)
+
+    await asyncio.gather(
+        tab1.send(type="message", body="From one tab", client_id="t-1"),
+        tab2.send(type="message", body="From the other", client_id="t-2"),
+    )
 
     first = await tab1.expect(of_type("room", room__status="pending"))
     second = await tab2.expect(of_type("room", room__status="pending"))
     assert first["room"]["id"] == second["room"]["id"]
     await tab1.expect_none("error", within=0.3)
     await tab2.expect_none("error", within=0.1)
-    rooms = await database_sync_to_async(
-        lambda: list(Room.objects.filter(visitor_id=tab1.welcome["visitor"]).values_list("pk", flat=True))
+    stored = await database_sync_to_async(
+        lambda: list(Message.objects.filter(room__visitor_id=visitor_id).values_list("room_id", "body"))
     )()
-    assert rooms == [first["room"]["id"]]
+    room_id = first["room"]["id"]
+    assert sorted(stored) == [(room_id, "From one tab"), (room_id, "From the other")]
 
 
 # Two operators starting with one visitor ------------------------------------------

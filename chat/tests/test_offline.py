@@ -24,7 +24,7 @@ from chat.tests.test_stranded import says
 from operators.models import Operator
 from tests.mails import body, fails_first, mails_to, wait_for_mails
 from tests.owners import make_staff, make_visitor
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.models import Visitor
 
 # Sockets and the Celery worker see committed data only. The tests that drive a service or a
@@ -95,7 +95,7 @@ async def test_details_are_checked_stored_and_shown_to_operators(sockets, peter)
         moved = await panel.expect(of_type("visitor", visitor__id=linda_id, visitor__url=url))
         assert (moved["visitor"]["name"], moved["visitor"]["email"]) == ("Linda", "linda@example.com")
     # Her request carries it; either may be emptied again.
-    room = (await linda.ask(of_type("room", room__visitor=linda_id), type="open"))["room"]
+    room = (await ask_to_chat(linda, of_type("room", room__visitor=linda_id)))["room"]
     assert room["contact"] == {"name": "Linda", "email": "linda@example.com"}
     assert await linda.ask("details", type="details", name="", email="linda@example.com") == {
         "type": "details",
@@ -131,10 +131,13 @@ async def test_a_request_nobody_takes_in_time_becomes_offline_and_the_visitor_he
 
 
 @live
-async def test_a_request_without_a_question_is_not_an_offline_request(sockets, site, sweeper):
+async def test_opening_the_window_without_writing_while_nobody_is_online_is_no_offline_request(sockets, site, sweeper):
     linda = await sockets.visitor()
-    await linda.ask(of_type("room", room__status="pending"), type="open")
-    await linda.expect_none(offline_room(linda.welcome["visitor"]), within=2 * SWEEP)
+    assert linda.welcome["site"]["online"] is False
+    assert (await linda.ask("room", type="open"))["room"] is None
+    # No request (the first message would be one), so nothing to mark, keep or mail about.
+    await linda.expect_none(of_type("room", room__visitor=linda.welcome["visitor"]), within=2 * SWEEP)
+    assert not await database_sync_to_async(Room.objects.filter(visitor_id=linda.welcome["visitor"]).exists)()
 
 
 @live

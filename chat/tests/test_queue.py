@@ -17,7 +17,7 @@ from chat.services import rooms_end
 from operators.tests.test_logout import from_now_on
 from tests.api import make_room
 from tests.owners import make_visitor
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.presence import visitor_presence
 from visitors.tests.test_visits import navigate, statements  # noqa: F401 - a fixture
 
@@ -32,7 +32,7 @@ def place(room_id: int, position: int, **fields):
 
 async def request(visitor) -> dict:
     """The visitor opens the chat window: their request, in the pool."""
-    return (await visitor.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    return (await ask_to_chat(visitor, of_type("room", room__status="pending")))["room"]
 
 
 async def test_waiting_visitors_see_their_place_in_line_and_move_up_when_one_is_taken(sockets, peter):

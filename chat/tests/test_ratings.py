@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 
 from chat.tests.test_rooms import chat_with, room_frame, stored_room
 from tests.api import client_for
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +60,7 @@ async def test_only_the_rooms_visitor_rates_it_and_only_once_someone_answered(so
     room = await chat_with(linda, panel, peter)
     foreign = await mary.ask(of_type("error", **{"for": "rate"}), type="rate", room=room["id"], rating=1)
     assert foreign["code"] == "not_found"
-    pending = (await mary.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(mary, of_type("room", room__status="pending")))["room"]
     early = await mary.ask(of_type("error", **{"for": "rate"}), type="rate", room=pending["id"], rating=5)
     assert early["code"] == "not_allowed"
     assert (await stored_room(room["id"])).rating is None

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat.models import Message, Room
 from conftest import OTHER_ORIGIN
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,7 @@ def from_now_on(client, match):
 
 
 async def open_chat(visitor) -> dict:
-    """The visitor opens the chat window; the answer is their room, with them in it."""
+    """The visitor opens the chat window of their live room; the answer is it, with them in it."""
     frame = await answer(visitor, of_type("room", room__visitor_in_room=True), type="open")
     return frame["room"]
 
@@ -71,10 +71,14 @@ async def accept(panel, room_id: int, operator) -> dict:
     return frame["room"]
 
 
+# What the visitor writes in `chat_with`: their request (R4).
+FIRST = "I have a question"
+
+
 async def chat_with(visitor, panel, operator) -> dict:
-    """The visitor asks to chat and this operator takes the request: an active room, whose
-    transcript says who joined (R15), on both sides."""
-    pending = await open_chat(visitor)
+    """The visitor asks to chat (opens the window and writes) and this operator takes the
+    request: an active room, whose transcript says who joined (R15), on both sides."""
+    pending = (await ask_to_chat(visitor, body=FIRST))["room"]
     room = await accept(panel, pending["id"], operator)
     assert room["status"] == "active"
     await visitor.expect(room_frame(room["id"], room__status="active"))
@@ -118,7 +122,7 @@ async def test_chat_request_appears_in_pool_of_every_operator_of_the_site(socket
     olga_panel = await sockets.operator(olga)
     linda = await sockets.visitor()
 
-    room = await open_chat(linda)
+    room = (await ask_to_chat(linda))["room"]
 
     assert room["status"] == "pending"
     assert room["operator"] is None
@@ -127,6 +131,95 @@ async def test_chat_request_appears_in_pool_of_every_operator_of_the_site(socket
         event = await panel.expect(room_frame(room["id"], room__status="pending"))
         assert event["room"]["visitor"] == linda.welcome["visitor"]
     await olga_panel.expect_none(lambda f: f["type"] in ("room", "message", "visitor"))
+
+
+def is_request_of(visitor):
+    """A frame saying this visitor has a request or a room (a `room` frame about them, or their
+    line in the visitor list with one)."""
+    visitor_id = visitor.welcome["visitor"]
+
+    def match(frame: dict) -> bool:
+        if frame.get("type") == "room":
+            return (frame.get("room") or {}).get("visitor") == visitor_id
+        return frame.get("type") == "visitor" and frame["visitor"]["id"] == visitor_id and frame["visitor"]["room"]
+
+    return match
+
+
+@database_sync_to_async
+def rooms_of(visitor) -> list[Room]:
+    return list(Room.objects.filter(visitor_id=visitor.welcome["visitor"]))
+
+
+async def test_opening_the_chat_window_without_writing_puts_nothing_in_the_pool(sockets, peter, jane):
+    peter_panel = await sockets.operator(peter)
+    jane_panel = await sockets.operator(jane)
+    linda = await sockets.visitor()
+
+    opened = await linda.ask("room", type="open")
+
+    assert opened["room"] is None
+    for panel in (peter_panel, jane_panel):
+        await panel.expect_none(is_request_of(linda), within=0.5)
+    assert await rooms_of(linda) == []
+    # A panel connecting now finds no request either; she is browsing.
+    snapshot = (await sockets.operator(peter)).snapshot
+    assert [r for r in snapshot["rooms"] if r["visitor"] == linda.welcome["visitor"]] == []
+    assert next(v for v in snapshot["visitors"] if v["id"] == linda.welcome["visitor"])["room"] is None
+
+
+async def test_opening_closing_and_opening_the_window_again_is_still_no_request(sockets, peter):
+    panel = await sockets.operator(peter)
+    linda = await sockets.visitor()
+
+    for frame in ("open", "close", "open"):
+        answered = await answer(linda, is_room_frame, type=frame)
+        assert answered["room"] is None, frame
+    await panel.expect_none(is_request_of(linda), within=0.5)
+    assert await rooms_of(linda) == []
+
+
+async def test_opening_the_window_in_two_tabs_is_no_request(sockets, peter):
+    panel = await sockets.operator(peter)
+    tab1 = await sockets.visitor()
+    tab2 = await sockets.visitor(token=tab1.welcome["token"])
+
+    for tab in (tab1, tab2):
+        assert (await tab.ask("room", type="open"))["room"] is None
+    await panel.expect_none(is_request_of(tab1), within=0.5)
+    assert await rooms_of(tab1) == []
+
+
+async def test_the_first_message_after_opening_the_window_is_the_request_with_that_message(sockets, peter, jane):
+    peter_panel = await sockets.operator(peter)
+    jane_panel = await sockets.operator(jane)
+    linda = await sockets.visitor()
+    assert (await linda.ask("room", type="open"))["room"] is None
+
+    await visitor_says(linda, "Are these shoes waterproof?", "c-1")
+
+    mine = await linda.expect(of_type("room", room__visitor=linda.welcome["visitor"], room__status="pending"))
+    assert mine["room"]["visitor_in_room"] is True
+    for panel in (peter_panel, jane_panel):
+        pooled = await panel.expect(room_frame(mine["room"]["id"], room__status="pending"))
+        assert pooled["room"]["operator"] is None
+        message = await panel.expect(message_frame("Are these shoes waterproof?"))
+        assert message["message"]["room"] == mine["room"]["id"]
+    assert await stored_messages(mine["room"]["id"]) == [("visitor", "Are these shoes waterproof?")]
+
+
+async def test_opening_the_window_with_a_request_waiting_goes_back_to_it(sockets, peter):
+    panel = await sockets.operator(peter)
+    linda = await sockets.visitor()
+    pending = (await ask_to_chat(linda))["room"]
+    await close_window(linda)
+
+    again = await open_chat(linda)
+
+    assert again["id"] == pending["id"]
+    assert again["status"] == "pending"
+    await panel.expect(room_frame(pending["id"], room__visitor_in_room=True))
+    assert [room.pk for room in await rooms_of(linda)] == [pending["id"]]
 
 
 async def test_first_message_without_room_goes_to_pool_with_the_message(sockets, peter, jane, olga):
@@ -149,7 +242,7 @@ async def test_one_operator_accepts_and_the_other_sees_the_request_taken(sockets
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    pending = await open_chat(linda)
+    pending = (await ask_to_chat(linda))["room"]
     await jane_panel.expect(room_frame(pending["id"], room__status="pending"))
 
     room = await accept(peter_panel, pending["id"], peter)
@@ -228,7 +321,7 @@ async def test_operator_message_reaches_all_tabs_of_visitor_with_window_closed(s
         assert event["message"]["room"] == room["id"]
         assert event["message"]["sender"] == "operator"
         assert event["message"]["name"] == "Peter"
-    await mary.expect_none("message")
+    await mary.expect_none(lambda f: f["type"] == "message" and f["message"]["room"] != mary_room["id"])
     await operator_says(panel, mary_room["id"], "Hello Mary", "o-2")
     await mary.expect(message_frame("Hello Mary"))
     await linda_tab2.expect_none(message_frame("Hello Mary"), within=0.5)
@@ -304,6 +397,7 @@ async def test_visitor_messages_reach_operator_and_are_stored_across_reconnects(
         event = await panel.expect(message_frame(body))
         assert event["message"]["room"] == room["id"]
     assert await stored_messages(room["id"]) == [
+        ("visitor", FIRST),
         ("system", "Peter joined the chat"),
         ("visitor", "one"),
         ("visitor", "two"),
@@ -332,6 +426,7 @@ async def test_history_after_reconnect_returns_messages_sent_while_disconnected(
     assert all(m["room"] == room["id"] for m in history["messages"])
     everything = await linda.ask("history", type="history", after=0)
     assert [m["body"] for m in everything["messages"]] == [
+        FIRST,
         "Peter joined the chat",
         "Is this in stock?",
         "Let me check",
@@ -351,7 +446,11 @@ async def test_visitor_message_resent_with_same_client_id_is_stored_once(sockets
     second = await visitor_says(linda, "Hello?", "v-same")
 
     assert first == second
-    assert await stored_messages(room["id"]) == [("system", "Peter joined the chat"), ("visitor", "Hello?")]
+    assert await stored_messages(room["id"]) == [
+        ("visitor", FIRST),
+        ("system", "Peter joined the chat"),
+        ("visitor", "Hello?"),
+    ]
 
 
 async def test_operator_message_resent_with_same_client_id_is_stored_once(sockets, peter):
@@ -363,7 +462,11 @@ async def test_operator_message_resent_with_same_client_id_is_stored_once(socket
     second = await operator_says(panel, room["id"], "Hi Linda", "o-same")
 
     assert first == second
-    assert await stored_messages(room["id"]) == [("system", "Peter joined the chat"), ("operator", "Hi Linda")]
+    assert await stored_messages(room["id"]) == [
+        ("visitor", FIRST),
+        ("system", "Peter joined the chat"),
+        ("operator", "Hi Linda"),
+    ]
 
 
 # R9: the operator closes a room ---------------------------------------------------
@@ -488,7 +591,7 @@ async def test_operator_starting_with_pending_visitor_takes_their_request(socket
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    pending = await open_chat(linda)
+    pending = (await ask_to_chat(linda))["room"]
     for panel in (peter_panel, jane_panel):
         await panel.expect(room_frame(pending["id"], room__status="pending"))  # in the pool
 

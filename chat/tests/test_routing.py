@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Room
 from chat.tests.test_rooms import chat_with, is_pool_request, room_frame
-from tests.sockets import of_type, wait_closed
+from tests.sockets import ask_to_chat, of_type, wait_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +41,7 @@ async def test_a_site_caps_the_chats_an_operator_has_open(sockets, site, peter):
     linda = await sockets.visitor()
     mary = await sockets.visitor()
     await chat_with(linda, panel, peter)
-    pending = (await mary.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(mary, of_type("room", room__status="pending")))["room"]
 
     refused = await panel.ask(of_type("error", **{"for": "accept"}), type="accept", room=pending["id"])
     assert refused["code"] == "not_allowed"
@@ -62,14 +62,14 @@ async def test_a_site_that_assigns_requests_gives_each_to_the_available_operator
     visitors = [await sockets.visitor() for _ in range(5)]
     given = []
     for visitor in visitors[:4]:
-        room = (await visitor.ask(of_type("room", room__status="active"), type="open"))["room"]
+        room = (await ask_to_chat(visitor, of_type("room", room__status="active")))["room"]
         given.append(room["operator"]["id"])
         await panels[room["operator"]["id"]].expect(room_frame(room["id"], room__status="active", room__routed=True))
     # Round robin between the two available, never the one who is away.
     assert sorted(given) == sorted([peter.pk, jane.pk, peter.pk, jane.pk])
     assert given[0] != given[1]
     # Both at the site's cap: the next request waits in the pool, for anyone to take.
-    last = (await visitors[4].ask("room", type="open"))["room"]
+    last = (await ask_to_chat(visitors[4]))["room"]
     assert last["status"] == "pending"
     await panels[olaf.pk].expect(is_pool_request)
 
@@ -81,7 +81,7 @@ async def test_an_unanswered_question_of_an_operator_who_logs_out_goes_to_a_coll
     peter_panel = await sockets.operator(peter)
     await jane_panel_away(sockets, jane, "busy")
     linda = await sockets.visitor()
-    room = (await linda.ask(of_type("room", room__status="active"), type="open"))["room"]
+    room = (await ask_to_chat(linda, of_type("room", room__status="active")))["room"]
     assert room["operator"]["id"] == peter.pk  # Jane is busy: not given new chats
     await linda.ask("ack", type="message", body="Do you ship to Norway?", client_id="v-1")
 

@@ -57,9 +57,7 @@ async def test_a_logout_puts_an_unanswered_question_back_in_the_pool_with_the_co
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
     linda_id = linda.welcome["visitor"]
-    room = await chat_with(linda, peter_panel, peter)
-    await says(linda, "Do these come in blue?", "v-1")
-    await says(peter_panel, "They do.", "o-1", room=room["id"])
+    room = await chat_with(linda, peter_panel, peter, asking="Do these come in blue?", answer="They do.")
     await says(linda, "And in size 42?", "v-2")
     back = from_now_on(jane_panel, pending_of(linda_id, not_room=room["id"]))
 
@@ -79,8 +77,8 @@ async def test_a_logout_puts_an_unanswered_question_back_in_the_pool_with_the_co
     said = [(m["room"], m["sender"], m["body"]) for m in history["messages"]]
     # With who was there when (R15): Peter until he logged out, then the pool, then Jane.
     assert said == [
-        (room["id"], "system", "Peter joined the chat"),
         (room["id"], "visitor", "Do these come in blue?"),
+        (room["id"], "system", "Peter joined the chat"),
         (room["id"], "operator", "They do."),
         (room["id"], "visitor", "And in size 42?"),
         (room["id"], "system", "Peter logged out"),
@@ -98,8 +96,8 @@ async def test_a_logout_puts_an_unanswered_question_back_in_the_pool_with_the_co
     next_page = await sockets.visitor(token=linda.welcome["token"])
     shown = await next_page.ask(of_type("history"), type="history", after=0)
     assert [(m["sender"], m["body"]) for m in shown["messages"]] == [
-        ("system", "Peter joined the chat"),
         ("visitor", "Do these come in blue?"),
+        ("system", "Peter joined the chat"),
         ("operator", "They do."),
         ("visitor", "And in size 42?"),
         ("system", "Peter logged out"),
@@ -114,9 +112,7 @@ async def test_an_answered_visitor_is_not_put_back_in_the_pool(sockets, peter, j
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    room = await chat_with(linda, peter_panel, peter)
-    await says(linda, "Do these come in blue?", "v-1")
-    await says(peter_panel, "They do.", "o-1", room=room["id"])
+    room = await chat_with(linda, peter_panel, peter, asking="Do these come in blue?", answer="They do.")
     freed = from_now_on(jane_panel, of_type("visitor", visitor__id=linda.welcome["visitor"], visitor__room=None))
 
     assert await database_sync_to_async(post_logout)(peter.user) == 302

@@ -18,7 +18,7 @@ from chat import services, shifts
 from chat.models import Message, Room
 from chat.visiting import visitors_leave
 from tests.owners import make_visitor
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.models import Visitor, hash_token
 from visitors.presence import operator_presence
 
@@ -48,7 +48,8 @@ def online_now(operator) -> None:
 def test_each_action_on_a_room_writes_its_line_once_in_order(site, peter, jane):
     linda = make_visitor(site)
     online_now(jane)
-    room = services.room_open(visitor_id=linda.pk)
+    # Her first message is her request (R4).
+    room = services.message_send_by_visitor(visitor_id=linda.pk, body="Do you have these shoes?").room
     name = f"Visitor {linda.pk}"
 
     # Each action twice: the second changes nothing, and writes nothing.
@@ -73,6 +74,7 @@ def test_each_action_on_a_room_writes_its_line_once_in_order(site, peter, jane):
         services.rooms_expire_due(now=closing.expires_at + timedelta(seconds=1))
 
     assert transcript(room) == [
+        ("visitor", "Do you have these shoes?"),
         ("joined", "Peter joined the chat"),
         ("window_closed", "The visitor closed the chat window"),
         ("window_opened", "The visitor opened the chat window"),
@@ -100,7 +102,7 @@ def test_an_operator_starting_a_chat_joins_it(site, peter, jane):
     started = services.room_start(visitor_id=linda.pk, operator=peter)
     services.room_start(visitor_id=linda.pk, operator=peter)  # already his: nothing new
     # A visitor waiting in the pool is taken from it: joined once, too.
-    waiting = services.room_open(visitor_id=mary.pk)
+    waiting = services.message_send_by_visitor(visitor_id=mary.pk, body="Hello?").room
     services.room_start(visitor_id=mary.pk, operator=jane)
 
     assert lines(started) == [("joined", "Peter", "Peter joined the chat")]
@@ -145,7 +147,7 @@ def test_a_room_ending_under_a_waiting_visitor_says_why_and_the_request_after_it
 
 def test_a_visitor_leaving_the_site_ends_their_room_with_a_line_saying_so(site, peter):
     room = question_waiting(site, peter)
-    pending = services.room_open(visitor_id=make_visitor(site).pk)
+    pending = services.message_send_by_visitor(visitor_id=make_visitor(site).pk, body="Hello?").room
     for _ in range(2):
         visitors_leave(visitor_ids=[room.visitor_id, pending.visitor_id], now=timezone.now())
 
@@ -230,7 +232,7 @@ async def test_the_visitor_sees_the_operator_side_and_never_the_lines_about_them
     panel = await sockets.operator(peter)
     linda = await sockets.visitor()
     token, linda_id = linda.welcome["token"], linda.welcome["visitor"]
-    pending = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
     room_id = pending["id"]
     await panel.ask(of_type("room", room__id=room_id, room__status="active"), type="accept", room=room_id)
     joined = await linda.expect(of_type("message", message__event="joined"))
@@ -260,6 +262,7 @@ async def test_the_visitor_sees_the_operator_side_and_never_the_lines_about_them
         seen.append((await tabs[-1].ask("welcome", type="hello", token=token, history=0, **hello))["messages"])
     for messages in seen:
         assert [(m["event"], m["body"]) for m in messages] == [
+            (None, "Hello?"),
             ("joined", "Peter joined the chat"),
             ("closed", "Peter closed the chat"),
             (None, "One more thing"),
@@ -272,7 +275,7 @@ async def test_the_visitor_sees_the_operator_side_and_never_the_lines_about_them
     await panel.expect(of_type("message", message__room=room_id, message__event="left_site"))
     back = await sockets.visitor(hello=False)
     welcome = await back.ask("welcome", type="hello", token=token, history=0, page={"url": "http://shop.test/"})
-    assert [m["event"] for m in welcome["messages"]] == ["joined", "closed", None]
+    assert [m["event"] for m in welcome["messages"]] == [None, "joined", "closed", None]
 
     received = [event for tab in [*tabs, back] for event in events_of(tab.frames)]
     assert received

@@ -143,9 +143,12 @@ async def test_a_transcript_is_refused_clearly_and_nothing_is_stored(sockets, pe
     # Another visitor's chat does not exist for her.
     foreign = await mary.ask(refused(), type="transcript", room=room["id"], email="mary@example.com")
     assert foreign["code"] == "not_found"
-    # Nothing said yet in Mary's request: nothing to send.
-    pending = (await mary.ask(of_type("room", room__status="pending"), type="open"))["room"]
-    empty = await mary.ask(refused(), type="transcript", room=pending["id"], email="mary@example.com")
+    # Nothing said yet in the chat Peter started with Mary: nothing to send.
+    mary_id = mary.welcome["visitor"]
+    started = await panel.ask(
+        of_type("room", room__status="active", room__visitor=mary_id), type="start", visitor=mary_id
+    )
+    empty = await mary.ask(refused(), type="transcript", room=started["room"]["id"], email="mary@example.com")
     assert empty["code"] == "not_allowed"
     # A site that mails no transcripts.
     await database_sync_to_async(Site.objects.filter(pk=site.pk).update)(transcripts=False)

@@ -20,8 +20,7 @@ async def test_a_room_handed_to_a_colleague_is_theirs_and_the_visitor_sees_the_n
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    room = await chat_with(linda, peter_panel, peter)
-    await linda.ask(of_type("ack", client_id="v-1"), type="message", body="Do you ship to Norway?", client_id="v-1")
+    room = await chat_with(linda, peter_panel, peter, asking="Do you ship to Norway?", answer="Let me ask Jane.")
 
     handed = await peter_panel.ask(
         room_of(room["id"], room__operator__id=jane.pk), type="transfer", room=room["id"], operator=jane.pk
@@ -34,8 +33,9 @@ async def test_a_room_handed_to_a_colleague_is_theirs_and_the_visitor_sees_the_n
     history = await jane_panel.ask(of_type("history", room=room["id"]), type="history", room=room["id"], after=0)
     # The transcript says who was there when (R15): Peter, then Jane, by his hand.
     assert [(m["event"], m["body"]) for m in history["messages"]] == [
-        ("joined", "Peter joined the chat"),
         (None, "Do you ship to Norway?"),
+        ("joined", "Peter joined the chat"),
+        (None, "Let me ask Jane."),
         ("transferred", "Peter transferred the chat to Jane"),
         ("joined", "Jane joined the chat"),
     ]
@@ -107,12 +107,9 @@ async def _handed_to_jane_after_an_answer(sockets, peter, jane):
     peter_panel = await sockets.operator(peter)
     jane_panel = await sockets.operator(jane)
     linda = await sockets.visitor()
-    room = await chat_with(linda, peter_panel, peter)
-    await linda.ask(of_type("ack", client_id="v-1"), type="message", body="Do you ship to Norway?", client_id="v-1")
-    await peter_panel.ask(
-        of_type("ack", client_id="p-1"), type="message", room=room["id"], body="We do; Jane knows the rates.",
-        client_id="p-1",
-    )  # fmt: skip
+    room = await chat_with(
+        linda, peter_panel, peter, asking="Do you ship to Norway?", answer="We do; Jane knows the rates."
+    )
     await peter_panel.ask(
         room_of(room["id"], room__operator__id=jane.pk), type="transfer", room=room["id"], operator=jane.pk
     )

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Message
 from chat.tests.test_rooms import chat_with, operator_says, stored_room, visitor_says
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ async def test_typing_is_relayed_once_a_second_at_most_and_not_into_someone_else
     await linda.expect_none(of_type("typing", name="Jane"), within=0.5)
     # A visitor with no operator yet: their typing goes nowhere, without an error.
     mary = await sockets.visitor()
-    await mary.ask("room", type="open")
+    await ask_to_chat(mary)
     await mary.send(type="typing")
     await mary.expect_none("error", within=0.5)
 

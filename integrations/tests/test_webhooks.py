@@ -19,7 +19,7 @@ from integrations.models import EVENTS, Delivery, Webhook
 from integrations.tests.receiver import Receiver, verified
 from tests.api import client_for, make_user
 from tests.owners import admin_client, make_staff, make_visitor
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 live = pytest.mark.django_db(transaction=True)
 inside = pytest.mark.django_db
@@ -58,8 +58,8 @@ def test_each_event_of_a_chat_reaches_the_owners_receiver_signed_and_in_order(sw
     webhook = hook(site, receiver)
     visitor = make_visitor(site)
 
-    room = services.room_open(visitor_id=visitor.pk)
-    services.message_send_by_visitor(visitor_id=visitor.pk, body="Do you ship to Oslo?", client_id="v-1")
+    services.room_open(visitor_id=visitor.pk)  # the window alone is no request (R4)
+    room = services.message_send_by_visitor(visitor_id=visitor.pk, body="Do you ship to Oslo?", client_id="v-1").room
     services.room_accept(room_id=room.pk, operator=peter)
     services.note_add(room_id=room.pk, operator=peter, body="VIP customer, be nice")
     services.message_send_by_operator(room_id=room.pk, operator=peter, body="We do, in 3 days")
@@ -105,8 +105,7 @@ def test_each_event_of_a_chat_reaches_the_owners_receiver_signed_and_in_order(sw
 def test_a_webhook_hears_only_the_events_it_subscribed_to(sweeper, site, peter, receiver):
     hook(site, receiver, "/ended", events=["room.ended"])
     visitor = make_visitor(site)
-    room = services.room_open(visitor_id=visitor.pk)
-    services.message_send_by_visitor(visitor_id=visitor.pk, body="Hello?", client_id="v-1")
+    room = services.message_send_by_visitor(visitor_id=visitor.pk, body="Hello?", client_id="v-1").room
     services.rooms_end(room_ids=[room.pk], now=timezone.now())
 
     (request,) = receiver.wait("/ended", 1)
@@ -124,7 +123,6 @@ def test_a_rooms_later_events_wait_until_its_first_one_is_delivered(sweeper, sit
     receiver.answer = lambda path, count: 500 if count == 1 else 200
     webhook = hook(site, receiver, "/order")
     visitor = make_visitor(site)
-    services.room_open(visitor_id=visitor.pk)
     services.message_send_by_visitor(visitor_id=visitor.pk, body="first question", client_id="v-1")
     services.message_send_by_visitor(visitor_id=visitor.pk, body="second question", client_id="v-2")
 
@@ -147,7 +145,7 @@ def test_a_rooms_later_events_wait_until_its_first_one_is_delivered(sweeper, sit
 def test_failed_deliveries_are_retried_with_growing_pauses_until_they_succeed(sweeper, site, receiver):
     receiver.answer = lambda path, count: 503 if count <= 2 else 200
     webhook = hook(site, receiver, "/flaky", events=["room.created"])
-    services.room_open(visitor_id=make_visitor(site).pk)
+    services.message_send_by_visitor(visitor_id=make_visitor(site).pk, body="Hello?")
 
     got = receiver.wait("/flaky", 3)
     assert [request.answered for request in got] == [503, 503, 200]
@@ -164,7 +162,7 @@ def test_a_receiver_that_keeps_failing_is_given_up_and_the_log_says_why(sweeper,
     owner = make_staff("owner", site)
     receiver.answer = lambda path, count: 500
     webhook = hook(site, receiver, "/down", events=["room.created"])
-    services.room_open(visitor_id=make_visitor(site).pk)
+    services.message_send_by_visitor(visitor_id=make_visitor(site).pk, body="Hello?")
 
     (delivery,) = wait_settled(webhook, 1)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("failed", 3, 500)
@@ -187,7 +185,7 @@ async def test_a_receiver_slower_than_the_timeout_does_not_delay_the_chat(sweepe
     webhook = await sync_to_async(hook)(site, receiver, "/slow")
     panel = await sockets.operator(peter)
     linda = await sockets.visitor()
-    pending = (await linda.ask(of_type("room"), type="open"))["room"]
+    pending = (await ask_to_chat(linda))["room"]
     await panel.ask(of_type("room", room__id=pending["id"], room__status="active"), type="accept", room=pending["id"])
 
     for n in range(3):
@@ -320,7 +318,7 @@ def test_a_site_without_webhooks_gets_no_delivery_and_no_query_for_them(site, ot
     settings.WP_WEBHOOK_CACHE_SECONDS = 60
     hook(other_site, receiver)  # another site's webhooks change nothing here
     visitor = make_visitor(site)
-    services.room_open(visitor_id=visitor.pk)
+    services.message_send_by_visitor(visitor_id=visitor.pk, body="Hi", client_id="v-0")
     webhooks.sites_listening()  # read once per process and kept
 
     with CaptureQueriesContext(connection) as queries:

@@ -10,8 +10,9 @@ from django.test import Client
 from chat.models import Room
 from conftest import PASSWORD
 from operators.models import Operator
+from operators.tests.test_logout import chat_with
 from tests.owners import admin_client, make_staff
-from tests.sockets import of_type, wait_closed
+from tests.sockets import ask_to_chat, of_type, wait_closed
 
 pytestmark = pytest.mark.django_db
 
@@ -162,15 +163,6 @@ def test_owner_does_not_see_operators_of_other_sites(site, owner, olga):
 # Deactivation ----------------------------------------------------------------------
 
 
-async def chat_with(visitor, panel, operator) -> dict:
-    pending = (await visitor.ask(of_type("room", room__status="pending"), type="open"))["room"]
-    await panel.ask(
-        of_type("room", room__id=pending["id"], room__operator__id=operator.pk), type="accept", room=pending["id"]
-    )
-    await visitor.expect(of_type("room", room__id=pending["id"], room__status="active"))
-    return pending
-
-
 def from_now_on(client, match):
     seen = {id(frame) for frame in client.frames}
     return lambda frame: id(frame) not in seen and match(frame)
@@ -212,7 +204,7 @@ async def test_unticking_active_closes_the_operators_panel_and_releases_their_ro
     assert status == 302
     await assert_shift_ended(peter, peter_panel, jane_panel, linda, room, peter_offline)
     # Linda's next question goes to the pool, where Jane sees it.
-    again = await linda.ask(from_now_on(linda, of_type("room", room__status="pending")), type="open")
+    again = await ask_to_chat(linda, from_now_on(linda, of_type("room", room__status="pending")))
     assert again["room"]["id"] != room["id"]
     await jane_panel.expect(of_type("room", room__id=again["room"]["id"], room__status="pending"))
 

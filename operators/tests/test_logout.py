@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client
 
 from chat.models import Room
-from tests.sockets import of_type, wait_closed
+from tests.sockets import ask_to_chat, of_type, wait_closed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,12 +37,22 @@ def from_now_on(client, match):
     return lambda frame: id(frame) not in seen and match(frame)
 
 
-async def chat_with(visitor, panel, operator) -> dict:
-    pending = (await visitor.ask(of_type("room", room__status="pending"), type="open"))["room"]
+async def chat_with(
+    visitor, panel, operator, *, asking: str = "Hello?", answer: str = "Hello! How can I help?"
+) -> dict:
+    """The visitor asks (opens the window and writes: the request, R4), this operator takes it
+    and answers: nothing is left unanswered, so the end of a shift frees the visitor (R10)
+    rather than putting a question back in the pool (R14)."""
+    pending = (await ask_to_chat(visitor, of_type("room", room__status="pending"), body=asking))["room"]
     accepted = await panel.ask(
         of_type("room", room__id=pending["id"], room__operator__id=operator.pk), type="accept", room=pending["id"]
     )
     await visitor.expect(of_type("room", room__id=pending["id"], room__status="active"))
+    client_id = f"answer-{pending['id']}"
+    await panel.ask(
+        of_type("ack", client_id=client_id), type="message", room=pending["id"], body=answer, client_id=client_id
+    )
+    await visitor.expect(of_type("message", message__body=answer))
     return accepted["room"]
 
 
@@ -86,7 +96,7 @@ async def test_logout_ends_operator_rooms_at_once_and_frees_their_visitors(socke
 
     # Open to the public: Linda's next request goes to the pool, Jane starts with Mary.
     request = from_now_on(linda, of_type("room", room__visitor_in_room=True))
-    again = (await linda.ask(request, type="open"))["room"]
+    again = (await ask_to_chat(linda, request))["room"]
     assert again["status"] == "pending"
     assert again["id"] != linda_room["id"]
     assert again["operator"] is None

@@ -78,6 +78,9 @@ def test_snippet_works_on_a_page_with_the_documented_content_security_policy(emb
     expect(launcher).to_have_css("background-color", "rgb(10, 125, 59)")
     expect(launcher).to_have_css("border-radius", "50%")
     launcher.click()
+    # The first message is the request (R4): it went through the socket.
+    page.locator("[data-testid=wp-input]").fill("Hello?")
+    page.locator("[data-testid=wp-input]").press("Enter")
     expect(page.locator("[data-testid=wp-status]")).to_have_text("Waiting for an operator…")
     # A photo from the owner's page: uploaded across origins (CORS, connect-src), its thumbnail
     # shown (img-src).

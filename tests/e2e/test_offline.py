@@ -17,7 +17,6 @@ def test_with_nobody_online_the_snippet_says_so_takes_an_email_and_the_operator_
     expect(notice).to_have_text(
         "We're offline right now \u2014 leave a message and your email and we'll get back to you"
     )
-    expect(linda.locator("[data-testid=wp-status]")).to_have_text("We're offline")
 
     linda.locator("[data-testid=wp-name]").fill("Linda")
     linda.locator("[data-testid=wp-email]").fill("linda@example.com")
@@ -26,6 +25,8 @@ def test_with_nobody_online_the_snippet_says_so_takes_an_email_and_the_operator_
     expect(linda.locator("[data-testid=wp-details]")).to_be_hidden()
     linda.locator("[data-testid=wp-input]").fill("Do you ship to Norway?")
     linda.locator("[data-testid=wp-send]").click()
+    # Her message is the request (R4), kept while nobody is online.
+    expect(linda.locator("[data-testid=wp-status]")).to_have_text("We're offline")
 
     # Peter comes: the request waits in his pool, marked, with how to reach her.
     panel = panel_for(peter)
@@ -53,4 +54,7 @@ def test_a_visitor_sees_when_an_operator_comes_online(web_server, site, peter, p
     panel_for(peter)
 
     expect(linda.locator("[data-testid=wp-offline]")).to_be_hidden()
+    # Someone is there now: her first message is a request that waits for them (R4).
+    linda.locator("[data-testid=wp-input]").fill("Anyone there?")
+    linda.locator("[data-testid=wp-input]").press("Enter")
     expect(linda.locator("[data-testid=wp-status]")).to_have_text("Waiting for an operator…")

@@ -21,6 +21,8 @@ def test_a_waiting_visitor_sees_their_place_in_line_move_up_when_the_one_ahead_i
 
     mary = open_page(f"http://{web_server}/demo/product/wool-socks/")
     mary.locator("[data-testid=wp-launcher]").click()
+    mary.locator("[data-testid=wp-input]").fill("Mary here: are these socks wool?")
+    mary.locator("[data-testid=wp-input]").press("Enter")
     mary_queue = mary.locator("[data-testid=wp-queue]")
     # No accept to go by yet on this site: the place alone.
     expect(mary_queue).to_have_text("You are number 2 in line")

@@ -57,9 +57,17 @@ async def panel_for(operator, bases: list[str], name: str) -> Panel:
     return await Panel(bases, cookies={settings.SESSION_COOKIE_NAME: cookie}, name=name).started()
 
 
+# The visitor's first message, which is their request (R4), and the operator's answer to it
+# (nothing is left unanswered: the room's end frees the visitor, R14): not numbered ones.
+ASKING = "asks to chat"
+ANSWERING = "answers the request"
+
+
 async def chat_between(panel: Panel, tab: VisitorTab) -> int:
-    """The visitor asks to chat and the operator accepts: the room's id."""
+    """The visitor asks to chat (opens the window and writes) and the operator accepts: the
+    room's id."""
     await tab.send({"type": "open"})
+    await tab.say(f"{tab.name} {ASKING}")
 
     async def pooled():
         return any(r["visitor"] == tab.visitor_id and r["status"] == "pending" for r in panel.rooms.values())
@@ -72,6 +80,8 @@ async def chat_between(panel: Panel, tab: VisitorTab) -> int:
         return tab.room is not None and tab.room["id"] == room_id and tab.room["status"] == "active"
 
     await eventually(active, timeout=10, what="the visitor did not see the room accepted")
+    answer = await panel.say(f"{panel.name} {ANSWERING}", room=room_id)
+    await eventually(lambda: answer in panel.acked, timeout=10, what="the answer to the request was not stored")
     return room_id
 
 
@@ -99,7 +109,7 @@ async def assert_complete(room_id: int, visitor: VisitorTab, panel: Panel, *, wr
     await asyncio.gather(visitor.settled(), panel.settled())
     stored = await transcript(room_id)
     seen_by_visitor = await transcript(room_id, as_visitor=True)
-    bodies = [body for _, sender, body in stored if sender != "system"]
+    bodies = [body for _, sender, body in stored if sender != "system" and not body.endswith((ASKING, ANSWERING))]
     for client, count in written.items():
         got = [body for body in bodies if body.startswith(f"{client.name} says ")]
         expected = [f"{client.name} says {n}" for n in range(count)]

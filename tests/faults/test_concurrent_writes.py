@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from chat.services import message_send_by_operator, room_accept
 from tests.faults.conversation import eventually, rooms_of
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,7 @@ async def test_visitor_leaving_as_their_request_is_accepted_leaves_no_room_open(
     panel = await live_sockets.operator(first, peter)
     linda = await live_sockets.visitor(second)
     linda_id = linda.welcome["visitor"]
-    room_id = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
+    room_id = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]["id"]
     await linda.close()
 
     # Peter's accept commits late, holding the room's row across Linda's leave deadline and sweeps.

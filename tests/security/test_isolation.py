@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Message
 from tests.owners import admin_client, make_staff
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.models import Visitor
 from visitors.services import page_views_flush
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def conversation(sockets, panel, visitor, *bodies: str) -> int:
     """The visitor asks to chat, the operator accepts and writes: the room's id."""
-    pending = (await visitor.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    pending = (await ask_to_chat(visitor, of_type("room", room__status="pending")))["room"]
     await panel.ask(of_type("room", room__id=pending["id"], room__status="active"), type="accept", room=pending["id"])
     for n, body in enumerate(bodies):
         await panel.ask(
@@ -163,7 +163,7 @@ async def test_operator_reads_and_acts_alike_over_socket_and_api(sockets, peter,
     on_socket = await peter_panel.ask("history", type="history", room=room_id, after=0)
     status, on_api = await database_sync_to_async(over_api)(peter.user, "get", f"/api/rooms/{room_id}/messages/")
     assert status == 200
-    said = ["Jane joined the chat", "Jane here"]
+    said = ["Hello?", "Jane joined the chat", "Jane here"]
     assert [m["body"] for m in on_socket["messages"]] == [m["body"] for m in on_api["results"]] == said
     error = await peter_panel.ask("error", type="message", room=room_id, body="psst", client_id="p")
     status, body = await database_sync_to_async(over_api)(

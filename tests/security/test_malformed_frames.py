@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat.models import Message, Room
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,13 +106,13 @@ async def world(sockets, peter, jane, olga):
         ("oscar", olga_panel, "other", "http://other.test"),
     ):
         visitor = await sockets.visitor(site, origin=origin)
-        room = (await visitor.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
+        room = (await ask_to_chat(visitor, of_type("room", room__status="pending")))["room"]["id"]
         await panel.ask(of_type("room", room__id=room, room__status="active"), type="accept", room=room)
         await visitor.ask("ack", type="message", body=f"private words of {name}", client_id="1")
         await panel.ask("ack", type="message", room=room, body=f"answer to {name}", client_id="1")
         rooms[name] = (visitor, room)
     paul = await sockets.visitor()
-    rooms["paul"] = (paul, (await paul.ask("room", type="open"))["room"]["id"])
+    rooms["paul"] = (paul, (await ask_to_chat(paul))["room"]["id"])
     before = {name: (await room_state(room), await transcript(room)) for name, (_, room) in rooms.items()}
     return rooms, before
 

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Message
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,14 +47,14 @@ async def test_a_lone_surrogate_in_a_hello_token_or_page_is_invalid_and_hello_ma
 async def test_a_lone_surrogate_in_an_operators_message_is_invalid_and_stores_nothing(sockets, site, peter):
     panel = await sockets.operator(peter)
     linda = await sockets.visitor()
-    room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]["id"]
+    room = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]["id"]
     await panel.ask(of_type("room", room__id=room, room__status="active"), type="accept", room=room)
     await linda.expect(of_type("message", message__event="joined"))  # the transcript's line: Peter joined
 
     error = await panel.ask("error", type="message", room=room, body=f"We have {LONE}", client_id="p-1")
     assert (error["code"], error["for"]) == ("invalid", "message")
-    await linda.expect_none("message", within=0.3)
-    assert await database_sync_to_async(stored)() == ["Peter joined the chat"]
+    await linda.expect_none(of_type("message", message__sender="operator"), within=0.3)
+    assert await database_sync_to_async(stored)() == ["Hello?", "Peter joined the chat"]
     ack = await panel.ask("ack", type="message", room=room, body="We have it.", client_id="p-2")
     await linda.expect(of_type("message", message__id=ack["id"]))
 

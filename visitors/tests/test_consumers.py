@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conftest import OTHER_ORIGIN, SITE_ORIGIN
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.models import PageView
 from visitors.services import page_views_flush
 
@@ -291,7 +291,7 @@ async def test_page_change_reconnect_keeps_visitor_and_room(sockets, site, peter
     linda = await sockets.visitor()
     visitor_id, token = linda.welcome["visitor"], linda.welcome["token"]
     await page(linda, "http://shop.test/shoes", "Shoes")
-    room = (await linda.ask("room", type="open"))["room"]
+    room = (await ask_to_chat(linda))["room"]
     await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
     ghost = await sockets.visitor()
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat.expiry import sweep
 from chat.models import Room
-from tests.sockets import of_type
+from tests.sockets import ask_to_chat, of_type
 from visitors.models import PageView, Visitor
 from visitors.presence import visitor_presence
 from visitors.services import page_views_drain, page_views_flush
@@ -131,7 +131,7 @@ async def test_page_event_of_a_visitor_in_a_chat_carries_the_room_and_drops_it_o
     linda = await sockets.visitor()
     visitor_id = linda.welcome["visitor"]
     await navigate(linda, SHOES)
-    room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+    room = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
     await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
 
     await navigate(linda, CART)
@@ -155,8 +155,11 @@ async def test_rooms_the_sweep_expires_leave_the_visits_in_redis_at_once(sockets
     rooms = []
     for linda in visitors:
         await navigate(linda, SHOES)
-        room = (await linda.ask(of_type("room", room__status="pending"), type="open"))["room"]
+        room = (await ask_to_chat(linda, of_type("room", room__status="pending")))["room"]
         await panel.ask(of_type("room", room__id=room["id"], room__status="active"), type="accept", room=room["id"])
+        # Answered: nothing of hers waits, so the expiry frees her (R14 would make a new request).
+        answer = f"o-{room['id']}"
+        await panel.ask(of_type("ack", client_id=answer), type="message", room=room["id"], body="Hi!", client_id=answer)
         await panel.ask(of_type("room", room__id=room["id"], room__status="closing"), type="close", room=room["id"])
         rooms.append(room["id"])
     state = [f"{settings.WP_REDIS_PREFIX}:visitor:state:{v.welcome['visitor']}" for v in visitors]
