@@ -4,8 +4,9 @@ owners of the visitor's site (admin and the API). docs/privacy.md says what is k
 Erasing ends the visitor's live room first, as an owner ending it in admin does (its operator
 sees it end; nothing goes back to the pool: the visitor counts as gone), then deletes the
 visitor with everything of theirs: rooms, messages, notes, attachments and their files, page
-views, and their state in Redis. An `Erasure` row records which visitor id of which site was
-erased, by whom and when, and nothing about the visitor.
+views, the webhooks' deliveries about them, and their state in Redis. An `Erasure` row
+records which visitor id of which site was erased, by whom and when, and nothing about the
+visitor.
 """
 
 import logging
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from infra.errors import NotAllowed, NotFound
+from integrations.services import deliveries_forget
 from visitors.models import PageView, Visitor
 from visitors.presence import visitor_presence
 from visitors.selectors import site_is_owned_by, sites_visible_to
@@ -49,6 +51,9 @@ def visitor_erase(*, user: AbstractBaseUser, visitor_id: int, now: datetime | No
         Visitor.objects.filter(pk=visitor.pk).update(online=False)
         live = Room.objects.filter(visitor_id=visitor.pk, status__in=Room.LIVE).values_list("pk", flat=True)
         services.rooms_end(room_ids=list(live), now=now)
+        # The webhooks' log of them too (its room.ended above included): never sent now.
+        rooms = list(Room.objects.filter(visitor_id=visitor.pk).values_list("pk", flat=True))
+        deliveries_forget(room_ids=rooms, site_id=visitor.site_id, visitor_id=visitor.pk)
         # The collector deletes their rooms with their messages and attachments (whose files
         # leave the storage after the commit, chat/files.py) and their page views; their visit's
         # state in Redis goes after the commit too (visitors/apps.py).

@@ -19,6 +19,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 
+from integrations.services import deliveries_forget
 from visitors.models import PageView, Visitor
 from visitors.presence import visitor_presence
 from visitors.retention import page_views_purge, purge_in_batches
@@ -56,6 +57,8 @@ def _delete_rooms(due: QuerySet[Room], ids: list[int]) -> int:
     # attachments with them; each attachment's files leave the storage after the commit
     # (chat/files.py, post_delete).
     _, counts = due.filter(pk__in=ids).delete()
+    # The webhooks' log of them goes with them.
+    deliveries_forget(room_ids=ids)
     return counts.get(Room._meta.label, 0)
 
 

@@ -32,12 +32,16 @@ def purge_in_batches(
     deleted = 0
     for site_id, days in Site.objects.filter(**{f"{setting}__gt": 0}).values_list("pk", setting):
         due = due_of_site(site_id, now - timedelta(days=days))
+        after = 0
         while True:
             if batches == 0:
                 return deleted, True
             batches -= 1
-            ids = list(due.order_by().values_list("pk", flat=True)[:batch])
+            # In primary key order, each batch after the last: a read walks the key's index from
+            # there, not again over the rows just deleted (PostgreSQL keeps them until a vacuum).
+            ids = list(due.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch])
             if ids:
+                after = ids[-1]
                 with transaction.atomic():
                     deleted += delete(due, ids)
             if len(ids) < batch:
@@ -50,8 +54,9 @@ def _old_page_views(site_id: int, cutoff: datetime) -> QuerySet[PageView]:
 
 
 def _delete_page_views(due: QuerySet[PageView], ids: list[int]) -> int:
-    # No signal or cascade hangs on a page view: one DELETE by primary key.
-    return due.filter(pk__in=ids).delete()[0]
+    # Once due, always due (time only moves on): one DELETE by primary key, no join again. No
+    # signal or cascade hangs on a page view.
+    return PageView.objects.filter(pk__in=ids).delete()[0]
 
 
 def page_views_purge(*, now: datetime, batch: int, batches: int) -> tuple[int, bool]:

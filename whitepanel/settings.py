@@ -415,6 +415,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # A room's status is in two components (a room, and a conversation in a visitor's export).
+    "ENUM_NAME_OVERRIDES": {"RoomStatusEnum": "chat.models.Room.Status"},
     # Swagger UI's files come from the sidecar package, served as our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

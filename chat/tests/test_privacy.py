@@ -18,6 +18,7 @@ from chat.tests.test_files import body_of, stored_files, upload
 from chat.tests.test_retention import with_file
 from chat.tests.test_rooms import chat_with
 from infra.redis_clients import RedisClients
+from integrations.models import Delivery, Webhook
 from tests.api import client_for, error_of, make_message, make_room, make_user, make_visitor
 from tests.owners import admin_client
 from tests.sockets import of_type, wait_closed
@@ -106,6 +107,24 @@ def test_an_owner_erases_a_visitor_and_nothing_of_them_is_left(
     # Others are untouched.
     assert Message.objects.filter(room__visitor=tom, body="Tom's question").exists()
     assert client_for(owner).delete(f"/api/visitors/{linda.pk}/").status_code == 404
+
+
+def test_the_webhooks_log_of_an_erased_visitor_goes_with_them(site, owner, peter, linda):
+    hook = Webhook.objects.create(site=site, url="https://hooks.example/", events=["room.ended", "visitor.details"])
+    tom_room = make_room(make_visitor(site), operator=peter, status=Room.Status.EXPIRED)
+    [lindas_room, _] = Room.objects.filter(visitor=linda).values_list("pk", flat=True)
+    for room_id, payload in [
+        (lindas_room, {"room": {"visitor": linda.pk}}),
+        (None, {"visitor": {"id": linda.pk, "email": "linda@example.com"}}),
+        (tom_room.pk, {"room": {"visitor": tom_room.visitor_id}}),
+    ]:
+        Delivery.objects.create(
+            webhook=hook, event="room.ended" if room_id else "visitor.details", room_id=room_id, payload=payload
+        )
+
+    privacy.visitor_erase(user=owner, visitor_id=linda.pk)
+
+    assert list(Delivery.objects.values_list("room_id", flat=True)) == [tom_room.pk]
 
 
 def test_only_the_owners_of_the_visitors_site_erase(site, other_site, owner, peter, linda):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from chat import retention, tasks
 from chat.models import Attachment, Message, Room
 from chat.tests.test_files import stored_files
+from integrations.models import Delivery, Webhook
 from tests.api import client_for, error_of, make_message, make_room, make_user, make_visitor
 from visitors.models import PageView, Site, Visitor
 
@@ -84,6 +85,9 @@ def test_conversations_older_than_the_limit_go_with_their_messages_and_files_and
     make_message(live, "Still here")
     with_file(live)
     assert len(stored_files(media_root)) == 2
+    hook = Webhook.objects.create(site=site, url="https://hooks.example/", events=["room.ended"])
+    for room in (old, young):
+        Delivery.objects.create(webhook=hook, event="room.ended", room_id=room.pk, payload={"room": {"id": room.pk}})
 
     with django_capture_on_commit_callbacks(execute=True):
         result = purge()
@@ -94,6 +98,7 @@ def test_conversations_older_than_the_limit_go_with_their_messages_and_files_and
     assert Attachment.objects.filter(room_id=old.pk).count() == 0
     assert len(stored_files(media_root)) == 1  # the live room's file only
     assert Message.objects.filter(room=live).count() == 2
+    assert list(Delivery.objects.values_list("room_id", flat=True)) == [young.pk]  # the webhooks' log too
 
 
 def test_conversations_are_kept_for_ever_by_default(site, peter):
