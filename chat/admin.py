@@ -2,20 +2,24 @@
 actions on rooms: export transcripts as CSV, and end rooms now."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, StreamingHttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from infra.errors import NotAllowed, NotFound
 from operators import reply_admin  # noqa: F401 - registers the sites' canned replies' admin
-from visitors.admin import OwnedSiteFilter, SiteScopedAdmin
+from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, VisitorAdmin
+from visitors.models import Visitor
 
-from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin
+from . import operator_admin, privacy  # noqa: F401 - registers the operators' and their logins' admin
 from .files import file_url
-from .models import Attachment, Message, Room
+from .models import Attachment, Erasure, Message, Room
 from .selectors import room_transcript
 from .services import rooms_end
 from .transcripts import transcripts_csv
@@ -230,3 +234,76 @@ class MessageAdmin(SiteScopedAdmin):
     @admin.display(description="message")
     def text(self, message: Message) -> str:
         return Truncator(message.body).chars(80)
+
+
+# Visitors' data on request (issue 25): erase, export ---------------------------------------
+
+
+admin.site.unregister(Visitor)
+
+
+@admin.register(Visitor)
+class VisitorPrivacyAdmin(VisitorAdmin):
+    """The visitors' admin (visitors/admin.py) with, on each visitor's page, "Export (JSON)"
+    (everything stored about them, as a download) and "Erase" (after a confirmation page),
+    for the owners of their site (chat/privacy.py)."""
+
+    change_form_template = "admin/visitors/visitor/change_form.html"
+
+    def get_urls(self):
+        own = [
+            path("<int:visitor_id>/erase/", self.admin_site.admin_view(self.erase_view), name="visitors_visitor_erase"),
+            path(
+                "<int:visitor_id>/export/", self.admin_site.admin_view(self.export_view), name="visitors_visitor_export"
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _visitor_or_404(self, request: HttpRequest, visitor_id: int) -> Visitor:
+        visitor = self.get_queryset(request).filter(pk=visitor_id).first()
+        if visitor is None or not self.has_view_permission(request, visitor):
+            raise Http404("no such visitor")
+        return visitor
+
+    def export_view(self, request: HttpRequest, visitor_id: int) -> HttpResponse:
+        self._visitor_or_404(request, visitor_id)
+        try:
+            document = privacy.visitor_export(user=request.user, visitor_id=visitor_id)
+        except (NotFound, NotAllowed) as error:
+            raise PermissionDenied(str(error)) from None
+        response = JsonResponse(document, json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = f'attachment; filename="visitor-{visitor_id}.json"'
+        return response
+
+    def erase_view(self, request: HttpRequest, visitor_id: int) -> HttpResponse:
+        visitor = self._visitor_or_404(request, visitor_id)
+        if request.method == "POST":
+            try:
+                privacy.visitor_erase(user=request.user, visitor_id=visitor_id)
+            except (NotFound, NotAllowed) as error:
+                raise PermissionDenied(str(error)) from None
+            self.message_user(request, f"{visitor.name} and everything stored about them were erased.")
+            return HttpResponseRedirect(reverse("admin:visitors_visitor_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase {visitor.name}?",
+            "opts": self.model._meta,
+            "visitor": visitor,
+            "rooms": visitor.rooms.count(),
+            "page_views": visitor.page_views.count(),
+        }
+        return TemplateResponse(request, "admin/visitors/visitor/erase_confirmation.html", context)
+
+
+@admin.register(Erasure)
+class ErasureAdmin(SiteScopedAdmin):
+    """Who erased which visitor id, when: a record, never changed."""
+
+    list_display = ["at", "site", "visitor_id", "by_name"]
+    list_filter = [("site", OwnedSiteFilter)]
+    list_select_related = ["site"]
+    ordering = ["-at"]
+    fields = readonly_fields = ["at", "site", "visitor_id", "by_name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False

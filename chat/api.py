@@ -18,7 +18,7 @@ from visitors.models import Visitor
 from visitors.selectors import TRAIL_LIMIT, sites_visible_to, visitor_trail, visitor_visible_to, visitors_online
 from visitors.visits import visits
 
-from . import events, files, selectors, services
+from . import events, files, privacy, selectors, services
 from .models import Message, Room
 from .selectors import live_rooms_by_visitor
 
@@ -184,6 +184,38 @@ class VisitorDetailSerializer(VisitorSerializer):
     note_by = serializers.CharField(allow_null=True, help_text="The operator who wrote the note last.")
     note_at = serializers.DateTimeField(allow_null=True, help_text="When.")
     trail = VisitorPageSerializer(many=True, help_text=f"This visit's pages, newest first, {TRAIL_LIMIT} at most.")
+
+
+class ExportSiteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ExportVisitorSerializer(VisitorDetailSerializer):
+    room = None
+    trail = None
+
+
+class ExportMessageSerializer(MessageSerializer):
+    internal = serializers.BooleanField(help_text="An operators' note about the visitor, never shown to them.")
+
+
+class ExportConversationSerializer(RoomSerializer):
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True, help_text="null while the room is live.")
+    rated_at = serializers.DateTimeField(allow_null=True)
+    messages = ExportMessageSerializer(many=True, help_text="Oldest first, the operators' notes included.")
+
+
+class VisitorExportSerializer(serializers.Serializer):
+    """Everything stored about a visitor (issue 25, docs/privacy.md)."""
+
+    exported_at = serializers.DateTimeField()
+    site = ExportSiteSerializer()
+    visitor = ExportVisitorSerializer()
+    page_views = VisitorPageSerializer(many=True, help_text="Every page view stored, oldest first.")
+    conversations = ExportConversationSerializer(many=True, help_text="Every room of theirs, oldest first.")
 
 
 class VisitorNoteSerializer(serializers.Serializer):
@@ -563,6 +595,40 @@ class VisitorDetailView(generics.GenericAPIView):
             visitor_id=visitor.pk, site_ids=operator.site_ids, note=data.validated_data["note"], by=operator.name
         )
         return Response(self.detail(visitor))
+
+    @extend_schema(
+        operation_id="visitors_destroy",
+        summary="Erase a visitor and everything stored about them (the owners of their site only)",
+        description="Their live room ends first (its operator sees it end), then their rooms, messages, "
+        "notes, files, page views and their state in Redis are deleted; an erasure record keeps who "
+        "erased which visitor id and when (docs/privacy.md).",
+        parameters=[VISITOR_ID],
+        responses={204: None, **error_responses(403, 404)},
+    )
+    def delete(self, request, id):
+        if id > MAX_ID:
+            raise NotFound("no such visitor")
+        privacy.visitor_erase(user=request.user, visitor_id=id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["visitors"])
+class VisitorExportView(generics.GenericAPIView):
+    serializer_class = VisitorExportSerializer
+
+    @extend_schema(
+        operation_id="visitors_export",
+        summary="Everything stored about a visitor, as one JSON document (the owners of their site only)",
+        description="Who they are, every page view, every conversation with its messages (the operators' "
+        "notes included, marked `internal`), ratings, transcript requests and files (fresh signed links): "
+        "the document to hand a visitor who asks for their data (docs/privacy.md).",
+        parameters=[VISITOR_ID],
+        responses={200: VisitorExportSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, id):
+        if id > MAX_ID:
+            raise NotFound("no such visitor")
+        return Response(privacy.visitor_export(user=request.user, visitor_id=id))
 
 
 @extend_schema(tags=["operators"])

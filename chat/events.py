@@ -243,6 +243,40 @@ def visitor_detail_payload(visitor: Visitor, room: Room | None, trail: list[dict
     }
 
 
+def visitor_export_payload(
+    visitor: Visitor, *, page_views: list, rooms: list[Room], messages: list[Message], now: datetime
+) -> dict:
+    """Everything stored about one visitor, as one JSON document for them (issue 25, GET
+    /api/visitors/{id}/export/ and admin): who they are, every page view, every conversation
+    with its messages, rating, transcript request and files (fresh signed links). The
+    operators' notes in their conversations are data about them too: included, marked
+    `"internal": true`."""
+    by_room: dict[int, list[dict]] = {room.pk: [] for room in rooms}
+    for message in messages:
+        by_room[message.room_id].append({**message_payload(message), "internal": message.sender == Message.Sender.NOTE})
+    detail = visitor_detail_payload(visitor, None, [])
+    del detail["trail"], detail["room"]
+    return {
+        "exported_at": _time(now),
+        "site": {"id": visitor.site_id, "key": visitor.site.key, "name": visitor.site.name},
+        "visitor": detail,
+        "page_views": [
+            {"url": view.url, "title": view.title, "referrer": view.referrer, "at": _time(view.at)}
+            for view in page_views
+        ],
+        "conversations": [
+            {
+                **room_payload(room),
+                "accepted_at": _time(room.accepted_at),
+                "ended_at": _time(room.ended_at),
+                "rated_at": _time(room.rated_at),
+                "messages": by_room[room.pk],
+            }
+            for room in rooms
+        ],
+    }
+
+
 # Publishing ----------------------------------------------------------------
 
 
@@ -333,6 +367,13 @@ def visitors_lost(lost: Iterable[tuple[int, int, datetime]]) -> list[tuple[str, 
 
 def visitor_gone(visitor: Visitor) -> None:
     _publish([(site_group(visitor.site_id), {"type": "visitor_gone", "visitor": visitor.pk})])
+
+
+def visitor_erased(visitor: Visitor) -> None:
+    """A visitor erased (chat/privacy.py): their line leaves every panel, and their open pages'
+    sockets close (a page still open starts anew as a visitor nobody knows)."""
+    visitor_gone(visitor)
+    _publish_control(visitor_group(visitor.pk), {"type": "wp.close"})
 
 
 def room_changed(room: Room, *, visitor: Visitor, pooled: bool, also_operator: int | None = None) -> None:

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -219,3 +220,18 @@ def visitor_sees(message: Message) -> bool:
     if message.sender == Message.Sender.NOTE:
         return False
     return not message.event or message.event in VISITOR_EVENTS
+
+
+class Erasure(models.Model):
+    """A visitor erased by a site owner (issue 25, chat/privacy.py): who erased which visitor
+    id and when, and nothing about the visitor, who is gone."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="erasures")
+    visitor_id = models.PositiveBigIntegerField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # The user's name as it was: the row outlives a deleted account.
+    by_name = models.CharField(max_length=150)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Visitor {self.visitor_id} erased by {self.by_name}"

@@ -4,7 +4,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
-from . import offline, transcript_mail
+from . import offline, retention, transcript_mail
 from .expiry import rooms_due
 from .expiry import sweep as run_sweep
 
@@ -26,6 +26,14 @@ def sweep_if_rooms_due() -> None:
     now = timezone.now()
     if rooms_due(now=now):
         sweep()
+
+
+@shared_task(name="chat.tasks.retention_purge", ignore_result=True)
+def retention_purge() -> None:
+    """What the sites keep no longer, deleted in batches (issue 25, chat/retention.py)."""
+    result = retention.retention_purge(now=timezone.now())
+    if any(vars(result).values()):
+        logger.info("retention: %s", result)
 
 
 # Each mail is claimed in the database before it is sent (chat/offline.py), so it goes once

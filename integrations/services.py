@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from infra.errors import Invalid, NotFound
@@ -159,6 +159,16 @@ def deliveries_add(*, site_id: int, event: str, room_id: int | None, data: Calla
     ids = [delivery.pk for delivery in created]  # both databases return them (RETURNING)
     transaction.on_commit(lambda: _queue(ids))
     return ids
+
+
+def deliveries_forget(*, room_ids: Iterable[int], site_id: int | None = None, visitor_id: int | None = None) -> int:
+    """The deliveries about these rooms deleted, and with a site and visitor, that site's about
+    the visitor's details (issue 25: the rooms past their site's retention, the visitor erased).
+    What was pending of them is never sent. Returns how many went."""
+    about = Q(room_id__in=list(room_ids))
+    if visitor_id is not None:
+        about |= Q(webhook__site_id=site_id, event="visitor.details", payload__visitor__id=visitor_id)
+    return Delivery.objects.filter(about).delete()[0]
 
 
 def delivery_ping(*, webhook: Webhook) -> Delivery:

@@ -99,7 +99,8 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields = [
             "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
-            "max_chats_per_operator", "routing", "prechat", "transcripts", "timezone", "hours", "closed_days", "owners",
+            "max_chats_per_operator", "routing", "prechat", "transcripts", "timezone", "hours", "closed_days",
+            "keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days", "owners",
         ]  # fmt: skip
         widgets = {
             "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60, "spellcheck": "false"}),
@@ -137,6 +138,7 @@ class SiteAdmin(SiteScopedAdmin):
         ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
         ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
         ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
+        ("Privacy", {"fields": ["keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days"]}),
         ("Owners", {"fields": ["owners"]}),
     ]
 

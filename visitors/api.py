@@ -35,6 +35,7 @@ class SiteSerializer(serializers.ModelSerializer):
             "id", "key", "name", "allowed_origins", "greeting", "color", "language", "texts", "launcher_offset",
             "max_chats_per_operator", "routing", "prechat", "transcripts", "created_at",
             "timezone", "hours", "closed_days", "open_now", "back_at",
+            "keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -85,6 +86,7 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
             "routing", "prechat", "transcripts",
             "greeting", "color", "allowed_origins", "max_chats_per_operator", "routing", "prechat", "transcripts",
             "timezone", "hours", "closed_days",
+            "keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days",
         ]  # fmt: skip
         extra_kwargs = {
             "greeting": {"required": False},
@@ -99,6 +101,9 @@ class SiteUpdateSerializer(serializers.ModelSerializer):
             "timezone": {"required": False},
             "hours": {"required": False},
             "closed_days": {"required": False},
+            "keep_page_views_days": {"required": False},
+            "keep_conversations_days": {"required": False},
+            "keep_idle_visitors_days": {"required": False},
         }
 
 

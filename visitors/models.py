@@ -8,6 +8,9 @@ from .hours import CLOSED_DAYS_HELP, HOURS_HELP, validate_closed_days, validate_
 from .origins import validate_origins
 from .widget_texts import validate_texts
 
+# The longest any retention setting may be (about 100 years); 0 means for ever.
+MAX_KEEP_DAYS = 36_500
+
 
 class Site(models.Model):
     """A website that embeds the snippet."""
@@ -92,6 +95,24 @@ class Site(models.Model):
     # Whether the site is within its hours, as its snippets were told: kept by the sweep
     # (chat.availability.sites_hours_update), which announces each change; never by a form.
     hours_open = models.BooleanField(default=True, editable=False)
+    # Issue 25: how long what the site's visitors leave behind is kept (days; 0: for ever),
+    # purged in batches by chat.retention on Celery beat (docs/privacy.md).
+    keep_page_views_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MaxValueValidator(MAX_KEEP_DAYS)],
+        help_text="Days a visitor's page views are kept; 0: for ever.",
+    )
+    keep_conversations_days = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_KEEP_DAYS)],
+        help_text="Days an ended conversation (its messages, files, rating) is kept after it ended; 0: for ever.",
+    )
+    keep_idle_visitors_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MaxValueValidator(MAX_KEEP_DAYS)],
+        help_text="Days a visitor with no conversation and no page view left is kept after they were last seen; "
+        "0: for ever.",
+    )
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

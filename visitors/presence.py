@@ -284,6 +284,19 @@ class Presence:
         if absent:
             self._redis().zadd(self._absent_key, absent, nx=True)
 
+    def erase(self, member_id: int) -> None:
+        """Nothing of the member stays here (a visitor erased): their sockets, leases and leave
+        deadline. A socket of theirs still open records its closing when it closes, and the
+        sweep forgets that deadline as any other."""
+        client = self._redis()
+        leases = [member for member, _ in client.zscan_iter(self._leases_key, match=f"{member_id}|*", count=1000)]
+        pipe = client.pipeline(transaction=False)
+        pipe.delete(self._conns_key(member_id))
+        pipe.zrem(self._absent_key, member_id)
+        if leases:
+            pipe.zrem(self._leases_key, *leases)
+        pipe.execute()
+
     def lost_state(self) -> bool:
         """True once after Redis started without our data (first run, or a restart)."""
         return bool(self._redis().set(f"{self._prefix}:epoch", "1", nx=True))

@@ -139,6 +139,9 @@ def site_update(
     timezone_name: str | None = None,
     hours: dict | None = None,
     closed_days: list | None = None,
+    keep_page_views_days: int | None = None,
+    keep_conversations_days: int | None = None,
+    keep_idle_visitors_days: int | None = None,
 ) -> Site:
     """A site owner changes what the snippet shows and which origins may embed it.
 
@@ -174,6 +177,10 @@ def site_update(
             "timezone": timezone_name,
             "hours": hours,
             "closed_days": closed_days,
+            # Issue 25: what the next retention run deletes (chat/retention.py).
+            "keep_page_views_days": keep_page_views_days,
+            "keep_conversations_days": keep_conversations_days,
+            "keep_idle_visitors_days": keep_idle_visitors_days,
         }
         for name, value in chat_settings.items():
             if value is not None:

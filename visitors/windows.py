@@ -66,5 +66,9 @@ class ChatWindows:
             self._clients.redis().eval(_COUNT, 2, self._key(visitor_id), visitor_presence.conns_key(visitor_id), "") > 0
         )
 
+    def forget(self, visitor_id: int) -> None:
+        """Nothing of the visitor stays here (the visitor erased)."""
+        self._clients.redis().delete(self._key(visitor_id))
+
 
 chat_windows = ChatWindows()

@@ -26,6 +26,11 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(
         interval, sender.signature("integrations.tasks.deliveries_sweep"), name="webhooks", expires=interval * 2
     )
+    # What each site keeps no longer (issue 25): a daily purge in bounded batches (chat/retention.py).
+    keep = settings.WP_RETENTION_INTERVAL
+    sender.add_periodic_task(
+        keep, sender.signature("chat.tasks.retention_purge"), name="retention", expires=max(keep, 60)
+    )
     # Closed rooms expire on time, not up to a sweep interval late: a check for one that
     # is due (one indexed query) runs this often, and sweeps at once if there is.
     check = settings.WP_EXPIRY_CHECK_INTERVAL

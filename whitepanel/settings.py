@@ -263,6 +263,14 @@ WP_PRESENCE_LEASE = _env_float("WP_PRESENCE_LEASE", 30)
 WP_PAGE_VIEW_FLUSH_INTERVAL = _env_float("WP_PAGE_VIEW_FLUSH_INTERVAL", 1)
 WP_PAGE_VIEW_BACKLOG = _env_int("WP_PAGE_VIEW_BACKLOG", 1_000_000)
 
+# Issue 25: what each site's retention settings let go (Site.keep_*_days) is deleted by Celery
+# beat this often (seconds), WP_RETENTION_BATCH rows a statement and at most
+# WP_RETENTION_BATCHES statements of each kind a run, so no run holds locks long; what is
+# left goes at the next run (chat/retention.py, docs/privacy.md).
+WP_RETENTION_INTERVAL = _env_float("WP_RETENTION_INTERVAL", 24 * 3600)
+WP_RETENTION_BATCH = _env_int("WP_RETENTION_BATCH", 1000)
+WP_RETENTION_BATCHES = _env_int("WP_RETENTION_BATCHES", 100)
+
 # Input limits (characters).
 WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)
 WP_MAX_RATING_COMMENT_LENGTH = _env_int("WP_MAX_RATING_COMMENT_LENGTH", 1000)
@@ -422,6 +430,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # A room's status is in two components (a room, and a conversation in a visitor's export).
+    "ENUM_NAME_OVERRIDES": {"RoomStatusEnum": "chat.models.Room.Status"},
     # Swagger UI's files come from the sidecar package, served as our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -46,6 +46,9 @@ def site_form(site: Site, **changes) -> dict:
         "timezone": site.timezone,
         "hours": json.dumps(site.hours),
         "closed_days": json.dumps(site.closed_days),
+        "keep_page_views_days": site.keep_page_views_days,
+        "keep_conversations_days": site.keep_conversations_days,
+        "keep_idle_visitors_days": site.keep_idle_visitors_days,
     }
     # A checkbox: sent when ticked, left out when not.
     data.update({"transcripts": "on"} if site.transcripts else {})
