@@ -143,8 +143,10 @@ def test_only_the_owners_of_the_visitors_site_erase(site, other_site, owner, pet
 @pytest.mark.django_db(transaction=True)
 async def test_erasing_a_visitor_in_a_chat_ends_it_for_the_operator_and_closes_their_pages(sockets, site, peter, owner):
     visitor = await sockets.visitor(hello=False)
-    welcome = await visitor.ask("welcome", type="hello", token=None, page={"url": "http://shop.test/", "title": "Shop"})
-    visitor_id = welcome["visitor"]
+    visitor.welcome = await visitor.ask(
+        "welcome", type="hello", token=None, page={"url": "http://shop.test/", "title": "Shop"}
+    )
+    visitor_id = visitor.welcome["visitor"]
     panel = await sockets.operator(peter)
     room = await chat_with(visitor, panel, peter)
 
@@ -160,7 +162,7 @@ async def test_erasing_a_visitor_in_a_chat_ends_it_for_the_operator_and_closes_t
     assert redis_traces(visitor_id) == []
     # Their token names nobody now: a page of theirs still open starts anew.
     again = await sockets.visitor(hello=False)
-    stranger = await again.ask("welcome", type="hello", token=welcome["token"])
+    stranger = await again.ask("welcome", type="hello", token=visitor.welcome["token"])
     assert stranger["visitor"] != visitor_id
 
 
