@@ -1,5 +1,6 @@
 """Admin for rooms (with their transcript) and messages: read-only records, plus two
-actions on rooms: export transcripts as CSV, and end rooms now."""
+actions on rooms: export transcripts as CSV, and end rooms now. And the bans operators made
+(issue 25), which owners lift."""
 
 from django.contrib import admin, messages
 from django.db.models import Count
@@ -14,8 +15,9 @@ from operators import reply_admin  # noqa: F401 - registers the sites' canned re
 from visitors.admin import OwnedSiteFilter, SiteScopedAdmin
 
 from . import operator_admin  # noqa: F401 - registers the operators' and their logins' admin
+from .bans import bans_lift
 from .files import file_url
-from .models import Attachment, Message, Room
+from .models import Attachment, Ban, Message, Room
 from .selectors import room_transcript
 from .services import rooms_end
 from .transcripts import transcripts_csv
@@ -230,3 +232,72 @@ class MessageAdmin(SiteScopedAdmin):
     @admin.display(description="message")
     def text(self, message: Message) -> str:
         return Truncator(message.body).chars(80)
+
+
+class BanStateFilter(admin.SimpleListFilter):
+    """Bans in force, or lifted."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "In force"), ("lifted", "Lifted")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "lifted"):
+            return queryset.filter(lifted_at__isnull=self.value() == "active")
+        return queryset
+
+
+@admin.register(Ban)
+class BanAdmin(SiteScopedAdmin):
+    """The visitors (and addresses) operators blocked from the panel (issue 25). Owners see their
+    sites' and lift them; nothing is edited by hand."""
+
+    owner_may_change = True  # the lift action; every field stays read-only
+    list_display = [
+        "id",
+        "site",
+        "visitor",
+        "address",
+        "reason_text",
+        "created_by_name",
+        "created_at",
+        "active",
+        "lifted_at",
+    ]
+    list_filter = [BanStateFilter, ("site", OwnedSiteFilter), "created_at"]
+    list_select_related = ["site", "visitor"]
+    search_fields = ["reason", "address"]
+    ordering = ["-created_at"]
+    fields = readonly_fields = [
+        "site", "visitor", "address", "reason", "created_by_name", "created_at", "lifted_at", "lifted_by",
+    ]  # fmt: skip
+    actions = ["lift_bans"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="in force", boolean=True, ordering="lifted_at")
+    def active(self, ban: Ban) -> bool:
+        return ban.lifted_at is None
+
+    @admin.display(description="reason")
+    def reason_text(self, ban: Ban) -> str:
+        return Truncator(ban.reason).chars(80)
+
+    @admin.action(description="Lift selected bans", permissions=["change"])
+    def lift_bans(self, request: HttpRequest, queryset) -> None:
+        lifted = bans_lift(user=request.user, ban_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request, f"Lifted {len(lifted)} ban(s): those visitors and addresses may chat again.", messages.SUCCESS
+        )
