@@ -76,23 +76,46 @@ def file_link(message: Message) -> str:
     )
 
 
-class OfflineFilter(admin.SimpleListFilter):
+class WhenSetFilter(admin.SimpleListFilter):
+    """Rows whose `field` (a time) is set, or not: `choices` is ((value, label) when set,
+    (value, label) when not)."""
+
+    field = ""
+    choices: tuple[tuple[str, str], tuple[str, str]] = (("yes", "Yes"), ("no", "No"))
+
+    def lookups(self, request, model_admin):
+        return list(self.choices)
+
+    def queryset(self, request, queryset):
+        (when_set, _), (when_not, _) = self.choices
+        if self.value() in (when_set, when_not):
+            return queryset.filter(**{f"{self.field}__isnull": self.value() == when_not})
+        return queryset
+
+
+class OfflineFilter(WhenSetFilter):
     """Offline requests (R16): asked while nobody could answer."""
 
     title = "offline request"
     parameter_name = "offline"
+    field = "offline_at"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No")]
 
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(offline_at__isnull=self.value() == "no")
-        return queryset
+class ReadOnlyRecordAdmin(SiteScopedAdmin):
+    """Records nothing edits by hand: their page has no save buttons (owners act on them by actions)."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Room)
-class RoomAdmin(SiteScopedAdmin):
+class RoomAdmin(ReadOnlyRecordAdmin):
     # Owners act on their rooms (the actions below); every field stays read-only.
     owner_may_change = True
     list_display = [
@@ -160,16 +183,6 @@ class RoomAdmin(SiteScopedAdmin):
     def contact(self, room: Room) -> str:
         return " · ".join(filter(None, [room.visitor.given_name, room.visitor.email]))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Nothing here is edited by hand: no save buttons.
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
     @admin.action(description="Export transcripts as CSV", permissions=["view"])
     def export_transcripts(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
         response = StreamingHttpResponse(transcripts_csv(queryset), content_type="text/csv; charset=utf-8")
@@ -234,23 +247,17 @@ class MessageAdmin(SiteScopedAdmin):
         return Truncator(message.body).chars(80)
 
 
-class BanStateFilter(admin.SimpleListFilter):
+class BanStateFilter(WhenSetFilter):
     """Bans in force, or lifted."""
 
     title = "state"
     parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("active", "In force"), ("lifted", "Lifted")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("active", "lifted"):
-            return queryset.filter(lifted_at__isnull=self.value() == "active")
-        return queryset
+    field = "lifted_at"
+    choices = (("lifted", "Lifted"), ("active", "In force"))
 
 
 @admin.register(Ban)
-class BanAdmin(SiteScopedAdmin):
+class BanAdmin(ReadOnlyRecordAdmin):
     """The visitors (and addresses) operators blocked from the panel (issue 25). Owners see their
     sites' and lift them; nothing is edited by hand."""
 
@@ -277,15 +284,6 @@ class BanAdmin(SiteScopedAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="in force", boolean=True, ordering="lifted_at")
     def active(self, ban: Ban) -> bool:

@@ -11,6 +11,7 @@ const RETURNED = {
   operator_timeout: (name) => `${name} lost the connection`,
   operator_closed: (name) => `${name} closed the chat`,
   ended_by_admin: () => "the chat was ended in admin",
+  banned: () => "the visitor was blocked",
 };
 export function returnedNote(returned) {
   if (!returned || typeof returned !== "object") return "";

@@ -11,6 +11,7 @@ const REASONS = {
   operator_timeout: "timed out",
   visitor_left: "visitor left",
   ended_by_admin: "ended in admin",
+  banned: "visitor blocked",
 };
 const PLACEHOLDER = "Type a message — Enter to send, Shift+Enter for a new line";
 const NOTE_PLACEHOLDER = "Internal note — only operators see it";
