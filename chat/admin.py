@@ -77,17 +77,17 @@ def file_link(message: Message) -> str:
 
 
 class WhenSetFilter(admin.SimpleListFilter):
-    """Rows whose `field` (a time) is set, or not: `choices` is ((value, label) when set,
+    """Rows whose `field` (a time) is set, or not: `options` is ((value, label) when set,
     (value, label) when not)."""
 
     field = ""
-    choices: tuple[tuple[str, str], tuple[str, str]] = (("yes", "Yes"), ("no", "No"))
+    options: tuple[tuple[str, str], tuple[str, str]] = (("yes", "Yes"), ("no", "No"))
 
     def lookups(self, request, model_admin):
-        return list(self.choices)
+        return list(self.options)
 
     def queryset(self, request, queryset):
-        (when_set, _), (when_not, _) = self.choices
+        (when_set, _), (when_not, _) = self.options
         if self.value() in (when_set, when_not):
             return queryset.filter(**{f"{self.field}__isnull": self.value() == when_not})
         return queryset
@@ -253,7 +253,7 @@ class BanStateFilter(WhenSetFilter):
     title = "state"
     parameter_name = "state"
     field = "lifted_at"
-    choices = (("lifted", "Lifted"), ("active", "In force"))
+    options = (("lifted", "Lifted"), ("active", "In force"))
 
 
 @admin.register(Ban)
