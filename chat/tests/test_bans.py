@@ -4,6 +4,7 @@ network. Over the sockets, on the real Redis and database."""
 import pytest
 from channels.db import database_sync_to_async
 
+from chat import bans
 from chat.bans import ban_lift
 from chat.models import Ban, Message, Room
 from operators.tests.test_logout import chat_with, from_now_on
@@ -157,3 +158,21 @@ async def test_a_bad_ban_frame_is_refused_and_nothing_is_blocked(sockets, peter,
     twice = await panel.ask("error", type="ban", visitor=linda_id, reason="again")
     assert twice["code"] == "not_allowed"
     assert await database_sync_to_async(Ban.objects.count)() == 1
+
+
+async def test_hellos_read_a_sites_bans_once_until_a_ban_is_made(sockets, peter, site, visitor_from, monkeypatch):
+    """The hot path: a hello asks the database nothing about bans while nothing changed; a ban
+    made has every process read them again at its next handshake."""
+    reads = []
+    read = bans._read_site_bans
+    monkeypatch.setattr(bans, "_read_site_bans", lambda site_id: reads.append(site_id) or read(site_id))
+    panel = await sockets.operator(peter)
+    first = await visitor_from("203.0.113.7", page=PAGE)
+    for n in range(3):
+        await visitor_from(f"203.0.113.{20 + n}", page=PAGE)
+    assert reads == [site.pk]
+
+    await block(panel, first.welcome["visitor"], address=True)
+    await visitor_from("203.0.113.7", page=PAGE, refused=True)
+    await visitor_from("203.0.113.30", page=PAGE)
+    assert reads == [site.pk, site.pk]
