@@ -221,10 +221,13 @@ async def sockets():
 
     class Factory:
         async def visitor(
-            self, site_key="shop", *, origin=SITE_ORIGIN, hello=True, token=None, headers=()
+            self, site_key="shop", *, origin=SITE_ORIGIN, hello=True, token=None, headers=(), address=None
         ) -> CommunicatorClient:
             headers = [*([(b"origin", origin.encode())] if origin else []), *headers]
             client = CommunicatorClient(f"/ws/visitor/?site={site_key}", headers)
+            if address is not None:
+                # The client's address, as daphne puts it in the scope.
+                client.communicator.scope["client"] = (address, 50000 + len(opened))
             opened.append(client)
             assert await client.connect(), f"visitor socket refused ({client.closed_code})"
             if hello:

@@ -1,5 +1,6 @@
 """Admin for rooms (with their transcript) and messages: read-only records, plus two
-actions on rooms: export transcripts as CSV, and end rooms now."""
+actions on rooms: export transcripts as CSV, and end rooms now. And the bans operators made
+(issue 25), which owners lift."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -18,8 +19,9 @@ from visitors.admin import OwnedSiteFilter, SiteScopedAdmin, VisitorAdmin
 from visitors.models import Visitor
 
 from . import operator_admin, privacy  # noqa: F401 - registers the operators' and their logins' admin
+from .bans import bans_lift
 from .files import file_url
-from .models import Attachment, Erasure, Message, Room
+from .models import Attachment, Ban, Erasure, Message, Room
 from .selectors import room_transcript
 from .services import rooms_end
 from .transcripts import transcripts_csv
@@ -78,23 +80,46 @@ def file_link(message: Message) -> str:
     )
 
 
-class OfflineFilter(admin.SimpleListFilter):
+class WhenSetFilter(admin.SimpleListFilter):
+    """Rows whose `field` (a time) is set, or not: `options` is ((value, label) when set,
+    (value, label) when not)."""
+
+    field = ""
+    options: tuple[tuple[str, str], tuple[str, str]] = (("yes", "Yes"), ("no", "No"))
+
+    def lookups(self, request, model_admin):
+        return list(self.options)
+
+    def queryset(self, request, queryset):
+        (when_set, _), (when_not, _) = self.options
+        if self.value() in (when_set, when_not):
+            return queryset.filter(**{f"{self.field}__isnull": self.value() == when_not})
+        return queryset
+
+
+class OfflineFilter(WhenSetFilter):
     """Offline requests (R16): asked while nobody could answer."""
 
     title = "offline request"
     parameter_name = "offline"
+    field = "offline_at"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No")]
 
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(offline_at__isnull=self.value() == "no")
-        return queryset
+class ReadOnlyRecordAdmin(SiteScopedAdmin):
+    """Records nothing edits by hand: their page has no save buttons (owners act on them by actions)."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Room)
-class RoomAdmin(SiteScopedAdmin):
+class RoomAdmin(ReadOnlyRecordAdmin):
     # Owners act on their rooms (the actions below); every field stays read-only.
     owner_may_change = True
     list_display = [
@@ -161,16 +186,6 @@ class RoomAdmin(SiteScopedAdmin):
     @admin.display(description="name and email left")
     def contact(self, room: Room) -> str:
         return " · ".join(filter(None, [room.visitor.given_name, room.visitor.email]))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Nothing here is edited by hand: no save buttons.
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Export transcripts as CSV", permissions=["view"])
     def export_transcripts(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
@@ -307,3 +322,57 @@ class ErasureAdmin(SiteScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class BanStateFilter(WhenSetFilter):
+    """Bans in force, or lifted."""
+
+    title = "state"
+    parameter_name = "state"
+    field = "lifted_at"
+    options = (("lifted", "Lifted"), ("active", "In force"))
+
+
+@admin.register(Ban)
+class BanAdmin(ReadOnlyRecordAdmin):
+    """The visitors (and addresses) operators blocked from the panel (issue 25). Owners see their
+    sites' and lift them; nothing is edited by hand."""
+
+    owner_may_change = True  # the lift action; every field stays read-only
+    list_display = [
+        "id",
+        "site",
+        "visitor",
+        "address",
+        "reason_text",
+        "created_by_name",
+        "created_at",
+        "active",
+        "lifted_at",
+    ]
+    list_filter = [BanStateFilter, ("site", OwnedSiteFilter), "created_at"]
+    list_select_related = ["site", "visitor"]
+    search_fields = ["reason", "address"]
+    ordering = ["-created_at"]
+    fields = readonly_fields = [
+        "site", "visitor", "address", "reason", "created_by_name", "created_at", "lifted_at", "lifted_by",
+    ]  # fmt: skip
+    actions = ["lift_bans"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="in force", boolean=True, ordering="lifted_at")
+    def active(self, ban: Ban) -> bool:
+        return ban.lifted_at is None
+
+    @admin.display(description="reason")
+    def reason_text(self, ban: Ban) -> str:
+        return Truncator(ban.reason).chars(80)
+
+    @admin.action(description="Lift selected bans", permissions=["change"])
+    def lift_bans(self, request: HttpRequest, queryset) -> None:
+        lifted = bans_lift(user=request.user, ban_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request, f"Lifted {len(lifted)} ban(s): those visitors and addresses may chat again.", messages.SUCCESS
+        )

@@ -15,11 +15,12 @@ from operators.models import Operator
 from operators.selectors import operator_of, operators_visible_to
 from visitors import services as visitor_services
 from visitors.models import Visitor
+from visitors.owners import sites_owned_by
 from visitors.selectors import TRAIL_LIMIT, sites_visible_to, visitor_trail, visitor_visible_to, visitors_online
 from visitors.visits import visits
 
-from . import events, files, privacy, selectors, services
-from .models import Message, Room
+from . import bans, events, files, privacy, selectors, services
+from .models import Ban, Message, Room
 from .selectors import live_rooms_by_visitor
 
 # Objects: declared for the schema, written by chat/events.py ------------------------
@@ -671,3 +672,78 @@ class OperatorDetailView(generics.GenericAPIView):
         if operator is None:
             raise NotFound("no such operator")
         return Response(events.operator_payload(operator))
+
+
+# Bans (issue 25): what operators blocked, for the sites' owners -----------------------
+
+
+class BanOperatorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class BanSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    site = serializers.IntegerField()
+    visitor = serializers.IntegerField(allow_null=True, help_text="The visitor blocked (null: deleted since).")
+    address = serializers.CharField(
+        allow_null=True, help_text='The address ("203.0.113.7") or network ("203.0.113.0/24") blocked too, or null.'
+    )
+    reason = serializers.CharField(help_text="The operator's reason; may be empty.")
+    created_by = BanOperatorSerializer(allow_null=True, help_text="The operator who blocked (null: deleted since).")
+    created_at = serializers.DateTimeField()
+    active = serializers.BooleanField(help_text="In force: not lifted.")
+    lifted_at = serializers.DateTimeField(allow_null=True)
+    lifted_by = serializers.CharField(allow_null=True, help_text="The name of who lifted it.")
+
+    def to_representation(self, ban: Ban) -> dict:
+        return events.ban_payload(ban)
+
+
+class BanFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["active", "lifted"], required=False, help_text="Only bans in force, or only lifted ones."
+    )
+
+
+@extend_schema(tags=["bans"], parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Site id.")])
+class SiteBanListView(generics.ListAPIView):
+    """A site's bans, newest first: its owners only."""
+
+    serializer_class = BanSerializer
+
+    def get_queryset(self):
+        site_id = self.kwargs["id"]
+        site = sites_owned_by(user=self.request.user).filter(pk=site_id).first() if site_id <= MAX_ID else None
+        if site is None:
+            raise NotFound("no such site of yours")
+        rows = Ban.objects.filter(site=site).select_related("lifted_by").order_by("-id")
+        state = query(BanFilterSerializer, self.request).get("state")
+        if state is not None:
+            rows = rows.filter(lifted_at__isnull=state == "active")
+        return rows
+
+    @extend_schema(
+        operation_id="bans_list",
+        summary="A site's bans, newest first (its owners only)",
+        parameters=[BanFilterSerializer],
+        responses={200: BanSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=["bans"], parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Ban id.")])
+class BanLiftView(generics.GenericAPIView):
+    serializer_class = BanSerializer
+
+    @extend_schema(
+        operation_id="bans_lift",
+        summary="Lift a ban: the visitor (and address) may chat again (the site's owners only)",
+        request=None,
+        responses={200: BanSerializer, **error_responses(404)},
+    )
+    def post(self, request, id):
+        if id > MAX_ID:
+            raise NotFound("no such ban")
+        return Response(events.ban_payload(bans.ban_lift(user=request.user, ban_id=id)))

@@ -35,7 +35,7 @@ from visitors.models import Site, Visitor
 from visitors.visits import visits
 
 from . import files
-from .models import Message, Room, visitor_sees
+from .models import Ban, Message, Room, visitor_sees
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +274,23 @@ def visitor_export_payload(
             }
             for room in rooms
         ],
+    }
+
+
+def ban_payload(ban: Ban) -> dict:
+    """A ban (issue 25), as the operator who made it and the API see it."""
+    lifted_by = ban.lifted_by if ban.lifted_by_id is not None else None
+    return {
+        "id": ban.pk,
+        "site": ban.site_id,
+        "visitor": ban.visitor_id,
+        "address": ban.address or None,
+        "reason": ban.reason,
+        "created_by": {"id": ban.created_by_id, "name": ban.created_by_name} if ban.created_by_id else None,
+        "created_at": _time(ban.created_at),
+        "active": ban.lifted_at is None,
+        "lifted_at": _time(ban.lifted_at),
+        "lifted_by": (lifted_by.get_full_name() or lifted_by.get_username()) if lifted_by else None,
     }
 
 
@@ -601,6 +618,11 @@ def operator_sockets_resync(operator_id: int) -> None:
     """Every open panel of an operator reconnects (4012) and so reads its snapshot and joins
     its sites' groups anew: after a change of the sites they serve."""
     _publish_control(operator_group(operator_id), {"type": "wp.resync"})
+
+
+def visitor_sockets_ban(visitor_id: int) -> None:
+    """Every socket of a visitor an operator blocked is told `banned` and closed (4003)."""
+    _publish_control(visitor_group(visitor_id), {"type": "wp.banned"})
 
 
 def _publish_control(group: str, message: dict) -> None:

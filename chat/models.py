@@ -21,6 +21,8 @@ class Room(models.Model):
         VISITOR_LEFT = "visitor_left"
         # Extension: a site owner ended it in Django admin.
         ENDED_BY_ADMIN = "ended_by_admin", "Ended in admin"
+        # Issue 25: an operator blocked the visitor (chat/bans.py).
+        BANNED = "banned", "Visitor blocked"
 
     LIVE = (Status.PENDING, Status.ACTIVE, Status.CLOSING)
 
@@ -162,6 +164,7 @@ class Message(models.Model):
         TIMED_OUT = "timed_out"  # operator_timeout
         ENDED_BY_ADMIN = "ended_by_admin"
         LEFT_SITE = "left_site"  # visitor_left
+        BANNED = "banned"  # banned: an operator blocked the visitor (operators only)
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     sender = models.CharField(max_length=10, choices=Sender.choices)
@@ -193,6 +196,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.body[:50]}"
+
+
+class Ban(models.Model):
+    """A visitor an operator blocked (issue 25), and maybe their address or network: the
+    snippet is refused to them until an owner lifts it (chat/bans.py)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="bans")
+    # Null: the visitor was deleted since; the address, if any, stays blocked.
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="bans")
+    # An address ("203.0.113.7") or a network ("203.0.113.0/24", "2001:db8:1::/48"); empty:
+    # the visitor only.
+    address = models.CharField(max_length=50, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The operator's name when they blocked: kept if the operator goes.
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            # A site's bans in force: what each process reads after a ban is made or lifted.
+            models.Index(fields=["site"], condition=Q(lifted_at=None), name="chat_ban_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ban {self.pk}"
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
 
 
 # The system lines a visitor sees (R15): the operator side, as it concerns them. Their own

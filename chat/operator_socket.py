@@ -7,7 +7,7 @@ from operators.models import Operator
 from operators.two_factor import State, two_factor_state
 from visitors.presence import operator_presence
 
-from . import events, selectors, services, shifts
+from . import bans, events, selectors, services, shifts
 from .db import database
 from .sockets import (
     CLOSE_SERVER_ERROR,
@@ -69,6 +69,7 @@ class OperatorConsumer(JsonSocket):
             "seen",
             "status",
             "note",
+            "ban",
         }
     )
     forbidden_types = frozenset({"hello", "page", "open", "welcome"})
@@ -190,6 +191,19 @@ class OperatorConsumer(JsonSocket):
             room_id=room_id, operator=self.operator, body=body, client_id=client_id
         )
         return {"type": "ack", "client_id": client_id or None, "id": note.pk}
+
+    async def on_ban(self, frame: dict) -> dict:
+        """Block a visitor of my sites (issue 25), maybe their address or network too: their room
+        ends, their sockets close. Answered by `ban`."""
+        visitor_id = id_field(frame, "visitor")
+        reason = text_field(frame, "reason", max_length=bans.REASON_LENGTH, required=False)
+        address, network = frame.get("address", False), frame.get("network", False)
+        if not isinstance(address, bool) or not isinstance(network, bool):
+            raise FrameError("invalid", "'address' and 'network' must be true or false")
+        ban = await database(bans.visitor_ban)(
+            operator=self.operator, visitor_id=visitor_id, reason=reason, address=address, network=network
+        )
+        return {"type": "ban", "ban": events.ban_payload(ban)}
 
     async def on_status(self, frame: dict) -> dict:
         """Available, away or busy (issue 23): answered by this operator's `operator`."""

@@ -230,6 +230,7 @@ _LINE_TEXT = {
     Event.TIMED_OUT: "{name} lost the connection",
     Event.ENDED_BY_ADMIN: "The chat was ended by the site's team",
     Event.LEFT_SITE: "The visitor left the site",
+    Event.BANNED: "{name} blocked the visitor",
 }
 
 # How a room ended, as its last line says (one code per Room.Reason).
@@ -239,6 +240,7 @@ _ENDING = {
     Room.Reason.OPERATOR_TIMEOUT: Event.TIMED_OUT,
     Room.Reason.ENDED_BY_ADMIN: Event.ENDED_BY_ADMIN,
     Room.Reason.VISITOR_LEFT: Event.LEFT_SITE,
+    Room.Reason.BANNED: Event.BANNED,
 }
 
 
@@ -672,15 +674,18 @@ def room_seen_by_operator(*, room_id: int, operator: Operator, message_id: int) 
 # Expiry ----------------------------------------------------------------------
 
 
-def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_locked: bool = False) -> list[Room]:
+def rooms_expire(
+    rooms: QuerySet[Room], *, reason: str, now: datetime, skip_locked: bool = False, by: Operator | None = None
+) -> list[Room]:
     """Expire the live rooms of a queryset, each exactly once however many sweeps race.
+    `by`: the operator who ended them, when it is not the rooms' own (a ban: chat/bans.py).
 
     A row another transaction holds is waited for (a message being written, a close),
     then taken only if still live. With skip_locked it is skipped instead, for callers
     that come back to it (the sweep's closing rooms); a visitor or operator who is
     released once must not leave a room behind."""
     rooms = rooms.filter(status__in=Room.LIVE).select_for_update(of=("self",), skip_locked=skip_locked)
-    if reason != Room.Reason.VISITOR_LEFT:
+    if reason not in (Room.Reason.VISITOR_LEFT, Room.Reason.BANNED):
         # Only a room whose visitor is still here can leave a question stranded (R14): the
         # sweep's thousands of rooms of visitors who left pay for no subquery.
         rooms = rooms.annotate(last_sender=_last_sender)
@@ -703,7 +708,7 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
             room.status, room.reason, room.ended_at = Room.Status.EXPIRED, reason, now
             events.room_changed(room, visitor=room.visitor, pooled=was == Room.Status.PENDING)
             events.room_webhook("room.ended", room)
-            lines.append(_ending_line(room, now=now))
+            lines.append(_ending_line(room, now=now, by=by))
             if _stranded(room, was=was):
                 returned = _room_return(room, now=now)
                 lines.append(_system_line(room=returned, event=Event.RETURNED, at=now, name=room.visitor.name))
@@ -715,9 +720,12 @@ def rooms_expire(rooms: QuerySet[Room], *, reason: str, now: datetime, skip_lock
         return due
 
 
-def _ending_line(room: Room, *, now: datetime) -> Message:
-    """Why the room ended (R15): about its operator, or, for a visitor who left, about them."""
+def _ending_line(room: Room, *, now: datetime, by: Operator | None = None) -> Message:
+    """Why the room ended (R15): about its operator (or the one who ended it), or, for a
+    visitor who left, about them."""
     event = _ENDING[room.reason]
+    if by is not None:
+        return _system_line(room=room, event=event, at=now, operator=by)
     if event == Event.LEFT_SITE or room.operator is None:
         return _system_line(room=room, event=event, at=now, name=room.visitor.name)
     return _system_line(room=room, event=event, at=now, operator=room.operator)
@@ -756,11 +764,12 @@ def _stranded(room: Room, *, was: str) -> bool:
     """R14: the room ended under a visitor still on the site, their last message unanswered, or
     handed to an operator who went offline before taking it (writing in it; closing it is a
     choice made too): a transfer nobody took, whoever spoke last. Not a pool request ended (it
-    was nobody's to answer: an owner removed it), nor a visitor who left (R3: nobody to answer)."""
+    was nobody's to answer: an owner removed it), nor a visitor who left (R3: nobody to answer),
+    nor a visitor an operator blocked (issue 25: nobody is to answer)."""
     untaken = was == Room.Status.ACTIVE and not getattr(room, "taken", True)
     return (
         was != Room.Status.PENDING
-        and room.reason != Room.Reason.VISITOR_LEFT
+        and room.reason not in (Room.Reason.VISITOR_LEFT, Room.Reason.BANNED)
         and (room.last_sender == Message.Sender.VISITOR or untaken)
         and room.visitor.online
     )

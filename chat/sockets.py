@@ -38,6 +38,9 @@ CLOSE_NO_HELLO = 4008
 # error `too_many_sockets` answering the hello).
 CLOSE_TOO_MANY_SOCKETS = 4029
 CLOSE_LOGGED_OUT = 4001
+# Extension (issue 25): an operator blocked this visitor (after `banned`, or an error `banned`
+# answering the hello). The snippet does not come back.
+CLOSE_BANNED = 4003
 CLOSE_SERVER_ERROR = 1011
 # Reconnect and resync (snapshot, history): events may have been lost; see chat/layers.py.
 # (1012, "service restart", would say it too, but daphne sends only 1000 and 3000-4999.)

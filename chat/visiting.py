@@ -63,11 +63,13 @@ def visitor_arrive(
 
 
 def _client_fields(client: dict | None) -> dict[str, str]:
-    """Browser, OS, device type and language from a socket's headers (visitors/clients.py):
-    parsed once a visit, when the database records its start."""
+    """Browser, OS, device type and language from a socket's headers (visitors/clients.py), and
+    its client address: parsed once a visit, when the database records its start."""
     if client is None:
         return {}
-    return client_of(user_agent=client.get("user_agent"), accept_language=client.get("accept_language"))
+    fields = client_of(user_agent=client.get("user_agent"), accept_language=client.get("accept_language"))
+    # The address the visit comes from (issue 25: an operator may block it), as the socket saw it.
+    return {**fields, "last_address": client.get("address")}
 
 
 def _visit_start(*, url: str, referrer: str, client: dict | None) -> dict:
@@ -82,7 +84,9 @@ def _visit_start(*, url: str, referrer: str, client: dict | None) -> dict:
     field = Visitor._meta.get_field
     kept = {"visits": Case(When(new_visit, then=F("visits") + 1), default=F("visits"), output_field=field("visits"))}
     for name, value in _client_fields(client).items():
-        kept[name] = Case(When(new_visit, then=Value(value)), default=F(name), output_field=field(name))
+        kept[name] = Case(
+            When(new_visit, then=Value(value, output_field=field(name))), default=F(name), output_field=field(name)
+        )
     landing_values = {"landing_url": url, "landing_referrer": referrer, **utm_of(url)}
     for name, value in landing_values.items():
         kept[name] = Case(When(landing, then=Value(value)), default=F(name), output_field=field(name))

@@ -21,10 +21,12 @@ from visitors.visits import Visit, visits
 from visitors.windows import chat_windows
 
 from . import events, selectors, services, transcript_mail, visiting
+from .bans import client_address, site_bans
 from .db import database
 from .departures import departures
 from .models import Room
 from .sockets import (
+    CLOSE_BANNED,
     CLOSE_NO_HELLO,
     CLOSE_TOO_MANY_SOCKETS,
     TYPING_EVERY,
@@ -44,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 # Typing (issue 23): whom a visitor's typing goes to is looked up this often (seconds).
 TYPING_TARGET_KEPT = 5.0
+
+# Errors answering a hello that end the socket: said, then closed, since a hello again would
+# be refused the same way.
+CLOSE_AFTER_HELLO = {"too_many_sockets": CLOSE_TOO_MANY_SOCKETS, "banned": CLOSE_BANNED}
+BANNED = "this visitor may not chat on this site"
 
 
 @database
@@ -207,17 +214,22 @@ class VisitorConsumer(JsonSocket):
         try:
             return await self._welcome(token, page=page, history=history)
         except Exception as error:
-            if isinstance(error, FrameError) and error.code == "too_many_sockets":
-                # Said, then closed: a hello again would be refused the same way.
-                self.close_after_error = CLOSE_TOO_MANY_SOCKETS
+            if isinstance(error, FrameError) and error.code in CLOSE_AFTER_HELLO:
+                self.close_after_error = CLOSE_AFTER_HELLO[error.code]
                 raise
             # Not welcomed (the answer is an error): it may say hello again, in time.
             self._hello_timer = asyncio.create_task(self._close_without_hello())
             raise
 
     async def _welcome(self, token: str, *, page: dict | None, history: int | None) -> dict | str:
+        # Bans (issue 25), as this process keeps them with the site: no query.
+        bans = await site_bans(self.site)
+        if bans.refuses_address(client_address(self.scope)):
+            raise FrameError("banned", BANNED)
         arrival = None
         known = known_visitors.get(self.site.pk, token) if page is not None else None
+        if known is not None and bans.refuses_visitor(known):
+            raise FrameError("banned", BANNED)
         if known is not None:
             # A visitor this process has identified before, on a new page (nearly every hello):
             # their visit's state in Redis checks the token is still theirs, and no database
@@ -230,6 +242,8 @@ class VisitorConsumer(JsonSocket):
                 known_visitors.forget(self.site.pk, token)
         if arrival is None:
             visitor, token = await database(visitor_services.visitor_identify)(site=self.site, token=token)
+            if bans.refuses_visitor(visitor.pk):
+                raise FrameError("banned", BANNED)
             welcome_identified = database(visiting.visitor_welcome)
 
             async def welcome() -> tuple:
@@ -261,6 +275,7 @@ class VisitorConsumer(JsonSocket):
         return {
             "user_agent": header(self.scope, b"user-agent"),
             "accept_language": header(self.scope, b"accept-language"),
+            "address": client_address(self.scope),
         }
 
     async def _queue(self, room: Room) -> dict | None:
@@ -432,6 +447,11 @@ class VisitorConsumer(JsonSocket):
         self.site_online, self.site_back_at = message["online"], message.get("back_at")
         if self.visitor_id is not None:
             await self.send(text_data=message["text"])
+
+    async def wp_banned(self, message: dict) -> None:
+        # An operator blocked this visitor (issue 25): told, then closed.
+        await self.send_json({"type": "banned"})
+        await self.close(code=CLOSE_BANNED)
 
     async def wp_resync(self, message: dict) -> None:
         # Events for this socket may have been lost while Redis was away (chat/layers.py):

@@ -22,6 +22,8 @@ ENDPOINTS = {
     "/api/webhooks/{id}/": {"get", "patch", "delete"},
     "/api/webhooks/{id}/test/": {"post"},
     "/api/webhooks/{id}/deliveries/": {"get"},
+    "/api/sites/{id}/bans/": {"get"},
+    "/api/bans/{id}/lift/": {"post"},
     "/api/operators/": {"get"},
     "/api/operators/{id}/": {"get"},
     "/api/visitors/": {"get"},

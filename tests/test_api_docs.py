@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from chat.models import Ban
 from conftest import PASSWORD
 from tests.api import ENDPOINTS, make_message, make_room, make_system_line, make_user, make_visitor, token_of
 
@@ -64,6 +66,16 @@ def doc_world(site, peter, jane):
     make_message(room, "Do you have these in 42?")
     make_message(room, "We do, in blue too.", sender="operator")
     owner = make_user("owner", staff=True, owns=(site,))
+    # A visitor Peter blocked, with their network (issue 25): the owner lists and lifts it.
+    ban = Ban.objects.create(
+        site=site,
+        visitor=make_visitor(site, online=False),
+        address="203.0.113.0/24",
+        reason="Insults",
+        created_by=peter,
+        created_by_name=peter.name,
+        created_at=timezone.now(),
+    )
     return {
         "WP_DEMO_PASSWORD": PASSWORD,
         "OWNER_TOKEN": token_of(owner),
@@ -71,6 +83,7 @@ def doc_world(site, peter, jane):
         "ROOM": str(room.pk),
         "OPERATOR": str(peter.pk),
         "VISITOR": str(room.visitor_id),
+        "BAN": str(ban.pk),
     }
 
 

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from chat.models import Room
+from chat.models import Ban, Room
 from integrations.models import Webhook
 from operators.models import CannedReply
 from tests.api import ENDPOINTS, make_message, make_room, make_user, make_visitor, token_of
@@ -97,6 +97,10 @@ def api_world(site, other_site, peter, jane, olga):
     ]
     # A webhook of the site peter owns (issue 25); the tests' settings allow its local address.
     webhook = Webhook.objects.create(site=other_site, url="http://127.0.0.1:9/hook", events=["room.created"])
+    # A ban on that site too (issue 25): its owner lifts it.
+    ban = Ban.objects.create(
+        site=other_site, visitor=rooms[-1].visitor, address="203.0.113.0/24", created_by=olga, created_at=timezone.now()
+    )
     return {
         "token": token_of(peter.user),
         "ids": {
@@ -106,6 +110,7 @@ def api_world(site, other_site, peter, jane, olga):
             "/api/replies/": [reply.pk for reply in replies],
             "/api/visitors/": [room.visitor_id for room in rooms],
             "/api/webhooks/": [webhook.pk],
+            "/api/bans/": [ban.pk],
         },
     }
 

@@ -183,6 +183,9 @@ class Visitor(models.Model):
     # What the visitor gave to be answered by email (R16, the `details` frame); either may be empty.
     given_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254, blank=True)
+    # The address their last visit came from (issue 25, bans): written with the visit's start,
+    # in the same UPDATE (chat/visiting.py), so an operator can block it too.
+    last_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["site", "online"])]

@@ -92,6 +92,13 @@ def kept_site_id(key: str) -> int | None:
     return kept[2].pk if kept is not None else None
 
 
+def kept_stamp(key: str) -> tuple[bytes, float] | None:
+    """The version and time this process read the site under `key` with, None if it keeps none:
+    what it keeps alongside the site (its bans, chat/bans.py) is as fresh while this is the same."""
+    kept = _kept.get(key)
+    return kept[:2] if kept is not None else None
+
+
 def sites_changed() -> None:
     """Every process reads its sites again at their next handshake."""
     try:

@@ -19,6 +19,8 @@ urlpatterns = [
     path(
         "webhooks/<int:id>/deliveries/", integrations_api.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"
     ),
+    path("sites/<int:id>/bans/", chat_api.SiteBanListView.as_view(), name="api-site-bans"),
+    path("bans/<int:id>/lift/", chat_api.BanLiftView.as_view(), name="api-ban-lift"),
     path("operators/", chat_api.OperatorListView.as_view(), name="api-operators"),
     path("operators/<int:id>/", chat_api.OperatorDetailView.as_view(), name="api-operator"),
     path("visitors/", chat_api.VisitorListView.as_view(), name="api-visitors"),

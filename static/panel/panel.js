@@ -112,7 +112,7 @@ const rooms = createRoomsView({
     typing: sendTyping,
     note: sendNote,
     upload: sendFile,
-    visitorInfo: createVisitorInfo({ fetchJson, noteLength: () => store.limits.note_length || 0 }),
+    visitorInfo: createVisitorInfo({ fetchJson, noteLength: () => store.limits.note_length || 0, block: askToBlock }),
   },
 });
 
@@ -479,6 +479,43 @@ $("logout-dialog").addEventListener("close", () => {
   button.dataset.confirmed = "1";
   $("logout-form").requestSubmit(button);
 });
+// Blocking a visitor (issue 25): the dialog asks why, and whether their address or network
+// too; the server ends their chat (a `room` event, as other endings) and closes their sockets.
+let blocking = null; // the visitor id the dialog is about
+function askToBlock(visitorId) {
+  blocking = visitorId;
+  $("ban-form").reset();
+  $("ban-error").hidden = true;
+  $("ban-dialog").showModal();
+}
+$("ban-dialog").querySelector("[data-testid=ban-cancel]").addEventListener("click", () => $("ban-dialog").close());
+$("ban-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (blocking === null) return;
+  if (!socket.open) {
+    notice(NOT_CONNECTED);
+    return;
+  }
+  const form = $("ban-form");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const frame = { type: "ban", visitor: blocking, reason: form.elements.reason.value, address: form.elements.address.checked, network: form.elements.network.checked };
+  socket
+    .request(frame)
+    .then(
+      () => {
+        $("ban-dialog").close();
+        notice(t("Visitor blocked. A site owner can lift it in admin."), "info");
+      },
+      (error) => {
+        const detail = error.frame ? ERROR_TEXT[str(error.frame.code)] || str(error.frame.detail) : NOT_CONNECTED;
+        $("ban-error").textContent = t("Not blocked: {detail}", { detail });
+        $("ban-error").hidden = false;
+      },
+    )
+    .finally(() => (button.disabled = false));
+});
+
 window.addEventListener("pagehide", () => socket.leave());
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) socket.resume();

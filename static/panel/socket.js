@@ -34,6 +34,7 @@ export const ANSWERS = {
   history: { type: "history", matches: (request, frame) => frame.room === request.room },
   ping: { type: "pong", matches: () => true },
   // Available, away or busy (issue 23): my own operator, as it now is.
+  ban: { type: "ban", matches: (request, frame) => Boolean(frame.ban) && frame.ban.visitor === request.visitor },
   status: { type: "operator", matches: (request, frame) => Boolean(frame.operator) && frame.operator.status === request.status },
 };
 

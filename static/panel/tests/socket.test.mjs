@@ -125,6 +125,20 @@ describe("answers are matched to their requests by what they carry", () => {
     assert.equal((await settled(started)).value.room.id, 41);
   });
 
+  test("a ban is answered by the ban of its visitor; its error names the visitor", async () => {
+    const { socket, server } = connected();
+    const blocked = socket.request({ type: "ban", visitor: 8, reason: "spam", address: false, network: false });
+    const refused = socket.request({ type: "ban", visitor: 9, reason: "", address: true, network: false });
+
+    server().reply({ type: "ban", ban: { id: 1, visitor: 7 } });
+    assert.equal(await settled(blocked), "pending");
+    server().reply({ type: "error", code: "not_found", for: "ban", visitor: 9 });
+    assert.equal((await settled(refused)).error.code, "not_found");
+    assert.equal(await settled(blocked), "pending");
+    server().reply({ type: "ban", ban: { id: 2, visitor: 8 } });
+    assert.equal((await settled(blocked)).value.ban.id, 2);
+  });
+
   test("close and reopen are answered by the room in the state they asked for", async () => {
     const { socket, server } = connected();
     const closed = socket.request({ type: "close", room: 12 });

@@ -12,6 +12,7 @@ const RETURNED = {
   operator_timeout: (name) => t("{name} lost the connection", { name }),
   operator_closed: (name) => t("{name} closed the chat", { name }),
   ended_by_admin: () => t("the chat was ended in admin"),
+  banned: () => t("the visitor was blocked"),
 };
 export function returnedNote(returned) {
   if (!returned || typeof returned !== "object") return "";

@@ -12,6 +12,7 @@ const REASONS = {
   operator_timeout: t("timed out"),
   visitor_left: t("visitor left"),
   ended_by_admin: t("ended in admin"),
+  banned: t("visitor blocked"),
 };
 const PLACEHOLDER = t("Type a message — Enter to send, Shift+Enter for a new line");
 const NOTE_PLACEHOLDER = t("Internal note — only operators see it");

@@ -12,8 +12,9 @@ import { h, pathNode, setText, urlNode, visitorText } from "./dom.js";
 const REFRESH_MS = 1500; // page events closer together than this cost one read
 const UTM = ["source", "medium", "campaign", "term", "content"];
 
-// fetchJson(method, url, body) as panel.js gives it; noteLength: the server's limit, if known.
-export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
+// fetchJson(method, url, body) as panel.js gives it; noteLength: the server's limit, if known;
+// block(visitorId): the operator asks to block the visitor (issue 25: panel.js asks why first).
+export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = null }) {
   // One per room tab: {node, visitorId, ...}.
   return function infoFor(visitorId) {
     const ui = { visitorId, detail: null, timer: null, loading: null, dirty: false };
@@ -60,6 +61,11 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0 }) {
       h("h4", { text: t("Pages this visit") }),
       ui.trail,
     );
+    if (block) {
+      const button = h("button", { type: "button", class: "small ghost info-block", testid: "block-visitor", text: t("Block visitor…") });
+      button.addEventListener("click", () => block(visitorId));
+      ui.node.append(button);
+    }
 
     function render(detail) {
       ui.detail = detail;
