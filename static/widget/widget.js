@@ -497,7 +497,7 @@
   function block() {
     state.blocked = true;
     tab.set("blocked", "1");
-    host.hidden = true;
+    host.remove();
     if (state.socket) state.socket.close();
   }
 
