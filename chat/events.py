@@ -240,6 +240,11 @@ def visitor_detail_payload(visitor: Visitor, room: Room | None, trail: list[dict
         "note_by": visitor.note_by or None,
         "note_at": _time(visitor.note_at),
         "trail": [{**page, "at": _time(page["at"])} for page in trail],
+        # Issue 25: what the site's own code said of them through the snippet's API.
+        "verified": visitor.verified,
+        "external_id": visitor.external_id or None,
+        "attributes": visitor.attributes,
+        "events": visitor.events,
     }
 
 
