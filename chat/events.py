@@ -243,9 +243,15 @@ def visitor_detail_payload(visitor: Visitor, room: Room | None, trail: list[dict
         # Issue 25: what the site's own code said of them through the snippet's API.
         "verified": visitor.verified,
         "external_id": visitor.external_id or None,
-        "attributes": visitor.attributes,
+        "attributes": attributes_payload(visitor.attributes),
         "events": visitor.events,
     }
+
+
+def attributes_payload(attributes: dict) -> dict:
+    """A visitor's attributes (issue 25) by name: PostgreSQL's jsonb keeps no order of keys, so
+    every database shows them in this one."""
+    return dict(sorted(attributes.items()))
 
 
 # Publishing ----------------------------------------------------------------

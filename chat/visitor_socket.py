@@ -449,7 +449,7 @@ class VisitorConsumer(JsonSocket):
         visitor = await database(visitor_services.visitor_attributes_update)(
             visitor_id=self.visitor_id, attributes=attributes
         )
-        return {"type": "attributes", "attributes": visitor.attributes}
+        return {"type": "attributes", "attributes": events.attributes_payload(visitor.attributes)}
 
     async def on_track(self, frame: dict) -> None:
         """An event the site tracked (issue 25): kept with its time among the visitor's last ones."""
