@@ -302,3 +302,37 @@ def test_only_owners_see_and_rotate_the_identity_secret(site, peter):
     assert site.identity_secret == second
     # Nor does the site's own API give it away.
     assert "identity_secret" not in client_for(owner).get(f"/api/sites/{site.pk}/").json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_devices_identifying_at_the_same_instant_become_one_visitor(site):
+    """Her laptop and her phone log in at once: the database's unique constraint settles it,
+    both end up the same visitor with the same token, nobody sees an error."""
+    from functools import partial
+
+    from chat.identity import visitor_identify_verified
+    from chat.tests.test_concurrency import ROUNDS, race
+    from visitors.services import visitor_identify
+
+    secret = site_rotate_identity_secret(site_id=site.pk)
+    for n in range(ROUNDS):
+        external_id = f"user-{n}"
+        devices = [visitor_identify(site=site, token=None)[0] for _ in range(2)]
+        results = race(
+            *(
+                partial(
+                    visitor_identify_verified,
+                    visitor_id=device.pk,
+                    external_id=external_id,
+                    signature=identity_hash(secret, external_id),
+                )
+                for device in devices
+            )
+        )
+        assert [kind for kind, _ in results] == ["ok", "ok"], results
+        people = {identified.visitor.pk for _, identified in results}
+        tokens = {identified.token for _, identified in results}
+        assert len(people) == 1
+        assert len(tokens) == 1
+        assert Visitor.objects.filter(site=site, external_id=external_id).count() == 1
+        assert sorted(identified.switched for _, identified in results) == [False, True]
