@@ -173,6 +173,11 @@ class VisitorUtmSerializer(serializers.Serializer):
     content = serializers.CharField()
 
 
+class VisitorEventSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    at = serializers.DateTimeField(help_text="When the site tracked it.")
+
+
 class VisitorDetailSerializer(VisitorSerializer):
     """A visitor with what the panel's side panel shows (issue 23)."""
 
@@ -185,6 +190,15 @@ class VisitorDetailSerializer(VisitorSerializer):
     note_by = serializers.CharField(allow_null=True, help_text="The operator who wrote the note last.")
     note_at = serializers.DateTimeField(allow_null=True, help_text="When.")
     trail = VisitorPageSerializer(many=True, help_text=f"This visit's pages, newest first, {TRAIL_LIMIT} at most.")
+    verified = serializers.BooleanField(
+        help_text="The site's server vouched for who they are (`identify` with the id's signature, issue 25)."
+    )
+    external_id = serializers.CharField(allow_null=True, help_text="The site's own id of the person, once verified.")
+    attributes = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="What the site said of them (`attributes`): names to strings, numbers or booleans.",
+    )
+    events = VisitorEventSerializer(many=True, help_text="The events the site tracked (`track`), oldest first.")
 
 
 class ExportSiteSerializer(serializers.Serializer):

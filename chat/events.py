@@ -240,6 +240,11 @@ def visitor_detail_payload(visitor: Visitor, room: Room | None, trail: list[dict
         "note_by": visitor.note_by or None,
         "note_at": _time(visitor.note_at),
         "trail": [{**page, "at": _time(page["at"])} for page in trail],
+        # Issue 25: what the site's own code said of them through the snippet's API.
+        "verified": visitor.verified,
+        "external_id": visitor.external_id or None,
+        "attributes": attributes_payload(visitor.attributes),
+        "events": visitor.events,
     }
 
 
@@ -292,6 +297,12 @@ def ban_payload(ban: Ban) -> dict:
         "lifted_at": _time(ban.lifted_at),
         "lifted_by": (lifted_by.get_full_name() or lifted_by.get_username()) if lifted_by else None,
     }
+
+
+def attributes_payload(attributes: dict) -> dict:
+    """A visitor's attributes (issue 25) by name: PostgreSQL's jsonb keeps no order of keys, so
+    every database shows them in this one."""
+    return dict(sorted(attributes.items()))
 
 
 # Publishing ----------------------------------------------------------------

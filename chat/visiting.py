@@ -215,16 +215,22 @@ NAME_LENGTH = Visitor._meta.get_field("given_name").max_length
 EMAIL_LENGTH = Visitor._meta.get_field("email").max_length
 
 
-def visitor_details_save(*, visitor_id: int, name: str, email: str) -> Visitor:
-    """The visitor's name and email address (R16, the `details` frame), either maybe empty:
-    operators see them on the visitor and on their request, whose answers are mailed to the
-    address once they have left the site (chat/offline.py). Raises Invalid for an address that
-    is none (Django's validator: what its EmailField stores)."""
+def email_check(email: str) -> None:
+    """Invalid for an address that is none (Django's validator: what its EmailField stores); ''
+    is no address, and fine."""
     if email:
         try:
             validate_email(email)
         except ValidationError:
             raise Invalid("'email' is not an email address") from None
+
+
+def visitor_details_save(*, visitor_id: int, name: str, email: str) -> Visitor:
+    """The visitor's name and email address (R16, the `details` frame), either maybe empty:
+    operators see them on the visitor and on their request, whose answers are mailed to the
+    address once they have left the site (chat/offline.py). Raises Invalid for an address that
+    is none (Django's validator: what its EmailField stores)."""
+    email_check(email)
     with transaction.atomic():
         visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
         if (visitor.given_name, visitor.email) == (name, email):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from infra.ratelimit import scope_ip
 from infra.socket_caps import sockets_per_address
 from visitors import services as visitor_services
+from visitors import verified
 from visitors.identities import known_visitors
 from visitors.models import hash_token
 from visitors.presence import visitor_presence
@@ -20,7 +21,7 @@ from visitors.sites import kept_site_id, site_by_key
 from visitors.visits import Visit, visits
 from visitors.windows import chat_windows
 
-from . import events, selectors, services, transcript_mail, visiting
+from . import events, identity, selectors, services, transcript_mail, visiting
 from .bans import client_address, site_bans
 from .db import database
 from .departures import departures
@@ -92,7 +93,8 @@ def _by_id(arrival: tuple) -> tuple:
 
 class VisitorConsumer(JsonSocket):
     frame_types = frozenset(
-        "hello page open close message history ping rotate typing seen rate details transcript".split()
+        "hello page open close message history ping rotate typing seen rate details transcript "
+        "identify attributes track".split()
     )
     forbidden_types = frozenset({"accept", "start", "reopen", "transfer", "snapshot"})
 
@@ -427,6 +429,48 @@ class VisitorConsumer(JsonSocket):
         await self.rate_limit("details", visitor=self.visitor_id)
         visitor = await database(visiting.visitor_details_save)(visitor_id=self.visitor_id, name=name, email=email)
         return {"type": "details", "name": visitor.given_name, "email": visitor.email}
+
+    async def on_identify(self, frame: dict) -> dict:
+        """The site's user, vouched for by its server (issue 25, chat/identity.py): this visitor
+        becomes verified, or, the person being a visitor already (another device), this browser
+        is to reconnect as them with the token answered (`switched`)."""
+        external_id = text_field(frame, "id", max_length=verified.EXTERNAL_ID_LENGTH).strip()
+        if not external_id:
+            raise FrameError("invalid", "'id' is empty")
+        signature = text_field(frame, "hash", max_length=128, required=False).strip()
+        name = text_field(frame, "name", max_length=visiting.NAME_LENGTH, required=False).strip()
+        email = text_field(frame, "email", max_length=visiting.EMAIL_LENGTH, required=False).strip()
+        await self.rate_limit("identify", visitor=self.visitor_id)
+        identified = await database(identity.visitor_identify_verified)(
+            visitor_id=self.visitor_id, external_id=external_id, signature=signature, name=name, email=email
+        )
+        person = identified.visitor
+        # The reconnect's hello is then one this process knows (no read of the visitor).
+        known_visitors.remember(self.site.pk, identified.token, person.pk)
+        return {
+            "type": "identified",
+            "verified": True,
+            "visitor": person.pk,
+            "token": identified.token,
+            "switched": identified.switched,
+            "name": person.given_name,
+            "email": person.email,
+        }
+
+    async def on_attributes(self, frame: dict) -> dict:
+        """What the site says of the visitor (issue 25): merged into theirs, shown to operators."""
+        attributes = frame.get("attributes")
+        await self.rate_limit("attributes", visitor=self.visitor_id)
+        visitor = await database(visitor_services.visitor_attributes_update)(
+            visitor_id=self.visitor_id, attributes=attributes
+        )
+        return {"type": "attributes", "attributes": events.attributes_payload(visitor.attributes)}
+
+    async def on_track(self, frame: dict) -> None:
+        """An event the site tracked (issue 25): kept with its time among the visitor's last ones."""
+        name = frame.get("name")
+        await self.rate_limit("track", visitor=self.visitor_id)
+        await database(visitor_services.visitor_event_track)(visitor_id=self.visitor_id, name=name)
 
     async def on_transcript(self, frame: dict) -> dict:
         """The visitor asks for the conversation of a room of theirs by email (issue 23): mailed

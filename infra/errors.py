@@ -60,3 +60,15 @@ class RateLimited(ChatError):
     """Over a rate limit (infra/ratelimit.py): the same action later is fine."""
 
     code = "rate_limited"
+
+
+class TooLong(ChatError):
+    """Input over one of its limits (a text's length, a count of keys)."""
+
+    code = "too_long"
+
+
+class InvalidSignature(ChatError):
+    """A visitor's `identify` whose hash is not the site's signature of the id (issue 25)."""
+
+    code = "invalid_signature"

@@ -73,6 +73,14 @@ SETTINGS = {
     # A visitor's name and email (R16): a write, and what an operator's answer is mailed to.
     ("visitor", "details"): "WP_RATE_VISITOR_OPENS",
     ("ip", "details"): "WP_RATE_IP_OPENS",
+    # Issue 25: a verified identity (an HMAC checked, maybe a visitor made) as often as `details`;
+    # the site's attributes and tracked events, each a write, as often as pages.
+    ("visitor", "identify"): "WP_RATE_VISITOR_OPENS",
+    ("ip", "identify"): "WP_RATE_IP_OPENS",
+    ("visitor", "attributes"): "WP_RATE_VISITOR_PAGES",
+    ("ip", "attributes"): "WP_RATE_IP_PAGES",
+    ("visitor", "track"): "WP_RATE_VISITOR_PAGES",
+    ("ip", "track"): "WP_RATE_IP_PAGES",
     # The transcript by email (issue 23): a write, and a mail: as often as a chat request at most.
     ("visitor", "transcript"): "WP_RATE_VISITOR_OPENS",
     ("ip", "transcript"): "WP_RATE_IP_OPENS",

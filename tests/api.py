@@ -18,6 +18,7 @@ ENDPOINTS = {
     "/api/token/": {"post"},
     "/api/sites/": {"get"},
     "/api/sites/{id}/": {"get", "patch"},
+    "/api/sites/{id}/identity-secret/": {"get", "post"},
     "/api/sites/{id}/webhooks/": {"get", "post"},
     "/api/webhooks/{id}/": {"get", "patch", "delete"},
     "/api/webhooks/{id}/test/": {"post"},

@@ -61,7 +61,12 @@ def doc_world(site, peter, jane):
     site.allowed_origins = "http://127.0.0.1:8000\nhttp://localhost:8000"
     site.save()
     make_visitor(site)
-    room = make_room(make_visitor(site, url="http://127.0.0.1:8000/demo/shoes/"), operator=peter)
+    visitor = make_visitor(site, url="http://127.0.0.1:8000/demo/shoes/")
+    # What the site's page said of them (issue 25), as the side panel's example shows.
+    visitor.external_id, visitor.attributes = "user-42", {"plan": "pro", "cart_total": 42.5}
+    visitor.events = [{"name": "added_to_cart", "at": "2026-11-26T10:52:10.000000+00:00"}]
+    visitor.save()
+    room = make_room(visitor, operator=peter)
     make_system_line(room, "joined", "Peter joined the chat")
     make_message(room, "Do you have these in 42?")
     make_message(room, "We do, in blue too.", sender="operator")

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
-from .services import site_save
+from .services import site_rotate_identity_secret, site_save
 from .widget_texts import MIN_CONTRAST, RIGHT_TO_LEFT, best_contrast, table
 
 
@@ -116,6 +116,14 @@ class SiteForm(forms.ModelForm):
             "owners": "Staff users who manage this site, its operators and transcripts.",
         }
 
+    # Issue 25: the identity secret is made by the service, never typed in.
+    new_identity_secret = forms.BooleanField(
+        required=False,
+        label="Make a new identity secret",
+        help_text="The key your server signs its users' ids with for the snippet's identify() "
+        "(docs/api.md); the old one verifies nobody from now on.",
+    )
+
     # An emptied box: no hours (always open), no closed days.
     def clean_hours(self):
         return self.cleaned_data.get("hours") or {}
@@ -138,6 +146,7 @@ class SiteAdmin(SiteScopedAdmin):
         ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
         ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
         ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
+        ("Verified visitors", {"fields": ["identity_secret", "new_identity_secret"]}),
         ("Privacy", {"fields": ["keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days"]}),
         ("Owners", {"fields": ["owners"]}),
     ]
@@ -168,10 +177,13 @@ class SiteAdmin(SiteScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Owners edit how their site looks and where it runs, not who owns it or its key.
-        return [] if request.user.is_superuser else ["key", "owners"]
+        return ["identity_secret"] if request.user.is_superuser else ["key", "owners", "identity_secret"]
 
     def save_model(self, request, obj, form, change):
         site_save(site=obj)
+        if form.cleaned_data.get("new_identity_secret"):
+            obj.identity_secret = site_rotate_identity_secret(site_id=obj.pk)
+            messages.info(request, "The site has a new identity secret: give it to your server.")
         contrast = best_contrast(obj.color)
         if contrast < MIN_CONTRAST:
             # Issue 24: the snippet picks dark or white text, whichever reads better; on some
@@ -244,12 +256,12 @@ class VisitorAdmin(SiteScopedAdmin):
     """Visitors are recorded by the snippet: read-only here."""
 
     list_display = [
-        "id", "site", "online", "given_name", "email", "url", "title", "pages", "device", "visits",
+        "id", "site", "online", "given_name", "email", "external_id", "url", "title", "pages", "device", "visits",
         "since", "last_seen",
     ]  # fmt: skip
     list_filter = [("site", OwnedSiteFilter), "online", "device"]
     list_select_related = ["site"]
-    search_fields = ["given_name", "email", "url", "title", "page_views__url", "page_views__title"]
+    search_fields = ["given_name", "email", "external_id", "url", "title", "page_views__url", "page_views__title"]
     date_hierarchy = "last_seen"
     ordering = ["-last_seen"]
     fields = readonly_fields = [
@@ -280,6 +292,10 @@ class VisitorAdmin(SiteScopedAdmin):
         "note",
         "note_by",
         "note_at",
+        # Issue 25: the site's own id of them once verified, what it said of them, what it tracked.
+        "external_id",
+        "attributes",
+        "events",
     ]
     inlines = [PageViewInline]
 

@@ -165,3 +165,46 @@ class SiteDetailView(generics.GenericAPIView):
             fields["timezone_name"] = fields.pop("timezone")
         site = services.site_update(site_id=site.pk, user=request.user, **fields)
         return Response(SiteSerializer(site).data)
+
+
+class IdentitySecretSerializer(serializers.Serializer):
+    identity_secret = serializers.CharField(
+        allow_null=True,
+        help_text="The key the site's server signs its users' ids with (hex HMAC-SHA256, issue 25); null until made.",
+    )
+
+
+@extend_schema(tags=["sites"])
+class SiteIdentitySecretView(generics.GenericAPIView):
+    """The site's identity secret, for its owners only: what verifies the snippet's `identify`."""
+
+    serializer_class = IdentitySecretSerializer
+    get_site = SiteDetailView.get_site
+
+    def owned_site(self) -> Site:
+        site = self.get_site()
+        if not site_is_owned_by(site=site, user=self.request.user):
+            raise NotAllowed("only the site's owners may see or change its identity secret")
+        return site
+
+    @extend_schema(
+        operation_id="sites_identity_secret_retrieve",
+        summary="The site's identity secret (its owners only)",
+        parameters=[SITE_ID],
+        responses={200: IdentitySecretSerializer, **error_responses(403, 404)},
+    )
+    def get(self, request, id):
+        site = self.owned_site()
+        return Response({"identity_secret": site.identity_secret or None})
+
+    @extend_schema(
+        operation_id="sites_identity_secret_rotate",
+        summary="Make the site a new identity secret (its owners only); the old one verifies nobody from now on",
+        parameters=[SITE_ID],
+        request=None,
+        responses={200: IdentitySecretSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request, id):
+        site = self.owned_site()
+        secret = services.site_rotate_identity_secret(site_id=site.pk, user=request.user)
+        return Response({"identity_secret": secret})

@@ -120,6 +120,10 @@ class Site(models.Model):
     # chat.availability under the site's row lock as operators come and go (never by a form:
     # `visitors.services.site_save` leaves it out), so each change is seen exactly once.
     operators_online = models.BooleanField(default=False, editable=False)
+    # Issue 25: the key of the HMAC-SHA256 an owner's server signs its users' ids with, so that a
+    # visitor's `identify` is believed (chat/identity.py). Empty until made; made and remade only
+    # by visitors.services.site_rotate_identity_secret (admin's checkbox, the API), never by a form.
+    identity_secret = models.CharField(max_length=64, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.name
@@ -186,9 +190,24 @@ class Visitor(models.Model):
     # The address their last visit came from (issue 25, bans): written with the visit's start,
     # in the same UPDATE (chat/visiting.py), so an operator can block it too.
     last_address = models.GenericIPAddressField(null=True, blank=True)
+    # Issue 25: the owner's id of this person, set only by a verified `identify` (its hash signed
+    # with the site's identity secret): one visitor per id and site, on every device they use.
+    external_id = models.CharField(max_length=100, blank=True)
+    # Counts the rotations of a verified visitor's token, which is derived (chat/identity.py).
+    token_generation = models.PositiveIntegerField(default=0)
+    # Issue 25: what the site says of the visitor (`attributes`), and the last events it tracked
+    # (`track`): [{"name", "at"}], oldest first, WP_VISITOR_EVENTS_KEPT at most.
+    attributes = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["site", "online"])]
+        constraints = [
+            # One visitor per verified id and site: two devices identifying at once make one.
+            models.UniqueConstraint(
+                fields=["site", "external_id"], condition=~models.Q(external_id=""), name="visitor_one_per_external_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -196,6 +215,11 @@ class Visitor(models.Model):
     @property
     def name(self) -> str:
         return f"Visitor {self.pk}"
+
+    @property
+    def verified(self) -> bool:
+        # Only a verified identify sets an external id: there is no unverified one.
+        return bool(self.external_id)
 
 
 class PageView(models.Model):

@@ -6,16 +6,18 @@ import secrets
 from collections.abc import Iterable
 
 import redis
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from infra.errors import NotAllowed, NotFound
+from infra.errors import NotAllowed, NotFound, TooLong
 from infra.prepared import PreparedInsert, PreparedUpdate
 
 from .models import PageView, Site, Visitor, hash_token
 from .origins import parse_origins
 from .selectors import site_is_owned_by, sites_visible_to
+from .verified import clean_attributes, clean_event_name, new_identity_secret, verified_token
 from .visits import FLUSH_BATCH, PageViewEntry, visits
 
 logger = logging.getLogger(__name__)
@@ -36,9 +38,18 @@ def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
 def visitor_rotate_token(*, visitor_id: int) -> str:
     """A new token for the visitor; the old one names nobody from now on (a hello with it
     starts a new visitor). Sockets already open stay the visitor's."""
-    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().only("external_id", "token_generation").get(pk=visitor_id)
+        if visitor.external_id:
+            # A verified visitor's token is derived (visitors/verified.py): one rotation more, and
+            # every device of theirs gets the new one when it identifies again.
+            generation = visitor.token_generation + 1
+            token = verified_token(visitor_id=visitor_id, generation=generation)
+            Visitor.objects.filter(pk=visitor_id).update(token_hash=hash_token(token), token_generation=generation)
+        else:
+            token = secrets.token_urlsafe(32)
+            Visitor.objects.filter(pk=visitor_id).update(token_hash=hash_token(token))
     token_hash = hash_token(token)
-    Visitor.objects.filter(pk=visitor_id).update(token_hash=token_hash)
     # The visit's state in Redis checks a hello's token too (visitors/visits.py).
     transaction.on_commit(lambda: visits.retoken(visitor_id, token_hash))
     return token
@@ -119,7 +130,55 @@ def visitor_note_update(*, visitor_id: int, site_ids: Iterable[int], note: str, 
     return visitor
 
 
+# What the site says of its visitor (issue 25, the snippet's API) ----------------
+
+
+def visitor_attributes_update(*, visitor_id: int, attributes: dict) -> Visitor:
+    """The site's attributes of the visitor, merged into those they have (null removes one);
+    WP_MAX_VISITOR_ATTRIBUTES keys at most in all. Invalid or TooLong, and nothing changes."""
+    attributes = clean_attributes(attributes)
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+        merged = {**visitor.attributes, **attributes}
+        merged = {key: value for key, value in merged.items() if value is not None}
+        if len(merged) > settings.WP_MAX_VISITOR_ATTRIBUTES:
+            raise TooLong(f"a visitor has {settings.WP_MAX_VISITOR_ATTRIBUTES} attributes at most")
+        if merged != visitor.attributes:
+            visitor.attributes = merged
+            visitor.save(update_fields=["attributes"])
+    return visitor
+
+
+def visitor_event_track(*, visitor_id: int, name: str) -> Visitor:
+    """An event the site tracked (`track`): kept with its time, the last WP_VISITOR_EVENTS_KEPT."""
+    name = clean_event_name(name)
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor_id)
+        kept = settings.WP_VISITOR_EVENTS_KEPT
+        visitor.events = [*visitor.events, {"name": name, "at": timezone.now().isoformat()}][-kept:]
+        visitor.save(update_fields=["events"])
+    return visitor
+
+
 # Site settings (site owners, through the API) -------------------------------
+
+
+def site_rotate_identity_secret(*, site_id: int, user: AbstractBaseUser | None = None) -> str:
+    """A new identity secret for the site (issue 25); the old one verifies nobody from now on.
+    With `user`, only one of the site's owners may (admin checks its own way). Visitors verified
+    before stay verified, and their tokens keep working."""
+    with transaction.atomic():
+        sites = Site.objects.select_for_update().filter(pk=site_id)
+        if user is not None:
+            sites = sites.filter(pk__in=sites_visible_to(user=user).values("pk"))
+        site = sites.first()
+        if site is None:
+            raise NotFound("no such site")
+        if user is not None and not site_is_owned_by(site=site, user=user):
+            raise NotAllowed("only the site's owners may change it")
+        site.identity_secret = new_identity_secret()
+        site.save(update_fields=["identity_secret"])
+    return site.identity_secret
 
 
 def site_update(

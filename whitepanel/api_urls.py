@@ -13,6 +13,11 @@ urlpatterns = [
     path("token/", operators_api.TokenView.as_view(), name="api-token"),
     path("sites/", visitors_api.SiteListView.as_view(), name="api-sites"),
     path("sites/<int:id>/", visitors_api.SiteDetailView.as_view(), name="api-site"),
+    path(
+        "sites/<int:id>/identity-secret/",
+        visitors_api.SiteIdentitySecretView.as_view(),
+        name="api-site-identity-secret",
+    ),
     path("sites/<int:id>/webhooks/", integrations_api.SiteWebhookListView.as_view(), name="api-site-webhooks"),
     path("webhooks/<int:id>/", integrations_api.WebhookDetailView.as_view(), name="api-webhook"),
     path("webhooks/<int:id>/test/", integrations_api.WebhookTestView.as_view(), name="api-webhook-test"),

@@ -60,3 +60,52 @@ def test_operator_sees_who_the_visitor_is_their_pages_and_keeps_a_note(web_serve
     expect(info).to_be_hidden()
     panel.locator("[data-testid=info-toggle]").click()
     expect(info).to_be_visible()
+
+
+def test_operator_sees_a_verified_visitor_with_the_sites_attributes_and_events(
+    web_server, site, peter, panel_for, open_page
+):
+    """Issue 25: what the site's own code said through the snippet's API (identify, setAttributes,
+    track), driven here through the services its frames call (chat/tests/test_identity.py drives
+    the frames): a Verified badge with the site's id of the person, a key/value list, the events
+    newest first with their times, all as text."""
+    from chat.identity import visitor_identify_verified
+    from visitors.models import Visitor
+    from visitors.services import site_rotate_identity_secret, visitor_attributes_update, visitor_event_track
+    from visitors.verified import identity_hash
+
+    panel = panel_for(peter)
+    open_page(f"http://{web_server}/demo/")
+    row = panel.locator("[data-testid=visitor-row]")
+    expect(row).to_have_count(1)
+    visitor_id = Visitor.objects.get(site=site, online=True).pk
+    secret = site_rotate_identity_secret(site_id=site.pk)
+    visitor_identify_verified(visitor_id=visitor_id, external_id="user-42", signature=identity_hash(secret, "user-42"))
+    visitor_attributes_update(visitor_id=visitor_id, attributes={"plan": "pro", "cart_total": 42.5, "vip": True})
+    visitor_attributes_update(visitor_id=visitor_id, attributes={"note": "<img src=x onerror=alert(1)>"})
+    for name in ("added_to_cart", "checkout started"):
+        visitor_event_track(visitor_id=visitor_id, name=name)
+
+    row.locator("[data-testid=start-chat]").click()
+    info = panel.locator("[data-testid=room-panel] [data-testid=visitor-info]")
+    expect(info.locator("[data-testid=info-verified]")).to_have_text("Verified user-42")
+    attributes = info.locator("[data-testid=info-attributes]")
+    # By name, on every database (PostgreSQL's jsonb keeps no order).
+    expect(attributes.locator("dt")).to_have_text(["cart_total", "note", "plan", "vip"])
+    expect(attributes.locator("dd")).to_have_text(["42.5", "<img src=x onerror=alert(1)>", "pro", "true"])
+    expect(attributes.locator("img")).to_have_count(0)
+    events = info.locator("[data-testid=info-event]")
+    expect(events.locator(".event-name")).to_have_text(["checkout started", "added_to_cart"])
+    expect(events.locator("time").first).not_to_be_empty()
+
+
+def test_an_anonymous_visitor_shows_no_badge_and_no_empty_lists(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    open_page(f"http://{web_server}/demo/")
+    panel.locator("[data-testid=visitor-row] [data-testid=start-chat]").click()
+    info = panel.locator("[data-testid=room-panel] [data-testid=visitor-info]")
+    expect(info.locator("[data-testid=info-who]")).not_to_be_empty()
+    expect(info.locator("[data-testid=info-verified]")).to_be_hidden()
+    expect(info.locator("[data-testid=info-attributes]")).to_be_hidden()
+    expect(info.locator("[data-testid=info-events]")).to_be_hidden()
+    expect(info.get_by_role("heading", name="Attributes")).to_be_hidden()

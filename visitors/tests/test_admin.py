@@ -199,3 +199,26 @@ async def test_origin_added_in_admin_lets_that_page_connect(sockets, site):
 
     linda = await sockets.visitor(origin="http://127.0.0.1:8000")
     assert linda.welcome["visitor"]
+
+
+def test_owner_sees_the_identity_secret_read_only_and_makes_a_new_one(site, owner):
+    """Issue 25: the key the owner's server signs its users' ids with; typed in by nobody."""
+    client = admin_client(owner)
+    url = f"/admin/visitors/site/{site.pk}/change/"
+    assert client.get(url).status_code == 200
+    # A secret typed into the form is ignored; the checkbox makes one.
+    assert client.post(url, site_form(site, identity_secret="chosen")).status_code == 302
+    site.refresh_from_db()
+    assert site.identity_secret == ""
+    assert client.post(url, site_form(site, new_identity_secret="on")).status_code == 302
+    site.refresh_from_db()
+    first = site.identity_secret
+    assert len(first) == 64
+    assert first in client.get(url).content.decode()
+    # Saving without the box keeps it; ticking it again replaces it.
+    client.post(url, site_form(site, name="Shop & Co"))
+    site.refresh_from_db()
+    assert (site.name, site.identity_secret) == ("Shop & Co", first)
+    client.post(url, site_form(site, new_identity_secret="on"))
+    site.refresh_from_db()
+    assert site.identity_secret not in ("", first)

@@ -50,7 +50,7 @@ def test_site_page_groups_every_setting_once(manager, site):
     page = admin_client(manager).get(f"/admin/visitors/site/{site.pk}/change/").content.decode()
 
     headings = re.findall(r'class="fieldset-heading">([^<]+)</h2>', page)
-    assert headings == ["Site", "Look", "Chat", "Hours", "Privacy", "Owners"]
+    assert headings == ["Site", "Look", "Chat", "Hours", "Verified visitors", "Privacy", "Owners"]
     # Each of the form's settings on the page once: none left out of the groups, none twice.
     for name in SiteForm.Meta.fields:
         rows = re.findall(rf'<div class="form-row[^"]*\bfield-{name}\b', page)

@@ -33,6 +33,21 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = nul
     }
     ui.name = h("div", { class: "info-name", testid: "info-name", dir: "auto", hidden: true });
     ui.email = h("div", { class: "info-email", testid: "info-email", dir: "auto", hidden: true });
+    // Issue 25: the site's server vouched for who this is (identify() with the id's signature).
+    ui.externalId = h("bdi", { class: "info-external-id", testid: "info-external-id" });
+    ui.verified = h(
+      "div",
+      { class: "info-verified", testid: "info-verified", hidden: true, title: "The site's server vouched for this visitor's account" },
+      h("span", { class: "badge verified", text: t("Verified") }),
+      " ",
+      ui.externalId,
+    );
+    // What the site's own code said of them (setAttributes, track): the visitor's browser sends
+    // these, so they are text like the rest.
+    ui.attributes = h("dl", { class: "info-list info-attributes", testid: "info-attributes" });
+    ui.attributesHead = h("h4", { text: t("Attributes") });
+    ui.events = h("ol", { class: "trail info-events", testid: "info-events", "aria-label": "Events the site tracked, newest first" });
+    ui.eventsHead = h("h4", { text: t("Events") });
     ui.error = h("p", { class: "info-error", testid: "info-error", role: "alert", hidden: true });
 
     ui.note = h("textarea", { class: "note-input", testid: "visitor-note", rows: 3, placeholder: t("A note for your colleagues…"), "aria-label": t("Note on this visitor") });
@@ -54,8 +69,13 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = nul
       { class: "visitor-info", testid: "visitor-info", "aria-label": t("About the visitor") },
       ui.name,
       ui.email,
+      ui.verified,
       ui.error,
       list,
+      ui.attributesHead,
+      ui.attributes,
+      ui.eventsHead,
+      ui.events,
       h("h4", { text: t("Note") }),
       ui.noteForm,
       h("h4", { text: t("Pages this visit") }),
@@ -76,6 +96,9 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = nul
         setText(node, text);
         node.hidden = !text;
       }
+      setText(ui.externalId, detail.verified && detail.external_id ? str(detail.external_id) : "");
+      ui.verified.hidden = !detail.verified;
+      renderSiteSaid(detail);
       const who = whoLine(detail);
       setText(rows.who, who || t("unknown"));
       const first = clockDate(detail.first_seen);
@@ -101,6 +124,29 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = nul
           ),
         ),
       );
+    }
+
+    function renderSiteSaid(detail) {
+      const attributes = detail.attributes && typeof detail.attributes === "object" ? Object.entries(detail.attributes) : [];
+      ui.attributes.replaceChildren(
+        ...attributes.flatMap(([key, value]) => [
+          h("dt", { dir: "auto", text: key }),
+          h("dd", { dir: "auto", text: typeof value === "string" ? value : JSON.stringify(value) }),
+        ]),
+      );
+      ui.attributes.hidden = ui.attributesHead.hidden = !attributes.length;
+      const events = Array.isArray(detail.events) ? detail.events.slice().reverse() : [];
+      ui.events.replaceChildren(
+        ...events.map((event) =>
+          h(
+            "li",
+            { class: "trail-item", testid: "info-event" },
+            h("time", { class: "trail-at num", text: clockTime(event.at), dateTime: str(event.at) }),
+            h("span", { class: "event-name", dir: "auto", text: str(event.name) }),
+          ),
+        ),
+      );
+      ui.events.hidden = ui.eventsHead.hidden = !events.length;
     }
 
     function tick(now) {
