@@ -342,10 +342,11 @@
         if (!state.ready) { state.ready = true; emit("ready", { online: state.online }); }
         break;
       case "identified":
-        // This visitor is someone the site knows, already chatting on another device or browser:
-        // this page becomes them, with their conversation.
-        if (frame.token) {
-          visit.set("token", frame.token);
+        // Verified: their token from now on, on every device. Already chatting on another device
+        // or browser (`switched`): this page becomes them, with their conversation.
+        visit.set("token", frame.token);
+        visit.set("identified", frame.external_id || state.identifying || "");
+        if (frame.switched) {
           visit.set("seen", "0");
           state.messages.clear();
           state.outbox.clear();
@@ -526,6 +527,9 @@
     identify: (user) => {
       if (!user || typeof user !== "object") return;
       const { id, hash, name, email } = user;
+      // Once per person on this browser: the server already knows the token is theirs.
+      if (visit.get("identified") === String(id)) return;
+      state.identifying = String(id);
       sendSoon({ type: "identify", id: String(id), hash, name, email });
     },
     setAttributes: (attributes) => sendSoon({ type: "attributes", attributes }),

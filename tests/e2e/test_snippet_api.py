@@ -74,3 +74,30 @@ def test_in_consent_mode_opening_the_chat_is_consent(web_server, peter, panel_fo
     shop.locator("[data-testid=wp-input]").fill("Hello")
     shop.locator("[data-testid=wp-input]").press("Enter")
     expect(panel.locator("[data-testid=pool-item]")).to_have_count(1)
+
+
+def test_the_page_says_who_the_customer_is_and_what_they_did(web_server, peter, panel_for, open_page):
+    panel = panel_for(peter)
+    shop = open_page(f"http://{web_server}/demo/account/")
+    expect(log_of(shop).first).to_have_text("ready: someone is online")
+    shop.locator("#api-identify").click()
+    shop.locator("#api-attributes").click()
+    shop.locator("#api-track").click()
+    shop.locator("#api-open").click()
+    shop.locator("[data-testid=wp-input]").fill("Hi, it's Ada")
+    shop.locator("[data-testid=wp-input]").press("Enter")
+    panel.locator("[data-testid=pool-item]").locator("[data-testid=accept]").click()
+
+    info = panel.locator("[data-testid=room-panel] [data-testid=visitor-info]")
+    expect(info).to_contain_text("Verified")
+    expect(info).to_contain_text("c-1001")
+    expect(info).to_contain_text("Summit Club")
+    expect(info).to_contain_text("viewed orders")
+    expect(info).to_contain_text("viewed_account")  # tracked through the stub, before the snippet loaded
+
+    # The same customer on another browser (a phone, say): the conversation follows them.
+    other = open_page(f"http://{web_server}/demo/account/")
+    expect(log_of(other).first).to_have_text("ready: someone is online")
+    other.locator("#api-identify").click()
+    other.locator("#api-open").click()
+    expect(other.locator("[data-testid=wp-message][data-sender=visitor]")).to_contain_text("Hi, it's Ada")
