@@ -81,6 +81,10 @@ COMMANDS: dict[str, Ran] = {
     "make test-fast": Ran("ci", "Makefile", "test-fast: $(DEV)"),
     "make js-test": Ran("ci", "Makefile", "$(NODE) --test $(JS_TESTS)"),  # make test runs the same
     "make lock": Ran("ci", "Makefile", "lock: $(DEV)"),
+    # The languages (README.md): the build compiles the catalogs (`make run` and `make test`
+    # depend on it); extracting the strings again is a maintainer's, with GNU gettext.
+    "make compile-messages": Ran("ci", "Makefile", "compile-messages: $(MO_FILES)"),
+    "make messages": Ran("ci", "Makefile", "messages: $(RUNTIME)"),
     # nginx (docs/deployment.md).
     "sudo nginx -t": Ran("test", "tests/test_docs.py", "test_nginx_accepts_the_configuration"),
     "sudo install -m 644 deploy/nginx.conf /etc/nginx/conf.d/whitepanel.conf": DEPLOY_CHECK,
