@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from infra.errors import NotAllowed, NotFound
 from operators import reply_admin  # noqa: F401 - registers the sites' canned replies' admin
@@ -33,13 +35,15 @@ def transcript_table(room: Room) -> str:
     the system lines (who was there when) as muted lines of their own. Every text escaped."""
     lines = room_transcript(room=room)
     if not lines:
-        return "No messages yet."
+        return gettext("No messages yet.")
     rows = []
     for line in lines:
         earlier = line.room_id != room.pk
         kind = "system" if line.sender == Message.Sender.SYSTEM else line.sender
         link = reverse("admin:chat_room_change", args=[line.room_id])
-        where = format_html('<a href="{}">room {}</a>', link, line.room_id) if earlier else ""
+        where = (
+            format_html('<a href="{}">{}</a>', link, gettext("room %(id)s") % {"id": line.room_id}) if earlier else ""
+        )
         who = "" if kind == "system" else line.name
         at = date_format(timezone.localtime(line.at), "Y-m-d H:i:s")
         rows.append(
@@ -60,8 +64,12 @@ def transcript_table(room: Room) -> str:
         rows,
     )
     return format_html(
-        '<table class="wp-transcript"><thead><tr><th>at</th><th>room</th><th>who</th><th>message</th></tr>'
+        '<table class="wp-transcript"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>'
         "</thead><tbody>{}</tbody></table>",
+        gettext("at"),
+        gettext("room"),
+        gettext("who"),
+        gettext("message"),
         body,
     )
 
@@ -73,10 +81,10 @@ def file_link(message: Message) -> str:
     if attachment is None:
         return ""
     return format_html(
-        ' <a class="wp-file" href="{}" target="_blank" rel="noopener noreferrer">{}</a> ({} bytes)',
+        ' <a class="wp-file" href="{}" target="_blank" rel="noopener noreferrer">{}</a> ({})',
         file_url(attachment),
         attachment.name,
-        attachment.size,
+        gettext("%(size)s bytes") % {"size": attachment.size},
     )
 
 
@@ -85,7 +93,7 @@ class WhenSetFilter(admin.SimpleListFilter):
     (value, label) when not)."""
 
     field = ""
-    options: tuple[tuple[str, str], tuple[str, str]] = (("yes", "Yes"), ("no", "No"))
+    options: tuple[tuple[str, str], tuple[str, str]] = (("yes", _("Yes")), ("no", _("No")))
 
     def lookups(self, request, model_admin):
         return list(self.options)
@@ -100,7 +108,7 @@ class WhenSetFilter(admin.SimpleListFilter):
 class OfflineFilter(WhenSetFilter):
     """Offline requests (R16): asked while nobody could answer."""
 
-    title = "offline request"
+    title = _("offline request")
     parameter_name = "offline"
     field = "offline_at"
 
@@ -139,7 +147,7 @@ class RoomAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["site", "visitor", "operator__user"]
     date_hierarchy = "created_at"
     search_fields = ["messages__body", "visitor__given_name", "visitor__email"]
-    search_help_text = "Search the rooms' messages, and the names and emails their visitors left."
+    search_help_text = _("Search the rooms' messages, and the names and emails their visitors left.")
     ordering = ["-created_at"]
     fields = readonly_fields = [
         "site",
@@ -168,40 +176,40 @@ class RoomAdmin(ReadOnlyRecordAdmin):
     class Media:
         css = {"all": ["chat/admin-transcript.css"]}
 
-    @admin.display(description="transcript")
+    @admin.display(description=_("transcript"))
     def transcript(self, room: Room) -> str:
         return transcript_table(room)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(message_count=Count("messages"))
 
-    @admin.display(description="messages", ordering="message_count")
+    @admin.display(description=_("messages"), ordering="message_count")
     def message_count(self, room: Room) -> int:
         return room.message_count
 
-    @admin.display(description="offline", boolean=True, ordering="offline_at")
+    @admin.display(description=_("offline"), boolean=True, ordering="offline_at")
     def offline(self, room: Room) -> bool:
         return room.offline_at is not None
 
-    @admin.display(description="name and email left")
+    @admin.display(description=_("name and email left"))
     def contact(self, room: Room) -> str:
         return " · ".join(filter(None, [room.visitor.given_name, room.visitor.email]))
 
-    @admin.action(description="Export transcripts as CSV", permissions=["view"])
+    @admin.action(description=_("Export transcripts as CSV"), permissions=["view"])
     def export_transcripts(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
         response = StreamingHttpResponse(transcripts_csv(queryset), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="transcripts-{stamp}.csv"'
         return response
 
-    @admin.action(description="End selected rooms now", permissions=["change"])
+    @admin.action(description=_("End selected rooms now"), permissions=["change"])
     def end_rooms(self, request: HttpRequest, queryset) -> None:
         ended = rooms_end(room_ids=queryset.values_list("pk", flat=True), now=timezone.now())
         skipped = queryset.count() - len(ended)
         self.message_user(
             request,
-            f"Ended {len(ended)} room(s): their visitors are free to ask again."
-            + (f" {skipped} had ended already." if skipped else ""),
+            gettext("Ended %(count)s room(s): their visitors are free to ask again.") % {"count": len(ended)}
+            + (" " + gettext("%(count)s had ended already.") % {"count": skipped} if skipped else ""),
             messages.SUCCESS,
         )
 
@@ -220,7 +228,7 @@ class MessageAdmin(SiteScopedAdmin):
     def site_ids_of(self, obj: Message) -> set[int]:
         return {obj.room.site_id}
 
-    @admin.display(description="file")
+    @admin.display(description=_("file"))
     def file(self, message: Message) -> str:
         return file_link(message) or "—"
 
@@ -242,11 +250,11 @@ class MessageAdmin(SiteScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="site", ordering="room__site")
+    @admin.display(description=_("site"), ordering="room__site")
     def site(self, message: Message):
         return message.room.site
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def text(self, message: Message) -> str:
         return Truncator(message.body).chars(80)
 
@@ -297,11 +305,13 @@ class VisitorPrivacyAdmin(VisitorAdmin):
                 privacy.visitor_erase(user=request.user, visitor_id=visitor_id)
             except (NotFound, NotAllowed) as error:
                 raise PermissionDenied(str(error)) from None
-            self.message_user(request, f"{visitor.name} and everything stored about them were erased.")
+            self.message_user(
+                request, gettext("%(name)s and everything stored about them were erased.") % {"name": visitor.name}
+            )
             return HttpResponseRedirect(reverse("admin:visitors_visitor_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Erase {visitor.name}?",
+            "title": gettext("Erase %(name)s?") % {"name": visitor.name},
             "opts": self.model._meta,
             "visitor": visitor,
             "rooms": visitor.rooms.count(),
@@ -327,10 +337,10 @@ class ErasureAdmin(SiteScopedAdmin):
 class BanStateFilter(WhenSetFilter):
     """Bans in force, or lifted."""
 
-    title = "state"
+    title = _("state")
     parameter_name = "state"
     field = "lifted_at"
-    options = (("lifted", "Lifted"), ("active", "In force"))
+    options = (("lifted", _("Lifted")), ("active", _("In force")))
 
 
 @admin.register(Ban)
@@ -362,17 +372,19 @@ class BanAdmin(ReadOnlyRecordAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="in force", boolean=True, ordering="lifted_at")
+    @admin.display(description=_("in force"), boolean=True, ordering="lifted_at")
     def active(self, ban: Ban) -> bool:
         return ban.lifted_at is None
 
-    @admin.display(description="reason")
+    @admin.display(description=_("reason"))
     def reason_text(self, ban: Ban) -> str:
         return Truncator(ban.reason).chars(80)
 
-    @admin.action(description="Lift selected bans", permissions=["change"])
+    @admin.action(description=_("Lift selected bans"), permissions=["change"])
     def lift_bans(self, request: HttpRequest, queryset) -> None:
         lifted = bans_lift(user=request.user, ban_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(
-            request, f"Lifted {len(lifted)} ban(s): those visitors and addresses may chat again.", messages.SUCCESS
+            request,
+            gettext("Lifted %(count)s ban(s): those visitors and addresses may chat again.") % {"count": len(lifted)},
+            messages.SUCCESS,
         )

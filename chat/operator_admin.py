@@ -11,6 +11,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import Prefetch
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from operators.invitations import InvitationRefused, operator_invite
 from operators.models import Operator
@@ -21,11 +23,11 @@ from .shifts import operator_deactivate, operator_delete, operator_save, user_de
 
 User = get_user_model()
 
-DEACTIVATE_HELP = (
+DEACTIVATE_HELP = _(
     "Untick to deactivate: they can no longer log in, their open panels close at once "
     "and their chats are released (visitors go back to the pool)."
 )
-LOCKED_EMAIL_HELP = (
+LOCKED_EMAIL_HELP = _(
     "Theirs to keep: they have set their password, and links to set a new one go to this address. "
     "A superuser can change it."
 )
@@ -37,20 +39,20 @@ class OperatorForm(forms.ModelForm):
     username = forms.CharField(
         max_length=150,
         validators=[UnicodeUsernameValidator()],
-        help_text="What they log in with: letters, digits and @/./+/-/_ only.",
+        help_text=_("What they log in with: letters, digits and @/./+/-/_ only."),
     )
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
     email = forms.EmailField(required=False)
-    is_active = forms.BooleanField(required=False, initial=True, label="Active", help_text=DEACTIVATE_HELP)
+    is_active = forms.BooleanField(required=False, initial=True, label=_("Active"), help_text=DEACTIVATE_HELP)
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -59,7 +61,7 @@ class OperatorForm(forms.ModelForm):
     class Meta:
         model = Operator
         fields = ["sites", "language"]
-        help_texts = {"sites": "The sites whose visitors and chats this operator sees."}
+        help_texts = {"sites": _("The sites whose visitors and chats this operator sees.")}
 
     # Set by OperatorAdmin.get_form: an owner changes no address that the account's password
     # resets go to once its holder has set a password (else they could send one to themselves).
@@ -71,7 +73,7 @@ class OperatorForm(forms.ModelForm):
         if user is not None:
             for name in ("username", "first_name", "last_name", "email", "is_active"):
                 self.initial[name] = getattr(user, name)
-            self.fields["password1"].help_text = "Leave empty to keep the current password."
+            self.fields["password1"].help_text = gettext("Leave empty to keep the current password.")
             if self.email_locked:
                 self.fields["email"].disabled = True
                 self.fields["email"].help_text = LOCKED_EMAIL_HELP
@@ -79,7 +81,7 @@ class OperatorForm(forms.ModelForm):
             # Nobody sets a new operator's password: they are mailed a link to set their own.
             del self.fields["password1"], self.fields["password2"]
             self.fields["email"].required = True
-            self.fields["email"].help_text = "An invitation with a link to set their password goes here."
+            self.fields["email"].help_text = gettext("An invitation with a link to set their password goes here.")
 
     @property
     def user(self):
@@ -91,7 +93,7 @@ class OperatorForm(forms.ModelForm):
         if self.user is not None:
             taken = taken.exclude(pk=self.user.pk)
         if taken.exists():
-            raise forms.ValidationError("A user with that username already exists.")
+            raise forms.ValidationError(gettext("A user with that username already exists."))
         return username
 
     def clean(self):
@@ -99,7 +101,7 @@ class OperatorForm(forms.ModelForm):
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 or password2:
             if password1 != password2:
-                self.add_error("password2", "The two passwords differ.")
+                self.add_error("password2", gettext("The two passwords differ."))
             else:
                 try:
                     password_validation.validate_password(password1, self.user)
@@ -120,10 +122,10 @@ class OperatorAdmin(SiteScopedAdmin):
     owner_may_add = owner_may_change = True
     fieldsets = [
         (None, {"fields": ["username", "first_name", "last_name", "email", "is_active"]}),
-        ("Password", {"fields": ["password1", "password2"]}),
-        ("Sites", {"fields": ["sites"]}),
+        (_("Password"), {"fields": ["password1", "password2"]}),
+        (_("Sites"), {"fields": ["sites"]}),
         # The panel's and admin's language for them (issue 24); blank: their browser's.
-        ("Language", {"fields": ["language"]}),
+        (_("Language"), {"fields": ["language"]}),
     ]
     list_display = ["name", "username", "active", "online", "site_list", "last_login"]
     list_filter = ["online", "user__is_active", ("sites", OwnedSiteFilter)]
@@ -157,7 +159,7 @@ class OperatorAdmin(SiteScopedAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or not request.user.is_superuser:
             # A new operator sets their own password from an invitation; owners never set one.
-            fieldsets = [(name, options) for name, options in fieldsets if name != "Password"]
+            fieldsets = [(name, options) for name, options in fieldsets if "password1" not in options["fields"]]
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -195,33 +197,41 @@ class OperatorAdmin(SiteScopedAdmin):
             try:
                 sent.append(operator_invite(operator=operator, origin=origin, invited_by=request.user))
             except InvitationRefused as error:
-                refused.append(f"No link sent to {operator.user.get_username()}: {error}.")
+                refused.append(
+                    gettext("No link sent to %(user)s: %(error)s.")
+                    % {"user": operator.user.get_username(), "error": error}
+                )
             except OSError as error:  # the mail server's (smtplib's errors are OSErrors)
-                refused.append(f"The mail to {operator.user.email} failed ({error}): send it again with the action.")
+                refused.append(
+                    gettext("The mail to %(email)s failed (%(error)s): send it again with the action.")
+                    % {"email": operator.user.email, "error": error}
+                )
         if sent:
             self.message_user(
-                request, f"A link to set their password was mailed to {', '.join(sent)}.", messages.SUCCESS
+                request,
+                gettext("A link to set their password was mailed to %(addresses)s.") % {"addresses": ", ".join(sent)},
+                messages.SUCCESS,
             )
         for text in refused:
             self.message_user(request, text, messages.WARNING)
 
-    @admin.display(description="username", ordering="user__username")
+    @admin.display(description=_("username"), ordering="user__username")
     def username(self, operator: Operator) -> str:
         return operator.user.username
 
-    @admin.display(description="active", boolean=True, ordering="user__is_active")
+    @admin.display(description=_("active"), boolean=True, ordering="user__is_active")
     def active(self, operator: Operator) -> bool:
         return operator.user.is_active
 
-    @admin.display(description="sites")
+    @admin.display(description=_("sites"))
     def site_list(self, operator: Operator) -> str:
         return ", ".join(site.name for site in operator.sites.all()) or "—"
 
-    @admin.display(description="last login", ordering="user__last_login")
+    @admin.display(description=_("last login"), ordering="user__last_login")
     def last_login(self, operator: Operator):
         return operator.user.last_login
 
-    @admin.action(description="Send a new invitation (a link to set their password)", permissions=["change"])
+    @admin.action(description=_("Send a new invitation (a link to set their password)"), permissions=["change"])
     def invite(self, request: HttpRequest, queryset) -> None:
         # The same rule as changing them: never a superuser's or another staff account's link,
         # nor one of an operator who also serves a site the owner does not own.
@@ -230,24 +240,27 @@ class OperatorAdmin(SiteScopedAdmin):
         if len(allowed) < len(queryset):
             self.message_user(
                 request,
-                f"{len(queryset) - len(allowed)} operator(s) you may not manage: no link sent.",
+                gettext("%(count)s operator(s) you may not manage: no link sent.")
+                % {"count": len(queryset) - len(allowed)},
                 messages.WARNING,
             )
 
-    @admin.action(description="Deactivate selected operators", permissions=["change"])
+    @admin.action(description=_("Deactivate selected operators"), permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset) -> None:
         allowed = [operator for operator in queryset if self.has_change_permission(request, operator)]
         for operator in allowed:
             operator_deactivate(operator=operator)
         self.message_user(
             request,
-            f"Deactivated {len(allowed)} operator(s): their panels were closed and their chats released.",
+            gettext("Deactivated %(count)s operator(s): their panels were closed and their chats released.")
+            % {"count": len(allowed)},
             messages.SUCCESS,
         )
         if len(allowed) < len(queryset):
             self.message_user(
                 request,
-                f"{len(queryset) - len(allowed)} operator(s) also serve sites you do not own: left as they were.",
+                gettext("%(count)s operator(s) also serve sites you do not own: left as they were.")
+                % {"count": len(queryset) - len(allowed)},
                 messages.WARNING,
             )
 

@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from infra.errors import Invalid
 from visitors.admin import OwnedSiteFilter, SiteScopedAdmin
@@ -20,7 +22,7 @@ class WebhookForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
         choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple, required=False
     )
-    new_secret = forms.BooleanField(required=False, help_text="Make a new secret (the old one stops working).")
+    new_secret = forms.BooleanField(required=False, help_text=_("Make a new secret (the old one stops working)."))
 
     class Meta:
         model = Webhook
@@ -77,20 +79,24 @@ class WebhookAdmin(SiteScopedAdmin):
         for webhook in queryset:
             services.webhook_delete(webhook=webhook)
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def event_list(self, webhook: Webhook) -> str:
         return ", ".join(webhook.events) or "—"
 
-    @admin.display(description="delivery log")
+    @admin.display(description=_("delivery log"))
     def log(self, webhook: Webhook) -> str:
         link = reverse("admin:integrations_delivery_changelist") + f"?webhook__id__exact={webhook.pk}"
-        return format_html('<a href="{}">deliveries</a>', link)
+        return format_html('<a href="{}">{}</a>', link, gettext("deliveries"))
 
-    @admin.action(description="Send test (a ping, at once)")
+    @admin.action(description=_("Send test (a ping, at once)"))
     def send_test(self, request, queryset):
         for webhook in queryset:
             services.delivery_ping(webhook=webhook)
-        self.message_user(request, f"A ping is on its way to {queryset.count()} webhook(s): see their delivery log.")
+        self.message_user(
+            request,
+            gettext("A ping is on its way to %(count)s webhook(s): see their delivery log.")
+            % {"count": queryset.count()},
+        )
 
 
 @admin.register(Delivery)

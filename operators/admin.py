@@ -4,6 +4,7 @@ device for its code, and a session that did not give it, or a staff user who mus
 is chat's (chat/operator_admin.py)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .forms import AdminLoginForm
 from .two_factor import State, request_state
@@ -12,8 +13,8 @@ from .two_factor import State, request_state
 class AdminSite(admin.AdminSite):
     # The product's name, not Django's (templates/admin/base_site.html adds its colours and icon).
     site_header = "White Panel"
-    site_title = "White Panel admin"
-    index_title = "Your sites, operators and conversations"
+    site_title = _("White Panel admin")
+    index_title = _("Your sites, operators and conversations")
     login_form = AdminLoginForm
     login_template = "admin/two_factor_login.html"
 

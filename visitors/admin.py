@@ -10,7 +10,10 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils.functional import lazy
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import PageView, Site, Visitor
 from .owners import site_ids_owned_by
@@ -110,18 +113,20 @@ class SiteForm(forms.ModelForm):
             "closed_days": forms.Textarea(attrs={"rows": 2, "cols": 60, "spellcheck": "false"}),
         }
         help_texts = {
-            "key": "The snippet's data-site. Changing it breaks every page that embeds the old key.",
-            "greeting": "The chat window's title while the visitor has no chat.",
-            "color": "The chat button's and window's colour.",
-            "owners": "Staff users who manage this site, its operators and transcripts.",
+            "key": _("The snippet's data-site. Changing it breaks every page that embeds the old key."),
+            "greeting": _("The chat window's title while the visitor has no chat."),
+            "color": _("The chat button's and window's colour."),
+            "owners": _("Staff users who manage this site, its operators and transcripts."),
         }
 
     # Issue 25: the identity secret is made by the service, never typed in.
     new_identity_secret = forms.BooleanField(
         required=False,
-        label="Make a new identity secret",
-        help_text="The key your server signs its users' ids with for the snippet's identify() "
-        "(docs/api.md); the old one verifies nobody from now on.",
+        label=_("Make a new identity secret"),
+        help_text=_(
+            "The key your server signs its users' ids with for the snippet's identify() "
+            "(docs/api.md); the old one verifies nobody from now on."
+        ),
     )
 
     # An emptied box: no hours (always open), no closed days.
@@ -142,13 +147,13 @@ class SiteAdmin(SiteScopedAdmin):
     filter_horizontal = ["owners"]
     # The Look fieldset has the widget's preview beside it (templates/admin/visitors/site/change_form.html).
     fieldsets = [
-        ("Site", {"fields": ["key", "name", "allowed_origins"]}),
-        ("Look", {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
-        ("Chat", {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
-        ("Hours", {"fields": ["timezone", "hours", "closed_days"]}),
-        ("Verified visitors", {"fields": ["identity_secret", "new_identity_secret"]}),
-        ("Privacy", {"fields": ["keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days"]}),
-        ("Owners", {"fields": ["owners"]}),
+        (_("Site"), {"fields": ["key", "name", "allowed_origins"]}),
+        (_("Look"), {"fields": ["greeting", "color", "language", "texts", "launcher_offset"]}),
+        (_("Chat"), {"fields": ["routing", "max_chats_per_operator", "prechat", "transcripts"]}),
+        (_("Hours"), {"fields": ["timezone", "hours", "closed_days"]}),
+        (_("Verified visitors"), {"fields": ["identity_secret", "new_identity_secret"]}),
+        (_("Privacy"), {"fields": ["keep_page_views_days", "keep_conversations_days", "keep_idle_visitors_days"]}),
+        (_("Owners"), {"fields": ["owners"]}),
     ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -160,6 +165,13 @@ class SiteAdmin(SiteScopedAdmin):
             "texts": table(),
             "right_to_left": sorted(RIGHT_TO_LEFT),
             "saved": {**saved, "offset": site.launcher_offset},
+            # The preview's own line under it (static/admin/site_preview.js fills in the places).
+            "words": {
+                "fixed": gettext("In %(language)s, as every visitor sees it."),
+                "browser": gettext(
+                    "In your browser's language (%(code)s); each visitor sees theirs, if the snippet speaks it."
+                ),
+            },
         }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -183,23 +195,26 @@ class SiteAdmin(SiteScopedAdmin):
         site_save(site=obj)
         if form.cleaned_data.get("new_identity_secret"):
             obj.identity_secret = site_rotate_identity_secret(site_id=obj.pk)
-            messages.info(request, "The site has a new identity secret: give it to your server.")
+            messages.info(request, gettext("The site has a new identity secret: give it to your server."))
         contrast = best_contrast(obj.color)
         if contrast < MIN_CONTRAST:
             # Issue 24: the snippet picks dark or white text, whichever reads better; on some
             # mid-tones neither reaches WCAG AA.
             messages.warning(
                 request,
-                f"The colour {obj.color} cannot carry readable text: the best the chat button's text reaches "
-                f"on it is {contrast:.1f}:1, under the {MIN_CONTRAST}:1 visitors with weaker eyesight need. "
-                "A darker or a lighter colour fixes it.",
+                gettext(
+                    "The colour %(color)s cannot carry readable text: the best the chat button's text reaches "
+                    "on it is %(contrast)s:1, under the %(minimum)s:1 visitors with weaker eyesight need. "
+                    "A darker or a lighter colour fixes it."
+                )
+                % {"color": obj.color, "contrast": f"{contrast:.1f}", "minimum": MIN_CONTRAST},
             )
 
-    @admin.display(description="allowed origins")
+    @admin.display(description=_("allowed origins"))
     def origins_list(self, site: Site) -> str:
         return ", ".join(sorted(site.origins)) or "—"
 
-    @admin.display(description="colour")
+    @admin.display(description=_("colour"))
     def swatch(self, site: Site) -> str:
         return format_html(
             '<span style="display:inline-block;width:1em;height:1em;border-radius:3px;'
@@ -208,7 +223,7 @@ class SiteAdmin(SiteScopedAdmin):
             site.color,
         )
 
-    @admin.display(description="operators", ordering="operator_count")
+    @admin.display(description=_("operators"), ordering="operator_count")
     def operator_count(self, site: Site) -> int:
         return site.operator_count
 
@@ -248,7 +263,10 @@ class PageViewInline(ReadOnlyInline):
     formset = LatestPageViews
     ordering = ["-at", "-id"]
     fields = readonly_fields = ["at", "url", "title", "referrer"]
-    verbose_name_plural = f"page trail (latest {PAGE_TRAIL_LIMIT}, newest first)"
+    # Lazy: translated when shown, in the page's language.
+    verbose_name_plural = lazy(
+        lambda: gettext("page trail (latest %(count)s, newest first)") % {"count": PAGE_TRAIL_LIMIT}, str
+    )()
 
 
 @admin.register(Visitor)

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_RANGES_A_DAY = 10
@@ -28,14 +29,14 @@ MAX_CLOSED_DAYS = 400
 # Far enough to pass a year of closed days.
 _LOOK_AHEAD_DAYS = MAX_CLOSED_DAYS + 8
 
-HOURS_HELP = (
+HOURS_HELP = _(
     'Opening hours in the site\'s time zone, e.g. {"mon": [["09:00", "12:30"], ["13:30", "18:00"]], '
     '"sat": [["10:00", "14:00"]]}: weekdays mon…sun, each a list of [open, close] times; a day left out '
     'is closed. A night across midnight is two ranges: "fri": [["22:00", "24:00"]], "sat": [["00:00", '
     '"02:00"]]. Empty ({}): always open. Outside the hours the chat offers to leave a message and email, '
     "and operators are not alerted."
 )
-CLOSED_DAYS_HELP = 'Dates closed all day, e.g. ["2026-12-25", "2027-01-01"]. Empty: none.'
+CLOSED_DAYS_HELP = _('Dates closed all day, e.g. ["2026-12-25", "2027-01-01"]. Empty: none.')
 
 
 def _minutes(value, *, where: str, close: bool) -> int:

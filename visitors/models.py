@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .hours import CLOSED_DAYS_HELP, HOURS_HELP, validate_closed_days, validate_hours, validate_timezone
 from .origins import validate_origins
@@ -21,8 +22,10 @@ class Site(models.Model):
     allowed_origins = models.TextField(
         blank=True,
         validators=[validate_origins],
-        help_text="One origin a line, scheme://host[:port], e.g. https://shop.example.com: "
-        "the pages allowed to embed the snippet.",
+        help_text=_(
+            "One origin a line, scheme://host[:port], e.g. https://shop.example.com: "
+            "the pages allowed to embed the snippet."
+        ),
     )
     # What the chat window says before anyone has written, and its colour.
     greeting = models.CharField(max_length=200, default="Questions? Write to us.")
@@ -34,7 +37,7 @@ class Site(models.Model):
     # Issue 23: how many chats an operator may have open on this site at once (0: no limit), and
     # whether a new request waits in the pool (the seed's way) or goes to an available operator.
     max_chats_per_operator = models.PositiveSmallIntegerField(
-        default=0, help_text="The most chats an operator may have open on this site at once; 0: no limit."
+        default=0, help_text=_("The most chats an operator may have open on this site at once; 0: no limit.")
     )
 
     class Routing(models.TextChoices):
@@ -52,7 +55,7 @@ class Site(models.Model):
     prechat = models.CharField(max_length=10, choices=Prechat.choices, default=Prechat.OFF)
     # Issue 23: whether a visitor may ask for their conversation by email (the `transcript` frame).
     transcripts = models.BooleanField(
-        default=True, help_text="Visitors may ask for their conversation by email when a chat ends."
+        default=True, help_text=_("Visitors may ask for their conversation by email when a chat ends.")
     )
     # Issue 24: the snippet's language (empty: each visitor's browser's), the site's own words
     # in place of any of the snippet's, and how far above the page's bottom its button sits.
@@ -67,26 +70,28 @@ class Site(models.Model):
             ("es", "Español"),
             ("ar", "العربية"),
         ],
-        help_text="The chat window's language; by default each visitor's browser's, among those the snippet speaks.",
+        help_text=_("The chat window's language; by default each visitor's browser's, among those the snippet speaks."),
     )
     texts = models.JSONField(
         default=dict,
         blank=True,
         validators=[validate_texts],
-        help_text='The site\'s own words in place of the snippet\'s, per language, e.g. {"en": {"waiting": '
-        '"One moment, a person is coming"}}. The words are listed in docs/embedding.md.',
+        help_text=_(
+            'The site\'s own words in place of the snippet\'s, per language, e.g. {"en": {"waiting": '
+            '"One moment, a person is coming"}}. The words are listed in docs/embedding.md.'
+        ),
     )
     launcher_offset = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(400)],
-        help_text="Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400).",
+        help_text=_("Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400)."),
     )
     # Issue 25: business hours (visitors/hours.py). Outside them the site counts as offline (R16).
     timezone = models.CharField(
         max_length=64,
         default="UTC",
         validators=[validate_timezone],
-        help_text='The time zone of the hours below, an IANA name like "Europe/Paris".',
+        help_text=_('The time zone of the hours below, an IANA name like "Europe/Paris".'),
     )
     hours = models.JSONField(default=dict, blank=True, validators=[validate_hours], help_text=HOURS_HELP)
     closed_days = models.JSONField(
@@ -100,18 +105,19 @@ class Site(models.Model):
     keep_page_views_days = models.PositiveIntegerField(
         default=90,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
-        help_text="Days a visitor's page views are kept; 0: for ever.",
+        help_text=_("Days a visitor's page views are kept; 0: for ever."),
     )
     keep_conversations_days = models.PositiveIntegerField(
         default=0,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
-        help_text="Days an ended conversation (its messages, files, rating) is kept after it ended; 0: for ever.",
+        help_text=_("Days an ended conversation (its messages, files, rating) is kept after it ended; 0: for ever."),
     )
     keep_idle_visitors_days = models.PositiveIntegerField(
         default=30,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
-        help_text="Days a visitor with no conversation and no page view left is kept after they were last seen; "
-        "0: for ever.",
+        help_text=_(
+            "Days a visitor with no conversation and no page view left is kept after they were last seen; 0: for ever."
+        ),
     )
     # Site owners: staff users who manage this site in admin and the API.
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)

@@ -3,6 +3,7 @@ language says every word of the templates and of the panel's scripts, with the s
 fill in; the page speaks the operator's choice, else their browser's language; Arabic reads
 right to left."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from operators.models import Operator
+from tests.owners import admin_client, make_staff
 from visitors.widget_texts import languages as widget_languages
 
 ROOT = Path(settings.BASE_DIR)
@@ -137,6 +140,41 @@ def test_every_word_of_the_templates_is_in_the_catalogs():
         assert used <= known, f"{language}: not in django.po, run `make messages`: {sorted(used - known)}"
 
 
+PYTHON_APPS = ["operators", "visitors", "chat", "integrations", "whitepanel"]
+GETTEXT = {"_", "gettext", "gettext_lazy"}
+NGETTEXT = {"ngettext", "ngettext_lazy"}
+
+
+def python_words() -> tuple[set[str], set[tuple[str, str]]]:
+    """The literal words of the apps' Python given to _(), gettext(), gettext_lazy() (and the two
+    of ngettext()): read from the syntax tree, so strings split over lines count as one."""
+    used, plural = set(), set()
+    for app in PYTHON_APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if {"tests", "migrations"} & set(path.parts):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args):
+                    continue
+                texts = [arg.value for arg in node.args[:2] if isinstance(arg, ast.Constant)]
+                if node.func.id in GETTEXT and texts and isinstance(texts[0], str):
+                    used.add(texts[0])
+                elif node.func.id in NGETTEXT and len(texts) == 2:
+                    plural.add((texts[0], texts[1]))
+    return used, plural
+
+
+def test_every_word_of_the_python_is_in_the_catalogs():
+    used, plural = python_words()
+    assert {"White Panel admin", "Verified visitors", "Export transcripts as CSV"} <= used
+    for language in SHIPPED:
+        _, entries = catalog(language, "django")
+        known = {e["msgid"] for e in entries if e["msgid_plural"] is None}
+        known_plural = {(e["msgid"], e["msgid_plural"]) for e in entries if e["msgid_plural"] is not None}
+        assert used <= known, f"{language}: not in django.po, run `make messages`: {sorted(used - known)}"
+        assert plural <= known_plural, f"{language}: not in django.po: {sorted(plural - known_plural)}"
+
+
 # ------------------------------------------------------------------ which language a page speaks
 
 
@@ -216,3 +254,32 @@ def test_only_a_shipped_language_is_saved(peter):
     assert response["Location"] == "/panel/"
     peter.refresh_from_db()
     assert peter.language == "es"
+
+
+def test_admins_own_words_speak_the_owners_language(site):
+    """Admin's own screens, not only Django's: the site page's groups, help texts and preview, the
+    admin's titles, in the owner's language: their operator's choice, else their browser's."""
+    owner = make_staff("owner", site)
+    client = admin_client(owner)
+    url = f"/admin/visitors/site/{site.pk}/change/"
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    assert '<html lang="de"' in german
+    headings = re.findall(r'class="fieldset-heading">([^<]+)</h2>', german)
+    groups = ["Website", "Aussehen", "Chat", "Öffnungszeiten", "Verifizierte Besucher", "Datenschutz", "Eigentümer"]
+    assert headings == groups
+    assert "Die Farbe von Chat-Button und -Fenster." in german  # a form's help text
+    assert "Tage, die die Seitenaufrufe eines Besuchers aufbewahrt werden; 0: für immer." in german  # a model's
+    assert '<h2 id="wp-preview-heading">Vorschau</h2>' in german  # the preview beside "Aussehen"
+    assert "In der Sprache Ihres Browsers (%(code)s)" in german  # its line, for the script
+    assert "| White Panel Verwaltung</title>" in german
+    index = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "<h1>Ihre Websites, Bedienpersonen und Unterhaltungen</h1>" in index
+
+    # An owner who is also an operator and chose German gets it whatever the browser says.
+    Operator.objects.create(user=owner, language="de")
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "Verifizierte Besucher</h2>" in page
+    assert "Die Farbe von Chat-Button und -Fenster." in page
+    english = admin_client(make_staff("other", site)).get(url, HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert re.findall(r'class="fieldset-heading">([^<]+)</h2>', english)[:2] == ["Site", "Look"]
+    assert "The chat button's and window's colour." in english

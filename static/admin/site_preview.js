@@ -9,7 +9,7 @@
     const dataNode = document.getElementById("widget-preview-data");
     const widget = document.querySelector("[data-testid=preview-widget]");
     if (!dataNode || !widget) return;
-    const { texts: TABLE, right_to_left: RIGHT_TO_LEFT, saved } = JSON.parse(dataNode.textContent);
+    const { texts: TABLE, right_to_left: RIGHT_TO_LEFT, saved, words } = JSON.parse(dataNode.textContent);
     const page = document.querySelector("[data-testid=preview-page]");
     const part = (name) => document.querySelector(`[data-testid=preview-${name}]`);
     const field = (name) => document.getElementById(`id_${name}`);
@@ -74,9 +74,10 @@
       part("send").textContent = word("window", "send");
       const select = field("language");
       const name = select && select.selectedOptions[0] ? select.selectedOptions[0].textContent : lang;
+      // The line in the admin page's language (visitors/admin.py), its places filled in here.
       part("language").textContent = fixed
-        ? `In ${name}, as every visitor sees it.`
-        : `In your browser's language (${lang}); each visitor sees theirs, if the snippet speaks it.`;
+        ? words.fixed.replace("%(language)s", name)
+        : words.browser.replace("%(code)s", lang);
     }
 
     const form = widget.closest("form");
