@@ -274,3 +274,29 @@ def test_an_operator_of_another_site_is_refused(paris, owner, olga):
     response = client_for(owner).get(url(paris, operator=olga.pk))
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid"
+
+
+# The page ------------------------------------------------------------------------------
+
+
+def test_the_reports_page_is_for_owners(paris, owner, peter, client):
+    client.force_login(owner)
+    page = client.get("/panel/reports/")
+    assert page.status_code == 200
+    assert b'id="report-site"' in page.content
+    assert paris.name.encode() in page.content
+    assert b"panel/reports.js" in page.content
+
+    client.force_login(peter.user)
+    assert client.get("/panel/reports/").status_code == 403
+    client.logout()
+    assert client.get("/panel/reports/").status_code == 302
+
+
+def test_the_panels_bar_links_to_the_reports_for_an_owner_only(paris, peter, client):
+    client.force_login(peter.user)
+    assert b'data-testid="reports-link"' not in client.get("/panel/").content
+    peter.user.is_staff = True
+    peter.user.save(update_fields=["is_staff"])
+    paris.owners.add(peter.user)
+    assert b'data-testid="reports-link"' in client.get("/panel/").content
