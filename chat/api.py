@@ -3,6 +3,8 @@ the same objects as the sockets (chat/events.py) and, for sending and closing, t
 services with the same rules."""
 
 from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -19,7 +21,7 @@ from visitors.owners import sites_owned_by
 from visitors.selectors import TRAIL_LIMIT, sites_visible_to, visitor_trail, visitor_visible_to, visitors_online
 from visitors.visits import visits
 
-from . import bans, events, files, privacy, selectors, services
+from . import bans, events, files, privacy, reports, selectors, services
 from .models import Ban, Message, Room
 from .selectors import live_rooms_by_visitor
 
@@ -761,3 +763,125 @@ class BanLiftView(generics.GenericAPIView):
         if id > MAX_ID:
             raise NotFound("no such ban")
         return Response(events.ban_payload(bans.ban_lift(user=request.user, ban_id=id)))
+
+
+# Reports (issue 25) ------------------------------------------------------------------
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    def get_fields(self):
+        # `from` is a Python keyword: the fields are named here.
+        return {
+            "from": serializers.DateField(help_text="The first day, YYYY-MM-DD, in the site's time zone."),
+            "to": serializers.DateField(help_text="The day after the last (excluded), YYYY-MM-DD."),
+            "operator": serializers.IntegerField(
+                required=False, min_value=1, max_value=MAX_ID, help_text="Only this operator's conversations."
+            ),
+        }
+
+    def validate(self, attrs):
+        days = (attrs["to"] - attrs["from"]).days
+        if days < 1:
+            raise serializers.ValidationError({"to": "must be after from"})
+        if days > reports.MAX_DAYS:
+            raise serializers.ValidationError({"to": f"a report covers at most {reports.MAX_DAYS} days"})
+        return attrs
+
+
+class ReportNumbersSerializer(serializers.Serializer):
+    conversations = serializers.IntegerField(help_text="Rooms made (requests, and chats operators started).")
+    accepted = serializers.IntegerField(help_text="Of them, accepted by an operator (or given one by routing).")
+    missed = serializers.IntegerField(
+        help_text="Of them, never accepted: ended unanswered, or left as an offline request."
+    )
+    accept_p50 = serializers.FloatField(allow_null=True, help_text="Seconds from the request to its accept: median.")
+    accept_p95 = serializers.FloatField(allow_null=True, help_text="The same, 95th percentile.")
+    first_response_p50 = serializers.FloatField(
+        allow_null=True, help_text="Seconds from the request to the first operator message: median."
+    )
+    first_response_p95 = serializers.FloatField(allow_null=True, help_text="The same, 95th percentile.")
+    length_p50 = serializers.FloatField(
+        allow_null=True, help_text="Seconds from the accept to the end of the conversation: median."
+    )
+    ratings = serializers.IntegerField(help_text="Conversations the visitor rated.")
+    rating_avg = serializers.FloatField(allow_null=True, help_text="Their average, 1-5.")
+
+
+class ReportDaySerializer(ReportNumbersSerializer):
+    date = serializers.DateField()
+
+
+class ReportRatingsSerializer(serializers.Serializer):
+    def get_fields(self):
+        return {str(stars): serializers.IntegerField() for stars in range(1, 6)}
+
+
+class ReportSerializer(serializers.Serializer):
+    def get_fields(self):
+        return {
+            "site": serializers.IntegerField(),
+            "timezone": serializers.CharField(help_text="The site's time zone: where each day begins."),
+            "operator": serializers.IntegerField(allow_null=True),
+            "from": serializers.DateField(),
+            "to": serializers.DateField(),
+            "days": ReportDaySerializer(many=True),
+            "totals": ReportNumbersSerializer(help_text="The whole range (percentiles over all its conversations)."),
+            "ratings": ReportRatingsSerializer(help_text="How many conversations got each number of stars."),
+        }
+
+
+SITE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Site id.")
+
+
+def _report(request, site_id: int) -> dict:
+    """The report asked for: the owners of the site only (its operators are refused)."""
+    site = sites_visible_to(user=request.user).filter(pk=site_id).first() if site_id <= MAX_ID else None
+    if site is None:
+        raise NotFound("no such site")
+    if not sites_owned_by(user=request.user).filter(pk=site.pk).exists():
+        raise NotAllowed("only the site's owners see its reports")
+    params = query(ReportQuerySerializer, request)
+    operator_id = params.get("operator")
+    if operator_id is not None and not site.operators.filter(pk=operator_id).exists():
+        raise Invalid("no such operator of the site")
+    return reports.site_report(site=site, start=params["from"], end=params["to"], operator_id=operator_id)
+
+
+REPORT_DESCRIPTION = (
+    "Each day from `from` up to `to` (excluded), in the site's time zone: the conversations made "
+    "that day, and of them the accepted and the missed, the seconds to accept and to the first "
+    "operator message (median and 95th percentile: over the visitors' requests, not the chats "
+    "operators started), the conversations' median length, and their ratings. At most 366 days."
+)
+
+
+@extend_schema(tags=["reports"], parameters=[SITE_ID, ReportQuerySerializer])
+class SiteReportView(generics.GenericAPIView):
+    serializer_class = ReportSerializer
+
+    @extend_schema(
+        operation_id="reports_retrieve",
+        summary="A site's conversations per day over a date range (its owners only)",
+        description=REPORT_DESCRIPTION,
+        responses={200: ReportSerializer, **error_responses(400, 403, 404)},
+    )
+    def get(self, request, id):
+        return Response(_report(request, id))
+
+
+@extend_schema(tags=["reports"], parameters=[SITE_ID, ReportQuerySerializer])
+class SiteReportCsvView(generics.GenericAPIView):
+    serializer_class = ReportSerializer
+
+    @extend_schema(
+        operation_id="reports_csv",
+        summary="The same report as CSV: a row a day, then the totals (its owners only)",
+        description=REPORT_DESCRIPTION,
+        responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(400, 403, 404)},
+    )
+    def get(self, request, id):
+        report = _report(request, id)
+        response = HttpResponse(reports.report_csv(report), content_type="text/csv; charset=utf-8")
+        name = f"whitepanel-site{report['site']}-{report['from']}-{report['to']}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

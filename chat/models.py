@@ -97,6 +97,9 @@ class Room(models.Model):
             # The site's last accepts, for a waiting visitor's estimated wait (R16): a few rows
             # read backwards here, not every room the site ever had.
             models.Index(fields=["site", "accepted_at"], name="chat_room_site_accepted"),
+            # A site's rooms by the time they were made, for its owners' reports (chat/reports.py):
+            # a month of a busy site, not every room it ever had.
+            models.Index(fields=["site", "created_at"], name="chat_room_site_created"),
             # The transcripts still to mail (issue 23): the sweep finds them here, a handful of
             # rows, not by reading every room that ever ended.
             models.Index(

@@ -3,12 +3,16 @@ upload (`/files/visitor/`, called cross-origin by the snippet) and every file's 
 (`/files/<token>/`). Login and the panel page: operators/views.py."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
@@ -21,8 +25,10 @@ from rest_framework.views import APIView
 from infra.api import error_body
 from infra.errors import Invalid, NotAllowed, NotFound, RateLimited
 from infra.ratelimit import address_subject, rate_limiter
+from operators.i18n import panel_catalog
 from operators.models import Operator
 from visitors.models import Site, Visitor, hash_token
+from visitors.owners import sites_owned_by
 
 from . import events, files, services
 from .api import FileUploadMixin, file_message_fields
@@ -171,3 +177,28 @@ def file_serve(request, token: str, variant: str = "file"):
     # The snippet shows thumbnails on the site's pages, another origin (under COEP too).
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+@login_required
+def reports_page(request):
+    """The owners' reports (issue 25): their sites' conversations per day, drawn by
+    static/panel/reports.js from the API (`/api/sites/{id}/reports/`)."""
+    sites = list(sites_owned_by(user=request.user).order_by("name", "pk"))
+    if not sites:
+        raise PermissionDenied("Only site owners see reports.")
+    operators = Operator.objects.filter(sites__in=sites).select_related("user").order_by("user__username").distinct()
+    today = timezone.localdate()
+    return render(
+        request,
+        "chat/reports.html",
+        {
+            "sites": sites,
+            "operators": [
+                {"id": o.pk, "name": o.name, "sites": " ".join(str(pk) for pk in o.site_ids)} for o in operators
+            ],
+            "start": today - timedelta(days=30),
+            "end": today + timedelta(days=1),
+            "is_operator": Operator.objects.filter(user=request.user).exists(),
+            "i18n": panel_catalog(),
+        },
+    )

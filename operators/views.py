@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
 from infra.ratelimit import password_reset_refused
+from visitors.owners import sites_owned_by
 
 from . import two_factor
 from .forms import ConfirmForm, LoginForm, RemoveForm
@@ -68,7 +69,11 @@ def panel(request):
     operator = Operator.objects.select_related("user").filter(user=request.user).first()
     if operator is None:
         raise PermissionDenied("Only operators have a panel.")
-    return render(request, "operators/panel.html", {"operator": operator, "i18n": panel_catalog()})
+    # The bar links to the reports for a site owner (issue 25).
+    is_owner = sites_owned_by(user=request.user).exists()
+    return render(
+        request, "operators/panel.html", {"operator": operator, "i18n": panel_catalog(), "is_owner": is_owner}
+    )
 
 
 @login_required

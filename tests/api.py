@@ -24,6 +24,8 @@ ENDPOINTS = {
     "/api/webhooks/{id}/test/": {"post"},
     "/api/webhooks/{id}/deliveries/": {"get"},
     "/api/sites/{id}/bans/": {"get"},
+    "/api/sites/{id}/reports/": {"get"},
+    "/api/sites/{id}/reports.csv": {"get"},
     "/api/bans/{id}/lift/": {"post"},
     "/api/operators/": {"get"},
     "/api/operators/{id}/": {"get"},

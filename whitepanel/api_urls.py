@@ -25,6 +25,8 @@ urlpatterns = [
         "webhooks/<int:id>/deliveries/", integrations_api.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"
     ),
     path("sites/<int:id>/bans/", chat_api.SiteBanListView.as_view(), name="api-site-bans"),
+    path("sites/<int:id>/reports/", chat_api.SiteReportView.as_view(), name="api-site-reports"),
+    path("sites/<int:id>/reports.csv", chat_api.SiteReportCsvView.as_view(), name="api-site-reports-csv"),
     path("bans/<int:id>/lift/", chat_api.BanLiftView.as_view(), name="api-ban-lift"),
     path("operators/", chat_api.OperatorListView.as_view(), name="api-operators"),
     path("operators/<int:id>/", chat_api.OperatorDetailView.as_view(), name="api-operator"),
