@@ -26,14 +26,20 @@ def fenced_blocks() -> list[tuple[str, str]]:
 
 
 def examples() -> list[tuple[str, str | None]]:
-    """Each shell block, with the JSON block right after it (its answer) if there is one."""
+    """Each shell block, with the JSON block right after it (its answer) if there is one; or a
+    CSV block (a download): its answer is `TEXT` and its first line."""
     blocks = fenced_blocks()
     pairs = []
     for index, (lang, text) in enumerate(blocks):
         if lang == "sh":
             following = blocks[index + 1] if index + 1 < len(blocks) else ("", "")
-            pairs.append((text, following[1] if following[0] == "json" else None))
+            answer = {"json": following[1], "csv": TEXT + following[1].split("\n")[0]}.get(following[0])
+            pairs.append((text, answer))
     return pairs
+
+
+# Marks a documented answer that is text (its first line: a CSV's header row), not JSON.
+TEXT = "text:"
 
 
 def shape(value):
@@ -113,6 +119,9 @@ def test_every_curl_example_answers_as_documented(daphne_pair, doc_world):
     for (command, documented), output in zip(pairs, outputs, strict=True):
         if documented is None:
             assert output.strip() == "", f"{command}\nprinted {output!r} but the page shows no answer"
+            continue
+        if documented.startswith(TEXT):
+            assert output.split("\n")[0] == documented.removeprefix(TEXT), f"{command}\nprinted {output!r}"
             continue
         try:
             answer = json.loads(output)
