@@ -116,6 +116,8 @@ def test_a_chat_the_operator_started_says_the_visitor_has_not_opened_it_then_lef
 ):
     panel = panel_for(peter)
     shop = open_page(f"http://{web_server}/demo/")
+    # Welcomed (her token kept) before a second tab opens: one visitor, not two.
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
     second_tab = shop.context.new_page()
     second_tab.goto(f"http://{web_server}/demo/cart/")
     start_chat_and_say(panel, "Hi! Need a hand?")
