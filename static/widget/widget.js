@@ -318,6 +318,8 @@
       case "welcome":
         state.welcomed = state.wasWelcomed = true;
         state.retries = 0;
+        // Another token than the one kept (rotated, or the visitor unknown now): not identified yet.
+        if (visit.get("token") !== frame.token) visit.set("identified", "");
         visit.set("token", frame.token);
         if (frame.site) {
           siteSays(frame.site);

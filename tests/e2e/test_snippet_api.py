@@ -12,7 +12,7 @@ def log_of(page):
     return page.locator("#api-log li")
 
 
-def test_the_page_opens_and_closes_the_chat_and_hears_what_happens(web_server, peter, panel_for, open_page):
+def test_the_page_opens_and_closes_the_chat_and_hears_what_happens(web_server, peter, panel_for, open_page, sweeper):
     panel = panel_for(peter)
     shop = open_page(f"http://{web_server}/demo/account/")
     # Listeners added through the stub before the snippet had loaded.
@@ -34,9 +34,8 @@ def test_the_page_opens_and_closes_the_chat_and_hears_what_happens(web_server, p
     panel.locator("[data-testid=send]").click()
     expect(log_of(shop).filter(has_text="message from operator: It ships <b>today</b>.")).to_have_count(1)
 
-    # The team goes off duty: the page hears it.
-    panel.locator("[data-testid=logout]").click()
-    panel.locator("[data-testid=logout-confirm]").click()
+    # The team's last panel closes (the operator lost): the page hears nobody is online.
+    panel.close()
     expect(log_of(shop).filter(has_text="online: false")).to_have_count(1)
 
 
