@@ -89,8 +89,9 @@ venv: $(DEV)
 
 # Each stamp is touched only after a successful install, and is older than its lock
 # whenever that changes, so `make` reinstalls only then.
-$(RUNTIME): requirements.lock
+$(RUNTIME): requirements-pip.lock requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --require-hashes -r requirements-pip.lock
 	$(BIN)/pip install --require-hashes -r requirements.lock
 	touch $@
 
@@ -104,6 +105,7 @@ $(DEV): requirements-dev.lock $(RUNTIME)
 LOCK_ARGS ?=
 UV_COMPILE := $(BIN)/uv pip compile $(LOCK_ARGS) --generate-hashes --python-version 3.11 --python-platform linux --no-header -q
 lock: $(DEV)
+	$(UV_COMPILE) requirements-pip.txt -o requirements-pip.lock
 	$(UV_COMPILE) requirements.txt -o requirements.lock
 	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 

@@ -75,6 +75,9 @@ COMMANDS: dict[str, Ran] = {
     ".venv/bin/python manage.py collectstatic --noinput": HERE,
     # Building .venv (docs/deployment.md): what `make` runs in a fresh clone, as CI's is.
     "python3 -m venv .venv": Ran("ci", "Makefile", "$(PYTHON) -m venv $(VENV)"),
+    ".venv/bin/python -m pip install --require-hashes -r requirements-pip.lock": Ran(
+        "ci", "Makefile", "$(BIN)/python -m pip install --require-hashes -r requirements-pip.lock"
+    ),
     ".venv/bin/pip install --require-hashes -r requirements.lock": Ran(
         "ci", "Makefile", "$(BIN)/pip install --require-hashes -r requirements.lock"
     ),
