@@ -401,6 +401,14 @@ class VisibleRoomMixin:
         return room
 
 
+def visitor_operator(request, visitor: Visitor, *, doing: str) -> Operator:
+    """Only operators of the visitor's site act on them (`doing`: what, for the error)."""
+    operator = operator_of(user=request.user)
+    if operator is None or visitor.site_id not in operator.site_ids:
+        raise NotAllowed(f"only operators of the visitor's site may {doing}")
+    return operator
+
+
 def acting_operator(request, room: Room):
     """Only operators act on rooms; the services decide whether this room is theirs."""
     operator = operator_of(user=request.user)
@@ -603,9 +611,7 @@ class VisitorDetailView(generics.GenericAPIView):
     )
     def patch(self, request, id):
         visitor = self.get_visitor()
-        operator = operator_of(user=request.user)
-        if operator is None or visitor.site_id not in operator.site_ids:
-            raise NotAllowed("only operators of the visitor's site may write the note")
+        operator = visitor_operator(request, visitor, doing="write the note")
         data = VisitorNoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         visitor = visitor_services.visitor_note_update(
@@ -763,6 +769,43 @@ class BanLiftView(generics.GenericAPIView):
         if id > MAX_ID:
             raise NotFound("no such ban")
         return Response(events.ban_payload(bans.ban_lift(user=request.user, ban_id=id)))
+
+
+class BanCreateSerializer(serializers.Serializer):
+    reason = StringField(
+        max_length=bans.REASON_LENGTH, allow_blank=True, required=False, default="", help_text="Why; optional."
+    )
+    address = serializers.BooleanField(
+        default=False, help_text="Block the address their visit came from too (new visitors from it included)."
+    )
+    network = serializers.BooleanField(
+        default=False, help_text="Block that address's whole network too (an IPv4 /24, an IPv6 /48)."
+    )
+
+
+@extend_schema(tags=["bans"])
+class VisitorBanView(generics.GenericAPIView):
+    serializer_class = BanSerializer
+
+    @extend_schema(
+        operation_id="visitors_ban",
+        summary="Block a visitor of your sites, as an operator (maybe their address or network too)",
+        description="The same action as the operator socket's `ban` frame: their live room ends at once "
+        "(its question does not go back to the pool), their sockets are told and closed, and their next "
+        "hellos are refused until an owner lifts the ban.",
+        parameters=[VISITOR_ID],
+        request=BanCreateSerializer,
+        responses={201: BanSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request, id):
+        visitor = visitor_visible_to(user=request.user, visitor_id=id) if id <= MAX_ID else None
+        if visitor is None:
+            raise NotFound("no such visitor")
+        operator = visitor_operator(request, visitor, doing="block them")
+        data = BanCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ban = bans.visitor_ban(operator=operator, visitor_id=visitor.pk, **data.validated_data)
+        return Response(events.ban_payload(ban), status=status.HTTP_201_CREATED)
 
 
 # Reports (issue 25) ------------------------------------------------------------------

@@ -32,6 +32,7 @@ ENDPOINTS = {
     "/api/visitors/": {"get"},
     "/api/visitors/{id}/": {"get", "patch", "delete"},
     "/api/visitors/{id}/export/": {"get"},
+    "/api/visitors/{id}/ban/": {"post"},
     "/api/rooms/": {"get"},
     "/api/rooms/{id}/": {"get"},
     "/api/rooms/{id}/messages/": {"get", "post"},

@@ -95,6 +95,8 @@ def doc_world(site, peter, jane):
         "OPERATOR": str(peter.pk),
         "VISITOR": str(room.visitor_id),
         "BAN": str(ban.pk),
+        # A visitor Peter's token blocks in the bans example.
+        "STRANGER": str(make_visitor(site).pk),
     }
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("visitors/", chat_api.VisitorListView.as_view(), name="api-visitors"),
     path("visitors/<int:id>/", chat_api.VisitorDetailView.as_view(), name="api-visitor"),
     path("visitors/<int:id>/export/", chat_api.VisitorExportView.as_view(), name="api-visitor-export"),
+    path("visitors/<int:id>/ban/", chat_api.VisitorBanView.as_view(), name="api-visitor-ban"),
     path("rooms/", chat_api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/<int:id>/", chat_api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:id>/messages/", chat_api.RoomMessagesView.as_view(), name="api-room-messages"),

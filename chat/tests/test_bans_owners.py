@@ -73,3 +73,48 @@ def test_owners_see_their_sites_bans_in_admin_and_lift_them(site, other_site, ba
     assert Ban.objects.get(pk=theirs.pk).lifted_at is None
     assert "203.0.113.7" not in client.get("/admin/chat/ban/?state=active").content.decode()
     assert "203.0.113.7" in client.get("/admin/chat/ban/?state=lifted").content.decode()
+
+
+def test_an_operator_blocks_a_visitor_through_the_api_and_their_room_ends(site, other_site, peter, olga):
+    from tests.api import make_room
+
+    visitor = make_visitor(site)
+    visitor.last_address = "203.0.113.7"
+    visitor.save()
+    room = make_room(visitor, operator=peter)
+    api = client_for(peter.user)
+
+    made = api.post(f"/api/visitors/{visitor.pk}/ban/", {"reason": "Spam", "network": True}, format="json")
+    assert made.status_code == 201
+    ban = made.json()
+    assert (ban["visitor"], ban["address"], ban["reason"], ban["active"]) == (
+        visitor.pk,
+        "203.0.113.0/24",
+        "Spam",
+        True,
+    )
+    assert ban["created_by"] == {"id": peter.pk, "name": "Peter"}
+    room.refresh_from_db()
+    assert (room.status, room.reason) == ("expired", "banned")
+    # Once is enough: a second ban of the same visitor is refused, and nothing changes.
+    again = api.post(f"/api/visitors/{visitor.pk}/ban/", {"reason": "Again"}, format="json")
+    assert (again.status_code, again.json()["error"]["code"]) == (403, "not_allowed")
+    assert list(Ban.objects.filter(visitor=visitor).values_list("reason", flat=True)) == ["Spam"]
+
+
+def test_only_operators_of_the_visitors_site_block_them_and_bad_input_is_refused(site, peter, olga):
+    visitor = make_visitor(site)
+    # Another site's operator does not see the visitor at all.
+    assert client_for(olga.user).post(f"/api/visitors/{visitor.pk}/ban/", {}, format="json").status_code == 404
+    # The site's owner sees them, but blocking is an operator's.
+    owner = make_user("owner", staff=True, owns=(site,))
+    refused = client_for(owner).post(f"/api/visitors/{visitor.pk}/ban/", {}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_allowed")
+    api = client_for(peter.user)
+    too_long = api.post(f"/api/visitors/{visitor.pk}/ban/", {"reason": "x" * 501}, format="json")
+    assert (too_long.status_code, too_long.json()["error"]["code"]) == (400, "too_long")
+    # Their address is not known: blocking it cannot be done.
+    unknown = api.post(f"/api/visitors/{visitor.pk}/ban/", {"address": True}, format="json")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "invalid")
+    assert api.post("/api/visitors/99999999999/ban/", {}, format="json").status_code == 404
+    assert not Ban.objects.exists()
