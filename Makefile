@@ -47,7 +47,7 @@ compile-messages: $(MO_FILES)
 
 # Every msgid the templates, Python and the panel's scripts use, merged into each catalog
 # (the widget has its own table: static/widget/texts.json). Then translate the new entries:
-# visitors/tests/test_panel_catalogs.py fails on any left empty or fuzzy.
+# operators/tests/test_languages.py fails on any left empty or fuzzy.
 MESSAGES_IGNORE := -i 'var/*' -i 'tests/*' -i '*/tests/*' -i 'bench/*' -i 'demo/*' -i 'docs/*' -i 'static/widget/*'
 messages: $(RUNTIME)
 	$(BIN)/python manage.py makemessages --no-location --no-wrap $(addprefix -l ,$(LANGUAGE_CODES)) -d django $(MESSAGES_IGNORE)

@@ -37,7 +37,7 @@ export function createVisitorInfo({ fetchJson, noteLength = () => 0, block = nul
     ui.externalId = h("bdi", { class: "info-external-id", testid: "info-external-id" });
     ui.verified = h(
       "div",
-      { class: "info-verified", testid: "info-verified", hidden: true, title: "The site's server vouched for this visitor's account" },
+      { class: "info-verified", testid: "info-verified", hidden: true, title: t("The site's server vouched for this visitor's account") },
       h("span", { class: "badge verified", text: t("Verified") }),
       " ",
       ui.externalId,
