@@ -78,3 +78,25 @@ test("many days: about a dozen labels along the bottom", () => {
   const bottom = all(svg, "text").filter((text) => text.attrs["text-anchor"] === "middle");
   assert.deepEqual(bottom.map((text) => text.textContent), ["d1", "d4", "d7", "d10", "d13", "d16", "d19", "d22", "d25", "d28", "d31"]);
 });
+
+test("a chart of hours writes what the page says under the slots it picks", () => {
+  const labels = ["2026-01-05 00:00", "2026-01-05 01:00", "2026-01-06 00:00", "2026-01-06 01:00"];
+  const svg = lineChart(doc, {
+    labels,
+    series: [{ name: "Visitors online", values: [3, null, 0, 2] }],
+    tick: (label) => (label.endsWith(" 00:00") ? label.slice(0, 10) : null),
+  });
+  const bottom = all(svg, "text").filter((text) => text.attrs["text-anchor"] === "middle");
+  assert.deepEqual(bottom.map((text) => text.textContent), ["2026-01-05", "2026-01-06"]);
+  // The points keep their whole label; the hour no count was taken breaks the line.
+  assert.equal(all(all(svg, "circle")[1], "title")[0].textContent, "2026-01-06 00:00, Visitors online: 0");
+  assert.equal(all(svg, "polyline").length, 1);
+});
+
+test("a week of hours gets small dots", () => {
+  const labels = Array.from({ length: 168 }, (_, i) => `h${i}`);
+  const svg = lineChart(doc, { labels, series: [{ name: "n", values: labels.map(() => 1) }] });
+  assert.equal(all(svg, "circle")[0].attrs.r, "1.5");
+  const few = lineChart(doc, { labels: ["a", "b"], series: [{ name: "n", values: [1, 2] }] });
+  assert.equal(all(few, "circle")[0].attrs.r, "3");
+});
