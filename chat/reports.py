@@ -5,7 +5,8 @@ One query reads the range's rooms (the site's rooms by creation time: an index) 
 each one's first operator message; the counts and the percentiles are then made in Python, the
 same on SQLite (which has no percentile function) and PostgreSQL. At a busy site's million
 conversations a year, a month's report reads some 83,000 rows (docs/features.md says what it
-costs)."""
+costs). Each day also carries the site's visitors online, read by visitors/online_history.py
+(one query more, two for a range of up to a week) and added at the end (`_with_online`)."""
 
 import csv
 import io
