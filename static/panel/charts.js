@@ -67,7 +67,7 @@ export function barChart(doc, options) {
         y: y(value).toFixed(1),
         width: width.toFixed(1),
         height: (y(0) - y(value)).toFixed(1),
-        class: `bar ${s.className || ""}`.trim(),
+        class: `chart-bar ${s.className || ""}`.trim(),
         "data-value": value,
       });
       rect.appendChild(el(doc, "title", {}, `${labels[i]}, ${s.name}: ${format(value)}`));

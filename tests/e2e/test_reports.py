@@ -62,6 +62,9 @@ def test_an_owner_sees_a_sites_conversations_per_day_as_charts_and_a_table(web_s
     assert [bars.nth(i).get_attribute("data-value") for i in range(6)] == ["2", "1", "0", "1", "0", "0"]
     heights = [float(bars.nth(i).get_attribute("height")) for i in range(2)]
     assert heights[0] == pytest.approx(2 * heights[1])
+    # As drawn, too: no rule of the page's (its header's .bar had a height) sizes them.
+    drawn = [bars.nth(i).bounding_box()["height"] for i in range(2)]
+    assert drawn[0] == pytest.approx(2 * drawn[1], rel=0.05)
     expect(page.get_by_test_id("chart-times").locator("svg circle")).to_have_count(4)
     expect(page.get_by_test_id("chart-ratings").locator("svg rect")).to_have_count(5)
 

@@ -53,7 +53,7 @@ test("a bar a day and a series, as tall as its value, with its numbers in its ti
   assert.equal(bars[0].attrs.height, (182 * 0.8).toFixed(1));
   assert.equal(Number(bars[1].attrs.height) * 2, Number(bars[0].attrs.height));
   assert.equal(bars[2].attrs.height, "0.0");
-  assert.equal(bars[3].attrs.class, "bar missed");
+  assert.equal(bars[3].attrs.class, "chart-bar missed");
   assert.equal(all(bars[0], "title")[0].textContent, "2026-01-05, Conversations: 4");
   const ticks = all(svg, "text").map((text) => text.textContent);
   assert.deepEqual(ticks, ["0", "2.5", "5", "2026-01-05", "2026-01-06", "2026-01-07"]);
