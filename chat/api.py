@@ -848,10 +848,25 @@ class ReportNumbersSerializer(serializers.Serializer):
     )
     ratings = serializers.IntegerField(help_text="Conversations the visitor rated.")
     rating_avg = serializers.FloatField(allow_null=True, help_text="Their average, 1-5.")
+    online_peak = serializers.IntegerField(
+        allow_null=True,
+        help_text="The site's visitors online at the highest of the counts taken (the whole site's, "
+        "with or without `operator`); null if none was taken.",
+    )
+    online_avg = serializers.FloatField(
+        allow_null=True, help_text="The mean of those counts, one decimal (a count finding no one is 0)."
+    )
 
 
 class ReportDaySerializer(ReportNumbersSerializer):
     date = serializers.DateField()
+
+
+class ReportOnlineHourSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="The hour's start, in the site's time zone.")
+    visitors = serializers.IntegerField(
+        allow_null=True, help_text="The site's visitors online at the hour's highest count; null if none was taken."
+    )
 
 
 class ReportRatingsSerializer(serializers.Serializer):
@@ -870,6 +885,9 @@ class ReportSerializer(serializers.Serializer):
             "days": ReportDaySerializer(many=True),
             "totals": ReportNumbersSerializer(help_text="The whole range (percentiles over all its conversations)."),
             "ratings": ReportRatingsSerializer(help_text="How many conversations got each number of stars."),
+            "online_hourly": ReportOnlineHourSerializer(
+                many=True, help_text="For a range of up to 7 days, each hour's visitors online; else empty."
+            ),
         }
 
 
@@ -894,7 +912,9 @@ REPORT_DESCRIPTION = (
     "Each day from `from` up to `to` (excluded), in the site's time zone: the conversations made "
     "that day, and of them the accepted and the missed, the seconds to accept and to the first "
     "operator message (median and 95th percentile: over the visitors' requests, not the chats "
-    "operators started), the conversations' median length, and their ratings. At most 366 days."
+    "operators started), the conversations' median length, and their ratings; and the site's "
+    "visitors online, counted every few minutes: the day's highest count and their mean (the "
+    "whole site's, also with `operator`). At most 366 days."
 )
 
 

@@ -5,7 +5,8 @@ One query reads the range's rooms (the site's rooms by creation time: an index) 
 each one's first operator message; the counts and the percentiles are then made in Python, the
 same on SQLite (which has no percentile function) and PostgreSQL. At a busy site's million
 conversations a year, a month's report reads some 83,000 rows (docs/features.md says what it
-costs)."""
+costs). Each day also carries the site's visitors online, read by visitors/online_history.py
+(one query more, two for a range of up to a week) and added at the end (`_with_online`)."""
 
 import csv
 import io
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import OuterRef, Subquery
 
 from visitors.models import Site
+from visitors.online_history import site_online
 
 from .models import Message, Room
 
@@ -35,6 +37,8 @@ COLUMNS = [
     "length_p50",
     "ratings",
     "rating_avg",
+    "online_peak",
+    "online_avg",
 ]
 
 
@@ -127,7 +131,7 @@ def site_report(*, site: Site, start: date, end: date, operator_id: int | None =
         days[created_at.astimezone(zone).date()].add(**fields)
         total.add(**fields)
     distribution = Counter(total.ratings)
-    return {
+    report = {
         "site": site.pk,
         "timezone": site.timezone,
         "operator": operator_id,
@@ -137,6 +141,18 @@ def site_report(*, site: Site, start: date, end: date, operator_id: int | None =
         "totals": total.summary(),
         "ratings": {str(stars): distribution.get(stars, 0) for stars in range(1, 6)},
     }
+    return _with_online(report, site=site, start=start, end=end)
+
+
+def _with_online(report: dict, *, site: Site, start: date, end: date) -> dict:
+    """The site's visitors online added to each day and the totals, and its hours for a short
+    range (visitors/online_history.py): the site's, with or without an operator."""
+    online = site_online(site=site, start=start, end=end)
+    for day in report["days"]:
+        day.update(online.days[day["date"]])
+    report["totals"].update(online.totals)
+    report["online_hourly"] = online.hourly
+    return report
 
 
 def report_csv(report: dict) -> str:

@@ -5,7 +5,8 @@ In order: conversations ended longer ago than `Site.keep_conversations_days` (th
 attachments and the attachments' files, a rating and a transcript request with them), page
 views older than `Site.keep_page_views_days` (visitors/retention.py), then visitors with
 nothing left (no room, no page view), offline and last seen longer ago than
-`Site.keep_idle_visitors_days`. 0 keeps for ever. A live room is never deleted.
+`Site.keep_idle_visitors_days`. 0 keeps for ever. A live room is never deleted. Then the
+counts of visitors online older than the reports read (visitors/online_history.py).
 
 Every kind is deleted WP_RETENTION_BATCH rows a statement, each statement in a transaction of
 its own, at most WP_RETENTION_BATCHES statements of each kind a run: a run never holds locks
@@ -21,6 +22,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from integrations.services import deliveries_forget
 from visitors.models import PageView, Visitor
+from visitors.online_history import online_samples_purge
 from visitors.presence import visitor_presence
 from visitors.retention import page_views_purge, purge_in_batches
 
@@ -32,6 +34,7 @@ class RetentionResult:
     rooms: int = 0
     page_views: int = 0
     visitors: int = 0
+    online_samples: int = 0
     # Something due may be left for the next run (a kind used up its batches).
     more: bool = False
 
@@ -43,7 +46,8 @@ def retention_purge(*, now: datetime, batch: int | None = None, batches: int | N
     result.rooms, more_rooms = rooms_purge(now=now, batch=batch, batches=batches)
     result.page_views, more_views = page_views_purge(now=now, batch=batch, batches=batches)
     result.visitors, more_visitors = idle_visitors_purge(now=now, batch=batch, batches=batches)
-    result.more = more_rooms or more_views or more_visitors
+    result.online_samples, more_samples = online_samples_purge(now=now, batch=batch, batches=batches)
+    result.more = more_rooms or more_views or more_visitors or more_samples
     return result
 
 

@@ -242,3 +242,22 @@ class PageView(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class OnlineSample(models.Model):
+    """How many visitors (and operators) were online at a moment: counts only, taken by Celery
+    beat every WP_ONLINE_SAMPLE_INTERVAL for the owners' reports (visitors/online_history.py).
+    Each run writes a row for each site with anyone online, and one without a site: the whole
+    install's, which also says that a run took place. A site with no row in a run had 0."""
+
+    # No index of its own: the (site, at) index below serves every read, one index fewer to write.
+    site = models.ForeignKey(Site, null=True, on_delete=models.CASCADE, related_name="online_samples", db_index=False)
+    at = models.DateTimeField()
+    visitors = models.PositiveIntegerField()
+    operators = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M}: {self.visitors}"

@@ -7,7 +7,7 @@ purge of millions never holds a lock long; a run stops after `batches` statement
 run goes on.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -29,9 +29,25 @@ def purge_in_batches(
     rows `due_of_site(site id, cutoff)` names, passed to `delete` `batch` ids at a time, in
     `batches` statements at most in all. Returns how many were deleted, and whether any may be
     left for the next run."""
+    cutoffs = (
+        (site_id, now - timedelta(days=days))
+        for site_id, days in Site.objects.filter(**{f"{setting}__gt": 0}).values_list("pk", setting)
+    )
+    return purge_sites_in_batches(due_of_site, cutoffs, batch=batch, batches=batches, delete=delete)
+
+
+def purge_sites_in_batches(
+    due_of_site: Callable[[int, datetime], QuerySet],
+    cutoffs: Iterable[tuple[int, datetime]],
+    *,
+    batch: int,
+    batches: int,
+    delete: Callable[[QuerySet, list[int]], int],
+) -> tuple[int, bool]:
+    """The same for the given sites and their cutoffs: (site id, what is older goes)."""
     deleted = 0
-    for site_id, days in Site.objects.filter(**{f"{setting}__gt": 0}).values_list("pk", setting):
-        due = due_of_site(site_id, now - timedelta(days=days))
+    for site_id, cutoff in cutoffs:
+        due = due_of_site(site_id, cutoff)
         after = 0
         while True:
             if batches == 0:

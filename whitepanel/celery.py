@@ -31,6 +31,11 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(
         keep, sender.signature("chat.tasks.retention_purge"), name="retention", expires=max(keep, 60)
     )
+    # The reports' visitors online over time (issue 25): a count of every site's, this often.
+    sample = settings.WP_ONLINE_SAMPLE_INTERVAL
+    sender.add_periodic_task(
+        sample, sender.signature("visitors.tasks.online_sample"), name="online sample", expires=sample
+    )
     # Closed rooms expire on time, not up to a sweep interval late: a check for one that
     # is due (one indexed query) runs this often, and sweeps at once if there is.
     check = settings.WP_EXPIRY_CHECK_INTERVAL

@@ -271,6 +271,11 @@ WP_RETENTION_INTERVAL = _env_float("WP_RETENTION_INTERVAL", 24 * 3600)
 WP_RETENTION_BATCH = _env_int("WP_RETENTION_BATCH", 1000)
 WP_RETENTION_BATCHES = _env_int("WP_RETENTION_BATCHES", 100)
 
+# Issue 25: how often (seconds) Celery beat counts each site's visitors and operators online, for
+# the reports' "visitors online" (visitors/online_history.py): one grouped query and one INSERT
+# a run. A report's daily average divides by the samples a day holds at this interval.
+WP_ONLINE_SAMPLE_INTERVAL = _env_float("WP_ONLINE_SAMPLE_INTERVAL", 300)
+
 # Input limits (characters).
 WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)
 WP_MAX_RATING_COMMENT_LENGTH = _env_int("WP_MAX_RATING_COMMENT_LENGTH", 1000)

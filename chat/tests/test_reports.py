@@ -11,6 +11,7 @@ import pytest
 from chat import reports
 from chat.models import Message, Room
 from tests.api import client_for, error_of, make_user, make_visitor
+from visitors.models import OnlineSample
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,9 @@ EMPTY = {
     "length_p50": None,
     "ratings": 0,
     "rating_avg": None,
+    # No sample of visitors online (visitors/tests/test_online_history.py): unknown.
+    "online_peak": None,
+    "online_avg": None,
 }
 
 
@@ -128,6 +132,8 @@ def test_a_sites_report_counts_each_conversation_on_its_day_in_the_sites_time_zo
             "length_p50": 300.0,
             "ratings": 2,
             "rating_avg": 4.0,
+            "online_peak": None,
+            "online_avg": None,
         },
         {
             "date": "2026-01-06",
@@ -141,6 +147,8 @@ def test_a_sites_report_counts_each_conversation_on_its_day_in_the_sites_time_zo
             "length_p50": 60.0,
             "ratings": 1,
             "rating_avg": 4.0,
+            "online_peak": None,
+            "online_avg": None,
         },
         {"date": "2026-01-07", **EMPTY},
     ]
@@ -155,6 +163,8 @@ def test_a_sites_report_counts_each_conversation_on_its_day_in_the_sites_time_zo
         "length_p50": 120.0,
         "ratings": 3,
         "rating_avg": 4.0,
+        "online_peak": None,
+        "online_avg": None,
     }
     assert report["ratings"] == {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}
     assert (report["from"], report["to"], report["timezone"]) == ("2026-01-05", "2026-01-08", "Europe/Paris")
@@ -228,9 +238,9 @@ def test_an_owner_downloads_the_report_as_csv(paris, rooms, owner):
     )
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == reports.COLUMNS
-    assert rows[1] == ["2026-01-05", "4", "3", "1", "20.0", "30.0", "40.0", "60.0", "300.0", "2", "4.0"]
-    assert rows[3] == ["2026-01-07", "0", "0", "0", "", "", "", "", "", "0", ""]
-    assert rows[4] == ["total", "7", "5", "2", "10.0", "30.0", "30.0", "60.0", "120.0", "3", "4.0"]
+    assert rows[1] == ["2026-01-05", "4", "3", "1", "20.0", "30.0", "40.0", "60.0", "300.0", "2", "4.0", "", ""]
+    assert rows[3] == ["2026-01-07", "0", "0", "0", "", "", "", "", "", "0", "", "", ""]
+    assert rows[4] == ["total", "7", "5", "2", "10.0", "30.0", "30.0", "60.0", "120.0", "3", "4.0", "", ""]
     assert len(rows) == 5
 
 
@@ -300,3 +310,57 @@ def test_the_panels_bar_links_to_the_reports_for_an_owner_only(paris, peter, cli
     peter.user.save(update_fields=["is_staff"])
     paris.owners.add(peter.user)
     assert b'data-testid="reports-link"' in client.get("/panel/").content
+
+
+# Visitors online (visitors/online_history.py) ----------------------------------------------
+
+
+@pytest.fixture
+def online_samples(paris, other_site):
+    """Three runs on the 5th of January in Paris (4, 8, 0 visitors: the last found only the other
+    site's), one on the 6th (3); none on the 7th."""
+    rows = [
+        (paris, utc(5, 9), 4),
+        (paris, utc(5, 15), 8),
+        (other_site, utc(5, 20), 5),
+        (paris, utc(6, 10), 3),
+    ]
+    OnlineSample.objects.bulk_create(
+        [OnlineSample(site=site, at=at, visitors=n, operators=0) for site, at, n in rows]
+        + [OnlineSample(site=None, at=at, visitors=n, operators=0) for _, at, n in rows]
+    )
+
+
+def test_the_report_has_each_days_visitors_online_peak_and_average(paris, online_samples, owner):
+    body = client_for(owner).get(url(paris)).json()
+
+    assert [(day["online_peak"], day["online_avg"]) for day in body["days"]] == [(8, 4.0), (3, 3.0), (None, None)]
+    assert (body["totals"]["online_peak"], body["totals"]["online_avg"]) == (8, 3.8)  # 15 over 4 runs
+    hours = body["online_hourly"]
+    assert len(hours) == 72
+    assert hours[10] == {"at": "2026-01-05T10:00:00+01:00", "visitors": 4}
+    assert [hours[16]["visitors"], hours[21]["visitors"], hours[35]["visitors"]] == [8, 0, 3]
+
+
+def test_an_operators_report_has_the_sites_visitors_online(paris, online_samples, owner, jane):
+    body = client_for(owner).get(url(paris, operator=jane.pk)).json()
+
+    assert body["totals"]["conversations"] == 0
+    assert [day["online_peak"] for day in body["days"]] == [8, 3, None]
+    assert body["totals"]["online_avg"] == 3.8
+
+
+def test_a_range_longer_than_a_week_has_no_hours(paris, online_samples, owner):
+    body = client_for(owner).get(url(paris, **{"from": "2026-01-01", "to": "2026-01-09"})).json()
+
+    assert body["online_hourly"] == []
+    assert [day["online_peak"] for day in body["days"]][4:7] == [8, 3, None]
+
+
+def test_the_csv_has_the_visitors_online_columns(paris, online_samples, owner):
+    response = client_for(owner).get(url(paris, suffix="reports.csv"))
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == reports.COLUMNS
+    assert rows[0][-2:] == ["online_peak", "online_avg"]
+    assert [row[-2:] for row in rows[1:]] == [["8", "4.0"], ["3", "3.0"], ["", ""], ["8", "3.8"]]

@@ -6,6 +6,8 @@
 //
 // A value of null is a gap (no bar, the line broken). Each bar and point carries a <title>
 // ("2026-01-05, Conversations: 4"); the page's table is the accessible form of the numbers.
+// `tick(label, i)` (optional) says what to write under slot i, or null for nothing: by default
+// its label, for about a dozen slots spread along the bottom.
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
@@ -28,7 +30,7 @@ function el(doc, name, attrs = {}, text = null) {
 }
 
 // The frame both charts share: the <svg>, its scale, the axis lines and labels.
-function frame(doc, { labels, series, format = String }) {
+function frame(doc, { labels, series, format = String, tick = null }) {
   const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
   const top = niceMax(Math.max(0, ...values));
   const plotW = WIDTH - PAD.left - PAD.right;
@@ -42,10 +44,12 @@ function frame(doc, { labels, series, format = String }) {
   const slot = labels.length ? plotW / labels.length : plotW;
   // At most about a dozen labels along the bottom, so they do not run into each other.
   const every = Math.max(1, Math.ceil(labels.length / 12));
+  const under = tick || ((label, i) => (i % every ? null : label));
   labels.forEach((label, i) => {
-    if (i % every) return;
+    const text = under(label, i);
+    if (text === null || text === undefined) return;
     const x = PAD.left + slot * (i + 0.5);
-    svg.appendChild(el(doc, "text", { x, y: HEIGHT - 8, class: "tick", "text-anchor": "middle" }, label));
+    svg.appendChild(el(doc, "text", { x, y: HEIGHT - 8, class: "tick", "text-anchor": "middle" }, text));
   });
   return { svg, y, slot, plotH, format };
 }
@@ -63,7 +67,7 @@ export function barChart(doc, options) {
         y: y(value).toFixed(1),
         width: width.toFixed(1),
         height: (y(0) - y(value)).toFixed(1),
-        class: `bar ${s.className || ""}`.trim(),
+        class: `chart-bar ${s.className || ""}`.trim(),
         "data-value": value,
       });
       rect.appendChild(el(doc, "title", {}, `${labels[i]}, ${s.name}: ${format(value)}`));
@@ -76,6 +80,8 @@ export function barChart(doc, options) {
 export function lineChart(doc, options) {
   const { labels, series } = options;
   const { svg, y, slot, format } = frame(doc, options);
+  // Many points (a week's hours) get small dots, so the line still shows between them.
+  const radius = labels.length > 48 ? 1.5 : 3;
   series.forEach((s) => {
     let points = [];
     const flush = () => {
@@ -86,7 +92,7 @@ export function lineChart(doc, options) {
       if (value === null || value === undefined) return flush();
       const x = PAD.left + slot * (i + 0.5);
       points.push(`${x.toFixed(1)},${y(value).toFixed(1)}`);
-      const dot = el(doc, "circle", { cx: x.toFixed(1), cy: y(value).toFixed(1), r: 3, class: `point ${s.className || ""}`.trim(), "data-value": value });
+      const dot = el(doc, "circle", { cx: x.toFixed(1), cy: y(value).toFixed(1), r: radius, class: `point ${s.className || ""}`.trim(), "data-value": value });
       dot.appendChild(el(doc, "title", {}, `${labels[i]}, ${s.name}: ${format(value)}`));
       svg.appendChild(dot);
     });

@@ -37,9 +37,29 @@ function draw(container, svg, captionId) {
   container.replaceChildren(svg);
 }
 
+// Visitors online: a short range's hours (ticks at midnight, or every third hour of a single
+// day), a longer one's daily peaks. The site's, also in an operator's report.
+function onlineChart(report) {
+  const hours = report.online_hourly;
+  const name = t("Visitors online");
+  if (!hours.length) {
+    const values = report.days.map((day) => day.online_peak);
+    return lineChart(document, { labels: report.days.map((day) => day.date), series: [{ name, values, className: "online" }] });
+  }
+  const labels = hours.map((hour) => `${hour.at.slice(0, 10)} ${hour.at.slice(11, 16)}`);
+  const oneDay = report.days.length === 1;
+  const tick = (label, i) => {
+    const time = label.slice(11);
+    if (oneDay) return i % 3 ? null : time;
+    return time === "00:00" ? label.slice(0, 10) : null;
+  };
+  return lineChart(document, { labels, tick, series: [{ name, values: hours.map((hour) => hour.visitors), className: "online" }] });
+}
+
 function render(report) {
   const labels = report.days.map((day) => day.date);
   const column = (key) => report.days.map((day) => day[key]);
+  draw(document.getElementById("chart-online"), onlineChart(report), "chart-online-caption");
   draw(
     document.getElementById("chart-conversations"),
     barChart(document, {
@@ -72,7 +92,7 @@ function render(report) {
     "chart-ratings-caption",
   );
   for (const cell of document.querySelectorAll("[data-total]")) cell.textContent = shown(report.totals[cell.dataset.total]);
-  const keys = ["conversations", "accepted", "missed", "accept_p50", "accept_p95", "first_response_p50", "first_response_p95", "length_p50", "ratings", "rating_avg"];
+  const keys = ["conversations", "accepted", "missed", "accept_p50", "accept_p95", "first_response_p50", "first_response_p95", "length_p50", "ratings", "rating_avg", "online_peak", "online_avg"];
   const row = (head, numbers) => {
     const tr = document.createElement("tr");
     const th = document.createElement("th");

@@ -53,7 +53,7 @@ test("a bar a day and a series, as tall as its value, with its numbers in its ti
   assert.equal(bars[0].attrs.height, (182 * 0.8).toFixed(1));
   assert.equal(Number(bars[1].attrs.height) * 2, Number(bars[0].attrs.height));
   assert.equal(bars[2].attrs.height, "0.0");
-  assert.equal(bars[3].attrs.class, "bar missed");
+  assert.equal(bars[3].attrs.class, "chart-bar missed");
   assert.equal(all(bars[0], "title")[0].textContent, "2026-01-05, Conversations: 4");
   const ticks = all(svg, "text").map((text) => text.textContent);
   assert.deepEqual(ticks, ["0", "2.5", "5", "2026-01-05", "2026-01-06", "2026-01-07"]);
@@ -77,4 +77,26 @@ test("many days: about a dozen labels along the bottom", () => {
   const svg = barChart(doc, { labels, series: [{ name: "n", values: labels.map(() => 1) }] });
   const bottom = all(svg, "text").filter((text) => text.attrs["text-anchor"] === "middle");
   assert.deepEqual(bottom.map((text) => text.textContent), ["d1", "d4", "d7", "d10", "d13", "d16", "d19", "d22", "d25", "d28", "d31"]);
+});
+
+test("a chart of hours writes what the page says under the slots it picks", () => {
+  const labels = ["2026-01-05 00:00", "2026-01-05 01:00", "2026-01-06 00:00", "2026-01-06 01:00"];
+  const svg = lineChart(doc, {
+    labels,
+    series: [{ name: "Visitors online", values: [3, null, 0, 2] }],
+    tick: (label) => (label.endsWith(" 00:00") ? label.slice(0, 10) : null),
+  });
+  const bottom = all(svg, "text").filter((text) => text.attrs["text-anchor"] === "middle");
+  assert.deepEqual(bottom.map((text) => text.textContent), ["2026-01-05", "2026-01-06"]);
+  // The points keep their whole label; the hour no count was taken breaks the line.
+  assert.equal(all(all(svg, "circle")[1], "title")[0].textContent, "2026-01-06 00:00, Visitors online: 0");
+  assert.equal(all(svg, "polyline").length, 1);
+});
+
+test("a week of hours gets small dots", () => {
+  const labels = Array.from({ length: 168 }, (_, i) => `h${i}`);
+  const svg = lineChart(doc, { labels, series: [{ name: "n", values: labels.map(() => 1) }] });
+  assert.equal(all(svg, "circle")[0].attrs.r, "1.5");
+  const few = lineChart(doc, { labels: ["a", "b"], series: [{ name: "n", values: [1, 2] }] });
+  assert.equal(all(few, "circle")[0].attrs.r, "3");
 });
