@@ -271,6 +271,14 @@ WP_RETENTION_INTERVAL = _env_float("WP_RETENTION_INTERVAL", 24 * 3600)
 WP_RETENTION_BATCH = _env_int("WP_RETENTION_BATCH", 1000)
 WP_RETENTION_BATCHES = _env_int("WP_RETENTION_BATCHES", 100)
 
+# The owners' reports (chat/reports.py) keep a site's days once they are settled: ended at least
+# WP_REPORT_SETTLE seconds ago (a later change to one of their conversations, rare, drops them).
+# Celery beat rolls up the newly settled days this often (seconds), WP_REPORT_ROLLUP_DAYS days
+# of each site a run at most (a year's backlog goes in a few runs).
+WP_REPORT_SETTLE = _env_int("WP_REPORT_SETTLE", 2 * 24 * 3600)
+WP_REPORT_ROLLUP_INTERVAL = _env_float("WP_REPORT_ROLLUP_INTERVAL", 3600)
+WP_REPORT_ROLLUP_DAYS = _env_int("WP_REPORT_ROLLUP_DAYS", 92)
+
 # Input limits (characters).
 WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)
 WP_MAX_RATING_COMMENT_LENGTH = _env_int("WP_MAX_RATING_COMMENT_LENGTH", 1000)
