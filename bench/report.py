@@ -408,6 +408,29 @@ def render(results: dict) -> str:
             table(["event", "queries"], [[q["event"], q["queries"]] for q in c["queries"]]),
             "",
         ]
+    r = results.get("r")
+    if r:
+        out += [
+            "## r. Owners' reports (issue 25)",
+            "",
+            f"In the benchmark process, on the bench database: a year of a busy site, {r['rooms']:,} conversations "
+            f"over 365 days with {r['operators']} operators (stored in {r['fill_seconds']} s), in Europe/Paris. "
+            "Cold: no day rolled up yet (the report computes and stores its settled days); warm: the rollups "
+            "there (only today and yesterday read from the rooms).",
+            "",
+            table(
+                ["report", "rollups", "time", "queries", "conversations"],
+                [
+                    [t["report"], t["state"], f"{t['seconds']:.3f} s", t["queries"], f"{t['conversations']:,}"]
+                    for t in r["timings"]
+                ],
+            ),
+            "",
+            f"Celery beat's rollup of every settled day from none (`chat.tasks.reports_rollup`): "
+            f"{r['rollup']['days']} days in {r['rollup']['runs']} runs, {r['rollup']['rows']:,} rows, "
+            f"{r['rollup']['seconds']} s.",
+            "",
+        ]
     d = results.get("d")
     out += ["## d. Scale-out", ""]
     if d:

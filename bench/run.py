@@ -5,7 +5,8 @@ and writes the report (docs/benchmarks.md and its plots).
     python -m bench --scale smoke --out /tmp/b     # seconds; tests/test_bench.py runs this
 
 Order: c (panel, sweep, queries: in this process, on the bench database, before anything else
-runs on it), then e (bare relay), b (White Panel relay, expiry), a (presence ramp). Everything
+runs on it), r (the owners' reports on a year of a busy site, bench/reports.py, in this process
+too), then e (bare relay), b (White Panel relay, expiry), a (presence ramp). Everything
 runs on a Redis server and a database of the run's own, all stopped (and dropped) at the end.
 """
 
@@ -25,6 +26,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from bench.reports import scenario_r
 from bench.seed import ORIGIN, SITE, seed_operators
 from bench.stack import (
     NGINX,
@@ -65,6 +67,8 @@ SCALES = {
         "sweep_due": [0, 10, 50],
         "leaves_due": [0, 10],
         "expiry_rooms": 2,
+        "report_rooms": 3000,
+        "report_operators": 3,
         "timings": {
             "WP_VISITOR_TIMEOUT": "2",
             "WP_ROOM_EXPIRY": "1",
@@ -101,6 +105,9 @@ SCALES = {
         "sweep_due": [0, 100, 10_000],
         "leaves_due": [0, 100, 1000],
         "expiry_rooms": 50,
+        # A year of a busy site: a million conversations (bench/reports.py).
+        "report_rooms": 1_000_000,
+        "report_operators": 8,
         # SPEC §4 defaults, except the room expiry: 10 s instead of 60 keeps the probe short.
         "timings": {
             "WP_VISITOR_TIMEOUT": "60",
@@ -748,7 +755,7 @@ def merge_runs(runs: list[dict]) -> dict:
     """One report from several runs: each scenario from the last run that measured it."""
     merged: dict = {**runs[-1], "runs": []}
     for i, run in enumerate(runs):
-        scenarios = [key for key in "abcdep" if key in run and not any(key in later for later in runs[i + 1 :])]
+        scenarios = [key for key in "abcdepr" if key in run and not any(key in later for later in runs[i + 1 :])]
         merged.update({key: run[key] for key in scenarios})
         # A report's own results are merged already: the runs they came from are named, not the last of them.
         parts = run.get("runs") or [{k: run.get(k) for k in RUN_FIELDS} | {"scenarios": scenarios}]
@@ -769,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "smoke"))
     parser.add_argument("--out", type=Path, required=True, help="directory for benchmarks.md and img/bench-*.png")
     parser.add_argument("--database", choices=["pg", "sqlite"], default=os.environ.get("BENCH_DATABASE", "pg"))
-    parser.add_argument("--scenarios", default="cepbad", help="which to run, in this order (default: cepbad)")
+    parser.add_argument("--scenarios", default="crepbad", help="which to run, in this order (default: crepbad)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help='change one size, e.g. ramp_steps="[500,1000]"'
     )
@@ -834,6 +841,9 @@ def main(argv: list[str] | None = None) -> int:
             meter = Meter(stack, db_name)
             if "c" in args.scenarios:
                 results["c"] = scenario_c(cfg)
+                checkpoint(work, results)
+            if "r" in args.scenarios:
+                results["r"] = scenario_r(cfg, say=say)
                 checkpoint(work, results)
             cookies = seed_operators(max(cfg["operators"], cfg["relay_operators"]), "op")
             # Connections opened by this process are not needed by the live scenarios.

@@ -50,6 +50,9 @@ class Room(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # The room's first operator message (chat/services.py sets it once): the owners' reports
+    # read the first response here, not by looking for it among the messages.
+    first_reply_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     # R14: a request the server put back in the pool when the visitor's room ended with their
     # question unanswered: why the room before ended, and whose it was ("Peter logged out").
@@ -275,3 +278,43 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"Visitor {self.visitor_id} erased by {self.by_name}"
+
+
+class ReportDay(models.Model):
+    """A settled day of a site's conversations for its owners' reports (chat/reports.py): one
+    row per operator whose rooms they were (0: nobody took them), counted in the zone the site
+    had then (a rollup of another zone is ignored). The durations are kept whole, sorted tenths
+    of a second, so a report over many days merges them into the same percentiles as its rooms
+    would give. Anonymous numbers: they outlive the conversations a site's retention deletes."""
+
+    NOBODY = 0
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="report_days")
+    day = models.DateField()
+    timezone = models.CharField(max_length=64)
+    # The rooms' operator (Room.operator) when the day was rolled up; not a key: the numbers
+    # stay the site's when the operator is deleted.
+    operator_id = models.BigIntegerField(default=NOBODY)
+    # The day's bounds: a change to a room made between them drops the day.
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    conversations = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    # How many ratings of 1, 2, 3, 4 and 5 stars.
+    stars = models.JSONField(default=list)
+    # Tenths of a second, sorted: from the request to its accept, to the first operator
+    # message, and from the accept to the end.
+    accept = models.JSONField(default=list)
+    first_response = models.JSONField(default=list)
+    length = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            # Rollups computed at once by two reports: one row stays (the other insert is ignored).
+            models.UniqueConstraint(fields=["site", "timezone", "day", "operator_id"], name="one_report_day"),
+        ]
+        indexes = [models.Index(fields=["site", "since"], name="chat_reportday_site_since")]
+
+    def __str__(self) -> str:
+        return f"Report of site {self.site_id} on {self.day}"

@@ -44,7 +44,7 @@ from infra.redis_clients import RedisClients
 from visitors.models import Site
 from visitors.presence import visitor_presence
 
-from . import events
+from . import events, reports
 from .models import Message, Room
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def rooms_mark_offline(*, room_ids: list[int], now: datetime) -> list[Room]:
         if not rooms:
             return []
         Room.objects.filter(pk__in=[room.pk for room in rooms], offline_at=None).update(offline_at=now)
+        reports.rollups_stale(rooms, now=now)
         for room in rooms:
             room.offline_at = now
             events.room_changed(room, visitor=room.visitor, pooled=True)

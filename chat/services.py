@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ from visitors.models import Site, Visitor
 from visitors.presence import operator_presence
 from visitors.windows import chat_windows
 
-from . import events, files, offline
+from . import events, files, offline, reports
 from .models import Message, Room
 from .selectors import live_room, without_back_link
 
@@ -55,10 +55,15 @@ _live_room_row_resent = PreparedQuery(
     int,
     str,
 )
-# An operator's room is read with whether it is an offline request (R16): its replies may be mailed.
+# An operator's room is read with whether it is an offline request (R16): its replies may be
+# mailed; and with its creation time and first reply (the owners' reports, chat/reports.py). In the
+# model's order: Django writes a values_list's columns so when it has an annotation (`resent`).
+_OWN_ROOM_FIELDS = ("created_at", "first_reply_at", "offline_at")
 _own_room_row = PreparedQuery(
     Room,
-    lambda room_id: Room.objects.filter(pk=room_id).select_for_update().values_list(*_ROOM_FIELDS, "offline_at")[:1],
+    lambda room_id: (
+        Room.objects.filter(pk=room_id).select_for_update().values_list(*_ROOM_FIELDS, *_OWN_ROOM_FIELDS)[:1]
+    ),
     int,
 )
 _own_room_row_resent = PreparedQuery(
@@ -73,7 +78,7 @@ _own_room_row_resent = PreparedQuery(
                 ).values("pk")[:1]
             )
         )
-        .values_list(*_ROOM_FIELDS, "offline_at", "resent")[:1]
+        .values_list(*_ROOM_FIELDS, *_OWN_ROOM_FIELDS, "resent")[:1]
     ),
     int,
     str,
@@ -85,15 +90,33 @@ _message_with_file_insert = PreparedInsert(
 )
 
 
+def _converted(values: tuple, using: str) -> list:
+    """The times of _OWN_ROOM_FIELDS as the ORM reads them (a prepared statement's row comes
+    raw from the driver: SQLite's, say, gives naive datetimes)."""
+    connection = connections[using]
+    out = []
+    for name, value in zip(_OWN_ROOM_FIELDS, values, strict=False):
+        column = Room._meta.get_field(name).get_col(Room._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = converter(value, column, connection)
+        out.append(value)
+    return out
+
+
 def _locked_room(row: tuple | None, *, resend_checked: bool, offline_read: bool = False) -> Room | None:
     """The room of a locking read's row, with the fields a message needs (the others are
     deferred), `resent`: the id of the message a resend repeats, or None, and `offline`: whether
-    it is an offline request (when the read has it)."""
+    it is an offline request (when the read has it, with _OWN_ROOM_FIELDS)."""
     if row is None:
         return None
-    room = Room.from_db(router.db_for_write(Room), _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
+    using = router.db_for_write(Room)
+    if offline_read:
+        values = [*row[: len(_ROOM_FIELDS)], *_converted(row[len(_ROOM_FIELDS) :], using)]
+        room = Room.from_db(using, (*_ROOM_FIELDS, *_OWN_ROOM_FIELDS), values)
+    else:
+        room = Room.from_db(using, _ROOM_FIELDS, row[: len(_ROOM_FIELDS)])
     room.resent = row[-1] if resend_checked else None
-    room.offline = offline_read and row[len(_ROOM_FIELDS)] is not None
+    room.offline = offline_read and room.offline_at is not None
     return room
 
 
@@ -429,6 +452,7 @@ def room_accept(*, room_id: int, operator: Operator) -> Room:
             if room.status == Room.Status.ACTIVE and room.operator_id == operator.pk:
                 return room
             raise RoomTaken("another operator has taken this request")
+        reports.rollups_stale([room], now=now)  # an offline request of days ago
         events.room_changed(room, visitor=room.visitor, pooled=True)
         events.room_webhook("room.accepted", room)
         _system_say(room=room, event=Event.JOINED, operator=operator, at=now)
@@ -533,6 +557,7 @@ def room_transfer(*, room_id: int, operator: Operator, to_operator_id: int | Non
             room.status, room.operator, room.transferred_at = Room.Status.ACTIVE, target, now
         room.expires_at = None
         room.save(update_fields=["status", "operator", "accepted_at", "transferred_at", "expires_at", "pooled_at"])
+        reports.rollups_stale([room], now=now)
         pooled = room.status == Room.Status.PENDING
         # The operator handing it over hears of it too (in the pool, with the site's operators).
         events.room_changed(room, visitor=room.visitor, pooled=pooled, also_operator=None if pooled else operator.pk)
@@ -568,6 +593,11 @@ def message_send_by_operator(
             at=timezone.now(),
             upload=upload,
         )
+        if room.first_reply_at is None:
+            # The reports' first response: one UPDATE a room, at its first operator message.
+            room.first_reply_at = message.at
+            Room.objects.filter(pk=room.pk).update(first_reply_at=message.at)
+            reports.rollups_stale([room], now=message.at)
         if room.offline:
             offline.reply_written(room_id=room.pk, visitor_id=room.visitor_id, message_id=message.pk)
         return message
@@ -596,6 +626,7 @@ def room_rate(*, visitor_id: int, room_id: int, rating: int, comment: str = "") 
             raise NotAllowed("this chat has been rated already")
         room.rating, room.rating_comment, room.rated_at = rating, comment, timezone.now()
         room.save(update_fields=["rating", "rating_comment", "rated_at"])
+        reports.rollups_stale([room], now=room.rated_at)
         events.room_rated(without_back_link(room))
         events.room_webhook("rating.created", room)
         return room
@@ -702,6 +733,7 @@ def rooms_expire(
         Room.objects.filter(pk__in=[room.pk for room in due]).update(
             status=Room.Status.EXPIRED, reason=reason, ended_at=now
         )
+        reports.rollups_stale(due, now=now)
         lines = []
         for room in due:
             was = room.status

@@ -4,7 +4,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
-from . import offline, retention, transcript_mail
+from . import offline, reports, retention, transcript_mail
 from .expiry import rooms_due
 from .expiry import sweep as run_sweep
 
@@ -85,3 +85,11 @@ def _send(send, *, give_back, what: str) -> None:
         logger.warning("could not mail %s (%s): tried again in %g s", what, error, pause)
     else:
         offline.mail_sent()
+
+
+@shared_task(name="chat.tasks.reports_rollup", ignore_result=True)
+def reports_rollup() -> None:
+    """The owners' reports: the days that settled since the last run, rolled up (chat/reports.py)."""
+    days = reports.rollup_settled(now=timezone.now())
+    if days:
+        logger.info("reports: %d days rolled up", days)

@@ -15,7 +15,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("## Targets", "## a. Presence ramp", "## b. Relay", "## c. Panel and sweep", "## d. Scale-out",
-            "## e. Baseline", "## p. Page events at a fixed load")  # fmt: skip
+            "## e. Baseline", "## p. Page events at a fixed load", "## r. Owners' reports")  # fmt: skip
 
 
 def bench_database() -> dict[str, str]:
@@ -63,6 +63,10 @@ def test_smoke_run_writes_the_report_and_plots(tmp_path):
     queries = {q["event"]: q["queries"] for q in results["c"]["queries"]}
     assert {"message (visitor)", "message (operator)"} <= set(queries)
     assert queries["page of a visit in progress (Redis only)"] == 0
+    # The reports: the same year cold and warm, the warm one from its rollups in a few queries.
+    year = {t["state"]: t for t in results["r"]["timings"] if t["report"] == "year"}
+    assert year["cold"]["conversations"] == year["warm"]["conversations"] > 0
+    assert year["warm"]["queries"] <= 3
 
 
 @pytest.mark.timeout(300)

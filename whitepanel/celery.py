@@ -36,6 +36,11 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(
         sample, sender.signature("visitors.tasks.online_sample"), name="online sample", expires=sample
     )
+    # The owners' reports: the days that settled since, rolled up (chat/reports.py).
+    rollup = settings.WP_REPORT_ROLLUP_INTERVAL
+    sender.add_periodic_task(
+        rollup, sender.signature("chat.tasks.reports_rollup"), name="reports", expires=max(rollup, 60)
+    )
     # Closed rooms expire on time, not up to a sweep interval late: a check for one that
     # is due (one indexed query) runs this often, and sweeps at once if there is.
     check = settings.WP_EXPIRY_CHECK_INTERVAL

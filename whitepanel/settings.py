@@ -275,6 +275,13 @@ WP_RETENTION_BATCHES = _env_int("WP_RETENTION_BATCHES", 100)
 # the reports' "visitors online" (visitors/online_history.py): one grouped query and one INSERT
 # a run. A report's daily average divides by the samples a day holds at this interval.
 WP_ONLINE_SAMPLE_INTERVAL = _env_float("WP_ONLINE_SAMPLE_INTERVAL", 300)
+# The owners' reports (chat/reports.py) keep a site's days once they are settled: ended at least
+# WP_REPORT_SETTLE seconds ago (a later change to one of their conversations, rare, drops them).
+# Celery beat rolls up the newly settled days this often (seconds), WP_REPORT_ROLLUP_DAYS days
+# of each site a run at most (a year's backlog goes in a few runs).
+WP_REPORT_SETTLE = _env_int("WP_REPORT_SETTLE", 2 * 24 * 3600)
+WP_REPORT_ROLLUP_INTERVAL = _env_float("WP_REPORT_ROLLUP_INTERVAL", 3600)
+WP_REPORT_ROLLUP_DAYS = _env_int("WP_REPORT_ROLLUP_DAYS", 92)
 
 # Input limits (characters).
 WP_MAX_MESSAGE_LENGTH = _env_int("WP_MAX_MESSAGE_LENGTH", 4000)

@@ -30,6 +30,9 @@ def room(site, *, created_at, operator=None, accept_after=None, reply_after=None
     if length is not None:
         fields["ended_at"] = accepted_at + timedelta(seconds=length)
     fields.setdefault("pooled_at", created_at)
+    if reply_after is not None:
+        # As message_send_by_operator keeps it, at the room's first operator message.
+        fields["first_reply_at"] = created_at + timedelta(seconds=reply_after)
     if "status" not in fields:
         fields["status"] = Room.Status.EXPIRED if fields.get("ended_at") else Room.Status.ACTIVE
     made = Room.objects.create(
