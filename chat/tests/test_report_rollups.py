@@ -88,13 +88,13 @@ def test_a_years_report_with_its_rollups_is_a_handful_of_queries(paris, january,
 
     with CaptureQueriesContext(connection) as queries:
         report = reports.site_report(site=paris, start=YEAR[0], end=YEAR[1])
-    # The rollups, then the rooms of the days not settled yet.
-    assert len(queries.captured_queries) == 2
+    # The rollups, then the rooms of the days not settled yet, then the visitors online by day.
+    assert len(queries.captured_queries) == 3
     assert ReportDay.objects.count() == stored
     assert report["totals"]["conversations"] == 7
     with CaptureQueriesContext(connection) as queries:
         reports.site_report(site=paris, start=YEAR[0], end=YEAR[1], operator_id=peter.pk)
-    assert len(queries.captured_queries) == 2
+    assert len(queries.captured_queries) == 3
 
 
 def test_the_days_not_settled_yet_are_read_from_the_rooms(paris, peter):
@@ -182,7 +182,8 @@ def test_the_beat_task_rolls_up_the_settled_days(paris, january, other_site):
     assert days.order_by("day").first().day == date(2026, 1, 5)
     with CaptureQueriesContext(connection) as queries:
         assert reports.site_report(site=paris, start=START, end=END)["totals"]["conversations"] == 7
-    assert len(queries.captured_queries) == 1
+    # The rollups only; the visitors online by day and by hour (a short range) are two more.
+    assert len(queries.captured_queries) == 1 + 2
 
 
 def test_rollups_computed_twice_at_once_are_stored_once(paris, january):
