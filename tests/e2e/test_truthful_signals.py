@@ -74,6 +74,8 @@ def test_reading_in_one_tab_clears_the_badge_in_the_others_and_opening_shows_the
 ):
     panel = panel_for(peter)
     first = open_page(f"http://{web_server}/demo/")
+    # Welcomed (her token kept) before a second tab opens: one visitor, not two.
+    expect(panel.locator("[data-testid=visitor-row]")).to_have_count(1)
     second = first.context.new_page()
     second.goto(f"http://{web_server}/demo/cart/")
     start_chat_and_say(panel, "Hello! Can I help?")
