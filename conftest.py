@@ -9,6 +9,7 @@ Celery queues never meet another run's.
 import functools
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -18,12 +19,15 @@ import pytest
 import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import connection
+from django.test import TransactionTestCase
 
 from infra.db import close_connections
 from integrations import services as webhook_services
 from tests.sockets import CommunicatorClient, LiveClient, whole_snapshot
 from whitepanel import launch
+from whitepanel.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent
 
@@ -101,6 +105,29 @@ def pytest_configure(config):
         pytest.exit(f"Redis at {settings.REDIS_URL} does not answer ({error}); `make test` starts one", returncode=2)
 
 
+def _flush_retried_after_deadlock(flush):
+    """A transactional test's database is emptied by one TRUNCATE of every table, which takes
+    their locks one by one while a daphne process of the test may still be writing (a page the
+    test closed lets its visitor go): PostgreSQL may end either of the two as a deadlock. Ended
+    there, the TRUNCATE is run again (it changed nothing): once failed, the next test found the
+    last one's rows and failed too."""
+
+    @functools.wraps(flush)
+    def _fixture_teardown(self):
+        for attempt in range(3):
+            try:
+                return flush(self)
+            except CommandError as error:
+                cause = getattr(error.__cause__, "__cause__", None)
+                if attempt == 2 or getattr(cause, "sqlstate", None) != "40P01":  # deadlock_detected
+                    raise
+
+    return _fixture_teardown
+
+
+TransactionTestCase._fixture_teardown = _flush_retried_after_deadlock(TransactionTestCase._fixture_teardown)
+
+
 def pytest_unconfigure(config):
     media = getattr(config, "wp_media_root", None)
     if media:
@@ -118,7 +145,7 @@ def media_root(settings, tmp_path):
 def _clean_redis_state() -> None:
     """Presence of one test must not leak into the next (keys under this run's prefix).
 
-    The epoch keys stay: without them, a sweeper still running from an earlier test takes
+    The epoch keys stay: without them, the next sweep (the test's own, or `sweeper`'s) takes
     Redis for restarted and gives every visitor this test makes online a leave deadline
     (WP_VISITOR_TIMEOUT, two seconds), ending their rooms mid-test. Tests of that recovery
     delete them themselves."""
@@ -319,25 +346,57 @@ def _database_threads_closed(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def sweeper(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker with its beat, sweeping every WP_SWEEP_INTERVAL (tests using
-    it must be transactional: the worker sees only committed data)."""
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker on the test database, started once: it runs what the processes of the
+    tests queue (mails, webhooks), and the sweeps of `sweeper`'s beat while a test has one."""
     log_dir = tmp_path_factory.mktemp("celery")
+    name = f"{settings.WP_REDIS_PREFIX}-worker"
+    with django_db_blocker.unblock():
+        child = Child("celery", launch.celery_worker_args(solo=True, name=name), log_dir)
+    child.celery_name = name = f"{name}@{socket.gethostname()}"
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[name], timeout=0.5):
+        child.check_alive()
+        if time.monotonic() > deadline:
+            child.stop()
+            raise RuntimeError(f"the celery worker did not answer:\n{child.output()[-3000:]}")
+    yield child
+    child.stop()
+
+
+@pytest.fixture
+def sweeper(celery_worker, tmp_path):
+    """A real Celery beat for this test alone, sweeping every WP_SWEEP_INTERVAL through the worker
+    (tests using it must be transactional: the worker sees only committed data).
+
+    For this test alone: a beat left running swept the presence and the committed rows of the
+    tests after it, which call sweep() themselves and count what it did (a sweep in the
+    background let 200 of a test's 450 visitors go before the test's own sweep did)."""
     # The first sweep marks presence as started: proof that beat and the worker both run.
     client = redis.Redis.from_url(settings.REDIS_URL)
     epoch = f"{settings.WP_REDIS_PREFIX}:visitor:epoch"
     client.delete(epoch)
-    with django_db_blocker.unblock():
-        child = Child("celery", launch.celery_worker_args(solo=True, beat_schedule=log_dir / "beat-schedule"), log_dir)
+    beat = Child("celery-beat", launch.celery_beat_args(schedule=tmp_path / "beat-schedule"), tmp_path)
     deadline = time.monotonic() + 60
     while not client.exists(epoch):
-        child.check_alive()
+        beat.check_alive()
+        celery_worker.check_alive()
         if time.monotonic() > deadline:
-            child.stop()
-            raise RuntimeError(f"celery beat and worker did not sweep:\n{child.output()[-3000:]}")
-        time.sleep(0.2)
-    yield child
-    child.stop()
+            beat.stop()
+            raise RuntimeError(f"celery beat and worker did not sweep:\n{beat.output()[-3000:]}")
+        time.sleep(0.1)
+    yield celery_worker
+    beat.stop()
+    # What beat queued last is swept before the test's database is emptied: the worker answers
+    # between tasks, so an answer once the queue is empty means no sweep is still running.
+    deadline = time.monotonic() + 30
+    while client.llen(celery_app.conf.task_default_queue) or not celery_app.control.ping(
+        destination=[celery_worker.celery_name], timeout=0.5
+    ):
+        celery_worker.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the celery worker did not finish the sweeps queued")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -223,9 +223,9 @@ class Stack:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Fault tests first: the session's `sweeper` (root conftest) sweeps the same database from
-    the shared Redis, where this stack's sockets are not; running beside it, it would see them
-    all as gone. Before any test has started it, it is not running yet."""
+    """Fault tests first: the root conftest's `sweeper` sweeps the same database from the shared
+    Redis, where this stack's sockets are not; running beside it, it would see them all as gone.
+    It sweeps only during the tests that ask for it, and before them its worker is not running."""
     here = Path(__file__).parent
     items.sort(key=lambda item: not item.path.is_relative_to(here))
 
