@@ -318,3 +318,16 @@ class ReportDay(models.Model):
 
     def __str__(self) -> str:
         return f"Report of site {self.site_id} on {self.day}"
+
+
+class ReportStamp(models.Model):
+    """A site's rollups' stamp (chat/reports.py): a new random number each time a change to a
+    room of a settled day drops that day's rollups. A rollup computed from the rooms is stored
+    only if the stamp it read before is still the stamp under the row's lock at the insert: a
+    change made meanwhile, whose drop came before the insert, would have left it stale."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    stamp = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"Rollups' stamp of site {self.site_id}"

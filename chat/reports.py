@@ -16,6 +16,7 @@ for a range of up to a week) and added at the end (`_with_online`)."""
 import csv
 import io
 import math
+import secrets
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -30,7 +31,7 @@ from django.utils import timezone
 from visitors.models import Site
 from visitors.online_history import site_online
 
-from .models import ReportDay, Room
+from .models import ReportDay, ReportStamp, Room
 
 # The longest range a report covers: a year, a leap day included.
 MAX_DAYS = 366
@@ -265,13 +266,21 @@ def _rollup(site: Site, zone: ZoneInfo, start: date, end: date) -> dict[tuple[da
     """Compute and store the days from `start` to `end` (excluded, all settled): one row per
     day and operator, and a row of nobody's on every day (empty too: the day is done). Two
     computing the same day at once store it once."""
+    stamp = ReportStamp.objects.get_or_create(site=site, defaults={"stamp": _new_stamp()})[0].stamp
     groups = _from_rooms(site, zone, start, end)
     for n in range((end - start).days):
         groups.setdefault((start + timedelta(days=n), NOBODY), _Group())
     rows = [group.row(site=site, day=day, operator_id=op, zone=zone) for (day, op), group in groups.items()]
     with transaction.atomic():
-        ReportDay.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        # A room of these days changed while they were read (rollups_stale): they may not show
+        # it, so they are not kept; this report shows them, the next computes them again.
+        if ReportStamp.objects.select_for_update().filter(site=site, stamp=stamp).exists():
+            ReportDay.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
     return groups
+
+
+def _new_stamp() -> int:
+    return secrets.randbits(62)
 
 
 def _settled(
@@ -346,6 +355,12 @@ def rollups_stale(rooms: Iterable[Room], *, now: datetime | None = None) -> None
     costs no query. Not called for the rooms the retention deletes: last year's numbers stay."""
     boundary = (now or timezone.now()) - timedelta(seconds=settings.WP_REPORT_SETTLE)
     old = [room for room in rooms if room.created_at < boundary]
+    if not old:
+        return
+    # The sites' stamps first, the rollups dropped after: a rollup being computed now is not
+    # stored (_rollup), or was stored before and is dropped here.
+    stamps = [ReportStamp(site_id=site_id, stamp=_new_stamp()) for site_id in sorted({r.site_id for r in old})]
+    ReportStamp.objects.bulk_create(stamps, update_conflicts=True, unique_fields=["site"], update_fields=["stamp"])
     for n in range(0, len(old), 100):
         days = Q()
         for room in old[n : n + 100]:

@@ -186,6 +186,27 @@ def test_the_beat_task_rolls_up_the_settled_days(paris, january, other_site):
     assert len(queries.captured_queries) == 1 + 2
 
 
+def test_a_rating_given_while_its_day_is_rolled_up_shows_in_the_next_report(paris, peter, monkeypatch):
+    """The beat task read the day's rooms; the visitor rated their chat before it stored the day:
+    the day's numbers without the rating are not kept."""
+    chat = room(paris, created_at=utc(6, 10), operator=peter, accept_after=5, length=60)
+    read_rooms = reports._from_rooms
+
+    def rated_meanwhile(*args, **kwargs):
+        groups = read_rooms(*args, **kwargs)
+        services.room_rate(visitor_id=chat.visitor_id, room_id=chat.pk, rating=2)
+        return groups
+
+    monkeypatch.setattr(reports, "_from_rooms", rated_meanwhile)
+    reports.site_report(site=paris, start=START, end=END)
+    monkeypatch.setattr(reports, "_from_rooms", read_rooms)
+
+    totals = reports.site_report(site=paris, start=START, end=END)["totals"]
+    assert (totals["ratings"], totals["rating_avg"]) == (1, 2.0)
+    # Stored by the report that saw the rating.
+    assert ReportDay.objects.filter(site=paris, day=date(2026, 1, 6), operator_id=peter.pk).exists()
+
+
 def test_rollups_computed_twice_at_once_are_stored_once(paris, january):
     zone = reports.ZoneInfo(paris.timezone)
     first = reports._rollup(paris, zone, START, END)
