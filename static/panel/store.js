@@ -55,7 +55,11 @@ export function createStore() {
     operators: new Map(), // id → operator
     visitors: new Map(), // id → visitor (as last received)
     rooms: new Map(), // id → room: the pool and my rooms
-    logs: new Map(), // room id → {messages: Map id → message, lastId, primed}
+    // room id → {messages: Map id → message, lastId, synced, primed}: `synced` is the newest id a
+    // history answer brought, which `history` asks after. Ids follow the commits of a room, but
+    // events published by two processes may arrive out of order: the newest id heard live (lastId)
+    // may skip one a reconnect's history must still bring.
+    logs: new Map(),
     unread: new Map(), // room id → count
     gone: new Set(), // visitor ids who left the site (for rooms still on screen)
     tabs: new Set(), // room ids with a tab (my rooms), in the order they opened
@@ -70,7 +74,7 @@ export function createStore() {
   function getLog(roomId) {
     let log = state.logs.get(roomId);
     if (!log) {
-      log = { messages: new Map(), lastId: 0, primed: false };
+      log = { messages: new Map(), lastId: 0, synced: 0, primed: false };
       state.logs.set(roomId, log);
     }
     return log;
@@ -316,7 +320,10 @@ export function createStore() {
     if (typeof roomId !== "number" || !Array.isArray(frame.messages)) return;
     if (!state.rooms.has(roomId)) return;
     const log = getLog(roomId);
-    for (const m of frame.messages) applyMessage(m, false, c, roomId);
+    for (const m of frame.messages) {
+      applyMessage(m, false, c, roomId);
+      if (m && typeof m.id === "number" && m.id > log.synced) log.synced = m.id;
+    }
     log.primed = true;
     if (state.rooms.get(roomId).status === "pending") c.pool.add(roomId);
     if (state.tabs.has(roomId)) c.tabs.add(roomId);
@@ -636,7 +643,7 @@ export function createStore() {
     isTyping,
     unseenByMe,
     markSeenByMe,
-    historyAfter: (roomId) => (state.logs.get(roomId) ? state.logs.get(roomId).lastId : 0),
+    historyAfter: (roomId) => (state.logs.get(roomId) ? state.logs.get(roomId).synced : 0),
     get limits() {
       return state.limits;
     },

@@ -52,6 +52,9 @@
     messages: new Map(), outbox: new Map(), lastHeard: Date.now(), greeting: null, queue: null,
     seenSent: 0, opSeen: [0, 0],
     online: null, details: null, // R16: anyone online (welcome, `site` events); what we were told to reply to
+    // The newest id a history answer brought: ids follow the commits of a room, but events published
+    // by two processes may arrive out of order, so the newest id heard live may skip one.
+    synced: 0,
   };
 
   // The snippet's words in each language it speaks (static/widget/texts.json, put in by the
@@ -287,11 +290,12 @@
   // A history answer, or the messages a welcome brings.
   function applyHistory(frame) {
     frame.messages.forEach(addMessage);
+    for (const m of frame.messages) state.synced = Math.max(state.synced, m.id);
     // The room as it is now comes along: after a `resync` the status catches up too.
     if ("room" in frame) { state.room = frame.room; state.queue = frame.queue; }
     render();
     // More than one answer holds (500, or a frame's 64 KiB): ask for the rest.
-    if (frame.more) send({ type: "history", after: state.lastId });
+    if (frame.more) send({ type: "history", after: state.synced });
     if (state.open) markSeen();
     else {
       // A message that came while the visitor was between pages pops up once, then waits in the badge.
@@ -334,7 +338,7 @@
         if (state.open) send({ type: "open" });
         // Whatever arrived while this page had no socket (R8): asked for in the hello.
         if (frame.messages) applyHistory(frame);
-        else send({ type: "history", after: state.lastId });
+        else send({ type: "history", after: state.synced });
         for (const [clientId, pending] of state.outbox) {
           pending.at = Date.now();
           send({ type: "message", body: pending.body, client_id: clientId });
@@ -352,7 +356,7 @@
           visit.set("seen", "0");
           state.messages.clear();
           state.outbox.clear();
-          state.lastId = state.seen = 0;
+          state.lastId = state.seen = state.synced = 0;
           state.room = null;
           if (view) view.reset();
           state.retries = 0;
@@ -396,7 +400,7 @@
         break;
       case "resync":
         // This page may have missed events (the server lost Redis for a moment): catch up by id.
-        send({ type: "history", after: state.lastId });
+        send({ type: "history", after: state.synced });
         break;
       case "error":
         if (window.console) console.warn("White Panel:", frame.code, frame.detail);
@@ -429,7 +433,7 @@
       return;
     }
     setTimeout(() => {
-      if (error.for === "history") send({ type: "history", after: state.lastId });
+      if (error.for === "history") send({ type: "history", after: state.synced });
       if (error.for === "page") {
         state.lastUrl = null; // the page the visitor is on now, however many were refused meanwhile
         reportPage();
@@ -447,7 +451,7 @@
       // The page and the history come with the hello (extensions): one frame, not three.
       state.lastUrl = location.href;
       socket.send(JSON.stringify({ type: "hello", token: visit.get("token"), page: currentPage(),
-        history: state.lastId }));
+        history: state.synced }));
     });
     socket.addEventListener("message", (event) => {
       state.lastHeard = Date.now();

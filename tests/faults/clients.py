@@ -244,6 +244,7 @@ class VisitorTab(Emulated):
         self.visitor_id: int | None = None
         self.room: dict | None = None
         self.messages: dict[int, dict] = {}
+        self.synced = 0  # the newest id a history answer brought, as the snippet keeps it
         self.page: dict | None = None
 
     async def greet(self, ws) -> None:
@@ -258,11 +259,9 @@ class VisitorTab(Emulated):
         await self.resend_outbox()
 
     async def resync(self, frame: dict) -> None:
-        await self.send({"type": "history", "after": self.last_id})
-
-    @property
-    def last_id(self) -> int:
-        return max(self.messages, default=0)
+        # After the newest id a history answer brought, not the newest heard live: events published
+        # by two processes may come out of order, and the socket may close before the earlier one.
+        await self.send({"type": "history", "after": self.synced})
 
     async def on_room(self, frame: dict) -> None:
         self.room = frame["room"]
@@ -274,6 +273,7 @@ class VisitorTab(Emulated):
     async def on_history(self, frame: dict) -> None:
         for message in frame["messages"]:
             self.messages[message["id"]] = message
+            self.synced = max(self.synced, message["id"])
         if "room" in frame:
             self.room = frame["room"]
         if frame["more"]:  # a page: the rest after its last id
@@ -299,6 +299,7 @@ class Panel(Emulated):
         self.visitors: dict[int, dict] = {}
         self.rooms: dict[int, dict] = {}
         self.logs: dict[int, dict[int, dict]] = {}
+        self.synced: dict[int, int] = {}  # room id -> the newest id a history answer brought
 
     async def _connect(self):
         # The panel's Origin is the server it talks to.
@@ -329,7 +330,9 @@ class Panel(Emulated):
             await self.send({"type": "history", "room": frame["room"], "after": self.last_id(frame["room"])})
 
     def last_id(self, room_id: int) -> int:
-        return max(self.logs.get(room_id, {}), default=0)
+        """Where history resumes: as the panel's store (static/panel/store.js), after the newest id
+        a history answer brought."""
+        return self.synced.get(room_id, 0)
 
     def mine(self, room: dict) -> bool:
         return bool(room["operator"] and self.me and room["operator"]["id"] == self.me["id"])
@@ -365,6 +368,7 @@ class Panel(Emulated):
         log = self.logs.setdefault(frame["room"], {})
         for message in frame["messages"]:
             log[message["id"]] = message
+            self.synced[frame["room"]] = max(self.synced.get(frame["room"], 0), message["id"])
         if frame["more"]:  # a page: the rest after its last id
             await self.resync(frame)
 
