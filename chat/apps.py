@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 def _user_saved(sender, instance, created: bool, **kwargs) -> None:
@@ -52,6 +53,7 @@ def _site_deleted(sender, instance, **kwargs) -> None:
 
 class ChatConfig(AppConfig):
     name = "chat"
+    verbose_name = _("Chat")
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from operators.models import Operator
 from visitors.models import Site, Visitor
@@ -9,80 +10,86 @@ from visitors.models import Site, Visitor
 
 class Room(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"  # in the general pool
-        ACTIVE = "active"
-        CLOSING = "closing"  # closed by the operator, expires at expires_at
-        EXPIRED = "expired"  # final
+        PENDING = "pending", _("Pending")  # in the general pool
+        ACTIVE = "active", _("Active")
+        CLOSING = "closing", _("Closing")  # closed by the operator, expires at expires_at
+        EXPIRED = "expired", _("Expired")  # final
 
     class Reason(models.TextChoices):
-        OPERATOR_CLOSED = "operator_closed"
-        OPERATOR_LOGOUT = "operator_logout"
-        OPERATOR_TIMEOUT = "operator_timeout"
-        VISITOR_LEFT = "visitor_left"
+        OPERATOR_CLOSED = "operator_closed", _("Closed by the operator")
+        OPERATOR_LOGOUT = "operator_logout", _("Operator logged out")
+        OPERATOR_TIMEOUT = "operator_timeout", _("Operator timed out")
+        VISITOR_LEFT = "visitor_left", _("Visitor left")
         # Extension: a site owner ended it in Django admin.
-        ENDED_BY_ADMIN = "ended_by_admin", "Ended in admin"
+        ENDED_BY_ADMIN = "ended_by_admin", _("Ended in admin")
         # Issue 25: an operator blocked the visitor (chat/bans.py).
-        BANNED = "banned", "Visitor blocked"
+        BANNED = "banned", _("Visitor blocked")
 
     LIVE = (Status.PENDING, Status.ACTIVE, Status.CLOSING)
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rooms")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rooms", verbose_name=_("site"))
     # Indexed with the id below, not alone: that index serves every lookup by visitor.
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="rooms", db_index=False)
-    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
-    visitor_in_room = models.BooleanField(default=True)
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="rooms", db_index=False, verbose_name=_("visitor")
+    )
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="rooms", verbose_name=_("operator")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
+    visitor_in_room = models.BooleanField(_("visitor in the room"), default=True)
     # False only in a chat an operator started until the visitor opens its window (R12).
-    window_opened = models.BooleanField(default=True)
+    window_opened = models.BooleanField(_("window opened"), default=True)
     # The newest message of the room each side has seen (issue 23): the visitor with the window
     # open or the toast shown on a visible page; the operator with the room in view.
-    visitor_seen_id = models.PositiveBigIntegerField(default=0)
-    operator_seen_id = models.PositiveBigIntegerField(default=0)
+    visitor_seen_id = models.PositiveBigIntegerField(_("last message the visitor saw"), default=0)
+    operator_seen_id = models.PositiveBigIntegerField(_("last message the operator saw"), default=0)
     # Given to an operator by the site's routing (issue 23), not taken from the pool.
-    routed = models.BooleanField(default=False)
+    routed = models.BooleanField(_("given by routing"), default=False)
     # The visitor's rating of the chat (issue 23): 1-5 and a comment, once.
     rating = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+        _("rating"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    rating_comment = models.TextField(blank=True, max_length=1000)
-    rated_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True, max_length=1000)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     # The room's first operator message (chat/services.py sets it once): the owners' reports
     # read the first response here, not by looking for it among the messages.
-    first_reply_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    first_reply_at = models.DateTimeField(_("first reply at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # R14: a request the server put back in the pool when the visitor's room ended with their
     # question unanswered: why the room before ended, and whose it was ("Peter logged out").
-    return_reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
-    return_operator_name = models.CharField(max_length=150, blank=True)
+    return_reason = models.CharField(_("back in the pool because"), max_length=20, choices=Reason.choices, blank=True)
+    return_operator_name = models.CharField(_("operator of the room before"), max_length=150, blank=True)
     # Transfer: when the room was handed to its current operator (None: they took it from the
     # pool or started it). Until they write in it, it is not theirs yet: their going offline
     # puts it back in the pool (R14). `accepted_at` stays when it left the pool.
-    transferred_at = models.DateTimeField(null=True, blank=True)
+    transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
     # R16. When it last entered the pool (made, or handed back): WP_POOL_TIMEOUT counts from it.
-    pooled_at = models.DateTimeField(null=True, blank=True)
+    pooled_at = models.DateTimeField(_("entered the pool at"), null=True, blank=True)
     # When the request became an offline request: asked while no operator of the site was
     # online, or not accepted within WP_POOL_TIMEOUT. It stays in the pool when its visitor
     # leaves, and whoever takes it answers by email if they are gone (chat/offline.py).
-    offline_at = models.DateTimeField(null=True, blank=True)
+    offline_at = models.DateTimeField(_("offline request since"), null=True, blank=True)
     # Issue 25: made while its site was outside its business hours: the panels do not alert.
-    after_hours = models.BooleanField(default=False)
+    after_hours = models.BooleanField(_("after hours"), default=False)
     # When the site's owners were mailed about it: claimed once, whatever sweeps or retries race.
-    owners_notified_at = models.DateTimeField(null=True, blank=True)
+    owners_notified_at = models.DateTimeField(_("owners notified at"), null=True, blank=True)
     # The last operator message of the room the visitor was mailed, or was on the site to see:
     # the ones after it are still to be mailed if they have left (at most once each).
-    replies_mailed_through = models.BigIntegerField(default=0)
+    replies_mailed_through = models.BigIntegerField(_("last reply mailed (message ID)"), default=0)
     # Issue 23: the visitor asked for the conversation by email (the `transcript` frame), to this
     # address, mailed once the room has ended (chat/transcript_mail.py). `transcript_sent_at` is
     # the claim of the one sender: set before the mail goes, given back if it could not.
-    transcript_email = models.CharField(max_length=254, blank=True)
-    transcript_asked_at = models.DateTimeField(null=True, blank=True)
-    transcript_sent_at = models.DateTimeField(null=True, blank=True)
+    transcript_email = models.CharField(_("transcript email"), max_length=254, blank=True)
+    transcript_asked_at = models.DateTimeField(_("transcript asked for at"), null=True, blank=True)
+    transcript_sent_at = models.DateTimeField(_("transcript sent at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
         constraints = [
             # R7 rests on this: a visitor has at most one live room, whoever races.
             models.UniqueConstraint(
@@ -140,59 +147,71 @@ class Attachment(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     at = models.DateTimeField()
 
+    class Meta:
+        # Only its name is shown: in the list of what deleting a room (a visitor, a site) deletes.
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
     def __str__(self) -> str:
         return self.name
 
 
 class Message(models.Model):
     class Sender(models.TextChoices):
-        VISITOR = "visitor"
-        OPERATOR = "operator"
-        SYSTEM = "system"
+        VISITOR = "visitor", _("Visitor")
+        OPERATOR = "operator", _("Operator")
+        SYSTEM = "system", _("System")
         # An operators' note on the room (issue 23): seen by operators only, by no path ever the visitor.
-        NOTE = "note"
+        NOTE = "note", _("Note")
 
     class Event(models.TextChoices):
         """What a `system` line records (R15): who was there when. Clients word it from this
         code and the line's `name`; `body` is the same in English, for those that do not."""
 
-        JOINED = "joined"  # an operator took the visitor: accept, start, the end of a transfer
-        TRANSFERRED = "transferred"  # the operator handed the room on (to a colleague or the pool)
-        CLOSED = "closed"  # the operator closed the room: it expires unless reopened (R9)
-        REOPENED = "reopened"  # the operator reopened it
-        REOPENED_BY_VISITOR = "reopened_by_visitor"  # the visitor wrote in a closing room (R14)
-        WINDOW_OPENED = "window_opened"
-        WINDOW_CLOSED = "window_closed"
-        RETURNED = "returned"  # a request back in the pool by itself, unanswered (R14)
+        JOINED = "joined", _("Joined")  # an operator took the visitor: accept, start, the end of a transfer
+        TRANSFERRED = "transferred", _("Transferred")  # the operator handed the room on (to a colleague or the pool)
+        CLOSED = "closed", _("Closed")  # the operator closed the room: it expires unless reopened (R9)
+        REOPENED = "reopened", _("Reopened")  # the operator reopened it
+        REOPENED_BY_VISITOR = "reopened_by_visitor", _("Reopened by the visitor")  # wrote in a closing room (R14)
+        WINDOW_OPENED = "window_opened", _("Window opened")
+        WINDOW_CLOSED = "window_closed", _("Window closed")
+        RETURNED = "returned", _("Back in the pool")  # a request back in the pool by itself, unanswered (R14)
         # The room ended, one code per reason (Room.Reason):
-        EXPIRED = "expired"  # operator_closed: its expiry ran out
-        LOGGED_OUT = "logged_out"  # operator_logout
-        TIMED_OUT = "timed_out"  # operator_timeout
-        ENDED_BY_ADMIN = "ended_by_admin"
-        LEFT_SITE = "left_site"  # visitor_left
-        BANNED = "banned"  # banned: an operator blocked the visitor (operators only)
+        EXPIRED = "expired", _("Expired")  # operator_closed: its expiry ran out
+        LOGGED_OUT = "logged_out", _("Logged out")  # operator_logout
+        TIMED_OUT = "timed_out", _("Timed out")  # operator_timeout
+        ENDED_BY_ADMIN = "ended_by_admin", _("Ended in admin")
+        LEFT_SITE = "left_site", _("Left the site")  # visitor_left
+        BANNED = "banned", _("Blocked")  # banned: an operator blocked the visitor (operators only)
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
-    sender = models.CharField(max_length=10, choices=Sender.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room"))
+    sender = models.CharField(_("sender"), max_length=10, choices=Sender.choices)
     # A system line's code; empty for what people wrote.
-    event = models.CharField(max_length=20, choices=Event.choices, blank=True, default="")
+    event = models.CharField(_("event"), max_length=20, choices=Event.choices, blank=True, default="")
     # Who wrote it; for a system line, the operator it is about (none for the visitor's own).
-    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL)
+    operator = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("operator"))
     # The sender's name when it was sent: the transcript keeps it. A system line's: the name of
     # whom it is about (the operator, or the visitor for their window and leaving).
-    name = models.CharField(max_length=150)
-    body = models.TextField()
+    name = models.CharField(_("name"), max_length=150)
+    body = models.TextField(_("body"))
     # Chosen by the client; a resend after a lost ack is stored once.
-    client_id = models.CharField(max_length=64, blank=True)
-    at = models.DateTimeField()
+    client_id = models.CharField(_("client ID"), max_length=64, blank=True)
+    at = models.DateTimeField(_("sent at"))
     # The file it carries (issue 23), if any; its body is then the caption, maybe empty. Read
     # from this column, a message without one costs no query to build its payload. The
     # attachment deleted alone (admin), the message stays, without its file.
     attachment = models.OneToOneField(
-        Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+        Attachment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="message",
+        verbose_name=_("attachment"),
     )
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
@@ -208,23 +227,39 @@ class Ban(models.Model):
     """A visitor an operator blocked (issue 25), and maybe their address or network: the
     snippet is refused to them until an owner lifts it (chat/bans.py)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="bans")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="bans", verbose_name=_("site"))
     # Null: the visitor was deleted since; the address, if any, stays blocked.
-    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="bans")
+    visitor = models.ForeignKey(
+        Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="bans", verbose_name=_("visitor")
+    )
     # An address ("203.0.113.7") or a network ("203.0.113.0/24", "2001:db8:1::/48"); empty:
     # the visitor only.
-    address = models.CharField(max_length=50, blank=True)
-    reason = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    address = models.CharField(_("IP address or network"), max_length=50, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        Operator,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("blocked by (operator)"),
+    )
     # The operator's name when they blocked: kept if the operator goes.
-    created_by_name = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField()
-    lifted_at = models.DateTimeField(null=True, blank=True)
+    created_by_name = models.CharField(_("blocked by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("blocked at"))
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("lifted by"),
     )
 
     class Meta:
+        verbose_name = _("ban")
+        verbose_name_plural = _("bans")
         indexes = [
             # A site's bans in force: what each process reads after a ban is made or lifted.
             models.Index(fields=["site"], condition=Q(lifted_at=None), name="chat_ban_active"),
@@ -269,12 +304,22 @@ class Erasure(models.Model):
     """A visitor erased by a site owner (issue 25, chat/privacy.py): who erased which visitor
     id and when, and nothing about the visitor, who is gone."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="erasures")
-    visitor_id = models.PositiveBigIntegerField()
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="erasures", verbose_name=_("site"))
+    visitor_id = models.PositiveBigIntegerField(_("visitor number"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("erased by (account)"),
+    )
     # The user's name as it was: the row outlives a deleted account.
-    by_name = models.CharField(max_length=150)
-    at = models.DateTimeField()
+    by_name = models.CharField(_("erased by"), max_length=150)
+    at = models.DateTimeField(_("erased at"))
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
 
     def __str__(self) -> str:
         return f"Visitor {self.visitor_id} erased by {self.by_name}"
@@ -310,6 +355,9 @@ class ReportDay(models.Model):
     length = models.JSONField(default=list)
 
     class Meta:
+        # Only its name is shown: in the list of what deleting a site deletes with it.
+        verbose_name = _("report day")
+        verbose_name_plural = _("report days")
         constraints = [
             # Rollups computed at once by two reports: one row stays (the other insert is ignored).
             models.UniqueConstraint(fields=["site", "timezone", "day", "operator_id"], name="one_report_day"),
@@ -328,6 +376,11 @@ class ReportStamp(models.Model):
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, primary_key=True, related_name="+")
     stamp = models.BigIntegerField()
+
+    class Meta:
+        # Only its name is shown: in the list of what deleting a site deletes with it.
+        verbose_name = _("report stamp")
+        verbose_name_plural = _("report stamps")
 
     def __str__(self) -> str:
         return f"Rollups' stamp of site {self.site_id}"

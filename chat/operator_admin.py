@@ -36,14 +36,16 @@ LOCKED_EMAIL_HELP = _(
 class OperatorForm(forms.ModelForm):
     """The operator's login (a Django user) and profile, in one form."""
 
+    # The login's fields are the user model's, named as it names them (Django translates those).
     username = forms.CharField(
         max_length=150,
         validators=[UnicodeUsernameValidator()],
+        label=User._meta.get_field("username").verbose_name,
         help_text=_("What they log in with: letters, digits and @/./+/-/_ only."),
     )
-    first_name = forms.CharField(max_length=150, required=False)
-    last_name = forms.CharField(max_length=150, required=False)
-    email = forms.EmailField(required=False)
+    first_name = forms.CharField(max_length=150, required=False, label=User._meta.get_field("first_name").verbose_name)
+    last_name = forms.CharField(max_length=150, required=False, label=User._meta.get_field("last_name").verbose_name)
+    email = forms.EmailField(required=False, label=User._meta.get_field("email").verbose_name)
     is_active = forms.BooleanField(required=False, initial=True, label=_("Active"), help_text=DEACTIVATE_HELP)
     password1 = forms.CharField(
         label=_("Password"),

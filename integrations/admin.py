@@ -18,11 +18,17 @@ from .models import EVENTS, Delivery, Webhook
 
 
 class WebhookForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https")
+    # Fields declared on the form take no label from the model: without one given, theirs is English.
+    url = forms.URLField(max_length=500, assume_scheme="https", label=Webhook._meta.get_field("url").verbose_name)
     events = forms.MultipleChoiceField(
-        choices=[(event, event) for event in EVENTS], widget=forms.CheckboxSelectMultiple, required=False
+        choices=[(event, event) for event in EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=Webhook._meta.get_field("events").verbose_name,
     )
-    new_secret = forms.BooleanField(required=False, help_text=_("Make a new secret (the old one stops working)."))
+    new_secret = forms.BooleanField(
+        required=False, label=_("New secret"), help_text=_("Make a new secret (the old one stops working).")
+    )
 
     class Meta:
         model = Webhook

@@ -16,10 +16,11 @@ MAX_KEEP_DAYS = 36_500
 class Site(models.Model):
     """A website that embeds the snippet."""
 
-    key = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    key = models.SlugField(_("key"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
     # One origin a line, e.g. "https://shop.example.com".
     allowed_origins = models.TextField(
+        _("allowed origins"),
         blank=True,
         validators=[validate_origins],
         help_text=_(
@@ -28,8 +29,9 @@ class Site(models.Model):
         ),
     )
     # What the chat window says before anyone has written, and its colour.
-    greeting = models.CharField(max_length=200, default="Questions? Write to us.")
+    greeting = models.CharField(_("greeting"), max_length=200, default="Questions? Write to us.")
     color = models.CharField(
+        _("colour"),
         max_length=7,
         default="#2457d6",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #2457d6.")],
@@ -37,33 +39,39 @@ class Site(models.Model):
     # Issue 23: how many chats an operator may have open on this site at once (0: no limit), and
     # whether a new request waits in the pool (the seed's way) or goes to an available operator.
     max_chats_per_operator = models.PositiveSmallIntegerField(
-        default=0, help_text=_("The most chats an operator may have open on this site at once; 0: no limit.")
+        _("max chats per operator"),
+        default=0,
+        help_text=_("The most chats an operator may have open on this site at once; 0: no limit."),
     )
 
     class Routing(models.TextChoices):
-        POOL = "pool", "The general pool: operators take requests"
-        ASSIGN = "assign", "Assign each request to the available operator with the fewest chats"
+        POOL = "pool", _("The general pool: operators take requests")
+        ASSIGN = "assign", _("Assign each request to the available operator with the fewest chats")
 
-    routing = models.CharField(max_length=10, choices=Routing.choices, default=Routing.POOL)
+    routing = models.CharField(_("routing"), max_length=10, choices=Routing.choices, default=Routing.POOL)
 
     class Prechat(models.TextChoices):
-        OFF = "off", "No form: the visitor writes at once"
-        OPTIONAL = "optional", "Ask for a name and email first; the visitor may skip it"
-        REQUIRED = "required", "A name and email before the first message"
+        OFF = "off", _("No form: the visitor writes at once")
+        OPTIONAL = "optional", _("Ask for a name and email first; the visitor may skip it")
+        REQUIRED = "required", _("A name and email before the first message")
 
     # Issue 23: the pre-chat form the window shows before a first message.
-    prechat = models.CharField(max_length=10, choices=Prechat.choices, default=Prechat.OFF)
+    prechat = models.CharField(_("pre-chat form"), max_length=10, choices=Prechat.choices, default=Prechat.OFF)
     # Issue 23: whether a visitor may ask for their conversation by email (the `transcript` frame).
     transcripts = models.BooleanField(
-        default=True, help_text=_("Visitors may ask for their conversation by email when a chat ends.")
+        _("transcripts by email"),
+        default=True,
+        help_text=_("Visitors may ask for their conversation by email when a chat ends."),
     )
     # Issue 24: the snippet's language (empty: each visitor's browser's), the site's own words
     # in place of any of the snippet's, and how far above the page's bottom its button sits.
     language = models.CharField(
+        _("language"),
         max_length=8,
         blank=True,
+        # The languages by their own names, untranslated: a reader finds theirs whatever the page's language.
         choices=[
-            ("", "The visitor's browser language"),
+            ("", _("The visitor's browser language")),
             ("en", "English"),
             ("de", "Deutsch"),
             ("fr", "Français"),
@@ -73,6 +81,7 @@ class Site(models.Model):
         help_text=_("The chat window's language; by default each visitor's browser's, among those the snippet speaks."),
     )
     texts = models.JSONField(
+        _("texts"),
         default=dict,
         blank=True,
         validators=[validate_texts],
@@ -82,37 +91,44 @@ class Site(models.Model):
         ),
     )
     launcher_offset = models.PositiveSmallIntegerField(
+        _("launcher offset"),
         default=0,
         validators=[MaxValueValidator(400)],
         help_text=_("Pixels to lift the chat button by, above a bottom bar of the site's own (0 to 400)."),
     )
     # Issue 25: business hours (visitors/hours.py). Outside them the site counts as offline (R16).
     timezone = models.CharField(
+        _("time zone"),
         max_length=64,
         default="UTC",
         validators=[validate_timezone],
         help_text=_('The time zone of the hours below, an IANA name like "Europe/Paris".'),
     )
-    hours = models.JSONField(default=dict, blank=True, validators=[validate_hours], help_text=HOURS_HELP)
+    hours = models.JSONField(
+        _("opening hours"), default=dict, blank=True, validators=[validate_hours], help_text=HOURS_HELP
+    )
     closed_days = models.JSONField(
-        default=list, blank=True, validators=[validate_closed_days], help_text=CLOSED_DAYS_HELP
+        _("closed days"), default=list, blank=True, validators=[validate_closed_days], help_text=CLOSED_DAYS_HELP
     )
     # Whether the site is within its hours, as its snippets were told: kept by the sweep
     # (chat.availability.sites_hours_update), which announces each change; never by a form.
-    hours_open = models.BooleanField(default=True, editable=False)
+    hours_open = models.BooleanField(_("within its hours"), default=True, editable=False)
     # Issue 25: how long what the site's visitors leave behind is kept (days; 0: for ever),
     # purged in batches by chat.retention on Celery beat (docs/privacy.md).
     keep_page_views_days = models.PositiveIntegerField(
+        _("keep page views (days)"),
         default=90,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
         help_text=_("Days a visitor's page views are kept; 0: for ever."),
     )
     keep_conversations_days = models.PositiveIntegerField(
+        _("keep conversations (days)"),
         default=0,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
         help_text=_("Days an ended conversation (its messages, files, rating) is kept after it ended; 0: for ever."),
     )
     keep_idle_visitors_days = models.PositiveIntegerField(
+        _("keep idle visitors (days)"),
         default=30,
         validators=[MaxValueValidator(MAX_KEEP_DAYS)],
         help_text=_(
@@ -120,16 +136,22 @@ class Site(models.Model):
         ),
     )
     # Site owners: staff users who manage this site in admin and the API.
-    owners = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="owned_sites", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("owners"), related_name="owned_sites", blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # R16: whether any operator of the site is online, as the snippet is told. Kept by
     # chat.availability under the site's row lock as operators come and go (never by a form:
     # `visitors.services.site_save` leaves it out), so each change is seen exactly once.
-    operators_online = models.BooleanField(default=False, editable=False)
+    operators_online = models.BooleanField(_("operators online"), default=False, editable=False)
     # Issue 25: the key of the HMAC-SHA256 an owner's server signs its users' ids with, so that a
     # visitor's `identify` is believed (chat/identity.py). Empty until made; made and remade only
     # by visitors.services.site_rotate_identity_secret (admin's checkbox, the API), never by a form.
-    identity_secret = models.CharField(max_length=64, blank=True, editable=False)
+    identity_secret = models.CharField(_("identity secret"), max_length=64, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
 
     def __str__(self) -> str:
         return self.name
@@ -154,59 +176,64 @@ def hash_token(token: str) -> str:
 
 
 DEVICES = ("desktop", "phone", "tablet", "bot")
+# How admin names them (its list filter, column and page); the code stays what the API says.
+DEVICE_LABELS = {"desktop": _("Desktop"), "phone": _("Phone"), "tablet": _("Tablet"), "bot": _("Bot")}
 
 
 class Visitor(models.Model):
     """An anonymous person on a site, the same on every page and tab (one token)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
-    token_hash = models.CharField(max_length=64, unique=True)
-    first_seen = models.DateTimeField()
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors", verbose_name=_("site"))
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    first_seen = models.DateTimeField(_("first seen"))
     # Start of the current visit; a visitor who left and came back starts a new one.
-    since = models.DateTimeField()
-    last_seen = models.DateTimeField()
-    online = models.BooleanField(default=False)
-    url = models.CharField(max_length=2048, blank=True)
-    title = models.CharField(max_length=500, blank=True)
-    referrer = models.CharField(max_length=2048, blank=True)
+    since = models.DateTimeField(_("visit started"))
+    last_seen = models.DateTimeField(_("last seen"))
+    online = models.BooleanField(_("online"), default=False)
+    # The page they are on (or were on last).
+    url = models.CharField(_("page URL"), max_length=2048, blank=True)
+    title = models.CharField(_("page title"), max_length=500, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2048, blank=True)
     # Pages seen in the current visit.
-    pages = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(_("pages"), default=0)
     # Who they are, as their browser says, and how this visit began (issue 23): written when a
     # visit starts (chat/visiting.py), from the socket's headers (visitors/clients.py).
-    browser = models.CharField(max_length=100, blank=True)
-    os = models.CharField(max_length=100, blank=True)
-    device = models.CharField(max_length=10, blank=True, choices=[(d, d) for d in DEVICES])
-    language = models.CharField(max_length=35, blank=True)
-    landing_url = models.CharField(max_length=2048, blank=True)
-    landing_referrer = models.CharField(max_length=2048, blank=True)
-    utm_source = models.CharField(max_length=200, blank=True)
-    utm_medium = models.CharField(max_length=200, blank=True)
-    utm_campaign = models.CharField(max_length=200, blank=True)
-    utm_term = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
+    browser = models.CharField(_("browser"), max_length=100, blank=True)
+    os = models.CharField(_("operating system"), max_length=100, blank=True)
+    device = models.CharField(_("device"), max_length=10, blank=True, choices=list(DEVICE_LABELS.items()))
+    language = models.CharField(_("language"), max_length=35, blank=True)
+    landing_url = models.CharField(_("landing page"), max_length=2048, blank=True)
+    landing_referrer = models.CharField(_("landing referrer"), max_length=2048, blank=True)
+    utm_source = models.CharField(_("UTM source"), max_length=200, blank=True)
+    utm_medium = models.CharField(_("UTM medium"), max_length=200, blank=True)
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=200, blank=True)
+    utm_term = models.CharField(_("UTM term"), max_length=200, blank=True)
+    utm_content = models.CharField(_("UTM content"), max_length=200, blank=True)
     # Visits so far, this one included.
-    visits = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(_("visits"), default=0)
     # The operators' note on the visitor (WP_MAX_VISITOR_NOTE_LENGTH), who wrote it last and when.
-    note = models.TextField(blank=True)
-    note_by = models.CharField(max_length=150, blank=True)
-    note_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    note_by = models.CharField(_("note written by"), max_length=150, blank=True)
+    note_at = models.DateTimeField(_("note written at"), null=True, blank=True)
     # What the visitor gave to be answered by email (R16, the `details` frame); either may be empty.
-    given_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(max_length=254, blank=True)
+    given_name = models.CharField(_("name left"), max_length=100, blank=True)
+    email = models.EmailField(_("email left"), max_length=254, blank=True)
     # The address their last visit came from (issue 25, bans): written with the visit's start,
     # in the same UPDATE (chat/visiting.py), so an operator can block it too.
-    last_address = models.GenericIPAddressField(null=True, blank=True)
+    last_address = models.GenericIPAddressField(_("last IP address"), null=True, blank=True)
     # Issue 25: the owner's id of this person, set only by a verified `identify` (its hash signed
     # with the site's identity secret): one visitor per id and site, on every device they use.
-    external_id = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True)
     # Counts the rotations of a verified visitor's token, which is derived (chat/identity.py).
-    token_generation = models.PositiveIntegerField(default=0)
+    token_generation = models.PositiveIntegerField(_("token generation"), default=0)
     # Issue 25: what the site says of the visitor (`attributes`), and the last events it tracked
     # (`track`): [{"name", "at"}], oldest first, WP_VISITOR_EVENTS_KEPT at most.
-    attributes = models.JSONField(default=dict, blank=True)
-    events = models.JSONField(default=list, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    events = models.JSONField(_("events"), default=list, blank=True)
 
     class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
         indexes = [models.Index(fields=["site", "online"])]
         constraints = [
             # One visitor per verified id and site: two devices identifying at once make one.
@@ -231,13 +258,17 @@ class Visitor(models.Model):
 class PageView(models.Model):
     # No index of its own: the (visitor, at) index below serves every lookup by visitor, and
     # each page a visitor opens inserts a row (one index fewer to write, docs/benchmarks.md).
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="page_views", db_index=False)
-    url = models.CharField(max_length=2048)
-    title = models.CharField(max_length=500, blank=True)
-    referrer = models.CharField(max_length=2048, blank=True)
-    at = models.DateTimeField()
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="page_views", db_index=False, verbose_name=_("visitor")
+    )
+    url = models.CharField(_("URL"), max_length=2048)
+    title = models.CharField(_("title"), max_length=500, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2048, blank=True)
+    at = models.DateTimeField(_("viewed at"))
 
     class Meta:
+        verbose_name = _("page view")
+        verbose_name_plural = _("page views")
         indexes = [models.Index(fields=["visitor", "at"])]
 
     def __str__(self) -> str:
@@ -257,6 +288,9 @@ class OnlineSample(models.Model):
     operators = models.PositiveIntegerField()
 
     class Meta:
+        # Only its name is ever shown: in the list of what deleting a site deletes with it.
+        verbose_name = _("online count")
+        verbose_name_plural = _("online counts")
         indexes = [models.Index(fields=["site", "at"])]
 
     def __str__(self) -> str:

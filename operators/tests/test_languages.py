@@ -8,11 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
+from django.db import models
 from django.test import Client
+from django.utils import translation
+from django.utils.functional import Promise
 
 from operators.models import Operator
-from tests.owners import admin_client, make_staff
+from tests.owners import admin_client, make_chat, make_staff
 from visitors.widget_texts import languages as widget_languages
 
 ROOT = Path(settings.BASE_DIR)
@@ -283,3 +288,147 @@ def test_admins_own_words_speak_the_owners_language(site):
     english = admin_client(make_staff("other", site)).get(url, HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     assert re.findall(r'class="fieldset-heading">([^<]+)</h2>', english)[:2] == ["Site", "Look"]
     assert "The chat button's and window's colour." in english
+
+
+# ------------------------------------------------------------------ admin's names of our models
+
+OUR_APPS = ["visitors", "chat", "operators", "integrations"]
+# English words a language says the same way, checked by hand: loanwords (Chat, Webhook, Browser,
+# online, Bot, Tablet), the acronym URL, and words both languages have (French site, message, secret;
+# Spanish error; German Name, Status). Compared ignoring case: German writes its nouns with a capital.
+SAME_WORDS = {
+    "de": {"Chat", "Bot", "Tablet", "URL", "name", "status", "browser", "online", "webhook", "webhooks"},
+    "fr": {"URL", "secret", "site", "sites", "message", "messages", "webhook", "webhooks"},
+    "es": {"Chat", "URL", "error", "webhook", "webhooks"},
+    "ar": set(),
+}
+
+
+def admin_models() -> set[type[models.Model]]:
+    """Our models admin shows: those registered in its site, and those shown inside their pages."""
+    shown = set()
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label in OUR_APPS:
+            shown |= {model, *(inline.model for inline in model_admin.inlines)}
+    return shown
+
+
+def admin_names() -> list[tuple[str, Promise]]:
+    """Every name admin shows of our apps, with where it is from: the apps' and every model's (the
+    list of what a deletion takes with it names models admin has no page for), and the fields and
+    choices of the models admin shows."""
+    names = []
+    for app in OUR_APPS:
+        config = apps.get_app_config(app)
+        names.append((app, config.verbose_name))
+        for model in config.get_models():
+            names += [(model.__name__, model._meta.verbose_name), (model.__name__, model._meta.verbose_name_plural)]
+    for model in admin_models():
+        for field in model._meta.get_fields():
+            if field.auto_created and (not field.concrete or field.primary_key):
+                continue  # the reverse relations and the automatic id: Django's
+            where = f"{model.__name__}.{field.name}"
+            names.append((where, field.verbose_name))
+            # A language's own name is the same in every language (settings.LANGUAGES).
+            names += [
+                (where, label) for value, label in field.choices or () if (value, label) not in settings.LANGUAGES
+            ]
+    return names
+
+
+def test_every_name_admin_shows_of_our_models_is_translated():
+    """Given to gettext_lazy, and said by every shipped language in its own words (or one of the
+    few it shares with English)."""
+    names = admin_names()
+    shown = {model.__name__ for model in admin_models()}
+    assert shown == {
+        "Site", "Visitor", "PageView", "Room", "Message", "Ban", "Erasure", "Operator", "CannedReply", "Webhook",
+        "Delivery",
+    }  # fmt: skip
+    assert len(names) > 200
+    untranslated = [(where, name) for where, name in names if not isinstance(name, Promise)]
+    assert not untranslated, f"not given to gettext_lazy: {untranslated}"
+    for language in SHIPPED:
+        same = {word.casefold() for word in SAME_WORDS[language]}
+        for where, name in names:
+            with translation.override("en"):
+                english = str(name)
+            with translation.override(language):
+                said = str(name)
+            assert said.casefold() != english.casefold() or english.casefold() in same, (
+                f"{language}: {where} {english!r} is not translated"
+            )
+
+
+def german_admin_page(client: Client, url: str) -> str:
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 200, url
+    return response.content.decode()
+
+
+def says(page: str, text: str) -> bool:
+    """Whether the page says the text, as words: "site ändern" is not in "Website ändern"."""
+    return re.search(r"(?<!\w)" + re.escape(text), page) is not None
+
+
+def test_admin_names_the_models_fields_and_choices_in_the_owners_language(site):
+    """The index's sections and models, the pages' titles, the forms' labels, the list's columns and
+    its filters' choices: in German for an owner whose browser asks for German, English nowhere."""
+    owner = make_staff("owner", site)
+    make_chat(site)
+    client = admin_client(owner)
+
+    index = german_admin_page(client, "/admin/")
+    sections = re.findall(r'<caption>\s*<a href="/admin/(\w+)/"[^>]*>([^<]+)</a>', index)
+    assert sorted(sections) == [
+        ("chat", "Chat"), ("integrations", "Integrationen"), ("operators", "Bedienpersonen"), ("visitors", "Besucher"),
+    ]  # fmt: skip
+    rows = dict(re.findall(r'<th scope="row"[^>]*>\s*<a href="/admin/(\w+/\w+)/"[^>]*>([^<]+)</a>', index))
+    assert rows == {
+        "chat/room": "Räume",
+        "chat/message": "Nachrichten",
+        "chat/ban": "Sperren",
+        "chat/erasure": "Löschungen",
+        "integrations/webhook": "Webhooks",
+        "integrations/delivery": "Zustellungen",
+        "operators/operator": "Bedienpersonen",
+        "operators/cannedreply": "Vorlagen",
+        "visitors/site": "Websites",
+        "visitors/visitor": "Besucher",
+    }
+
+    page = german_admin_page(client, f"/admin/visitors/site/{site.pk}/change/")
+    assert "<h1>Website ändern</h1>" in page
+    labels = set(re.findall(r"<label[^>]*>([^<]+):</label>", page))
+    assert {
+        "Schlüssel", "Name", "Erlaubte Origins", "Begrüßung", "Farbe", "Sprache", "Anhebung des Chat-Buttons",
+        "Zuweisung", "Max. Chats pro Bedienperson", "Formular vor dem Chat", "Zeitzone", "Öffnungszeiten",
+        "Geschlossene Tage", "Seitenaufrufe aufbewahren (Tage)", "Eigentümer",
+    } <= labels  # fmt: skip
+    assert "Allgemeiner Pool: Bedienpersonen nehmen Anfragen an</option>" in page
+    assert "Kein Formular: der Besucher schreibt sofort</option>" in page
+    for english in [
+        "Allowed origins:", "Greeting:", "Color:", "Max chats per operator:", "Keep page views days:", "Timezone:",
+        "Hours:", "Closed days:", "Owners:", "site ändern", "The general pool", "No form",
+    ]:  # fmt: skip
+        assert not says(page, english), english
+
+    rooms = german_admin_page(client, "/admin/chat/room/")
+    assert "<h1>Raum zur Änderung auswählen</h1>" in rooms
+    columns = re.findall(r'class="[^"]*column-(\w+)[^"]*">.*?<div class="text"><(?:a [^>]*|span)>([^<]+)<', rooms, re.S)
+    assert {("site", "Website"), ("visitor", "Besucher"), ("status", "Status"), ("created_at", "Erstellt am")} <= set(
+        columns
+    )
+    # The filters' choices (status, reason), and the room's status in its row.
+    for choice in ["Ausstehend", "Aktiv", "Wird geschlossen", "Abgelaufen", "Von der Bedienperson geschlossen"]:
+        assert f">{choice}</a></li>" in rooms, choice
+    assert '<td class="field-status">Aktiv</td>' in rooms
+    for english in ["room zur Änderung auswählen", "Pending", "Closing", "Expired", "Operator Closed", "Created at"]:
+        assert not says(rooms, english), english
+
+    add = german_admin_page(client, "/admin/integrations/webhook/add/")
+    assert "<h1>Webhook hinzufügen</h1>" in add
+    labels = set(re.findall(r"<label[^>]*>([^<]+?):?</label>", add))
+    assert {"Website", "URL", "Ereignisse", "Aktiv", "Neues Geheimnis", "Geheimnis", "Erstellt am"} <= labels
+    for english in ["webhook hinzufügen", "Url:", "Events:", ">Active</label>", "New secret", "Secret:", "Created at:"]:
+        assert not says(add, english), english
