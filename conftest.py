@@ -21,6 +21,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.test import TransactionTestCase
 
 from infra.db import close_connections
@@ -126,6 +127,27 @@ def _flush_retried_after_deadlock(flush):
 
 
 TransactionTestCase._fixture_teardown = _flush_retried_after_deadlock(TransactionTestCase._fixture_teardown)
+
+
+def _flush_by_delete(sql_flush):
+    """On PostgreSQL, a transactional test's tables are emptied with a DELETE each, not one
+    TRUNCATE of them all: TRUNCATE gives every table a new file, 50-80 ms for our few rows, after
+    each of the suite's ~800 transactional tests (a minute of the run); the DELETEs take a few ms.
+    The flush runs in one transaction and Django's foreign keys are deferred to its commit, so
+    the order of the tables does not matter. Sequences are not reset either way."""
+
+    @functools.wraps(sql_flush)
+    def sql_flush_by_delete(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade or not tables:
+            return sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        # The tables are Django's own list of its tables, each quoted: nothing from outside.
+        deletes = [f"DELETE FROM {self.quote_name(table)}" for table in tables]  # noqa: S608
+        return ["SET CONSTRAINTS ALL DEFERRED", *deletes]
+
+    return sql_flush_by_delete
+
+
+PostgresOperations.sql_flush = _flush_by_delete(PostgresOperations.sql_flush)
 
 
 def pytest_unconfigure(config):
