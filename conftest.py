@@ -107,11 +107,11 @@ def pytest_configure(config):
 
 
 def _flush_retried_after_deadlock(flush):
-    """A transactional test's database is emptied by one TRUNCATE of every table, which takes
-    their locks one by one while a daphne process of the test may still be writing (a page the
-    test closed lets its visitor go): PostgreSQL may end either of the two as a deadlock. Ended
-    there, the TRUNCATE is run again (it changed nothing): once failed, the next test found the
-    last one's rows and failed too."""
+    """A transactional test's database is emptied in one transaction (on PostgreSQL a DELETE per
+    table, below), which takes the tables' locks one by one while a daphne process of the test
+    may still be writing (a page the test closed lets its visitor go): PostgreSQL may end either
+    of the two as a deadlock. Ended there, the flush is run again (it changed nothing): once
+    failed, the next test found the last one's rows and failed too."""
 
     @functools.wraps(flush)
     def _fixture_teardown(self):
