@@ -289,8 +289,7 @@
   }
   // A history answer, or the messages a welcome brings.
   function applyHistory(frame) {
-    frame.messages.forEach(addMessage);
-    for (const m of frame.messages) state.synced = Math.max(state.synced, m.id);
+    for (const m of frame.messages) { addMessage(m); state.synced = Math.max(state.synced, m.id); }
     // The room as it is now comes along: after a `resync` the status catches up too.
     if ("room" in frame) { state.room = frame.room; state.queue = frame.queue; }
     render();

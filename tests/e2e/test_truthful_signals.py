@@ -131,3 +131,45 @@ def test_a_chat_the_operator_started_says_the_visitor_has_not_opened_it_then_lef
     # Closing the tab that held the window is leaving it; the other tab still browses.
     shop.close()
     expect(signal).to_have_text("Visitor left the chat window")
+
+
+def test_a_message_the_page_missed_while_it_heard_a_later_one_comes_with_the_reconnect(
+    web_server, peter, panel_for, open_page
+):
+    """R8: Peter's answer is stored, but its event never reaches the page (the process that
+    published it died, say), while the visitor's later message does. The reconnect's history
+    starts after the last id a history answer brought, not after the newest heard live."""
+    panel = panel_for(peter)
+    route_of = {"lost": None, "sockets": []}
+
+    def route(ws):
+        route_of["sockets"].append(ws)
+        server = ws.connect_to_server()
+
+        def to_page(message):
+            if route_of["lost"] and isinstance(message, str) and route_of["lost"] in message:
+                return  # lost on its way to this page
+            ws.send(message)
+
+        server.on_message(to_page)
+
+    shop = open_page("about:blank")
+    shop.route_web_socket("**/ws/visitor/**", route)
+    shop.goto(f"http://{web_server}/demo/")
+    start_chat_and_say(panel, "Hello! Can I help?")
+    shop.locator("[data-testid=wp-launcher]").click()
+    messages = shop.locator("[data-testid=wp-transcript]")
+    expect(messages).to_contain_text("Hello! Can I help?")
+
+    route_of["lost"] = "One moment, I am checking."
+    panel.locator("[data-testid=message-input]").fill("One moment, I am checking.")
+    panel.locator("[data-testid=send]").click()
+    expect(panel.locator("[data-testid=message]").filter(has_text="I am checking")).to_have_count(1)
+    shop.locator("[data-testid=wp-input]").fill("Is it in stock?")
+    shop.locator("[data-testid=wp-send]").click()
+    expect(messages).to_contain_text("Is it in stock?")
+    expect(messages).not_to_contain_text("I am checking")
+
+    route_of["lost"] = None
+    route_of["sockets"][-1].close()  # the socket drops; the page reconnects
+    expect(messages).to_contain_text("One moment, I am checking.", timeout=15_000)
