@@ -139,8 +139,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# Each test run (its own WP_REDIS_PREFIX, set below) gets its own test database.
-_test_db = "test_whitepanel_" + "".join(c if c.isalnum() else "_" for c in os.environ.get("WP_REDIS_PREFIX", "wp"))
+# Redis: every key, pub/sub channel and Celery queue carries this prefix, so several installs
+# (or test runs) can share one Redis without seeing each other. `make test` splits its run over
+# pytest-xdist's worker processes: each is a run of its own (its keys, queues and database),
+# and the daphne and Celery processes it starts inherit both variables, so they agree with it.
+WP_REDIS_PREFIX = os.environ.get("WP_REDIS_PREFIX", "wp") + (
+    f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
+# Each test run (its own WP_REDIS_PREFIX) gets its own test database.
+_test_db = "test_whitepanel_" + "".join(c if c.isalnum() else "_" for c in WP_REDIS_PREFIX)
 DATABASES["default"]["TEST"] = {"NAME": _test_db}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -202,9 +209,6 @@ WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 # Redis: one server carries the channel layer, Celery's broker and presence.
 # Unset REDIS_URL means the run command started an embedded Redis and set it.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-# Every key, pub/sub channel and Celery queue carries this prefix, so several
-# installs (or test runs) can share one Redis without seeing each other.
-WP_REDIS_PREFIX = os.environ.get("WP_REDIS_PREFIX", "wp")
 # The sockets' Redis client: "pipelined" (infra/pipelined_redis.py: one connection per
 # process, every command of an event loop's turn in one write) or "redis-py" (redis-py's
 # asyncio client and connection pool, channels-redis's own for publishes). The benchmark

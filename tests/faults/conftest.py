@@ -225,7 +225,9 @@ class Stack:
 def pytest_collection_modifyitems(session, config, items):
     """Fault tests first: the root conftest's `sweeper` sweeps the same database from the shared
     Redis, where this stack's sockets are not; running beside it, it would see them all as gone.
-    It sweeps only during the tests that ask for it, and before them its worker is not running."""
+    It sweeps only during the tests that ask for it, and before them its worker is not running.
+    (Under pytest-xdist, `make test`, the other process is a run of its own, its own database and
+    Redis prefix: its sweeper never sees this stack.)"""
     here = Path(__file__).parent
     items.sort(key=lambda item: not item.path.is_relative_to(here))
 
