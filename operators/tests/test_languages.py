@@ -100,6 +100,21 @@ def test_every_shipped_language_says_every_word_with_the_same_places(language, d
                 assert re.findall(r"</?\w+", text) == re.findall(r"</?\w+", msgid), f"{language}: markup of {msgid!r}"
 
 
+# The product's own words, said one way in each language: an operator who reads "Gespräche" in
+# the reports and "Unterhaltungen" in admin wonders whether they are two things.
+GLOSSARY = {"conversation": {"de": "gespräch", "fr": "conversation", "es": "conversaci", "ar": "محادث"}}
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_each_language_says_the_products_words_one_way(language):
+    for word, stems in GLOSSARY.items():
+        for domain in ("django", "djangojs"):
+            for entry in catalog(language, domain)[1]:
+                if word in entry["msgid"].lower():
+                    for text in entry["msgstr"].values():
+                        assert stems[language] in text.lower(), f"{language} {domain}: {text!r} for {word!r}"
+
+
 JS_CALL = re.compile(r'\bt\(\s*"((?:[^"\\]|\\.)*)"')
 JS_PLURAL = re.compile(r'\bn\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*"((?:[^"\\]|\\.)*)"')
 TRANSLATE = re.compile(r'{%\s*translate\s+"((?:[^"\\]|\\.)*)"')
@@ -278,7 +293,7 @@ def test_admins_own_words_speak_the_owners_language(site):
     assert "In der Sprache Ihres Browsers (%(code)s)" in german  # its line, for the script
     assert "| White Panel Verwaltung</title>" in german
     index = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
-    assert "<h1>Ihre Websites, Bedienpersonen und Unterhaltungen</h1>" in index
+    assert "<h1>Ihre Websites, Bedienpersonen und Gespräche</h1>" in index
 
     # An owner who is also an operator and chose German gets it whatever the browser says.
     Operator.objects.create(user=owner, language="de")
