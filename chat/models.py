@@ -120,7 +120,7 @@ class Room(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Room {self.pk} ({self.status})"
+        return _("Room %(id)s (%(status)s)") % {"id": self.pk, "status": self.get_status_display()}
 
 
 class Attachment(models.Model):
@@ -266,7 +266,7 @@ class Ban(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Ban {self.pk}"
+        return _("Ban %(id)s") % {"id": self.pk}
 
     @property
     def active(self) -> bool:
@@ -322,7 +322,7 @@ class Erasure(models.Model):
         verbose_name_plural = _("erasures")
 
     def __str__(self) -> str:
-        return f"Visitor {self.visitor_id} erased by {self.by_name}"
+        return _("Visitor %(id)s erased by %(name)s") % {"id": self.visitor_id, "name": self.by_name}
 
 
 class ReportDay(models.Model):
@@ -365,7 +365,7 @@ class ReportDay(models.Model):
         indexes = [models.Index(fields=["site", "since"], name="chat_reportday_site_since")]
 
     def __str__(self) -> str:
-        return f"Report of site {self.site_id} on {self.day}"
+        return _("Report of site %(site)s on %(day)s") % {"site": self.site_id, "day": self.day}
 
 
 class ReportStamp(models.Model):

@@ -243,7 +243,9 @@ class Visitor(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # Admin's name for them, in the owner's language; `name` is what messages store and
+        # the sockets send (the panel and the snippet say it in their reader's language).
+        return _("Visitor %(id)s") % {"id": self.pk}
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import translation
 from django.utils.functional import Promise
 
+from chat.models import Room
 from operators.models import Operator
 from tests.owners import admin_client, make_chat, make_staff
 from visitors.widget_texts import languages as widget_languages
@@ -440,6 +441,14 @@ def test_admin_names_the_models_fields_and_choices_in_the_owners_language(site):
     assert '<td class="field-status">Aktiv</td>' in rooms
     for english in ["room zur Änderung auswählen", "Pending", "Closing", "Expired", "Operator Closed", "Created at"]:
         assert not says(rooms, english), english
+
+    # Objects' own names: the room's visitor in its row, the room in its page's title.
+    room = Room.objects.get()
+    assert f"Besucher {room.visitor_id}" in rooms
+    assert not says(rooms, f"Visitor {room.visitor_id}")
+    page = german_admin_page(client, f"/admin/chat/room/{room.pk}/change/")
+    assert f"<title>Raum {room.pk} (Aktiv) | Raum ändern |" in page
+    assert not says(page, f"Room {room.pk}")
 
     add = german_admin_page(client, "/admin/integrations/webhook/add/")
     assert "<h1>Webhook hinzufügen</h1>" in add
