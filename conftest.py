@@ -165,9 +165,16 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_unconfigure(config):
+    """A run leaves nothing behind in var/: its files, its mails, and on SQLite its test database's
+    write-ahead log and shared memory files (the database itself is destroyed by pytest-django)."""
     media = getattr(config, "wp_media_root", None)
     if media:
         shutil.rmtree(media, ignore_errors=True)
+    shutil.rmtree(mail_dir(), ignore_errors=True)
+    test_db = settings.DATABASES["default"]["TEST"]["NAME"]
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        for leftover in Path(test_db).parent.glob(f"{Path(test_db).name}*"):
+            leftover.unlink(missing_ok=True)
 
 
 @pytest.fixture
