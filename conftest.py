@@ -108,20 +108,24 @@ def pytest_configure(config):
 
 def _flush_retried_after_deadlock(flush):
     """A transactional test's database is emptied in one transaction (on PostgreSQL a DELETE per
-    table, below), which takes the tables' locks one by one while a daphne process of the test
-    may still be writing (a page the test closed lets its visitor go): PostgreSQL may end either
-    of the two as a deadlock. Ended there, the flush is run again (it changed nothing): once
-    failed, the next test found the last one's rows and failed too."""
+    table, below) while a daphne process of the test may still be writing (a page the test closed
+    lets its visitor go). PostgreSQL may end the flush as a deadlock (the two take the tables'
+    locks in another order), or, at its commit, as a foreign key violation (a message committed
+    after the flush deleted the messages, in a room it deleted later: the keys are checked at the
+    commit). Ended either way, the flush changed nothing: it is run again, after a moment for the
+    writer to finish. Once failed, the next test found the last one's rows and failed too."""
 
     @functools.wraps(flush)
     def _fixture_teardown(self):
-        for attempt in range(3):
+        for attempt in range(5):
             try:
                 return flush(self)
             except CommandError as error:
                 cause = getattr(error.__cause__, "__cause__", None)
-                if attempt == 2 or getattr(cause, "sqlstate", None) != "40P01":  # deadlock_detected
+                # deadlock_detected, foreign_key_violation
+                if attempt == 4 or getattr(cause, "sqlstate", None) not in {"40P01", "23503"}:
                     raise
+                time.sleep(0.2)
 
     return _fixture_teardown
 

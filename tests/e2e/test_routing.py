@@ -15,6 +15,8 @@ def test_away_shows_to_colleagues_and_an_assigned_request_opens_in_the_available
     site.save()
     peter_panel = panel_for(peter)
     jane_panel = panel_for(jane)
+    # As Jane would: once her panel is online (a change made before gets an error notice instead).
+    expect(jane_panel.locator("[data-testid=connection-status]")).to_have_attribute("data-state", "online")
     jane_panel.locator("[data-testid=my-status]").select_option("away")
     jane_chip = peter_panel.locator(f"[data-testid=operator][data-operator-id='{jane.pk}']")
     expect(jane_chip).to_have_attribute("data-status", "away")
