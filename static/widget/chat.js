@@ -431,7 +431,8 @@
       opened,
       message: drawMessage,
       // After the snippet has taken in a frame: what the window shows of it.
-      frame(frame) {
+      // `age`: how long ago it came (ms), when it came before this code did.
+      frame(frame, age = 0) {
         if (frame.type === "message" && frame.message.sender !== "visitor") {
           typingLine.hidden = true;
           if (frame.message.sender === "operator") announce.textContent = frame.message.name + ": " + (frame.message.body || frame.message.file && frame.message.file.name || "");
@@ -440,7 +441,7 @@
           typingLine.textContent = t("typing", { name: frame.name || t("the_operator") });
           typingLine.hidden = false;
           clearTimeout(typingTimer);
-          typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000);
+          typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000 - age);
         }
         if (frame.type === "transcript") mailState = frame;
         render();

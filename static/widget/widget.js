@@ -145,6 +145,7 @@
   // it; when it loads it draws what the state holds by then.
   let view = null;
   let loading = null;
+  let typing = null; // the operator's last typing frame and when it came, until the next message
   const render = () => { if (view) view.render(); };
 
   // The site's greeting, colour, language, words and button lift (Django admin) arrive in
@@ -178,7 +179,12 @@
 
   function loadChat() {
     loading = loading || new Promise((resolve, reject) => {
-      hub.mount = (factory) => { view = factory(core); resolve(); };
+      hub.mount = (factory) => {
+        view = factory(core);
+        // "Peter is typing…" that came before the window's code did shows now, for what is left of it.
+        if (typing && Date.now() - typing.at < 6000) view.frame(typing.frame, Date.now() - typing.at);
+        resolve();
+      };
       const code = document.createElement("script");
       code.src = new URL("widget-chat.js", server).href;
       code.async = true;
@@ -421,6 +427,8 @@
     if (frame.type === "error" && frame.code === "banned") block();
     // A visitor with a conversation has the window's code at hand: a toast or the button opens it at once.
     if (state.room && !loading) loadChat().catch(() => {});
+    if (frame.type === "typing") typing = { frame, at: Date.now() };
+    if (frame.type === "message" && frame.message.sender !== "visitor") typing = null;
     if (view) view.frame(frame);
   }
 

@@ -1,6 +1,8 @@
 """Typing and seen in the browser (issue 23): each side sees the other typing, and what of theirs
 the other has seen."""
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -32,3 +34,36 @@ def test_each_side_sees_the_other_typing_and_what_they_have_seen(web_server, pet
     expect(shop.locator("[data-testid=wp-seen]")).to_be_visible()
     last = shop.locator("[data-testid=wp-message][data-sender=visitor]").last
     expect(last).to_contain_text("in XL?")
+
+
+def test_the_operator_typing_before_the_chat_window_has_loaded_shows_once_it_has(
+    web_server, peter, panel_for, open_page
+):
+    """The chat window's code loads when a chat starts, so on a slow line "Peter is typing…" can
+    come before it. It shows once the window is there, not only at Peter's next keystrokes."""
+    panel = panel_for(peter)
+    shop = open_page("about:blank")
+    held, typing = [], []
+    shop.route("**/widget-chat.js*", lambda route: held.append(route))
+
+    def watch(ws):
+        def received(payload):
+            if isinstance(payload, str) and json.loads(payload).get("type") == "typing":
+                typing.append(payload)
+
+        ws.on("framereceived", received)
+
+    shop.on("websocket", watch)
+    shop.goto(f"http://{web_server}/demo/")
+    panel.locator("[data-testid=start-chat]").click()
+    panel.locator("[data-testid=message-input]").press_sequentially("Hello! Let me")
+    for _ in range(100):  # the page's events come in on its loop: let it run
+        if held and typing:
+            break
+        shop.wait_for_timeout(100)
+    assert held, "the chat window's code should have been asked for"
+    assert typing, "Peter's typing frame should have come"
+
+    held[0].continue_()
+    expect(shop.locator("[data-testid=wp-typing]")).to_have_text("Peter is typing…")
+    expect(shop.locator("[data-testid=wp-typing]")).to_be_hidden(timeout=10_000)
