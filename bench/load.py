@@ -71,6 +71,7 @@ class Generator:
         self.closing: dict[int, float] = {}  # room id -> expires_at (epoch seconds)
         self.answers: dict[tuple[int, int], asyncio.Future] = {}
         self.connect_slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
+        self.waiting = 0  # page loads queued for a handshake slot
         self.serial = itertools.count(1)
         self.pages_sent: list[float] = []
 
@@ -207,6 +208,23 @@ class Generator:
 
     # visitors -----------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def connect_slot(self):
+        """One of the CONNECTS_AT_ONCE handshake slots; `waiting` counts the page loads queued for one."""
+        self.waiting += 1
+        try:
+            await self.connect_slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.connect_slots.release()
+
+    async def cmd_backlog(self):
+        """How many page loads wait for a handshake slot (a burst of arrivals leaves a queue)."""
+        return {"waiting": self.waiting}
+
     async def visit(
         self, base: str, site: str, protocol: str, token: str | None, *, route: str = "", room: int | None = None
     ):
@@ -215,8 +233,9 @@ class Generator:
         # The page opens now: a wait for a connection slot (a server falling behind keeps them
         # all busy) counts in the navigation's latency, as a browser's wait would.
         opened = time.time()
-        async with self.connect_slots:
+        async with self.connect_slot():
             started = time.time()
+            self.sample("slot", started - opened)
             # Visitors are thousands: bench/lean.py's client, which leaves the cores to the server.
             host, _, port = base.rpartition(":")
             if protocol in ("wp", "bare-presence"):
@@ -224,6 +243,7 @@ class Generator:
                 ws = await lean.connect(host, int(port), path, origin=ORIGIN)
                 n = next(self.serial)
                 sent = time.time()
+                self.sample("connect", sent - started)
                 self.pages_sent.append(sent)
                 url = f"{ORIGIN}/p/{n}?t={sent:.6f}&opened={opened:.6f}"
                 page = {"url": url, "title": f"Page {n}", "referrer": ""}

@@ -514,6 +514,7 @@ def ramp_table(run: dict, *, label: str = "visitors", labels: list[str] | None =
             "navigation→panel p50 / p95 / p99 ms",
             "page→panel p95 ms",
             "hello p95 ms",
+            "arrivals' queue gone after",
             "navigations",
             "page events delivered",
             "errors",
@@ -527,6 +528,7 @@ def ramp_table(run: dict, *, label: str = "visitors", labels: list[str] | None =
                 f"{fmt(latency(s)['p50'])} / {fmt(latency(s)['p95'])} / {fmt(latency(s)['p99'])}",
                 fmt(s["page"]["p95"]),
                 fmt(s["hello"]["p95"]),
+                settled(s),
                 s["navigations"],
                 f"{s['page_events_delivered']:.0%}" if s.get("page_events_delivered") is not None else "-",
                 s["errors"],
@@ -538,6 +540,14 @@ def ramp_table(run: dict, *, label: str = "visitors", labels: list[str] | None =
             for i, s in enumerate(run["steps"])
         ],
     )
+
+
+def settled(step: dict) -> str:
+    """When the step's burst of arrivals had connected and the generators' queue of page loads was
+    gone, after the first pause ("-" in runs from before it was measured)."""
+    if "settle_seconds" not in step:
+        return "-"
+    return "still queued" if step["settle_seconds"] is None else f"{fmt(step['settle_seconds'])} s"
 
 
 def stolen(measured: dict) -> str:

@@ -554,6 +554,17 @@ def step_verdict(step: dict) -> str:
     return ""
 
 
+def settle(gens: list[Gen], *, limit: float) -> float | None:
+    """Seconds until no page load waits for a handshake slot in any of these generators; None if
+    the queue is still there after `limit` seconds (the window that follows then shows it)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if sum(answer["waiting"] for answer in ask_all(gens, "backlog")) == 0:
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.5)
+    return None
+
+
 def presence_ramp(
     stack: Stack,
     meter: Meter,
@@ -599,8 +610,11 @@ def presence_ramp(
             )
             ramp_seconds = time.monotonic() - started
             held = target
-            # The burst of connections leaves a queue behind; the window measures the steady state after it.
+            # The burst of connections leaves a queue behind; the window measures the steady state
+            # after it. The queue: the generators' page loads waiting for a handshake slot, the new
+            # visitors' and the navigations of those already there that came in behind them.
             time.sleep(min(10.0, cfg["ramp_window"] / 3))
+            settle_seconds = settle(visitors, limit=cfg.get("settle_limit", 120.0))
             ask_all([ops, *visitors], "drain")
             meter.start()
             window = (time.time(), time.time() + cfg["ramp_window"])
@@ -619,9 +633,13 @@ def presence_ramp(
             step = {
                 "visitors": target,
                 "connect_seconds": round(ramp_seconds, 1),
+                "settle_seconds": settle_seconds,
                 "navigation": summary(drain["latencies"].get("navigation", [])),
                 "page": summary(drain["latencies"].get("page", [])),
                 "hello": summary(drain["latencies"].get("hello", [])),
+                # Where a navigation's time went before its hello: a generator's handshake slot, the connect.
+                "slot": summary(drain["latencies"].get("slot", [])),
+                "connect": summary(drain["latencies"].get("connect", [])),
                 "navigations": drain["counts"].get("navigations", 0),
                 "page_events_delivered": round(received / expected, 3) if expected else None,
                 "errors": errors,
@@ -632,9 +650,11 @@ def presence_ramp(
             }
             out["steps"].append(step)
             say(
-                f"{name} {target} visitors: navigation p95 {step['navigation']['p95']} ms, "
+                f"{name} {target} visitors (queue gone after {settle_seconds} s): "
+                f"navigation p95 {step['navigation']['p95']} ms, "
                 f"page p95 {step['page']['p95']} ms, hello p95 "
-                f"{step['hello']['p95']} ms, errors {errors}, rss/socket {step['rss_per_socket_kb']} KB, {cpu}"
+                f"{step['hello']['p95']} ms, slot p95 {step['slot']['p95']} ms, connect p95 "
+                f"{step['connect']['p95']} ms, errors {errors}, rss/socket {step['rss_per_socket_kb']} KB, {cpu}"
             )
             verdict = step_verdict(step)
             if verdict:
