@@ -123,6 +123,15 @@
     typingLine.hidden = true;
     let typingAt = 0;
     let typingTimer = 0;
+    // "Peter is typing…" for 6 s after the operator's last typing frame (state.typing).
+    function showTyping() {
+      const age = state.typing ? Date.now() - state.typing.at : Infinity;
+      if (age >= 6000) return;
+      typingLine.textContent = t("typing", { name: state.typing.name || t("the_operator") });
+      typingLine.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000 - age);
+    }
     const seenMark = make("span", "seen", { "data-testid": "wp-seen" });
     // Rating, once an answered chat has ended.
     const rate = make("div", "rate", { "data-testid": "wp-rate" });
@@ -422,6 +431,7 @@
     // What the snippet had before this loaded: its messages, and what it still has to send.
     [...state.messages.values()].sort((a, b) => a.id - b.id).forEach(drawMessage);
     for (const [clientId, kept] of state.outbox) drawPending(clientId, kept.body);
+    showTyping(); // a typing frame may have come before this code did
     opened(state.open);
     if (state.open) core.markSeen();
     render();
@@ -431,18 +441,12 @@
       opened,
       message: drawMessage,
       // After the snippet has taken in a frame: what the window shows of it.
-      // `age`: how long ago it came (ms), when it came before this code did.
-      frame(frame, age = 0) {
+      frame(frame) {
         if (frame.type === "message" && frame.message.sender !== "visitor") {
           typingLine.hidden = true;
           if (frame.message.sender === "operator") announce.textContent = frame.message.name + ": " + (frame.message.body || frame.message.file && frame.message.file.name || "");
         }
-        if (frame.type === "typing") {
-          typingLine.textContent = t("typing", { name: frame.name || t("the_operator") });
-          typingLine.hidden = false;
-          clearTimeout(typingTimer);
-          typingTimer = setTimeout(() => { typingLine.hidden = true; }, 6000 - age);
-        }
+        if (frame.type === "typing") showTyping();
         if (frame.type === "transcript") mailState = frame;
         render();
         if (frame.type === "error" && frame.for === "transcript") {

@@ -55,6 +55,7 @@
     // The newest id a history answer brought: ids follow the commits of a room, but events published
     // by two processes may arrive out of order, so the newest id heard live may skip one.
     synced: 0,
+    typing: null, // the operator's last typing frame: {name, at}, until their next message
   };
 
   // The snippet's words in each language it speaks (static/widget/texts.json, put in by the
@@ -145,7 +146,6 @@
   // it; when it loads it draws what the state holds by then.
   let view = null;
   let loading = null;
-  let typing = null; // the operator's last typing frame and when it came, until the next message
   const render = () => { if (view) view.render(); };
 
   // The site's greeting, colour, language, words and button lift (Django admin) arrive in
@@ -179,12 +179,7 @@
 
   function loadChat() {
     loading = loading || new Promise((resolve, reject) => {
-      hub.mount = (factory) => {
-        view = factory(core);
-        // "Peter is typing…" that came before the window's code did shows now, for what is left of it.
-        if (typing && Date.now() - typing.at < 6000) view.frame(typing.frame, Date.now() - typing.at);
-        resolve();
-      };
+      hub.mount = (factory) => { view = factory(core); resolve(); };
       const code = document.createElement("script");
       code.src = new URL("widget-chat.js", server).href;
       code.async = true;
@@ -362,7 +357,7 @@
           state.messages.clear();
           state.outbox.clear();
           state.lastId = state.seen = state.synced = 0;
-          state.room = null;
+          state.room = state.typing = null;
           if (view) view.reset();
           state.retries = 0;
           if (state.socket) state.socket.close();
@@ -427,8 +422,8 @@
     if (frame.type === "error" && frame.code === "banned") block();
     // A visitor with a conversation has the window's code at hand: a toast or the button opens it at once.
     if (state.room && !loading) loadChat().catch(() => {});
-    if (frame.type === "typing") typing = { frame, at: Date.now() };
-    if (frame.type === "message" && frame.message.sender !== "visitor") typing = null;
+    if (frame.type === "typing") state.typing = { name: frame.name, at: Date.now() };
+    if (frame.type === "message" && frame.message.sender !== "visitor") state.typing = null;
     if (view) view.frame(frame);
   }
 
